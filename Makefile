@@ -1,0 +1,84 @@
+# rostersync - build, test, demo.
+#
+#   make              build build/rostersync
+#   make check        install missing build packages, then run every test
+#   make demo         sync against the bundled fake Okta into build/demo/
+#   make SANITIZE=1 check   the same tests with ASan and UBSan (build-san/)
+#   make valgrind     the end-to-end tests under valgrind
+#   make clean
+
+VERSION := 0.1.0
+PKGS := libcurl libcjson yaml-0.1 sqlite3 libcrypto
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wvla -Wformat=2 -Wno-format-nonliteral
+ALL_CFLAGS := -std=gnu11 $(WARN) -Iinclude -DROSTERSYNC_VERSION='"$(VERSION)"' \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS)
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
+
+AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_OBJS := $(patsubst agent/%.c,$(BUILD)/obj/%.o,$(AGENT_SRCS))
+LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(AGENT_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FAKEIDP_SRCS := $(wildcard tests/fakeidp/*.c)
+
+all: $(BUILD)/rostersync
+
+$(BUILD)/obj/%.o: agent/%.c $(wildcard include/*.h) | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/librostersync.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/rostersync: $(BUILD)/obj/main.o $(BUILD)/librostersync.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/librostersync.a | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/librostersync.a \
+		$(ALL_LDFLAGS) $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+
+$(BUILD)/fakeidp: $(FAKEIDP_SRCS) $(wildcard tests/fakeidp/*.h) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -Itests/fakeidp -o $@ $(FAKEIDP_SRCS) $(ALL_LDFLAGS) \
+		$(shell pkg-config --cflags --libs libmicrohttpd libcjson 2>/dev/null) -lm
+
+$(BUILD) $(BUILD)/obj $(BUILD)/tests:
+	mkdir -p $@
+
+deps:
+	scripts/install-deps
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+e2e: $(BUILD)/rostersync $(BUILD)/fakeidp
+	BUILD=$(BUILD) tests/e2e/run.sh
+
+check: deps
+	$(MAKE) unit e2e
+
+valgrind: deps
+	$(MAKE) $(BUILD)/rostersync $(BUILD)/fakeidp
+	BUILD=$(BUILD) RS_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" tests/e2e/run.sh
+
+demo: deps
+	$(MAKE) $(BUILD)/rostersync $(BUILD)/fakeidp
+	BUILD=$(BUILD) scripts/demo
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all deps unit e2e check valgrind demo clean

@@ -1,0 +1,113 @@
+/*
+ * http.h - HTTPS GET for the IdP sources, with the one retry policy.
+ *
+ * One struct http_client owns one libcurl easy handle, so the connection
+ * and TLS session are reused across pages.  TLS verification is always on,
+ * redirects are never followed, and http:// is accepted only for loopback
+ * hosts (127.0.0.0/8, ::1, localhost).  Response bodies are capped.
+ *
+ * Retries happen here and nowhere else: connection failures, timeouts,
+ * 429, 500, 502, 503 and 504 are transient.  The wait comes from
+ * Retry-After (seconds, decimals allowed, or an HTTP date), else from
+ * Okta's X-Rate-Limit-Reset measured against the response Date, else from
+ * exponential backoff with full jitter.  Waits are capped by max_wait, and
+ * all waiting in one client by retry_budget.  Each retry is logged with
+ * the status, the wait and the IdP request id.
+ */
+#ifndef ROSTERSYNC_HTTP_H
+#define ROSTERSYNC_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include "error.h"
+
+struct http_client;
+
+struct http_options {
+	long timeout;         /* seconds per request */
+	long max_retries;     /* retries after the first attempt */
+	long retry_budget;    /* seconds of waiting in all, per client */
+	long max_wait;        /* longest single wait, seconds */
+	const char *ca_file;  /* NULL: the system default */
+	const char *proxy;    /* NULL: libcurl's environment handling */
+	size_t max_body;      /* bytes; 0 means 64 MiB */
+};
+
+struct http_header {
+	char *name;
+	char *value;
+};
+
+struct http_response {
+	long status;
+	char *body;           /* NUL-terminated; body_len excludes the NUL */
+	size_t body_len;
+	struct http_header *headers; /* in arrival order; repeats kept */
+	size_t header_count;
+};
+
+struct http_stats {
+	long requests;
+	long retries;
+	long long bytes;      /* body bytes received */
+};
+
+enum rs_err http_client_new(const struct http_options *options, struct http_client **out);
+void http_client_free(struct http_client *client);
+
+/*
+ * GETs url with the extra request headers (NULL-terminated "Name: value"
+ * strings; they may carry credentials and are never logged).  Retries
+ * transient failures as described above.  Returns RS_OK with *out holding
+ * the final response whatever its status, so the caller maps 4xx;
+ * RS_ERR_UNAVAILABLE when the server stayed unreachable or kept answering
+ * 5xx; RS_ERR_TEMPFAIL when 429 did not clear within the budget;
+ * RS_ERR_CONFIG when url is not allowed (scheme or host).  *out is empty
+ * unless RS_OK is returned.
+ */
+enum rs_err http_get(struct http_client *client, const char *url,
+		     const char *const *headers, struct http_response *out);
+
+void http_response_release(struct http_response *response);
+
+/* The index-th value of header name (case-insensitive), or NULL. */
+const char *http_response_header(const struct http_response *response,
+				 const char *name, size_t index);
+
+/* The request id an IdP sent (X-Okta-Request-Id, request-id), or NULL. */
+const char *http_response_request_id(const struct http_response *response);
+
+struct http_stats http_client_stats(const struct http_client *client);
+
+/* True when url is https://, or http:// to a loopback host. */
+bool http_url_allowed(const char *url);
+
+/* True when a and b have the same scheme, host and port. */
+bool http_same_origin(const char *a, const char *b);
+
+/*
+ * Finds the rel="next" target in the Link header values (several values,
+ * each possibly a comma-joined list).  Returns a new string or NULL.
+ */
+char *http_link_next(const char *const *values, size_t count);
+
+/*
+ * Parses Retry-After (delta seconds, decimals allowed, or an HTTP date
+ * compared with now).  Returns false when value is not valid.
+ */
+bool http_parse_retry_after(const char *value, time_t now, double *seconds);
+
+/* Parses an RFC 9110 HTTP date (IMF-fixdate, RFC 850, asctime). */
+bool http_parse_date(const char *value, time_t *out);
+
+/*
+ * Computes the wait for Okta's X-Rate-Limit-Reset values (epoch seconds;
+ * repeated or comma-joined headers use the earliest) measured against the
+ * response Date (or now when date is NULL or invalid).  The result is at
+ * least 1 second.  Returns false when no value is valid.
+ */
+bool http_parse_rate_limit_reset(const char *const *values, size_t count,
+				 const char *date, time_t now, double *seconds);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * identity.h - the normalised IdP identity that every source produces.
+ *
+ * A source fills a struct identity_set while it reads; identity_set_finish()
+ * then merges the records that share an external_id (a person assigned
+ * directly and through groups) and sorts the set by external_id.  All
+ * strings are owned by the set, valid UTF-8, and free of control characters.
+ */
+#ifndef ROSTERSYNC_IDENTITY_H
+#define ROSTERSYNC_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "error.h"
+
+/* Whether the IdP lets this person hold a seat. */
+enum identity_activity {
+	IDENTITY_ACTIVE = 0,  /* may hold a seat */
+	IDENTITY_INACTIVE,    /* suspended, deactivated, not activated yet */
+	IDENTITY_UNKNOWN,     /* status not recognised: keep the member as is */
+};
+
+struct identity {
+	char *external_id;   /* stable IdP id; never NULL */
+	char *user_name;     /* Okta login, Entra userPrincipalName; may be NULL */
+	char *email;         /* trimmed, as the IdP spells it; NULL when none */
+	char *given_name;    /* may be NULL */
+	char *family_name;   /* may be NULL (mononyms) */
+	char *display_name;  /* may be NULL */
+	char *status;        /* IdP account status as sent, e.g. "SUSPENDED" */
+	enum identity_activity activity;
+	bool direct;         /* assigned directly, not only through a group */
+	char **groups;       /* names (or ids) of the granting groups, sorted */
+	size_t group_count;
+};
+
+struct identity_set {
+	struct identity *items;
+	size_t count;
+	size_t capacity;
+};
+
+/* Limits on every string taken from an IdP, in bytes. */
+#define IDENTITY_MAX_ID 255
+#define IDENTITY_MAX_EMAIL 254
+#define IDENTITY_MAX_TEXT 1024
+
+void identity_set_init(struct identity_set *set);
+void identity_set_release(struct identity_set *set);
+
+/*
+ * Appends a copy of *identity (strings are duplicated; groups too).  Returns
+ * RS_ERR_INTERNAL when memory runs out.
+ */
+enum rs_err identity_set_add(struct identity_set *set, const struct identity *identity);
+
+/*
+ * Sorts by external_id and merges duplicates: direct is or-ed, groups are
+ * united, and the other fields come from the record that was added first.
+ */
+enum rs_err identity_set_finish(struct identity_set *set);
+
+/* Adds group to identity's groups unless present. */
+enum rs_err identity_add_group(struct identity *identity, const char *group);
+
+/* Returns the identity with external_id in a finished set, or NULL. */
+struct identity *identity_set_find(const struct identity_set *set, const char *external_id);
+
+/*
+ * Returns true when text is a plausible address: one '@', a non-empty local
+ * part and a domain with a dot, no spaces or control characters, within
+ * IDENTITY_MAX_EMAIL bytes.
+ */
+bool identity_email_valid(const char *text);
+
+/* Compares two addresses case-insensitively (ASCII), like strcasecmp. */
+int identity_email_compare(const char *a, const char *b);
+
+/*
+ * Returns a newly allocated copy of text without leading and trailing
+ * white space, or NULL when text is NULL or nothing is left.
+ */
+char *identity_trim_dup(const char *text);
+
+/* Returns true when text is valid UTF-8 with no control characters. */
+bool identity_text_valid(const char *text);
+
+/*
+ * Writes the provenance of identity ("direct", "group:Sales",
+ * "direct,group:Sales,group:Support") into a new string.
+ */
+char *identity_provenance(const struct identity *identity);
+
+#endif

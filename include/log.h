@@ -1,0 +1,35 @@
+/*
+ * log.h - logging to stderr.
+ *
+ * Three formats: readable text, text with "<N>" syslog priority prefixes
+ * when stderr is the journal (JOURNAL_STREAM names stderr's device and
+ * inode), and one JSON object per line.  Every line carries the tenant and
+ * the run id once they are set.  The level is tested before any formatting.
+ * Callers never pass secrets; struct secret (secret.h) has no printable form.
+ */
+#ifndef ROSTERSYNC_LOG_H
+#define ROSTERSYNC_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
+
+/* Sets level and format; starts at LOG_INFO and text before this is called. */
+void log_configure(enum log_level level, enum log_format format);
+
+/* Copies tenant and run id into every later line; NULL clears them. */
+void log_set_tenant(const char *tenant);
+void log_set_run_id(const char *run_id);
+
+bool log_enabled(enum log_level level);
+
+/* Writes one line at level; a trailing newline in fmt is not needed. */
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Parses "error", "warn", "info", "debug"; returns false for anything else. */
+bool log_level_parse(const char *text, enum log_level *out);
+const char *log_level_name(enum log_level level);
+
+#endif

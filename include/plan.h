@@ -1,0 +1,80 @@
+/*
+ * plan.h - the diff between the IdP and the roster, as ordered operations.
+ *
+ * plan_build() is a pure function: it reads a finished identity set, a
+ * roster snapshot and the seat and safety settings, and returns the
+ * operations with a reason for each.  It does no I/O, so `plan`,
+ * `sync --dry-run` and a real `sync` compute the very same operations.
+ *
+ * Order: unassigns, then updates, then assigns, then waits; within each,
+ * by lower-case email and then external id.  Seats go to waiting members
+ * first (longest waiting first), then to new assignments in that order.
+ */
+#ifndef ROSTERSYNC_PLAN_H
+#define ROSTERSYNC_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+#include "identity.h"
+#include "member.h"
+
+enum plan_op { PLAN_ASSIGN = 0, PLAN_UPDATE, PLAN_UNASSIGN, PLAN_WAIT };
+#define PLAN_OP_COUNT 4
+
+struct plan_input {
+	const struct identity_set *identities; /* finished (sorted, merged) */
+	const struct member_list *members;     /* every row of the roster */
+	const char *source;        /* "okta" or "graph" */
+	const char *source_title;  /* "Okta" or "Microsoft Entra ID" */
+	long seats;
+	bool unassign_unmanaged;   /* sync.unmanaged_members: unassign */
+	int64_t managed_since;     /* 0 when this run takes the roster over */
+	char *const *deleted_ids;  /* sorted ids the roster once held, now gone */
+	size_t deleted_count;
+	long max_unassign;         /* 0 disables */
+	long max_unassign_percent; /* 0 disables */
+	int64_t now;
+};
+
+struct plan_entry {
+	enum plan_op op;
+	bool has_before;      /* false for a member new to the roster */
+	struct member before; /* the row as it is; zeroed when !has_before */
+	struct member after;  /* the row as it will be */
+	char *reason;         /* in words, e.g. "user suspended in Okta" */
+};
+
+/* An identity the plan skipped (invalid email, email conflict, unknown status). */
+struct plan_problem {
+	char *external_id;
+	char *email;          /* may be NULL */
+	char *message;
+};
+
+struct plan {
+	struct plan_entry *entries;
+	size_t count;
+	struct plan_problem *problems;
+	size_t problem_count;
+	size_t counts[PLAN_OP_COUNT]; /* entries by op */
+	size_t seats_used;            /* active members after the plan */
+	size_t active_before;         /* active members before the plan */
+	char id[17];                  /* hex prefix of SHA-256 over the entries */
+	bool threshold_tripped;
+	char *threshold_reason;       /* set when tripped */
+};
+
+/*
+ * Computes the plan for in.  On success *out owns its entries and problems.
+ * Returns RS_ERR_INTERNAL when memory runs out; *out is then empty.
+ */
+enum rs_err plan_build(const struct plan_input *in, struct plan *out);
+
+void plan_release(struct plan *plan);
+
+/* "assign", "update", "unassign", "wait". */
+const char *plan_op_name(enum plan_op op);
+
+#endif

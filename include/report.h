@@ -1,0 +1,40 @@
+/*
+ * report.h - what the commands print on stdout: plans, status, members.
+ *
+ * Tables are for people; JSON is for scripts and its field names are part
+ * of the interface contract (plan_id, operations, counts; tenant, source,
+ * seats, seats_used, waiting, last_run; members with email, external_id,
+ * user_name, names, state, source).
+ */
+#ifndef ROSTERSYNC_REPORT_H
+#define ROSTERSYNC_REPORT_H
+
+#include <stdio.h>
+#include "error.h"
+#include "member.h"
+#include "plan.h"
+#include "roster.h"
+
+void report_plan_table(FILE *out, const struct plan *plan, long seats);
+enum rs_err report_plan_json(FILE *out, const struct plan *plan, long seats);
+
+void report_members_table(FILE *out, const struct member_list *members);
+enum rs_err report_members_json(FILE *out, const struct member_list *members);
+
+struct report_status {
+	const char *tenant;
+	const char *source;        /* configured source */
+	const struct roster_team *team;
+	const struct member_list *members;
+	const struct roster_run *runs; /* newest first */
+	size_t run_count;
+	const char *blocked_plan_id;   /* NULL when none awaits approval */
+	const char *blocked_detail;
+	long seats;
+	long long now;
+};
+
+void report_status_table(FILE *out, const struct report_status *status);
+enum rs_err report_status_json(FILE *out, const struct report_status *status);
+
+#endif

@@ -1,0 +1,128 @@
+/*
+ * roster.h - the local team roster, one SQLite file per tenant.
+ *
+ * The file is created with mode 0600 and opened in WAL mode; its schema
+ * carries a version (PRAGMA user_version) and is migrated forward on open.
+ * It holds the team, its members, one event per operation, the runs, and
+ * key/value sync state.  While a source manages the team, triggers reject
+ * writes to the members table from any other program, and each row carries
+ * a checksum (member_checksum()) so that a change that slipped past shows
+ * up as drift in the next snapshot.
+ *
+ * struct roster is opaque: it owns the SQLite connection and the prepared
+ * statements.  Every function logs its own SQLite errors.
+ */
+#ifndef ROSTERSYNC_ROSTER_H
+#define ROSTERSYNC_ROSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+#include "member.h"
+#include "plan.h"
+
+#define ROSTER_SCHEMA_VERSION 1
+
+struct roster;
+
+struct roster_team {
+	char *name;
+	long seats;
+	char *source;           /* "okta"/"graph" while managed, else NULL */
+	char *org;              /* org URL or tenant id of the managing source */
+	char *app;              /* app id of the managing source */
+	int64_t managed_since;  /* 0 when not managed */
+	int64_t released_at;    /* last `release`, 0 if never */
+};
+
+struct roster_run {
+	char *id;
+	char *command;          /* "sync", "members add", "release", ... */
+	char *source;
+	int64_t started_at;
+	int64_t finished_at;    /* 0 while running */
+	char *outcome;          /* "success", "no change", "blocked", "failed" */
+	int exit_status;
+	long counts[PLAN_OP_COUNT];
+	long skipped;
+	char *plan_id;
+	char *error;
+};
+
+/* What roster_apply() writes besides the plan's operations. */
+struct roster_apply {
+	const char *run_id;
+	const struct plan *plan;
+	const char *source;       /* takes over or keeps the team managed */
+	const char *source_title; /* named in the trigger messages */
+	const char *org;
+	const char *app;
+	const char *team_name;
+	long seats;
+	const char *approved_plan_id; /* recorded as used, or NULL */
+	int64_t now;
+};
+
+/*
+ * Opens (creating with mode 0600 when missing) and migrates the roster at
+ * path.  A file with a newer schema than ROSTER_SCHEMA_VERSION is refused.
+ * Returns RS_ERR_IO with a logged reason on failure; *out is NULL then.
+ */
+enum rs_err roster_open(const char *path, struct roster **out);
+void roster_close(struct roster *roster);
+
+/* Fills *out with the team row; a roster with no team yet gives zeros. */
+enum rs_err roster_team_get(struct roster *roster, struct roster_team *out);
+void roster_team_release(struct roster_team *team);
+
+/*
+ * Reads every member into *members (in id order) with drifted set where the
+ * stored checksum does not match the row while the team is managed, and
+ * into *deleted_ids (sorted, owned by the caller, freed with free()) the
+ * external ids of source that events mention but no member row holds.
+ */
+enum rs_err roster_snapshot(struct roster *roster, const char *source,
+			    struct member_list *members,
+			    char ***deleted_ids, size_t *deleted_count);
+
+/*
+ * Applies every entry of the plan, one event each, marks the team as
+ * managed by source (taking it over when needed) and records the approval,
+ * all in one transaction.  On any failure the transaction is rolled back
+ * and nothing is written.
+ */
+enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply);
+
+/* Records the start and the end of a run (each its own short transaction). */
+enum rs_err roster_run_start(struct roster *roster, const char *run_id,
+			     const char *command, const char *source, int64_t now);
+enum rs_err roster_run_finish(struct roster *roster, const struct roster_run *run);
+
+/* The last limit runs, newest first. */
+enum rs_err roster_runs_recent(struct roster *roster, size_t limit,
+			       struct roster_run **out, size_t *count);
+void roster_run_release(struct roster_run *run);
+
+/* Key/value sync state: cursors, the blocked plan.  *value NULL if absent. */
+enum rs_err roster_state_get(struct roster *roster, const char *key, char **value);
+enum rs_err roster_state_set(struct roster *roster, const char *key, const char *value);
+
+/* True when plan_id was approved and applied before. */
+enum rs_err roster_approval_used(struct roster *roster, const char *plan_id, bool *used);
+
+/*
+ * Manual management, refused with RS_ERR_PERMISSION while a source manages
+ * the team (the caller prints where to make the change).  member_add puts
+ * the member in waiting when no seat is free.  Each writes an event.
+ */
+enum rs_err roster_member_add(struct roster *roster, const char *run_id,
+			      const struct member *member, long seats, int64_t now,
+			      enum member_state *state_out);
+enum rs_err roster_member_remove(struct roster *roster, const char *run_id,
+				 const char *email, int64_t now);
+
+/* Hands the team back to manual management and writes an event. */
+enum rs_err roster_release(struct roster *roster, const char *run_id, int64_t now);
+
+#endif

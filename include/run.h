@@ -1,0 +1,31 @@
+/*
+ * run.h - the order of one run, from lock to run record.
+ *
+ *   lock -> open roster -> read the IdP completely -> plan -> safety
+ *   checks -> apply in one transaction -> record the run
+ *
+ * The functions here return enum rs_err; main() maps it to the exit status.
+ */
+#ifndef ROSTERSYNC_RUN_H
+#define ROSTERSYNC_RUN_H
+
+#include <stdbool.h>
+#include "config.h"
+#include "error.h"
+
+enum run_output { RUN_OUTPUT_TABLE = 0, RUN_OUTPUT_JSON };
+
+struct run_options {
+	bool dry_run;             /* plan only; print the plan, write nothing */
+	bool take_over;           /* take a released roster back */
+	const char *approve_id;   /* apply this tripped plan once */
+	enum run_output output;   /* how a dry run prints the plan */
+};
+
+/* `sync` and `plan`. */
+enum rs_err run_sync(const struct config *config, const struct run_options *options);
+
+/* Generates a run id: UTC time plus random hex, e.g. 20261204T210101Z-3f9a1c. */
+void run_new_id(char *buf, size_t size);
+
+#endif
