@@ -56,7 +56,7 @@ enum rs_err identity_set_add(struct identity_set *set, const struct identity *id
 
 /*
  * Sorts by external_id and merges duplicates: direct is or-ed, groups are
- * united, and the other fields come from the record that was added first.
+ * united, and the other fields come from a direct record when there is one.
  */
 enum rs_err identity_set_finish(struct identity_set *set);
 

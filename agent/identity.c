@@ -1,0 +1,328 @@
+/*
+ * identity.c - the normalised identity set and the checks on its strings.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "identity.h"
+
+static char *dup_or_null(const char *text)
+{
+	return text ? strdup(text) : NULL;
+}
+
+static void identity_release(struct identity *identity)
+{
+	free(identity->external_id);
+	free(identity->user_name);
+	free(identity->email);
+	free(identity->given_name);
+	free(identity->family_name);
+	free(identity->display_name);
+	free(identity->status);
+	for (size_t i = 0; i < identity->group_count; i++)
+		free(identity->groups[i]);
+	free(identity->groups);
+	memset(identity, 0, sizeof(*identity));
+}
+
+void identity_set_init(struct identity_set *set)
+{
+	memset(set, 0, sizeof(*set));
+}
+
+void identity_set_release(struct identity_set *set)
+{
+	for (size_t i = 0; i < set->count; i++)
+		identity_release(&set->items[i]);
+	free(set->items);
+	identity_set_init(set);
+}
+
+static bool set_reserve(struct identity_set *set)
+{
+	struct identity *items;
+	size_t capacity;
+
+	if (set->count < set->capacity)
+		return true;
+
+	capacity = set->capacity ? set->capacity * 2 : 256;
+	items = realloc(set->items, capacity * sizeof(*items));
+	if (!items)
+		return false;
+
+	set->items = items;
+	set->capacity = capacity;
+	return true;
+}
+
+static bool copy_strings(struct identity *dst, const struct identity *src)
+{
+	dst->external_id = dup_or_null(src->external_id);
+	dst->user_name = dup_or_null(src->user_name);
+	dst->email = dup_or_null(src->email);
+	dst->given_name = dup_or_null(src->given_name);
+	dst->family_name = dup_or_null(src->family_name);
+	dst->display_name = dup_or_null(src->display_name);
+	dst->status = dup_or_null(src->status);
+
+	return dst->external_id &&
+	       (!src->user_name || dst->user_name) &&
+	       (!src->email || dst->email) &&
+	       (!src->given_name || dst->given_name) &&
+	       (!src->family_name || dst->family_name) &&
+	       (!src->display_name || dst->display_name) &&
+	       (!src->status || dst->status);
+}
+
+enum rs_err identity_set_add(struct identity_set *set, const struct identity *identity)
+{
+	struct identity copy = { 0 };
+
+	if (!identity->external_id || !set_reserve(set))
+		return RS_ERR_INTERNAL;
+
+	copy.activity = identity->activity;
+	copy.direct = identity->direct;
+	if (!copy_strings(&copy, identity))
+		goto fail;
+
+	for (size_t i = 0; i < identity->group_count; i++) {
+		if (identity_add_group(&copy, identity->groups[i]) != RS_OK)
+			goto fail;
+	}
+
+	set->items[set->count++] = copy;
+	return RS_OK;
+
+fail:
+	identity_release(&copy);
+	return RS_ERR_INTERNAL;
+}
+
+enum rs_err identity_add_group(struct identity *identity, const char *group)
+{
+	char **groups;
+	size_t at = 0;
+
+	while (at < identity->group_count) {
+		int order = strcmp(identity->groups[at], group);
+
+		if (order == 0)
+			return RS_OK;
+		if (order > 0)
+			break;
+		at++;
+	}
+
+	groups = realloc(identity->groups, (identity->group_count + 1) * sizeof(*groups));
+	if (!groups)
+		return RS_ERR_INTERNAL;
+	identity->groups = groups;
+
+	memmove(&groups[at + 1], &groups[at], (identity->group_count - at) * sizeof(*groups));
+	groups[at] = strdup(group);
+	if (!groups[at]) {
+		memmove(&groups[at], &groups[at + 1], (identity->group_count - at) * sizeof(*groups));
+		return RS_ERR_INTERNAL;
+	}
+	identity->group_count++;
+	return RS_OK;
+}
+
+/* Sorts by external_id; ties keep the order of arrival (index as key). */
+static int compare_by_id(const void *a, const void *b)
+{
+	const struct identity *x = a;
+	const struct identity *y = b;
+	int order = strcmp(x->external_id, y->external_id);
+
+	if (order != 0)
+		return order;
+	return (x->direct < y->direct) - (x->direct > y->direct);
+}
+
+static enum rs_err merge_into(struct identity *keep, struct identity *dup)
+{
+	keep->direct = keep->direct || dup->direct;
+	for (size_t i = 0; i < dup->group_count; i++) {
+		if (identity_add_group(keep, dup->groups[i]) != RS_OK)
+			return RS_ERR_INTERNAL;
+	}
+	return RS_OK;
+}
+
+enum rs_err identity_set_finish(struct identity_set *set)
+{
+	size_t out = 0;
+
+	if (set->count == 0)
+		return RS_OK;
+
+	qsort(set->items, set->count, sizeof(*set->items), compare_by_id);
+
+	for (size_t i = 1; i < set->count; i++) {
+		struct identity *keep = &set->items[out];
+
+		if (strcmp(keep->external_id, set->items[i].external_id) == 0) {
+			if (merge_into(keep, &set->items[i]) != RS_OK)
+				return RS_ERR_INTERNAL;
+			identity_release(&set->items[i]);
+			continue;
+		}
+		set->items[++out] = set->items[i];
+	}
+	set->count = out + 1;
+	return RS_OK;
+}
+
+struct identity *identity_set_find(const struct identity_set *set, const char *external_id)
+{
+	size_t low = 0;
+	size_t high = set->count;
+
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+		int order = strcmp(set->items[mid].external_id, external_id);
+
+		if (order == 0)
+			return &set->items[mid];
+		if (order < 0)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return NULL;
+}
+
+static bool email_char_allowed(unsigned char c)
+{
+	return c > 0x20 && c != 0x7f && c != '<' && c != '>' && c != ',' &&
+	       c != ';' && c != '"' && c != '(' && c != ')' && c != '[' && c != ']' &&
+	       c != '\\';
+}
+
+bool identity_email_valid(const char *text)
+{
+	const char *at;
+	const char *dot;
+	size_t len;
+
+	if (!text)
+		return false;
+	len = strlen(text);
+	if (len < 3 || len > IDENTITY_MAX_EMAIL || !identity_text_valid(text))
+		return false;
+
+	for (const char *p = text; *p; p++) {
+		if (!email_char_allowed((unsigned char)*p))
+			return false;
+	}
+
+	at = strchr(text, '@');
+	if (!at || at == text || strchr(at + 1, '@'))
+		return false;
+
+	dot = strrchr(at + 1, '.');
+	if (!dot || dot == at + 1 || dot[1] == '\0')
+		return false;
+	return strstr(at + 1, "..") == NULL && at[-1] != '.' && text[0] != '.';
+}
+
+int identity_email_compare(const char *a, const char *b)
+{
+	return strcasecmp(a, b);
+}
+
+char *identity_trim_dup(const char *text)
+{
+	const char *end;
+
+	if (!text)
+		return NULL;
+	while (*text && isspace((unsigned char)*text))
+		text++;
+
+	end = text + strlen(text);
+	while (end > text && isspace((unsigned char)end[-1]))
+		end--;
+
+	if (end == text)
+		return NULL;
+	return strndup(text, (size_t)(end - text));
+}
+
+/* Returns the length of the UTF-8 sequence at p, or 0 when it is invalid. */
+static size_t utf8_sequence_length(const unsigned char *p)
+{
+	unsigned int code;
+	size_t len;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, code = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, code = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, code = p[0] & 0x07;
+	else
+		return 0;
+
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		code = (code << 6) | (p[i] & 0x3f);
+	}
+
+	if ((len == 3 && code < 0x800) || (len == 4 && (code < 0x10000 || code > 0x10ffff)))
+		return 0;
+	if (code >= 0xd800 && code <= 0xdfff)
+		return 0;
+	if (code >= 0x80 && code <= 0x9f)
+		return 0;
+	return len;
+}
+
+bool identity_text_valid(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	while (*p) {
+		size_t len;
+
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+		len = utf8_sequence_length(p);
+		if (len == 0)
+			return false;
+		p += len;
+	}
+	return true;
+}
+
+char *identity_provenance(const struct identity *identity)
+{
+	size_t size = identity->direct ? sizeof("direct") : 1;
+	char *text;
+
+	for (size_t i = 0; i < identity->group_count; i++)
+		size += strlen(identity->groups[i]) + sizeof(",group:");
+
+	text = malloc(size);
+	if (!text)
+		return NULL;
+
+	text[0] = '\0';
+	if (identity->direct)
+		strcat(text, "direct");
+	for (size_t i = 0; i < identity->group_count; i++) {
+		if (text[0])
+			strcat(text, ",");
+		strcat(text, "group:");
+		strcat(text, identity->groups[i]);
+	}
+	return text;
+}
