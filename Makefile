@@ -22,7 +22,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wformat=2 -Wno-format-nonliteral
-ALL_CFLAGS := -std=gnu11 $(WARN) -Iinclude -DROSTERSYNC_VERSION='"$(VERSION)"' \
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -DROSTERSYNC_VERSION='"$(VERSION)"' \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS)
 LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)

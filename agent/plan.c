@@ -1,0 +1,932 @@
+/*
+ * plan.c - computes the operations that make the roster match the IdP.
+ *
+ * The steps, each its own function below:
+ *   1. index the roster by external id and by lower-case email;
+ *   2. screen the identities: invalid email, unknown status, email shared
+ *      by two identities (those are skipped, and their members kept);
+ *   3. match each identity to a member (external id, else email);
+ *   4. decide unassigns: inactive identities, members no longer assigned,
+ *      rows changed outside rostersync;
+ *   5. hand out seats: staying members first, then waiting members
+ *      (longest waiting first), then new ones by email;
+ *   6. sort the entries, hash them into the plan id, check the threshold.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "plan.h"
+
+/* What the plan decided for one identity. */
+struct match {
+	const struct identity *identity;
+	struct member *member;  /* matched roster row, or NULL for a new member */
+	bool adopted;           /* matched by email, not by external id */
+	bool skipped;
+};
+
+/* Per-member bookkeeping, parallel to in->members->items. */
+struct member_mark {
+	const struct match *claimed_by;
+	bool protected;         /* its identity was skipped: keep the row as is */
+};
+
+struct planner {
+	const struct plan_input *in;
+	struct plan *plan;
+	struct member **by_external_id; /* rows of in->source with an external id */
+	size_t by_external_id_count;
+	struct member **by_email;
+	size_t by_email_count;
+	struct member_mark *marks;
+	struct match *matches;
+	size_t entries_capacity;
+	size_t problems_capacity;
+};
+
+const char *plan_op_name(enum plan_op op)
+{
+	static const char *const names[PLAN_OP_COUNT] = {
+		[PLAN_ASSIGN] = "assign",
+		[PLAN_UPDATE] = "update",
+		[PLAN_UNASSIGN] = "unassign",
+		[PLAN_WAIT] = "wait",
+	};
+
+	return (unsigned)op < PLAN_OP_COUNT ? names[op] : "unknown";
+}
+
+static int compare_text(const char *a, const char *b)
+{
+	if (!a || !b)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a, b);
+}
+
+static char *format_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *format_text(const char *fmt, ...)
+{
+	va_list args;
+	char *text = NULL;
+
+	va_start(args, fmt);
+	if (vasprintf(&text, fmt, args) < 0)
+		text = NULL;
+	va_end(args);
+	return text;
+}
+
+static size_t member_index(const struct planner *p, const struct member *member)
+{
+	return (size_t)(member - p->in->members->items);
+}
+
+/* Step 1: indexes. */
+
+static int compare_member_external_id(const void *a, const void *b)
+{
+	const struct member *x = *(struct member *const *)a;
+	const struct member *y = *(struct member *const *)b;
+
+	return strcmp(x->external_id, y->external_id);
+}
+
+static int compare_member_email(const void *a, const void *b)
+{
+	const struct member *x = *(struct member *const *)a;
+	const struct member *y = *(struct member *const *)b;
+
+	return strcasecmp(x->email, y->email);
+}
+
+static bool build_indexes(struct planner *p)
+{
+	const struct member_list *members = p->in->members;
+	size_t n = members->count;
+
+	p->by_external_id = calloc(n + 1, sizeof(*p->by_external_id));
+	p->by_email = calloc(n + 1, sizeof(*p->by_email));
+	p->marks = calloc(n + 1, sizeof(*p->marks));
+	if (!p->by_external_id || !p->by_email || !p->marks)
+		return false;
+
+	for (size_t i = 0; i < n; i++) {
+		struct member *m = &members->items[i];
+
+		if (m->external_id && m->source && strcmp(m->source, p->in->source) == 0)
+			p->by_external_id[p->by_external_id_count++] = m;
+		if (m->email)
+			p->by_email[p->by_email_count++] = m;
+	}
+
+	qsort(p->by_external_id, p->by_external_id_count, sizeof(*p->by_external_id),
+	      compare_member_external_id);
+	qsort(p->by_email, p->by_email_count, sizeof(*p->by_email), compare_member_email);
+	return true;
+}
+
+static struct member *find_by_external_id(const struct planner *p, const char *external_id)
+{
+	struct member key = { .external_id = (char *)external_id };
+	struct member *keyp = &key;
+	struct member **found = bsearch(&keyp, p->by_external_id, p->by_external_id_count,
+					sizeof(*p->by_external_id), compare_member_external_id);
+
+	return found ? *found : NULL;
+}
+
+static struct member *find_by_email(const struct planner *p, const char *email)
+{
+	struct member key = { .email = (char *)email };
+	struct member *keyp = &key;
+	struct member **found = bsearch(&keyp, p->by_email, p->by_email_count,
+					sizeof(*p->by_email), compare_member_email);
+
+	return found ? *found : NULL;
+}
+
+static bool is_deleted_id(const struct planner *p, const char *external_id)
+{
+	size_t low = 0;
+	size_t high = p->in->deleted_count;
+
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+		int order = strcmp(p->in->deleted_ids[mid], external_id);
+
+		if (order == 0)
+			return true;
+		if (order < 0)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return false;
+}
+
+/* Output: entries and problems. */
+
+static bool add_problem(struct planner *p, const struct identity *identity, char *message)
+{
+	struct plan *plan = p->plan;
+	struct plan_problem *problem;
+
+	if (!message)
+		return false;
+
+	if (plan->problem_count == p->problems_capacity) {
+		size_t capacity = p->problems_capacity ? p->problems_capacity * 2 : 16;
+		struct plan_problem *grown = realloc(plan->problems, capacity * sizeof(*grown));
+
+		if (!grown) {
+			free(message);
+			return false;
+		}
+		plan->problems = grown;
+		p->problems_capacity = capacity;
+	}
+
+	problem = &plan->problems[plan->problem_count++];
+	problem->external_id = strdup(identity->external_id);
+	problem->email = identity->email ? strdup(identity->email) : NULL;
+	problem->message = message;
+	return problem->external_id != NULL;
+}
+
+static struct plan_entry *add_entry(struct planner *p, enum plan_op op,
+				    const struct member *before, char *reason)
+{
+	struct plan *plan = p->plan;
+	struct plan_entry *entry;
+
+	if (!reason)
+		return NULL;
+
+	if (plan->count == p->entries_capacity) {
+		size_t capacity = p->entries_capacity ? p->entries_capacity * 2 : 64;
+		struct plan_entry *grown = realloc(plan->entries, capacity * sizeof(*grown));
+
+		if (!grown) {
+			free(reason);
+			return NULL;
+		}
+		plan->entries = grown;
+		p->entries_capacity = capacity;
+	}
+
+	entry = &plan->entries[plan->count++];
+	memset(entry, 0, sizeof(*entry));
+	entry->op = op;
+	entry->reason = reason;
+
+	if (before) {
+		entry->has_before = true;
+		if (!member_copy(&entry->before, before) || !member_copy(&entry->after, before))
+			return NULL;
+	}
+	plan->counts[op]++;
+	return entry;
+}
+
+/* Step 2: screening. */
+
+static void protect_member_of(struct planner *p, struct match *match)
+{
+	struct member *member = find_by_external_id(p, match->identity->external_id);
+
+	match->skipped = true;
+	if (member)
+		p->marks[member_index(p, member)].protected = true;
+}
+
+static bool screen_identity(struct planner *p, struct match *match)
+{
+	const struct identity *identity = match->identity;
+	const char *title = p->in->source_title;
+
+	if (identity->activity == IDENTITY_UNKNOWN) {
+		protect_member_of(p, match);
+		return add_problem(p, identity,
+				   format_text("unknown status %s in %s: member kept as it is",
+					       identity->status ? identity->status : "(none)", title));
+	}
+
+	if (!identity->email) {
+		protect_member_of(p, match);
+		return add_problem(p, identity,
+				   format_text("user has no email address in %s: set one there", title));
+	}
+
+	if (!identity_email_valid(identity->email)) {
+		protect_member_of(p, match);
+		return add_problem(p, identity,
+				   format_text("invalid email address \"%s\" in %s: correct it there",
+					       identity->email, title));
+	}
+	return true;
+}
+
+static int compare_match_email(const void *a, const void *b)
+{
+	const struct match *x = *(struct match *const *)a;
+	const struct match *y = *(struct match *const *)b;
+	int order = strcasecmp(x->identity->email, y->identity->email);
+
+	return order ? order : strcmp(x->identity->external_id, y->identity->external_id);
+}
+
+/*
+ * Ranks the claim of match to its email: the identity whose member already
+ * has this email first, then one that is linked at all, then the lowest id.
+ */
+static int email_claim_rank(const struct planner *p, const struct match *match)
+{
+	const struct member *member = find_by_external_id(p, match->identity->external_id);
+
+	if (member && member->email && strcasecmp(member->email, match->identity->email) == 0)
+		return 0;
+	return member ? 1 : 2;
+}
+
+static bool resolve_email_group(struct planner *p, struct match **group, size_t n)
+{
+	size_t winner = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		if (email_claim_rank(p, group[i]) < email_claim_rank(p, group[winner]))
+			winner = i;
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		if (i == winner)
+			continue;
+		protect_member_of(p, group[i]);
+		if (!add_problem(p, group[i]->identity,
+				 format_text("email conflict: %s is also the email of %s user %s, "
+					     "which keeps it; user skipped",
+					     group[i]->identity->email, p->in->source_title,
+					     group[winner]->identity->external_id)))
+			return false;
+	}
+	return true;
+}
+
+static bool screen_email_conflicts(struct planner *p)
+{
+	size_t n = p->in->identities->count;
+	struct match **sorted = calloc(n + 1, sizeof(*sorted));
+	size_t count = 0;
+	bool ok = true;
+
+	if (!sorted)
+		return false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!p->matches[i].skipped)
+			sorted[count++] = &p->matches[i];
+	}
+	qsort(sorted, count, sizeof(*sorted), compare_match_email);
+
+	for (size_t start = 0; ok && start < count;) {
+		size_t end = start + 1;
+
+		while (end < count &&
+		       strcasecmp(sorted[start]->identity->email, sorted[end]->identity->email) == 0)
+			end++;
+		if (end - start > 1)
+			ok = resolve_email_group(p, &sorted[start], end - start);
+		start = end;
+	}
+
+	free(sorted);
+	return ok;
+}
+
+/* Step 3: matching. */
+
+static bool identity_present(const struct planner *p, const char *source, const char *external_id)
+{
+	const struct match *found;
+
+	if (!external_id || !source || strcmp(source, p->in->source) != 0)
+		return false;
+
+	found = NULL;
+	for (size_t low = 0, high = p->in->identities->count; low < high;) {
+		size_t mid = low + (high - low) / 2;
+		int order = strcmp(p->matches[mid].identity->external_id, external_id);
+
+		if (order == 0) {
+			found = &p->matches[mid];
+			break;
+		}
+		if (order < 0)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return found && !found->skipped;
+}
+
+static bool match_identity(struct planner *p, struct match *match)
+{
+	const struct identity *identity = match->identity;
+	struct member *by_id = find_by_external_id(p, identity->external_id);
+	struct member *by_email = find_by_email(p, identity->email);
+
+	if (by_email && by_email != by_id &&
+	    (by_id || identity_present(p, by_email->source, by_email->external_id))) {
+		protect_member_of(p, match);
+		return add_problem(p, identity,
+				   format_text("email conflict: %s belongs to another roster member "
+					       "(id %lld); user skipped until that is resolved",
+					       identity->email, (long long)by_email->id));
+	}
+
+	match->member = by_id ? by_id : by_email;
+	match->adopted = !by_id && by_email;
+	if (match->member)
+		p->marks[member_index(p, match->member)].claimed_by = match;
+	return true;
+}
+
+/* Steps 4 and 5 share these: the row an identity wants. */
+
+static bool replace_text(char **field, const char *value)
+{
+	char *copy = value ? strdup(value) : NULL;
+
+	if (value && !copy)
+		return false;
+	free(*field);
+	*field = copy;
+	return true;
+}
+
+static bool apply_identity(struct planner *p, struct member *after, const struct identity *identity)
+{
+	char *provenance = identity_provenance(identity);
+	bool ok = provenance &&
+		  replace_text(&after->source, p->in->source) &&
+		  replace_text(&after->external_id, identity->external_id) &&
+		  replace_text(&after->email, identity->email) &&
+		  replace_text(&after->user_name, identity->user_name) &&
+		  replace_text(&after->given_name, identity->given_name) &&
+		  replace_text(&after->family_name, identity->family_name) &&
+		  replace_text(&after->display_name, identity->display_name) &&
+		  replace_text(&after->provenance, provenance);
+
+	free(provenance);
+	after->drifted = false;
+	return ok;
+}
+
+/* Lists the fields that differ, e.g. "email, given name"; "" when none. */
+static void describe_changes(const struct member *a, const struct member *b, char *buf, size_t size)
+{
+	struct { const char *name; const char *x; const char *y; } fields[] = {
+		{ "email", a->email, b->email },
+		{ "login", a->user_name, b->user_name },
+		{ "given name", a->given_name, b->given_name },
+		{ "family name", a->family_name, b->family_name },
+		{ "display name", a->display_name, b->display_name },
+		{ "groups", a->provenance, b->provenance },
+		{ "external id", a->external_id, b->external_id },
+		{ "source", a->source, b->source },
+	};
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (compare_text(fields[i].x, fields[i].y) == 0)
+			continue;
+		if (buf[0])
+			strncat(buf, ", ", size - strlen(buf) - 1);
+		strncat(buf, fields[i].name, size - strlen(buf) - 1);
+	}
+}
+
+static const char *inactive_words(const char *status)
+{
+	static const struct { const char *status; const char *words; } table[] = {
+		{ "SUSPENDED", "user suspended" },
+		{ "DEPROVISIONED", "user deactivated" },
+		{ "STAGED", "user not activated yet" },
+		{ "PROVISIONED", "user not activated yet" },
+		{ "disabled", "account disabled" },
+	};
+
+	for (size_t i = 0; status && i < sizeof(table) / sizeof(table[0]); i++) {
+		if (strcmp(table[i].status, status) == 0)
+			return table[i].words;
+	}
+	return "user not active";
+}
+
+static char *assign_reason(const struct planner *p, const struct match *match)
+{
+	const struct identity *identity = match->identity;
+	const char *title = p->in->source_title;
+
+	if (!match->member && is_deleted_id(p, identity->external_id))
+		return strdup("manual change reverted: member row was deleted outside rostersync");
+	if (match->member && match->member->drifted)
+		return strdup("manual change reverted");
+	if (match->member && match->member->state == MEMBER_WAITING)
+		return format_text("seat became free; assigned in %s", title);
+	if (match->adopted)
+		return format_text("assigned in %s; existing member adopted by email", title);
+	if (!identity->direct && identity->group_count > 0)
+		return format_text("assigned to the app in %s through group %s", title,
+				   identity->groups[0]);
+	if (match->member)
+		return format_text("assigned to the app in %s again", title);
+	return format_text("assigned to the app in %s", title);
+}
+
+/* Step 4: unassigns of identities the IdP marks inactive, and updates. */
+
+static bool plan_inactive(struct planner *p, struct match *match)
+{
+	struct member *member = match->member;
+	const struct identity *identity = match->identity;
+	struct plan_entry *entry;
+	char *reason;
+
+	if (member->drifted)
+		reason = strdup("manual change reverted");
+	else
+		reason = format_text("%s in %s (%s)", inactive_words(identity->status),
+				     p->in->source_title, identity->status ? identity->status : "?");
+
+	entry = add_entry(p, PLAN_UNASSIGN, member, reason);
+	if (!entry || !apply_identity(p, &entry->after, identity))
+		return false;
+	entry->after.state = MEMBER_UNASSIGNED;
+	entry->after.state_since = p->in->now;
+	return true;
+}
+
+static bool plan_attribute_update(struct planner *p, const struct match *match)
+{
+	struct member *member = match->member;
+	struct member wanted = { 0 };
+	struct plan_entry *entry;
+	char changes[256];
+	char *reason;
+	bool ok;
+
+	if (!member_copy(&wanted, member))
+		return false;
+	ok = apply_identity(p, &wanted, match->identity);
+	describe_changes(member, &wanted, changes, sizeof(changes));
+	member_release(&wanted);
+	if (!ok)
+		return false;
+
+	if (!changes[0] && !member->drifted)
+		return true;
+
+	if (member->drifted)
+		reason = strdup("manual change reverted");
+	else if (match->adopted)
+		reason = format_text("existing member adopted by email; now managed by %s",
+				     p->in->source_title);
+	else
+		reason = format_text("changed in %s: %s", p->in->source_title, changes);
+
+	entry = add_entry(p, PLAN_UPDATE, member, reason);
+	return entry && apply_identity(p, &entry->after, match->identity);
+}
+
+/*
+ * Plans a member that no identity claimed.  Sets *keeps_seat when it stays
+ * active (a kept manual member, or one whose identity was skipped).
+ */
+static bool plan_unclaimed(struct planner *p, struct member *member, bool *keeps_seat)
+{
+	const struct plan_input *in = p->in;
+	bool linked = member->external_id != NULL && member->source &&
+		      strcmp(member->source, "manual") != 0;
+	char *reason = NULL;
+	struct plan_entry *entry;
+
+	*keeps_seat = false;
+	if (member->state == MEMBER_UNASSIGNED)
+		return true;
+
+	if (p->marks[member_index(p, member)].protected)
+		reason = NULL;
+	else if (member->drifted && in->managed_since > 0)
+		reason = strdup("manual change reverted");
+	else if (linked && strcmp(member->source, in->source) == 0)
+		reason = format_text("removed from the app in %s", in->source_title);
+	else if (linked)
+		reason = format_text("not assigned in %s (was managed by %s)", in->source_title,
+				     member->source);
+	else if (in->unassign_unmanaged)
+		reason = format_text("not assigned in %s, and sync.unmanaged_members is unassign",
+				     in->source_title);
+
+	if (!reason) {
+		*keeps_seat = member->state == MEMBER_ACTIVE;
+		return true;
+	}
+
+	entry = add_entry(p, PLAN_UNASSIGN, member, reason);
+	if (!entry)
+		return false;
+	entry->after.state = MEMBER_UNASSIGNED;
+	entry->after.state_since = in->now;
+	entry->after.drifted = false;
+	return true;
+}
+
+static bool plan_unclaimed_all(struct planner *p)
+{
+	for (size_t i = 0; i < p->in->members->count; i++) {
+		struct member *member = &p->in->members->items[i];
+		bool keeps_seat;
+
+		if (p->marks[i].claimed_by)
+			continue;
+		if (!plan_unclaimed(p, member, &keeps_seat))
+			return false;
+		if (keeps_seat)
+			p->plan->seats_used++;
+	}
+	return true;
+}
+
+/* Step 5: seats. */
+
+struct candidate {
+	struct match *match;
+	const char *email;
+	const char *external_id;
+	int64_t waiting_since;
+	bool waiting;
+};
+
+static int compare_candidates(const void *a, const void *b)
+{
+	const struct candidate *x = a;
+	const struct candidate *y = b;
+	int order;
+
+	if (x->waiting != y->waiting)
+		return x->waiting ? -1 : 1;
+	if (x->waiting && x->waiting_since != y->waiting_since)
+		return x->waiting_since < y->waiting_since ? -1 : 1;
+
+	order = strcasecmp(x->email, y->email);
+	return order ? order : strcmp(x->external_id, y->external_id);
+}
+
+static bool give_seat(struct planner *p, struct candidate *c)
+{
+	struct match *match = c->match;
+	struct plan_entry *entry = add_entry(p, PLAN_ASSIGN, match->member, assign_reason(p, match));
+
+	if (!entry || !apply_identity(p, &entry->after, match->identity))
+		return false;
+	entry->after.state = MEMBER_ACTIVE;
+	entry->after.state_since = p->in->now;
+	if (!match->member)
+		entry->after.created_at = p->in->now;
+	p->plan->seats_used++;
+	return true;
+}
+
+static bool deny_seat(struct planner *p, struct candidate *c)
+{
+	struct match *match = c->match;
+	struct plan_entry *entry;
+
+	if (c->waiting)
+		return plan_attribute_update(p, match);
+
+	entry = add_entry(p, PLAN_WAIT, match->member,
+			  format_text("no free seat: %zu of %ld seats used", p->plan->seats_used,
+				      p->in->seats));
+	if (!entry || !apply_identity(p, &entry->after, match->identity))
+		return false;
+	entry->after.state = MEMBER_WAITING;
+	entry->after.state_since = p->in->now;
+	if (!match->member)
+		entry->after.created_at = p->in->now;
+	return true;
+}
+
+static bool hand_out_seats(struct planner *p, struct candidate *candidates, size_t count)
+{
+	qsort(candidates, count, sizeof(*candidates), compare_candidates);
+
+	for (size_t i = 0; i < count; i++) {
+		bool seat_free = p->plan->seats_used < (size_t)p->in->seats;
+		bool ok = seat_free ? give_seat(p, &candidates[i]) : deny_seat(p, &candidates[i]);
+
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Active members who keep their seat, newest seat first when some must go. */
+static int compare_newest_seat(const void *a, const void *b)
+{
+	const struct match *x = *(struct match *const *)a;
+	const struct match *y = *(struct match *const *)b;
+
+	if (x->member->state_since != y->member->state_since)
+		return x->member->state_since > y->member->state_since ? -1 : 1;
+	return x->member->id > y->member->id ? -1 : 1;
+}
+
+static bool demote_over_limit(struct planner *p, struct match **staying, size_t count)
+{
+	size_t excess;
+
+	if (p->plan->seats_used <= (size_t)p->in->seats)
+		return true;
+
+	excess = p->plan->seats_used - (size_t)p->in->seats;
+	qsort(staying, count, sizeof(*staying), compare_newest_seat);
+
+	for (size_t i = 0; i < count && excess > 0; i++, excess--) {
+		struct plan_entry *entry = add_entry(p, PLAN_WAIT, staying[i]->member,
+						     format_text("seat limit lowered to %ld",
+								 p->in->seats));
+
+		if (!entry || !apply_identity(p, &entry->after, staying[i]->identity))
+			return false;
+		entry->after.state = MEMBER_WAITING;
+		entry->after.state_since = p->in->now;
+		staying[i]->skipped = true; /* handled: no attribute update later */
+		p->plan->seats_used--;
+	}
+	return true;
+}
+
+/*
+ * Sorts every identity into: inactive (unassign or nothing), staying on its
+ * seat (maybe an update), or a seat candidate.  Unclaimed active members
+ * that stay (manual ones) hold their seats too.
+ */
+static bool plan_identities(struct planner *p)
+{
+	size_t n = p->in->identities->count;
+	struct candidate *candidates = calloc(n + 1, sizeof(*candidates));
+	struct match **staying = calloc(n + 1, sizeof(*staying));
+	size_t candidate_count = 0, staying_count = 0;
+	bool ok = candidates && staying;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		struct match *match = &p->matches[i];
+		struct member *member = match->member;
+
+		if (match->skipped)
+			continue;
+		if (match->identity->activity == IDENTITY_INACTIVE) {
+			if (member && member->state == MEMBER_UNASSIGNED)
+				ok = plan_attribute_update(p, match);
+			else if (member)
+				ok = plan_inactive(p, match);
+		} else if (member && member->state == MEMBER_ACTIVE) {
+			staying[staying_count++] = match;
+			p->plan->seats_used++;
+		} else {
+			candidates[candidate_count++] = (struct candidate){
+				.match = match,
+				.email = match->identity->email,
+				.external_id = match->identity->external_id,
+				.waiting = member && member->state == MEMBER_WAITING,
+				.waiting_since = member ? member->state_since : 0,
+			};
+		}
+	}
+
+	ok = ok && plan_unclaimed_all(p);
+	ok = ok && demote_over_limit(p, staying, staying_count);
+	for (size_t i = 0; ok && i < staying_count; i++) {
+		if (!staying[i]->skipped)
+			ok = plan_attribute_update(p, staying[i]);
+	}
+	ok = ok && hand_out_seats(p, candidates, candidate_count);
+
+	free(candidates);
+	free(staying);
+	return ok;
+}
+
+/* Step 6: order, id and threshold. */
+
+static int op_rank(enum plan_op op)
+{
+	static const int rank[PLAN_OP_COUNT] = {
+		[PLAN_UNASSIGN] = 0, [PLAN_UPDATE] = 1, [PLAN_ASSIGN] = 2, [PLAN_WAIT] = 3,
+	};
+
+	return rank[op];
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+	const struct plan_entry *x = a;
+	const struct plan_entry *y = b;
+	int order = op_rank(x->op) - op_rank(y->op);
+
+	if (order)
+		return order;
+	order = strcasecmp(x->after.email ? x->after.email : "", y->after.email ? y->after.email : "");
+	if (order)
+		return order;
+	order = compare_text(x->after.external_id, y->after.external_id);
+	if (order)
+		return order;
+	return (x->after.id > y->after.id) - (x->after.id < y->after.id);
+}
+
+static void hash_text(EVP_MD_CTX *ctx, const char *text)
+{
+	if (text)
+		EVP_DigestUpdate(ctx, text, strlen(text));
+	EVP_DigestUpdate(ctx, "\x1f", 1);
+}
+
+/* The plan id: SHA-256 over each entry's op, member, ids, email and states. */
+static bool compute_plan_id(struct plan *plan)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int digest_len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+
+	for (size_t i = 0; ok && i < plan->count; i++) {
+		const struct plan_entry *e = &plan->entries[i];
+		char numbers[64];
+
+		snprintf(numbers, sizeof(numbers), "%lld/%d/%d", (long long)e->before.id,
+			 e->has_before ? (int)e->before.state : -1, (int)e->after.state);
+		hash_text(ctx, plan_op_name(e->op));
+		hash_text(ctx, numbers);
+		hash_text(ctx, e->after.source);
+		hash_text(ctx, e->after.external_id);
+		hash_text(ctx, e->after.email);
+		EVP_DigestUpdate(ctx, "\x1e", 1);
+	}
+
+	ok = ok && EVP_DigestFinal_ex(ctx, digest, &digest_len) && digest_len >= 8;
+	for (size_t i = 0; ok && i < 8; i++)
+		snprintf(plan->id + 2 * i, 3, "%02x", digest[i]);
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+static void check_threshold(const struct plan_input *in, struct plan *plan)
+{
+	size_t unassigns = plan->counts[PLAN_UNASSIGN];
+
+	if (unassigns == 0)
+		return;
+
+	if (in->identities->count == 0) {
+		plan->threshold_reason = format_text(
+			"%s returned no assigned users, which would unassign %zu members",
+			in->source_title, unassigns);
+	} else if (in->max_unassign > 0 && unassigns > (size_t)in->max_unassign) {
+		plan->threshold_reason = format_text(
+			"%zu unassigns exceed sync.max_unassign (%ld)", unassigns, in->max_unassign);
+	} else if (in->max_unassign_percent > 0 && plan->active_before > 0 &&
+		   unassigns * 100 > (size_t)in->max_unassign_percent * plan->active_before) {
+		plan->threshold_reason = format_text(
+			"%zu unassigns are more than sync.max_unassign_percent (%ld%%) of %zu active members",
+			unassigns, in->max_unassign_percent, plan->active_before);
+	}
+
+	plan->threshold_tripped = plan->threshold_reason != NULL;
+}
+
+static void planner_release(struct planner *p)
+{
+	free(p->by_external_id);
+	free(p->by_email);
+	free(p->marks);
+	free(p->matches);
+}
+
+static bool plan_steps(struct planner *p)
+{
+	const struct identity_set *identities = p->in->identities;
+
+	if (!build_indexes(p))
+		return false;
+
+	p->matches = calloc(identities->count + 1, sizeof(*p->matches));
+	if (!p->matches)
+		return false;
+	for (size_t i = 0; i < identities->count; i++)
+		p->matches[i].identity = &identities->items[i];
+
+	for (size_t i = 0; i < identities->count; i++) {
+		if (!screen_identity(p, &p->matches[i]))
+			return false;
+	}
+	if (!screen_email_conflicts(p))
+		return false;
+
+	for (size_t i = 0; i < identities->count; i++) {
+		if (!p->matches[i].skipped && !match_identity(p, &p->matches[i]))
+			return false;
+	}
+	return plan_identities(p);
+}
+
+enum rs_err plan_build(const struct plan_input *in, struct plan *out)
+{
+	struct planner p = { .in = in, .plan = out };
+	bool ok;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < in->members->count; i++) {
+		if (in->members->items[i].state == MEMBER_ACTIVE)
+			out->active_before++;
+	}
+
+	ok = plan_steps(&p);
+	planner_release(&p);
+	if (ok) {
+		qsort(out->entries, out->count, sizeof(*out->entries), compare_entries);
+		ok = compute_plan_id(out);
+	}
+	if (!ok) {
+		plan_release(out);
+		return RS_ERR_INTERNAL;
+	}
+
+	check_threshold(in, out);
+	return RS_OK;
+}
+
+void plan_release(struct plan *plan)
+{
+	for (size_t i = 0; i < plan->count; i++) {
+		member_release(&plan->entries[i].before);
+		member_release(&plan->entries[i].after);
+		free(plan->entries[i].reason);
+	}
+	for (size_t i = 0; i < plan->problem_count; i++) {
+		free(plan->problems[i].external_id);
+		free(plan->problems[i].email);
+		free(plan->problems[i].message);
+	}
+	free(plan->entries);
+	free(plan->problems);
+	free(plan->threshold_reason);
+	memset(plan, 0, sizeof(*plan));
+}
