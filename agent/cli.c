@@ -1,0 +1,471 @@
+/*
+ * cli.c - the subcommands of rostersync, their options and their output.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <sqlite3.h>
+
+#include "cli.h"
+#include "config.h"
+#include "identity.h"
+#include "log.h"
+#include "report.h"
+#include "roster.h"
+#include "run.h"
+
+/* Options of every command; each command accepts the ones its table row names. */
+struct cli_args {
+	const char *config_path;
+	bool json;
+	bool dry_run;
+	bool take_over;
+	const char *approve_id;
+	const char *given_name;
+	const char *family_name;
+	const char *email;      /* the positional EMAIL of members add/remove/show */
+};
+
+struct cli_command {
+	const char *name;
+	enum rs_err (*handler)(const struct config *config, const struct cli_args *args);
+	const char *usage;
+	const char *options;    /* which long options are accepted, as a list of letters */
+	bool needs_email;
+};
+
+enum {
+	OPT_CONFIG = 'c',
+	OPT_JSON = 'j',
+	OPT_DRY_RUN = 'n',
+	OPT_APPROVE = 'a',
+	OPT_TAKE_OVER = 't',
+	OPT_GIVEN = 'g',
+	OPT_FAMILY = 'f',
+	OPT_HELP = 'h',
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "approve", required_argument, NULL, OPT_APPROVE },
+	{ "take-over", no_argument, NULL, OPT_TAKE_OVER },
+	{ "given-name", required_argument, NULL, OPT_GIVEN },
+	{ "family-name", required_argument, NULL, OPT_FAMILY },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static enum rs_err cmd_sync(const struct config *config, const struct cli_args *args);
+static enum rs_err cmd_plan(const struct config *config, const struct cli_args *args);
+static enum rs_err cmd_status(const struct config *config, const struct cli_args *args);
+static enum rs_err cmd_members_list(const struct config *config, const struct cli_args *args);
+static enum rs_err cmd_members_show(const struct config *config, const struct cli_args *args);
+static enum rs_err cmd_members_add(const struct config *config, const struct cli_args *args);
+static enum rs_err cmd_members_remove(const struct config *config, const struct cli_args *args);
+static enum rs_err cmd_release(const struct config *config, const struct cli_args *args);
+
+static const struct cli_command commands[] = {
+	{ "sync", cmd_sync, "sync -c FILE [--dry-run [--json]] [--approve PLAN_ID] [--take-over]",
+	  "cjnat", false },
+	{ "plan", cmd_plan, "plan -c FILE [--json]", "cj", false },
+	{ "status", cmd_status, "status -c FILE [--json]", "cj", false },
+	{ "members list", cmd_members_list, "members list -c FILE [--json]", "cj", false },
+	{ "members show", cmd_members_show, "members show -c FILE EMAIL [--json]", "cj", true },
+	{ "members add", cmd_members_add,
+	  "members add -c FILE EMAIL [--given-name G] [--family-name F]", "cgf", true },
+	{ "members remove", cmd_members_remove, "members remove -c FILE EMAIL", "c", true },
+	{ "release", cmd_release, "release -c FILE", "c", false },
+};
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static void print_usage(FILE *out)
+{
+	fprintf(out, "usage: rostersync COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		fprintf(out, "  rostersync %s\n", commands[i].usage);
+	fprintf(out, "  rostersync version\n  rostersync help\n\n"
+		"  -c, --config FILE   the tenant's YAML config\n"
+		"      --json          print JSON instead of a table\n"
+		"      --dry-run       print the plan and change nothing\n"
+		"      --approve ID    apply a plan that the deletion threshold stopped, once\n"
+		"      --take-over     let the IdP manage a roster that was released\n\n"
+		"Exit status: 0 ok, 64 usage, 65 deletion threshold, 69 IdP unavailable,\n"
+		"75 temporary failure, 76 IdP answer not understood, 77 permission denied\n"
+		"or roster managed, 78 invalid config.  See rostersync(8).\n");
+}
+
+static enum rs_err print_version(void)
+{
+	curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
+
+	printf("rostersync %s (libcurl %s, SQLite %s)\n", ROSTERSYNC_VERSION, curl->version,
+	       sqlite3_libversion());
+	return RS_OK;
+}
+
+/* Finds the command named by argv[0] (and argv[1] for "members"). */
+static const struct cli_command *find_command(int argc, char **argv, int *consumed)
+{
+	char name[64];
+
+	*consumed = 1;
+	snprintf(name, sizeof(name), "%s", argv[0]);
+	if (strcmp(argv[0], "members") == 0) {
+		if (argc < 2 || argv[1][0] == '-')
+			return NULL;
+		snprintf(name, sizeof(name), "members %s", argv[1]);
+		*consumed = 2;
+	}
+
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static enum rs_err usage_error(const struct cli_command *command, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "rostersync: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nusage: rostersync %s\n", command->usage);
+	return RS_ERR_USAGE;
+}
+
+/* Stores one option; RS_ERR_USAGE when the command does not take it. */
+static enum rs_err store_option(const struct cli_command *command, int option,
+				struct cli_args *args)
+{
+	if (!strchr(command->options, option))
+		return RS_ERR_USAGE;
+
+	switch (option) {
+	case OPT_CONFIG: args->config_path = optarg; break;
+	case OPT_JSON: args->json = true; break;
+	case OPT_DRY_RUN: args->dry_run = true; break;
+	case OPT_APPROVE: args->approve_id = optarg; break;
+	case OPT_TAKE_OVER: args->take_over = true; break;
+	case OPT_GIVEN: args->given_name = optarg; break;
+	case OPT_FAMILY: args->family_name = optarg; break;
+	default: return RS_ERR_USAGE;
+	}
+	return RS_OK;
+}
+
+static enum rs_err parse_options(const struct cli_command *command, int argc, char **argv,
+				 struct cli_args *args)
+{
+	int option;
+
+	optind = 1;
+	opterr = 0;
+	while ((option = getopt_long(argc, argv, "+c:h", long_options, NULL)) != -1) {
+		if (option == OPT_HELP) {
+			printf("usage: rostersync %s\n", command->usage);
+			return RS_ERR_USAGE;
+		}
+		if (option == '?' || option == ':')
+			return usage_error(command, "invalid option or missing value: %s",
+					   argv[optind - 1]);
+		if (store_option(command, option, args) != RS_OK)
+			return usage_error(command, "option not accepted by this command: %s",
+					   argv[optind - 1]);
+	}
+
+	if (command->needs_email && optind < argc)
+		args->email = argv[optind++];
+	if (optind < argc)
+		return usage_error(command, "unexpected argument: %s", argv[optind]);
+	if (command->needs_email && !args->email)
+		return usage_error(command, "missing EMAIL%s", "");
+	if (!args->config_path)
+		return usage_error(command, "missing -c FILE (the tenant's config)%s", "");
+	if (args->approve_id && args->dry_run)
+		return usage_error(command, "--approve and --dry-run exclude each other%s", "");
+	if (args->json && strcmp(command->name, "sync") == 0 && !args->dry_run)
+		return usage_error(command, "--json needs --dry-run%s", "");
+	return RS_OK;
+}
+
+static enum rs_err run_command(const struct cli_command *command, const struct cli_args *args)
+{
+	struct config *config = NULL;
+	enum rs_err err = config_load(args->config_path, &config);
+
+	if (err != RS_OK)
+		return err;
+
+	log_configure(config->log.level, config->log.format);
+	log_set_tenant(config->tenant);
+	err = command->handler(config, args);
+	config_free(config);
+	return err;
+}
+
+enum rs_err cli_main(int argc, char **argv)
+{
+	const struct cli_command *command;
+	struct cli_args args = { 0 };
+	int consumed;
+	enum rs_err err;
+
+	if (argc < 2) {
+		print_usage(stderr);
+		return RS_ERR_USAGE;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
+		return print_version();
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		print_usage(stdout);
+		return RS_OK;
+	}
+
+	command = find_command(argc - 1, argv + 1, &consumed);
+	if (!command) {
+		fprintf(stderr, "rostersync: unknown command: %s%s%s\n", argv[1],
+			argc > 2 && strcmp(argv[1], "members") == 0 ? " " : "",
+			argc > 2 && strcmp(argv[1], "members") == 0 ? argv[2] : "");
+		print_usage(stderr);
+		return RS_ERR_USAGE;
+	}
+
+	err = parse_options(command, argc - consumed, argv + consumed, &args);
+	if (err != RS_OK)
+		return err;
+	return run_command(command, &args);
+}
+
+/* Commands. */
+
+static enum rs_err cmd_sync(const struct config *config, const struct cli_args *args)
+{
+	struct run_options options = {
+		.dry_run = args->dry_run,
+		.take_over = args->take_over,
+		.approve_id = args->approve_id,
+		.output = args->json ? RUN_OUTPUT_JSON : RUN_OUTPUT_TABLE,
+	};
+
+	return run_sync(config, &options);
+}
+
+static enum rs_err cmd_plan(const struct config *config, const struct cli_args *args)
+{
+	struct run_options options = {
+		.dry_run = true,
+		.output = args->json ? RUN_OUTPUT_JSON : RUN_OUTPUT_TABLE,
+	};
+
+	return run_sync(config, &options);
+}
+
+/* Opens the roster and reads its team row; the caller closes both. */
+static enum rs_err open_roster(const struct config *config, struct roster **roster,
+			       struct roster_team *team)
+{
+	enum rs_err err = roster_open(config->roster.path, roster);
+
+	memset(team, 0, sizeof(*team));
+	if (err == RS_OK)
+		err = roster_team_get(*roster, team);
+	return err;
+}
+
+static enum rs_err load_status(const struct config *config, struct roster *roster,
+			       struct report_status *status, struct roster_run **runs,
+			       char **blocked, char **detail)
+{
+	enum rs_err err = roster_runs_recent(roster, 5, runs, &status->run_count);
+
+	if (err == RS_OK)
+		err = roster_state_get(roster, "blocked_plan_id", blocked);
+	if (err == RS_OK)
+		err = roster_state_get(roster, "blocked_plan_detail", detail);
+
+	status->tenant = config->tenant;
+	status->source = config_source_name(config->source);
+	status->runs = *runs;
+	status->blocked_plan_id = *blocked && (*blocked)[0] ? *blocked : NULL;
+	status->blocked_detail = *detail;
+	status->seats = config->team.seats;
+	status->now = time(NULL);
+	return err;
+}
+
+static enum rs_err cmd_status(const struct config *config, const struct cli_args *args)
+{
+	struct roster *roster = NULL;
+	struct roster_team team;
+	struct member_list members;
+	struct roster_run *runs = NULL;
+	struct report_status status = { .team = &team, .members = &members };
+	char *blocked = NULL, *detail = NULL;
+	enum rs_err err = open_roster(config, &roster, &team);
+
+	member_list_init(&members);
+	if (err == RS_OK)
+		err = roster_snapshot(roster, config_source_name(config->source), &members, NULL, NULL);
+	if (err == RS_OK)
+		err = load_status(config, roster, &status, &runs, &blocked, &detail);
+
+	if (err == RS_OK && args->json)
+		err = report_status_json(stdout, &status);
+	else if (err == RS_OK)
+		report_status_table(stdout, &status);
+
+	for (size_t i = 0; i < status.run_count; i++)
+		roster_run_release(&runs[i]);
+	free(runs);
+	free(blocked);
+	free(detail);
+	member_list_release(&members);
+	roster_team_release(&team);
+	roster_close(roster);
+	return err;
+}
+
+static enum rs_err list_members(const struct config *config, const char *email, bool json)
+{
+	struct roster *roster = NULL;
+	struct roster_team team;
+	struct member_list members, shown;
+	enum rs_err err = open_roster(config, &roster, &team);
+
+	member_list_init(&members);
+	member_list_init(&shown);
+	if (err == RS_OK)
+		err = roster_snapshot(roster, config_source_name(config->source), &members, NULL, NULL);
+
+	for (size_t i = 0; err == RS_OK && i < members.count; i++) {
+		const struct member *m = &members.items[i];
+
+		if (email && (!m->email || strcasecmp(m->email, email) != 0))
+			continue;
+		if (!member_list_add(&shown, m))
+			err = RS_ERR_INTERNAL;
+	}
+
+	if (err == RS_OK && email && shown.count == 0) {
+		log_msg(LOG_ERROR, "no member with email %s in the roster %s", email,
+			config->roster.path);
+		err = RS_ERR_USAGE;
+	} else if (err == RS_OK && json) {
+		err = report_members_json(stdout, &shown);
+	} else if (err == RS_OK) {
+		report_members_table(stdout, &shown);
+	}
+
+	member_list_release(&shown);
+	member_list_release(&members);
+	roster_team_release(&team);
+	roster_close(roster);
+	return err;
+}
+
+static enum rs_err cmd_members_list(const struct config *config, const struct cli_args *args)
+{
+	return list_members(config, NULL, args->json);
+}
+
+static enum rs_err cmd_members_show(const struct config *config, const struct cli_args *args)
+{
+	return list_members(config, args->email, args->json);
+}
+
+/* Explains that a managed roster changes only in the IdP. */
+static enum rs_err refuse_managed(const struct config *config, const struct roster_team *team,
+				  const char *what)
+{
+	const char *title = strcmp(team->source, "graph") == 0 ? "Microsoft Entra ID" : "Okta";
+
+	log_msg(LOG_ERROR,
+		"cannot %s: the roster of team %s is managed by %s (app %s at %s); "
+		"change the app assignment in %s instead, or run \"rostersync release -c %s\" "
+		"to manage the roster by hand",
+		what, team->name ? team->name : config->team.name, title, team->app ? team->app : "?",
+		team->org ? team->org : "?", title, config->path);
+	return RS_ERR_PERMISSION;
+}
+
+/*
+ * Runs one manual roster change as an audited run: opens the roster,
+ * refuses when a source manages it, records the run.
+ */
+static enum rs_err manual_change(const struct config *config, const struct cli_args *args,
+				 const char *command)
+{
+	struct roster *roster = NULL;
+	struct roster_team team;
+	char run_id[64], what[320];
+	enum rs_err err = open_roster(config, &roster, &team);
+	struct roster_run record = { .id = run_id, .command = (char *)command, .source = "manual" };
+
+	run_new_id(run_id, sizeof(run_id));
+	snprintf(what, sizeof(what), "%s %s", command, args->email ? args->email : "");
+	if (err == RS_OK && team.source && strcmp(command, "release") != 0)
+		err = refuse_managed(config, &team, what);
+	if (err == RS_OK)
+		err = roster_run_start(roster, run_id, command, "manual", time(NULL));
+	if (err != RS_OK)
+		goto out;
+
+	if (strcmp(command, "members add") == 0) {
+		struct member member = {
+			.source = "manual", .email = (char *)args->email,
+			.given_name = (char *)args->given_name,
+			.family_name = (char *)args->family_name,
+		};
+		enum member_state state = MEMBER_ACTIVE;
+
+		err = identity_email_valid(args->email) ? RS_OK : RS_ERR_USAGE;
+		if (err != RS_OK)
+			log_msg(LOG_ERROR, "invalid email address: %s", args->email);
+		else
+			err = roster_member_add(roster, run_id, &member, config->team.seats,
+						time(NULL), &state);
+		if (err == RS_OK)
+			printf("%s added as %s\n", args->email, member_state_name(state));
+	} else if (strcmp(command, "members remove") == 0) {
+		err = roster_member_remove(roster, run_id, args->email, time(NULL));
+		if (err == RS_OK)
+			printf("%s unassigned\n", args->email);
+	} else {
+		err = roster_release(roster, run_id, time(NULL));
+		if (err == RS_OK)
+			printf("the roster is now managed by hand; \"rostersync sync\" refuses "
+			       "until it runs once with --take-over\n");
+	}
+
+	record.finished_at = time(NULL);
+	record.outcome = err == RS_OK ? "success" : "failed";
+	record.exit_status = err_exit_status(err);
+	roster_run_finish(roster, &record);
+out:
+	roster_team_release(&team);
+	roster_close(roster);
+	return err;
+}
+
+static enum rs_err cmd_members_add(const struct config *config, const struct cli_args *args)
+{
+	return manual_change(config, args, "members add");
+}
+
+static enum rs_err cmd_members_remove(const struct config *config, const struct cli_args *args)
+{
+	return manual_change(config, args, "members remove");
+}
+
+static enum rs_err cmd_release(const struct config *config, const struct cli_args *args)
+{
+	return manual_change(config, args, "release");
+}

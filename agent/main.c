@@ -1,0 +1,20 @@
+/*
+ * main.c - process start and the one place that turns a result into an
+ * exit status.
+ */
+#include <curl/curl.h>
+
+#include "cli.h"
+#include "error.h"
+
+int main(int argc, char **argv)
+{
+	enum rs_err err;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return err_exit_status(RS_ERR_INTERNAL);
+
+	err = cli_main(argc, argv);
+	curl_global_cleanup();
+	return err_exit_status(err);
+}

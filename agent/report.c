@@ -1,0 +1,305 @@
+/*
+ * report.c - prints plans, members and status as tables or JSON on stdout.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "report.h"
+
+static const char *or_dash(const char *text)
+{
+	return text && text[0] ? text : "-";
+}
+
+static void format_time(int64_t when, char *buf, size_t size)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	if (when <= 0 || !gmtime_r(&t, &tm)) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void format_duration(long long seconds, char *buf, size_t size)
+{
+	if (seconds < 0)
+		seconds = 0;
+	if (seconds < 120)
+		snprintf(buf, size, "%lld s", seconds);
+	else if (seconds < 7200)
+		snprintf(buf, size, "%lld min", seconds / 60);
+	else if (seconds < 172800)
+		snprintf(buf, size, "%lld h", seconds / 3600);
+	else
+		snprintf(buf, size, "%lld days", seconds / 86400);
+}
+
+/* Prints JSON and frees it; RS_ERR_INTERNAL when building it failed. */
+static enum rs_err print_json(FILE *out, cJSON *root)
+{
+	char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+
+	cJSON_Delete(root);
+	if (!text)
+		return RS_ERR_INTERNAL;
+	fprintf(out, "%s\n", text);
+	free(text);
+	return RS_OK;
+}
+
+static void add_string_or_null(cJSON *object, const char *key, const char *value)
+{
+	if (value)
+		cJSON_AddStringToObject(object, key, value);
+	else
+		cJSON_AddNullToObject(object, key);
+}
+
+/* Plans. */
+
+void report_plan_table(FILE *out, const struct plan *plan, long seats)
+{
+	fprintf(out, "Plan %s: %zu assign, %zu update, %zu unassign, %zu wait; "
+		"%zu of %ld seats used after it\n",
+		plan->id, plan->counts[PLAN_ASSIGN], plan->counts[PLAN_UPDATE],
+		plan->counts[PLAN_UNASSIGN], plan->counts[PLAN_WAIT], plan->seats_used, seats);
+
+	if (plan->count > 0)
+		fprintf(out, "%-9s %-32s %-22s %s\n", "OP", "EMAIL", "EXTERNAL ID", "REASON");
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct plan_entry *e = &plan->entries[i];
+
+		fprintf(out, "%-9s %-32s %-22s %s\n", plan_op_name(e->op), or_dash(e->after.email),
+			or_dash(e->after.external_id), e->reason);
+	}
+
+	for (size_t i = 0; i < plan->problem_count; i++)
+		fprintf(out, "skipped   %-32s %-22s %s\n", or_dash(plan->problems[i].email),
+			plan->problems[i].external_id, plan->problems[i].message);
+
+	if (plan->threshold_tripped)
+		fprintf(out, "The deletion threshold would stop this plan: %s.\n"
+			"Approve it with: rostersync sync -c FILE --approve %s\n",
+			plan->threshold_reason, plan->id);
+}
+
+static cJSON *plan_entry_json(const struct plan_entry *e)
+{
+	cJSON *item = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(item, "op", plan_op_name(e->op));
+	add_string_or_null(item, "email", e->after.email);
+	add_string_or_null(item, "external_id", e->after.external_id);
+	add_string_or_null(item, "user_name", e->after.user_name);
+	add_string_or_null(item, "state_before",
+			   e->has_before ? member_state_name(e->before.state) : NULL);
+	cJSON_AddStringToObject(item, "state_after", member_state_name(e->after.state));
+	if (e->has_before && e->before.email && e->after.email &&
+	    strcmp(e->before.email, e->after.email) != 0)
+		cJSON_AddStringToObject(item, "email_before", e->before.email);
+	cJSON_AddStringToObject(item, "reason", e->reason);
+	return item;
+}
+
+enum rs_err report_plan_json(FILE *out, const struct plan *plan, long seats)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *operations = cJSON_AddArrayToObject(root, "operations");
+	cJSON *counts = cJSON_AddObjectToObject(root, "counts");
+	cJSON *skipped = cJSON_AddArrayToObject(root, "skipped");
+
+	cJSON_AddStringToObject(root, "plan_id", plan->id);
+	for (size_t i = 0; i < plan->count; i++)
+		cJSON_AddItemToArray(operations, plan_entry_json(&plan->entries[i]));
+	for (int op = 0; op < PLAN_OP_COUNT; op++)
+		cJSON_AddNumberToObject(counts, plan_op_name(op), (double)plan->counts[op]);
+
+	for (size_t i = 0; i < plan->problem_count; i++) {
+		cJSON *item = cJSON_CreateObject();
+
+		add_string_or_null(item, "external_id", plan->problems[i].external_id);
+		add_string_or_null(item, "email", plan->problems[i].email);
+		cJSON_AddStringToObject(item, "reason", plan->problems[i].message);
+		cJSON_AddItemToArray(skipped, item);
+	}
+
+	cJSON_AddNumberToObject(root, "seats", (double)seats);
+	cJSON_AddNumberToObject(root, "seats_used", (double)plan->seats_used);
+	cJSON_AddBoolToObject(root, "threshold_tripped", plan->threshold_tripped);
+	add_string_or_null(root, "threshold_reason", plan->threshold_reason);
+	return print_json(out, root);
+}
+
+/* Members. */
+
+void report_members_table(FILE *out, const struct member_list *members)
+{
+	fprintf(out, "%-10s %-32s %-24s %-8s %s\n", "STATE", "EMAIL", "NAME", "SOURCE",
+		"EXTERNAL ID");
+	for (size_t i = 0; i < members->count; i++) {
+		const struct member *m = &members->items[i];
+		char name[256];
+
+		if (m->display_name)
+			snprintf(name, sizeof(name), "%s", m->display_name);
+		else
+			snprintf(name, sizeof(name), "%s%s%s", m->given_name ? m->given_name : "",
+				 m->given_name && m->family_name ? " " : "",
+				 m->family_name ? m->family_name : "");
+		fprintf(out, "%-10s %-32s %-24s %-8s %s\n", member_state_name(m->state),
+			or_dash(m->email), or_dash(name), or_dash(m->source),
+			or_dash(m->external_id));
+	}
+}
+
+static cJSON *member_json(const struct member *m)
+{
+	cJSON *item = cJSON_CreateObject();
+	char created[32], updated[32];
+
+	format_time(m->created_at, created, sizeof(created));
+	format_time(m->updated_at, updated, sizeof(updated));
+	add_string_or_null(item, "email", m->email);
+	add_string_or_null(item, "external_id", m->external_id);
+	add_string_or_null(item, "user_name", m->user_name);
+	add_string_or_null(item, "given_name", m->given_name);
+	add_string_or_null(item, "family_name", m->family_name);
+	add_string_or_null(item, "display_name", m->display_name);
+	cJSON_AddStringToObject(item, "state", member_state_name(m->state));
+	add_string_or_null(item, "source", m->source);
+	add_string_or_null(item, "provenance", m->provenance);
+	cJSON_AddStringToObject(item, "created_at", created);
+	cJSON_AddStringToObject(item, "updated_at", updated);
+	return item;
+}
+
+enum rs_err report_members_json(FILE *out, const struct member_list *members)
+{
+	cJSON *root = cJSON_CreateArray();
+
+	for (size_t i = 0; i < members->count; i++)
+		cJSON_AddItemToArray(root, member_json(&members->items[i]));
+	return print_json(out, root);
+}
+
+/* Status. */
+
+static size_t count_state(const struct member_list *members, enum member_state state)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < members->count; i++)
+		count += members->items[i].state == state;
+	return count;
+}
+
+static void print_runs(FILE *out, const struct report_status *s)
+{
+	fprintf(out, "Last runs:\n");
+	if (s->run_count == 0)
+		fprintf(out, "  none yet\n");
+
+	for (size_t i = 0; i < s->run_count; i++) {
+		const struct roster_run *r = &s->runs[i];
+		char started[32];
+
+		format_time(r->started_at, started, sizeof(started));
+		fprintf(out, "  %s  %-13s %-10s exit %-3d assign %ld, update %ld, unassign %ld, "
+			"wait %ld, skipped %ld%s%s\n",
+			started, or_dash(r->command), or_dash(r->outcome), r->exit_status,
+			r->counts[PLAN_ASSIGN], r->counts[PLAN_UPDATE], r->counts[PLAN_UNASSIGN],
+			r->counts[PLAN_WAIT], r->skipped, r->error ? "; error: " : "",
+			r->error ? r->error : "");
+	}
+}
+
+void report_status_table(FILE *out, const struct report_status *s)
+{
+	const struct roster_team *team = s->team;
+	char since[32];
+
+	format_time(team->managed_since, since, sizeof(since));
+	fprintf(out, "Tenant:   %s\n", s->tenant);
+	fprintf(out, "Team:     %s\n", or_dash(team->name));
+	if (team->source)
+		fprintf(out, "Managed:  by %s app %s (%s) since %s\n", team->source,
+			or_dash(team->app), or_dash(team->org), since);
+	else
+		fprintf(out, "Managed:  by hand%s\n",
+			team->released_at ? " (released from IdP management)" : "");
+	fprintf(out, "Seats:    %zu of %ld used\n", count_state(s->members, MEMBER_ACTIVE),
+		s->seats);
+	fprintf(out, "Waiting:  %zu\n", count_state(s->members, MEMBER_WAITING));
+
+	for (size_t i = 0; i < s->members->count; i++) {
+		const struct member *m = &s->members->items[i];
+		char waited[32];
+
+		if (m->state != MEMBER_WAITING)
+			continue;
+		format_duration(s->now - m->state_since, waited, sizeof(waited));
+		fprintf(out, "  %-32s waiting for %s\n", or_dash(m->email), waited);
+	}
+
+	if (s->blocked_plan_id)
+		fprintf(out, "Blocked:  plan %s awaits approval (%s)\n", s->blocked_plan_id,
+			or_dash(s->blocked_detail));
+	print_runs(out, s);
+}
+
+static cJSON *run_json(const struct roster_run *r)
+{
+	cJSON *item = cJSON_CreateObject();
+	char started[32], finished[32];
+
+	format_time(r->started_at, started, sizeof(started));
+	format_time(r->finished_at, finished, sizeof(finished));
+	add_string_or_null(item, "id", r->id);
+	add_string_or_null(item, "command", r->command);
+	add_string_or_null(item, "outcome", r->outcome);
+	cJSON_AddNumberToObject(item, "exit_status", r->exit_status);
+	cJSON_AddStringToObject(item, "started_at", started);
+	add_string_or_null(item, "finished_at", r->finished_at ? finished : NULL);
+	for (int op = 0; op < PLAN_OP_COUNT; op++)
+		cJSON_AddNumberToObject(item, plan_op_name(op), (double)r->counts[op]);
+	cJSON_AddNumberToObject(item, "skipped", (double)r->skipped);
+	add_string_or_null(item, "plan_id", r->plan_id);
+	add_string_or_null(item, "error", r->error);
+	return item;
+}
+
+enum rs_err report_status_json(FILE *out, const struct report_status *s)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *runs;
+	char since[32];
+
+	format_time(s->team->managed_since, since, sizeof(since));
+	cJSON_AddStringToObject(root, "tenant", s->tenant);
+	add_string_or_null(root, "source", s->source);
+	add_string_or_null(root, "managed_by", s->team->source);
+	add_string_or_null(root, "managed_since", s->team->managed_since ? since : NULL);
+	add_string_or_null(root, "app", s->team->app);
+	cJSON_AddNumberToObject(root, "seats", (double)s->seats);
+	cJSON_AddNumberToObject(root, "seats_used", (double)count_state(s->members, MEMBER_ACTIVE));
+	cJSON_AddNumberToObject(root, "waiting", (double)count_state(s->members, MEMBER_WAITING));
+	cJSON_AddNumberToObject(root, "unassigned",
+				(double)count_state(s->members, MEMBER_UNASSIGNED));
+	add_string_or_null(root, "blocked_plan_id", s->blocked_plan_id);
+
+	if (s->run_count > 0)
+		cJSON_AddItemToObject(root, "last_run", run_json(&s->runs[0]));
+	else
+		cJSON_AddNullToObject(root, "last_run");
+
+	runs = cJSON_AddArrayToObject(root, "runs");
+	for (size_t i = 0; i < s->run_count; i++)
+		cJSON_AddItemToArray(runs, run_json(&s->runs[i]));
+	return print_json(out, root);
+}

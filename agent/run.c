@@ -1,0 +1,433 @@
+/*
+ * run.c - one sync run: lock, read, plan, safety checks, apply, record.
+ *
+ * Nothing is written to the roster until the IdP was read completely and
+ * the plan passed the deletion threshold; the run record is written either
+ * way, so `status` shows failed runs too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "plan.h"
+#include "report.h"
+#include "roster.h"
+#include "run.h"
+#include "source.h"
+
+/* How long a run waits for another run of the same tenant to finish. */
+#define RUN_LOCK_WAIT_SECONDS 10
+
+#define STATE_BLOCKED_PLAN "blocked_plan_id"
+#define STATE_BLOCKED_DETAIL "blocked_plan_detail"
+
+struct run {
+	const struct config *config;
+	const struct run_options *options;
+	char id[64];
+	struct roster *roster;
+	struct roster_team team;
+	struct identity_set identities;
+	struct http_stats http;
+	struct member_list members;
+	char **deleted_ids;
+	size_t deleted_count;
+	struct plan plan;
+	int lock_fd;
+	int64_t started_at;
+	bool recording;      /* a run row was started and must be finished */
+	const char *outcome;
+};
+
+void run_new_id(char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	unsigned char random[3] = { 0 };
+	char stamp[32];
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
+		memset(random, 0, sizeof(random));
+	snprintf(buf, size, "%s-%02x%02x%02x", stamp, random[0], random[1], random[2]);
+}
+
+/*
+ * Takes an exclusive flock(2) on "<roster>.lock".  The kernel drops the
+ * lock when the process dies, so a killed run never blocks the next one.
+ */
+static enum rs_err take_lock(struct run *run)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.lock", run->config->roster.path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_msg(LOG_ERROR, "cannot open lock file %s: %s", path, strerror(errno));
+		return RS_ERR_IO;
+	}
+
+	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited++) {
+		if (errno != EWOULDBLOCK || waited >= RUN_LOCK_WAIT_SECONDS * 10) {
+			log_msg(LOG_ERROR,
+				"another rostersync run for tenant %s holds %s; waited %d s, "
+				"try again when it has finished",
+				run->config->tenant, path, RUN_LOCK_WAIT_SECONDS);
+			close(fd);
+			return RS_ERR_TEMPFAIL;
+		}
+		if (waited == 0)
+			log_msg(LOG_INFO, "waiting for another run of tenant %s to finish",
+				run->config->tenant);
+		usleep(100 * 1000);
+	}
+
+	run->lock_fd = fd;
+	return RS_OK;
+}
+
+/* Refuses a roster that was released, or that another source or app manages. */
+static enum rs_err check_management(struct run *run)
+{
+	const struct config *config = run->config;
+	const struct roster_team *team = &run->team;
+	const char *source = config_source_name(config->source);
+
+	if (run->options->take_over)
+		return RS_OK;
+
+	if (!team->source && team->released_at > 0) {
+		log_msg(LOG_ERROR,
+			"the roster was released to manual management; run "
+			"\"rostersync sync -c %s --take-over\" once to let %s manage it again",
+			config->path, config_source_title(config->source));
+		return RS_ERR_PERMISSION;
+	}
+
+	if (team->source && (strcmp(team->source, source) != 0 ||
+			     (team->app && strcmp(team->app, config_source_app(config)) != 0))) {
+		log_msg(LOG_ERROR,
+			"the roster is managed by %s app %s, but the config names %s app %s; "
+			"run with --take-over to switch",
+			team->source, team->app ? team->app : "?", source, config_source_app(config));
+		return RS_ERR_PERMISSION;
+	}
+	return RS_OK;
+}
+
+static enum rs_err build_plan(struct run *run)
+{
+	const struct config *config = run->config;
+	bool managed = run->team.source != NULL && !run->options->take_over;
+	struct plan_input in = {
+		.identities = &run->identities,
+		.members = &run->members,
+		.source = config_source_name(config->source),
+		.source_title = config_source_title(config->source),
+		.seats = config->team.seats,
+		.unassign_unmanaged = config->sync.unmanaged_members == CONFIG_UNMANAGED_UNASSIGN,
+		.managed_since = managed ? run->team.managed_since : 0,
+		.deleted_ids = run->deleted_ids,
+		.deleted_count = run->deleted_count,
+		.max_unassign = config->sync.max_unassign,
+		.max_unassign_percent = config->sync.max_unassign_percent,
+		.now = time(NULL),
+	};
+	enum rs_err err = RS_OK;
+
+	if (run->roster)
+		err = roster_snapshot(run->roster, in.source, &run->members, &run->deleted_ids,
+				      &run->deleted_count);
+	if (err != RS_OK)
+		return err;
+
+	in.deleted_ids = run->deleted_ids;
+	in.deleted_count = run->deleted_count;
+	err = plan_build(&in, &run->plan);
+	if (err != RS_OK)
+		log_msg(LOG_ERROR, "out of memory while planning");
+	return err;
+}
+
+static void log_problems(const struct plan *plan)
+{
+	for (size_t i = 0; i < plan->problem_count; i++) {
+		const struct plan_problem *problem = &plan->problems[i];
+
+		log_msg(LOG_WARN, "user %s skipped: %s", problem->external_id, problem->message);
+	}
+}
+
+static enum rs_err read_and_plan(struct run *run)
+{
+	enum rs_err err = source_read(run->config, &run->identities, &run->http);
+
+	if (err != RS_OK) {
+		log_msg(LOG_ERROR, "the read from %s was not complete; the roster is unchanged",
+			config_source_title(run->config->source));
+		return err;
+	}
+
+	log_msg(LOG_INFO, "read %zu assigned users from %s in %ld requests",
+		run->identities.count, config_source_title(run->config->source),
+		run->http.requests);
+
+	err = build_plan(run);
+	if (err == RS_OK)
+		log_problems(&run->plan);
+	return err;
+}
+
+/* True when the plan and the team row need no write at all. */
+static bool nothing_to_write(const struct run *run)
+{
+	const struct config *config = run->config;
+	const struct roster_team *team = &run->team;
+
+	return run->plan.count == 0 && team->source && !run->options->take_over &&
+	       team->seats == config->team.seats && team->name &&
+	       strcmp(team->name, config->team.name) == 0;
+}
+
+static enum rs_err apply_plan(struct run *run, const char *approved_id)
+{
+	const struct config *config = run->config;
+	struct roster_apply apply = {
+		.run_id = run->id,
+		.plan = &run->plan,
+		.source = config_source_name(config->source),
+		.source_title = config_source_title(config->source),
+		.org = config_source_org(config),
+		.app = config_source_app(config),
+		.team_name = config->team.name,
+		.seats = config->team.seats,
+		.approved_plan_id = approved_id,
+		.now = time(NULL),
+	};
+	enum rs_err err;
+	char *blocked = NULL;
+
+	if (nothing_to_write(run)) {
+		run->outcome = "no change";
+		return RS_OK;
+	}
+
+	err = roster_apply(run->roster, &apply);
+	if (err != RS_OK)
+		return err;
+
+	run->outcome = run->plan.count ? "success" : "no change";
+	if (roster_state_get(run->roster, STATE_BLOCKED_PLAN, &blocked) == RS_OK && blocked &&
+	    blocked[0])
+		roster_state_set(run->roster, STATE_BLOCKED_PLAN, "");
+	free(blocked);
+	return RS_OK;
+}
+
+static enum rs_err block_plan(struct run *run)
+{
+	const struct plan *plan = &run->plan;
+
+	log_msg(LOG_ERROR, "deletion threshold: %s; nothing was applied", plan->threshold_reason);
+	printf("The deletion threshold stopped this run: %s.\n", plan->threshold_reason);
+	printf("Pending unassigns:\n");
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct plan_entry *e = &plan->entries[i];
+
+		if (e->op == PLAN_UNASSIGN)
+			printf("  %s  %s  (%s)\n", e->after.email ? e->after.email : "-",
+			       e->after.external_id ? e->after.external_id : "-", e->reason);
+	}
+	printf("Plan id: %s\n", plan->id);
+	printf("Review it with:  rostersync plan -c %s\n", run->config->path);
+	printf("Apply it once:   rostersync sync -c %s --approve %s\n", run->config->path,
+	       plan->id);
+
+	roster_state_set(run->roster, STATE_BLOCKED_PLAN, plan->id);
+	roster_state_set(run->roster, STATE_BLOCKED_DETAIL, plan->threshold_reason);
+	run->outcome = "blocked";
+	return RS_ERR_THRESHOLD;
+}
+
+static enum rs_err check_approval(struct run *run, const char *approve_id)
+{
+	bool used = false;
+	enum rs_err err;
+
+	if (strcmp(approve_id, run->plan.id) != 0) {
+		log_msg(LOG_ERROR,
+			"plan %s is not the current plan (%s): the IdP or the roster changed; "
+			"review the current plan with \"rostersync plan -c %s\" and approve its id",
+			approve_id, run->plan.id, run->config->path);
+		return RS_ERR_THRESHOLD;
+	}
+
+	err = roster_approval_used(run->roster, approve_id, &used);
+	if (err == RS_OK && used) {
+		log_msg(LOG_ERROR, "plan %s was approved and applied before; an approval is "
+			"used once", approve_id);
+		return RS_ERR_THRESHOLD;
+	}
+	return err;
+}
+
+static enum rs_err decide_and_apply(struct run *run)
+{
+	const char *approve_id = run->options->approve_id;
+	enum rs_err err;
+
+	if (approve_id) {
+		err = check_approval(run, approve_id);
+		if (err != RS_OK) {
+			run->outcome = "blocked";
+			return err;
+		}
+		log_msg(LOG_INFO, "applying approved plan %s", approve_id);
+		return apply_plan(run, approve_id);
+	}
+
+	if (run->plan.threshold_tripped)
+		return block_plan(run);
+	return apply_plan(run, NULL);
+}
+
+static void log_summary(const struct run *run)
+{
+	const struct plan *plan = &run->plan;
+
+	log_msg(LOG_INFO,
+		"run %s %s: assigned %zu, updated %zu, unassigned %zu, waiting %zu, "
+		"skipped %zu; %zu of %ld seats used",
+		run->id, run->outcome, plan->counts[PLAN_ASSIGN], plan->counts[PLAN_UPDATE],
+		plan->counts[PLAN_UNASSIGN], plan->counts[PLAN_WAIT], plan->problem_count,
+		plan->seats_used, run->config->team.seats);
+}
+
+static void record_finish(struct run *run, enum rs_err err)
+{
+	struct roster_run record = {
+		.id = run->id,
+		.command = "sync",
+		.source = (char *)config_source_name(run->config->source),
+		.started_at = run->started_at,
+		.finished_at = time(NULL),
+		.outcome = (char *)(err == RS_OK || err == RS_ERR_THRESHOLD ? run->outcome
+									    : "failed"),
+		.exit_status = err_exit_status(err),
+		.skipped = (long)run->plan.problem_count,
+		.plan_id = run->plan.id[0] ? run->plan.id : NULL,
+		.error = err == RS_OK ? NULL : (char *)err_name(err),
+	};
+
+	for (int op = 0; op < PLAN_OP_COUNT; op++)
+		record.counts[op] = (long)run->plan.counts[op];
+	if (!record.outcome)
+		record.outcome = "failed";
+	if (run->recording)
+		roster_run_finish(run->roster, &record);
+}
+
+static void run_release(struct run *run)
+{
+	plan_release(&run->plan);
+	member_list_release(&run->members);
+	for (size_t i = 0; i < run->deleted_count; i++)
+		free(run->deleted_ids[i]);
+	free(run->deleted_ids);
+	identity_set_release(&run->identities);
+	roster_team_release(&run->team);
+	roster_close(run->roster);
+	if (run->lock_fd >= 0)
+		close(run->lock_fd);
+	log_set_run_id(NULL);
+}
+
+static enum rs_err run_dry(struct run *run)
+{
+	enum rs_err err = read_and_plan(run);
+
+	if (err != RS_OK)
+		return err;
+
+	if (run->options->output == RUN_OUTPUT_JSON)
+		return report_plan_json(stdout, &run->plan, run->config->team.seats);
+	report_plan_table(stdout, &run->plan, run->config->team.seats);
+	return RS_OK;
+}
+
+static enum rs_err run_steps(struct run *run)
+{
+	enum rs_err err = take_lock(run);
+
+	if (err == RS_OK)
+		err = roster_open(run->config->roster.path, &run->roster);
+	if (err == RS_OK)
+		err = roster_team_get(run->roster, &run->team);
+	if (err == RS_OK)
+		err = check_management(run);
+	if (err != RS_OK)
+		return err;
+
+	err = roster_run_start(run->roster, run->id, "sync",
+			       config_source_name(run->config->source), run->started_at);
+	if (err != RS_OK)
+		return err;
+	run->recording = true;
+
+	err = read_and_plan(run);
+	if (err == RS_OK)
+		err = decide_and_apply(run);
+	if (err == RS_OK || err == RS_ERR_THRESHOLD)
+		log_summary(run);
+	return err;
+}
+
+/* A plan before the first sync reads an empty roster and creates no file. */
+static enum rs_err run_dry_steps(struct run *run)
+{
+	enum rs_err err = RS_OK;
+
+	if (access(run->config->roster.path, F_OK) == 0)
+		err = roster_open(run->config->roster.path, &run->roster);
+	if (err == RS_OK && !run->roster)
+		return run_dry(run);
+
+	if (err == RS_OK)
+		err = roster_team_get(run->roster, &run->team);
+	if (err == RS_OK)
+		err = check_management(run);
+	if (err == RS_OK)
+		err = run_dry(run);
+	return err;
+}
+
+enum rs_err run_sync(const struct config *config, const struct run_options *options)
+{
+	struct run run = { .config = config, .options = options, .lock_fd = -1 };
+	enum rs_err err;
+
+	run_new_id(run.id, sizeof(run.id));
+	run.started_at = time(NULL);
+	log_set_run_id(run.id);
+
+	if (options->dry_run) {
+		err = run_dry_steps(&run);
+	} else {
+		log_msg(LOG_INFO, "sync of tenant %s from %s started", config->tenant,
+			config_source_title(config->source));
+		err = run_steps(&run);
+		record_finish(&run, err);
+	}
+
+	run_release(&run);
+	return err;
+}
