@@ -1,0 +1,81 @@
+# test_cli.sh - the command line, config errors and exit statuses.
+
+test_usage_errors_exit_64() {
+	rs
+	assert_rc 64
+	rs frobnicate
+	assert_rc 64
+	assert_contains "$T/err" "unknown command"
+	rs sync
+	assert_rc 64
+	assert_contains "$T/err" "-c FILE"
+	rs sync -c x.yaml --bogus
+	assert_rc 64
+	rs members add -c x.yaml
+	assert_rc 64
+	assert_contains "$T/err" "EMAIL"
+}
+
+test_version_and_help() {
+	rs version
+	assert_rc 0
+	assert_contains "$T/out" "rostersync 0."
+	rs help
+	assert_rc 0
+	assert_contains "$T/out" "members add"
+}
+
+test_config_errors_name_position() {
+	PORT=1 write_config
+	cp "$T/config.yaml" "$T/good.yaml"
+	while IFS='|' read -r change expect; do
+		cp "$T/good.yaml" "$T/config.yaml"
+		eval "$change"
+		rs sync -c "$T/config.yaml"
+		assert_rc 78
+		assert_contains "$T/err" "$expect"
+	done <<'CASES'
+sed -i 's/seats: 100/seats: lots/' "$T/config.yaml"|config.yaml:9:
+sed -i 's/max_unassign_percent: 20/max_unassign_percent: 150/' "$T/config.yaml"|max_unassign_percent
+echo 'surprise: 1' >> "$T/config.yaml"|surprise
+echo 'tenant: again' >> "$T/config.yaml"|tenant
+sed -i 's/^  name: E2E Team/  name: \&a E2E Team\n  extra: *a/' "$T/config.yaml"|alias
+echo 'http: {timeout: 5}' >> "$T/config.yaml"|http
+sed -i '/app_id/d' "$T/config.yaml"|app_id
+sed -i 's|http://127.0.0.1:1|http://example.com|' "$T/config.yaml"|org_url
+printf 'tenant: [\n' > "$T/config.yaml"|config.yaml:
+CASES
+	rs sync -c "$T/missing.yaml"
+	assert_rc 78
+	assert_contains "$T/err" "missing.yaml"
+}
+
+test_missing_token_is_config_error() {
+	PORT=1 write_config
+	rm "$T/token"
+	rs sync -c "$T/config.yaml"
+	assert_rc 78
+	assert_contains "$T/err" "token"
+}
+
+test_status_and_members_json() {
+	users 4 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=3 write_config
+	sync_ok
+	rs status -c "$T/config.yaml" --json
+	assert_rc 0
+	assert_eq "$(jq -r '[.tenant, .source, .seats, .seats_used, .waiting, .last_run.outcome, .last_run.exit_status] | join(",")' "$T/out")" \
+		"e2e,okta,3,3,1,success,0" "status fields"
+	rs members list -c "$T/config.yaml" --json
+	assert_rc 0
+	assert_eq "$(jq -r 'length' "$T/out")" 4 "members listed"
+	assert_eq "$(jq -r '.[] | select(.state=="waiting") | .email' "$T/out")" \
+		"user0004@example.com" "waiting member"
+	assert_eq "$(jq -r '.[0] | [has("external_id"), has("user_name"), has("given_name"), has("family_name"), has("display_name"), has("source")] | all' "$T/out")" \
+		true "member fields"
+	rs status -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "3 of 3 used"
+	assert_contains "$T/out" "user0004@example.com"
+}

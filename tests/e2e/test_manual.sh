@@ -1,0 +1,85 @@
+# test_manual.sh - manual changes while the IdP manages the roster.
+
+test_members_add_refused_while_managed() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	before=$(roster_digest)
+	rs members add -c "$T/config.yaml" new@example.com
+
+	assert_rc 77
+	assert_contains "$T/err" "managed by Okta"
+	assert_contains "$T/err" "rostersync release"
+	rs members remove -c "$T/config.yaml" user0001@example.com
+	assert_rc 77
+	assert_eq "$(roster_digest)" "$before" "roster"
+}
+
+test_sqlite_shell_cannot_write_members() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	before=$(roster_digest)
+
+	for stmt in \
+		"INSERT INTO members (source, email, email_key, state, created_at, updated_at, state_since) VALUES ('manual', 'x@example.com', 'x@example.com', 'active', 0, 0, 0)" \
+		"UPDATE members SET state='unassigned' WHERE id=1" \
+		"DELETE FROM members WHERE id=1"; do
+		if sqlite3 "$T/roster.db" "$stmt" 2> "$T/sqlite.err"; then
+			fail "the sqlite3 shell could run: $stmt"
+		fi
+		assert_contains "$T/sqlite.err" "managed by Okta"
+	done
+	assert_eq "$(roster_digest)" "$before" "roster"
+}
+
+test_slipped_change_is_reverted() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	sqlite3 "$T/roster.db" "
+		BEGIN;
+		INSERT INTO agent_write VALUES (1);
+		UPDATE members SET state='unassigned' WHERE external_id='00u0002';
+		INSERT INTO members (source, email, email_key, state, created_at, updated_at, state_since)
+			VALUES ('manual', 'sneaky@example.com', 'sneaky@example.com', 'active', 0, 0, 0);
+		DELETE FROM agent_write;
+		COMMIT;" || fail "could not bypass the triggers for the test"
+	sync_ok
+
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id='00u0002'")" active "reverted state"
+	assert_eq "$(sql "SELECT state FROM members WHERE email='sneaky@example.com'")" unassigned \
+		"inserted member"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE reason LIKE 'manual change reverted%'")" 2 \
+		"revert events"
+	before=$(roster_digest)
+	sync_ok
+	assert_eq "$(roster_digest)" "$before" "roster after the next run"
+}
+
+test_release_then_take_over() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	rs release -c "$T/config.yaml"
+	assert_rc 0
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op='release'")" 1 "release event"
+
+	rs members add -c "$T/config.yaml" hand@example.com
+	assert_rc 0
+	sqlite3 "$T/roster.db" "UPDATE members SET given_name='Edited' WHERE email='hand@example.com'" ||
+		fail "the sqlite3 shell cannot write after release"
+
+	rs sync -c "$T/config.yaml"
+	assert_rc 77
+	assert_contains "$T/err" "--take-over"
+
+	sync_ok --take-over
+	rs members add -c "$T/config.yaml" other@example.com
+	assert_rc 77
+	sync_ok
+}

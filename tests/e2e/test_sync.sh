@@ -1,0 +1,248 @@
+# test_sync.sh - the main job: reading Okta and making the roster match.
+
+test_first_sync_of_25_users() {
+	users 25 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 25 "active members"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op='assign'")" 25 "assign events"
+	assert_eq "$(sql "SELECT email, given_name, family_name, source, external_id FROM members
+		WHERE external_id='00u0007'")" \
+		"user0007@example.com|Given 00u0007|Family 00u0007|okta|00u0007" "member row"
+	assert_eq "$(stat -c %a "$T/roster.db")" 600 "roster file mode"
+	assert_eq "$(sql "PRAGMA journal_mode")" wal "journal mode"
+	assert_eq "$(sql "SELECT outcome, exit_status FROM runs")" "success|0" "run record"
+	assert_contains "$T/err" "assigned 25"
+
+	# One page: limit=500 and the user embedded; the token sent as SSWS.
+	assert_eq "$(requests_to /api/v1/apps/0oaapp1/users)" 1 "app-user requests"
+	grep '/api/v1/apps/0oaapp1/users' "$T/requests.log" | head -1 > "$T/first"
+	assert_contains "$T/first" "limit=500"
+	assert_contains "$T/first" "expand=user"
+	assert_contains "$T/first" "\"authorization\":\"SSWS $TOKEN\""
+	assert_contains "$T/first" "rostersync/"
+}
+
+test_second_run_writes_nothing() {
+	users 25 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	before=$(roster_digest)
+	sync_ok
+
+	assert_eq "$(roster_digest)" "$before" "members, events and team after a second run"
+	assert_eq "$(sql "SELECT count(*) FROM runs")" 2 "runs recorded"
+	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
+		"no change" "second run outcome"
+}
+
+test_paging_follows_next_links() {
+	users 1201 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=2000 write_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 1201 "members"
+	assert_eq "$(requests_to /api/v1/apps/0oaapp1/users)" 3 "pages requested"
+	grep -c 'after=' "$T/requests.log" | grep -qx 2 || fail "two requests should carry a cursor"
+}
+
+test_unassigned_user_frees_seat() {
+	users 25 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	edit_data '.assignments.users -= ["00u0003"]'
+	sync_ok
+
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id='00u0003'")" unassigned "state"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 24 "seats used"
+	assert_eq "$(sql "SELECT reason FROM events WHERE op='unassign'")" \
+		"removed from the app in Okta" "event reason"
+}
+
+test_rename_is_update_not_reassign() {
+	users 5 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	id_before=$(sql "SELECT id FROM members WHERE external_id='00u0002'")
+	edit_data '(.users[] | select(.id=="00u0002")) |= (.email="renamed@example.com" | .login="renamed@example.com" | .lastName="Newname")'
+	sync_ok
+
+	assert_eq "$(sql "SELECT id, email, user_name, family_name, state FROM members
+		WHERE external_id='00u0002'")" \
+		"$id_before|renamed@example.com|renamed@example.com|Newname|active" "renamed member"
+	assert_eq "$(sql "SELECT op FROM events WHERE member_id=$id_before ORDER BY id")" \
+		"$(printf 'assign\nupdate')" "events of the member"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 5 "member rows"
+}
+
+test_status_rules_for_seats() {
+	write_users <<EOF
+00u1 active@example.com ACTIVE
+00u2 suspended@example.com ACTIVE
+00u3 deprov@example.com ACTIVE
+00u4 locked@example.com ACTIVE
+00u5 expired@example.com ACTIVE
+00u6 recovery@example.com ACTIVE
+00u7 staged@example.com STAGED
+EOF
+	start_fake --data "$T/data.json"
+	MAX_PERCENT=0 write_config
+	sync_ok
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 6 "active at first"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE external_id='00u7'")" 0 "staged user row"
+
+	edit_data '(.users[] | select(.id=="00u2")).status="SUSPENDED"
+		| (.users[] | select(.id=="00u3")).status="DEPROVISIONED"
+		| (.users[] | select(.id=="00u4")).status="LOCKED_OUT"
+		| (.users[] | select(.id=="00u5")).status="PASSWORD_EXPIRED"
+		| (.users[] | select(.id=="00u6")).status="RECOVERY"'
+	sync_ok
+
+	assert_eq "$(sql "SELECT external_id || ':' || state FROM members ORDER BY external_id")" \
+		"$(printf '00u1:active\n00u2:unassigned\n00u3:unassigned\n00u4:active\n00u5:active\n00u6:active')" \
+		"states"
+	assert_eq "$(sql "SELECT reason FROM events WHERE op='unassign' ORDER BY email")" \
+		"$(printf 'user deactivated in Okta (DEPROVISIONED)\nuser suspended in Okta (SUSPENDED)')" \
+		"unassign reasons"
+}
+
+test_direct_and_group_is_one_member() {
+	write_users '.groups=[{"id":"00g1","name":"Engineering","members":["00u1","00u2"]}]
+		| .assignments.groups=["00g1"] | .duplicate_group_entries=true' <<EOF
+00u1 both@example.com ACTIVE
+00u2 grouponly@example.com ACTIVE group-only
+00u3 direct@example.com ACTIVE
+EOF
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members")" 3 "member rows"
+	assert_eq "$(sql "SELECT provenance FROM members WHERE external_id='00u1'")" \
+		"direct,group:Engineering" "provenance of both"
+	assert_eq "$(sql "SELECT provenance FROM members WHERE external_id='00u2'")" \
+		"group:Engineering" "provenance of group-only"
+
+	edit_data '.assignments.users -= ["00u1"]'
+	sync_ok
+	assert_eq "$(sql "SELECT state, provenance FROM members WHERE external_id='00u1'")" \
+		"active|group:Engineering" "after the direct assignment is removed"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op='unassign'")" 0 "unassign events"
+}
+
+test_waiting_list_order_and_promotion() {
+	users 12 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=10 write_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 10 "active"
+	assert_eq "$(sql "SELECT email FROM members WHERE state='waiting' ORDER BY email")" \
+		"$(printf 'user0011@example.com\nuser0012@example.com')" "waiting members"
+	sync_ok
+	assert_eq "$(sql "SELECT email FROM members WHERE state='waiting' ORDER BY email")" \
+		"$(printf 'user0011@example.com\nuser0012@example.com')" "waiting after a rerun"
+
+	edit_data '.assignments.users -= ["00u0001"]'
+	sync_ok
+	assert_eq "$(sql "SELECT email FROM members WHERE state='waiting'")" \
+		"user0012@example.com" "still waiting"
+	assert_eq "$(sql "SELECT state FROM members WHERE email='user0011@example.com'")" active \
+		"promoted member"
+
+	SEATS=20 write_config
+	sync_ok
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 11 "active after more seats"
+}
+
+test_manual_member_adopted_by_email() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	rs members add -c "$T/config.yaml" USER0002@Example.COM --given-name Hand
+	assert_rc 0
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members")" 3 "member rows"
+	assert_eq "$(sql "SELECT source, external_id, email FROM members WHERE id=1")" \
+		"okta|00u0002|user0002@example.com" "adopted member"
+}
+
+test_shared_email_is_a_conflict() {
+	write_users <<EOF
+00u1 same@example.com ACTIVE
+00u2 SAME@example.com ACTIVE
+00u3 other@example.com ACTIVE
+EOF
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE email_key='same@example.com'")" 1 "rows"
+	assert_eq "$(sql "SELECT external_id FROM members WHERE email_key='same@example.com'")" \
+		00u1 "kept identity"
+	assert_contains "$T/err" "email conflict"
+	assert_contains "$T/err" "00u2"
+}
+
+test_invalid_email_skips_only_that_user() {
+	write_users <<EOF
+00u1 good@example.com ACTIVE
+00u2 good2@example.com ACTIVE
+EOF
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	edit_data '(.users[] | select(.id=="00u2")).email="not-an-email"
+		| .users += [{"id":"00u3","login":"x","email":"also bad@","status":"ACTIVE"}]
+		| .assignments.users += ["00u3"]'
+	sync_ok
+
+	assert_eq "$(sql "SELECT state, email FROM members WHERE external_id='00u2'")" \
+		"active|good2@example.com" "member with a now invalid email"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE external_id='00u3'")" 0 "invalid newcomer"
+	assert_contains "$T/err" "invalid email"
+}
+
+test_plan_and_dry_run_match_sync() {
+	users 6 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=4 write_config
+	sync_ok
+	edit_data '.assignments.users -= ["00u0001"] | (.users[] | select(.id=="00u0002")).lastName="Changed"'
+	before=$(roster_digest)
+
+	rs plan -c "$T/config.yaml" --json
+	assert_rc 0
+	cp "$T/out" "$T/plan.json"
+	rs sync -c "$T/config.yaml" --dry-run --json
+	assert_rc 0
+	cp "$T/out" "$T/dry.json"
+	assert_eq "$(roster_digest)" "$before" "roster after plan and dry run"
+	assert_eq "$(jq -c . "$T/plan.json")" "$(jq -c . "$T/dry.json")" "plan and dry run"
+
+	sync_ok
+	planned=$(jq -r '.operations[] | "\(.op) \(.email) \(.reason)"' "$T/plan.json" | sort)
+	applied=$(sql "SELECT op || ' ' || email || ' ' || reason FROM events
+		WHERE run_id=(SELECT id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1)" | sort)
+	assert_eq "$applied" "$planned" "applied operations"
+	assert_eq "$(jq -r '.counts.unassign' "$T/plan.json")" 1 "planned unassigns"
+	assert_eq "$(jq -r '.counts.assign' "$T/plan.json")" 1 "planned assigns (a waiting member)"
+}
+
+test_plan_table_lists_reasons() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	rs plan -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "assigned to the app in Okta"
+	assert_contains "$T/out" "user0003@example.com"
+	[ ! -e "$T/roster.db" ] || fail "plan created the roster file"
+}
