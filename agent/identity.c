@@ -228,7 +228,8 @@ bool identity_email_valid(const char *text)
 	dot = strrchr(at + 1, '.');
 	if (!dot || dot == at + 1 || dot[1] == '\0')
 		return false;
-	return strstr(at + 1, "..") == NULL && at[-1] != '.' && text[0] != '.';
+	return strstr(at + 1, "..") == NULL && at[1] != '.' && at[-1] != '.' &&
+	       text[0] != '.';
 }
 
 int identity_email_compare(const char *a, const char *b)

@@ -1,0 +1,186 @@
+/*
+ * test_identity.c - the identity set and the checks on IdP strings.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+#include "identity.h"
+
+static void add(struct identity_set *set, const char *id, bool direct, const char *group)
+{
+	struct identity identity = {
+		.external_id = (char *)id,
+		.email = "x@example.com",
+		.activity = IDENTITY_ACTIVE,
+		.direct = direct,
+	};
+
+	assert_int_equal(identity_set_add(set, &identity), RS_OK);
+	if (group)
+		assert_int_equal(identity_add_group(&set->items[set->count - 1], group), RS_OK);
+}
+
+static void finish_merges_same_id(void **state)
+{
+	struct identity_set set;
+	char *provenance;
+
+	(void)state;
+	identity_set_init(&set);
+	add(&set, "00u2", false, "Sales");
+	add(&set, "00u1", true, NULL);
+	add(&set, "00u2", true, NULL);
+	add(&set, "00u2", false, "Engineering");
+	assert_int_equal(identity_set_finish(&set), RS_OK);
+
+	assert_int_equal(set.count, 2);
+	assert_string_equal(set.items[0].external_id, "00u1");
+	assert_string_equal(set.items[1].external_id, "00u2");
+	assert_true(set.items[1].direct);
+	assert_int_equal(set.items[1].group_count, 2);
+	provenance = identity_provenance(&set.items[1]);
+	assert_string_equal(provenance, "direct,group:Engineering,group:Sales");
+	free(provenance);
+	assert_non_null(identity_set_find(&set, "00u2"));
+	assert_null(identity_set_find(&set, "00u3"));
+	identity_set_release(&set);
+}
+
+static void finish_of_empty_set(void **state)
+{
+	struct identity_set set;
+
+	(void)state;
+	identity_set_init(&set);
+	assert_int_equal(identity_set_finish(&set), RS_OK);
+	assert_int_equal(set.count, 0);
+	assert_null(identity_set_find(&set, "00u1"));
+	identity_set_release(&set);
+}
+
+static void add_group_keeps_sorted_unique(void **state)
+{
+	struct identity identity = { 0 };
+
+	(void)state;
+	assert_int_equal(identity_add_group(&identity, "b"), RS_OK);
+	assert_int_equal(identity_add_group(&identity, "a"), RS_OK);
+	assert_int_equal(identity_add_group(&identity, "b"), RS_OK);
+	assert_int_equal(identity_add_group(&identity, "c"), RS_OK);
+	assert_int_equal(identity.group_count, 3);
+	assert_string_equal(identity.groups[0], "a");
+	assert_string_equal(identity.groups[1], "b");
+	assert_string_equal(identity.groups[2], "c");
+	for (size_t i = 0; i < identity.group_count; i++)
+		free(identity.groups[i]);
+	free(identity.groups);
+}
+
+static void email_validation_table(void **state)
+{
+	static const struct { const char *text; bool valid; } cases[] = {
+		{ "ada@example.com", true },
+		{ "Ada.Lovelace+app@sub.example.co.uk", true },
+		{ "o'brien@example.ie", true },
+		{ "", false },
+		{ "ada", false },
+		{ "ada@", false },
+		{ "@example.com", false },
+		{ "ada@example", false },
+		{ "ada@@example.com", false },
+		{ "ada@exa@mple.com", false },
+		{ "ada lovelace@example.com", false },
+		{ "ada@example..com", false },
+		{ "ada.@example.com", false },
+		{ ".ada@example.com", false },
+		{ "ada@.example.com", false },
+		{ "ada@example.com.", false },
+		{ "<ada@example.com>", false },
+		{ "ada@example.com\n", false },
+		{ "ada\x01@example.com", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (identity_email_valid(cases[i].text) != cases[i].valid)
+			fail_msg("identity_email_valid(\"%s\") should be %s", cases[i].text,
+				 cases[i].valid ? "true" : "false");
+	}
+	assert_false(identity_email_valid(NULL));
+}
+
+static void overlong_email_is_invalid(void **state)
+{
+	char text[300];
+
+	(void)state;
+	memset(text, 'a', sizeof(text));
+	memcpy(text + 250, "@x.io", 6);
+	assert_false(identity_email_valid(text));
+	memcpy(text + 240, "@x.io", 6);
+	assert_true(identity_email_valid(text));
+}
+
+static void text_validation_table(void **state)
+{
+	static const struct { const char *text; bool valid; } cases[] = {
+		{ "plain", true },
+		{ "Zoë Ødegård", true },
+		{ "李小龍", true },
+		{ "emoji \xf0\x9f\x98\x80", true },
+		{ "", true },
+		{ "tab\there", false },
+		{ "newline\n", false },
+		{ "del\x7f", false },
+		{ "bad \xc3", false },
+		{ "overlong \xc0\xaf", false },
+		{ "surrogate \xed\xa0\x80", false },
+		{ "too big \xf4\x90\x80\x80", false },
+		{ "c1 control \xc2\x85", false },
+		{ "stray \x80", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (identity_text_valid(cases[i].text) != cases[i].valid)
+			fail_msg("identity_text_valid case %zu should be %s", i,
+				 cases[i].valid ? "true" : "false");
+	}
+}
+
+static void trim_dup_table(void **state)
+{
+	char *text;
+
+	(void)state;
+	text = identity_trim_dup("  ada@example.com \t");
+	assert_string_equal(text, "ada@example.com");
+	free(text);
+	assert_null(identity_trim_dup("   "));
+	assert_null(identity_trim_dup(""));
+	assert_null(identity_trim_dup(NULL));
+}
+
+static void email_compare_ignores_case(void **state)
+{
+	(void)state;
+	assert_int_equal(identity_email_compare("Ada@Example.COM", "ada@example.com"), 0);
+	assert_true(identity_email_compare("ada@example.com", "bob@example.com") < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(finish_merges_same_id),
+		cmocka_unit_test(finish_of_empty_set),
+		cmocka_unit_test(add_group_keeps_sorted_unique),
+		cmocka_unit_test(email_validation_table),
+		cmocka_unit_test(overlong_email_is_invalid),
+		cmocka_unit_test(text_validation_table),
+		cmocka_unit_test(trim_dup_table),
+		cmocka_unit_test(email_compare_ignores_case),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
