@@ -2,6 +2,7 @@
  * cli.c - the subcommands of rostersync, their options and their output.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,10 +133,17 @@ static const struct cli_command *find_command(int argc, char **argv, int *consum
 	return NULL;
 }
 
-static enum rs_err usage_error(const struct cli_command *command, const char *fmt, const char *arg)
+static enum rs_err usage_error(const struct cli_command *command, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static enum rs_err usage_error(const struct cli_command *command, const char *fmt, ...)
 {
+	va_list args;
+
 	fprintf(stderr, "rostersync: ");
-	fprintf(stderr, fmt, arg);
+	va_start(args, fmt);
+	vfprintf(stderr, fmt, args);
+	va_end(args);
 	fprintf(stderr, "\nusage: rostersync %s\n", command->usage);
 	return RS_ERR_USAGE;
 }
@@ -185,13 +193,13 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 	if (optind < argc)
 		return usage_error(command, "unexpected argument: %s", argv[optind]);
 	if (command->needs_email && !args->email)
-		return usage_error(command, "missing EMAIL%s", "");
+		return usage_error(command, "missing EMAIL");
 	if (!args->config_path)
-		return usage_error(command, "missing -c FILE (the tenant's config)%s", "");
+		return usage_error(command, "missing -c FILE (the tenant's config)");
 	if (args->approve_id && args->dry_run)
-		return usage_error(command, "--approve and --dry-run exclude each other%s", "");
+		return usage_error(command, "--approve and --dry-run exclude each other");
 	if (args->json && strcmp(command->name, "sync") == 0 && !args->dry_run)
-		return usage_error(command, "--json needs --dry-run%s", "");
+		return usage_error(command, "--json needs --dry-run");
 	return RS_OK;
 }
 
