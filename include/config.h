@@ -16,6 +16,7 @@
 #define ROSTERSYNC_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "error.h"
 #include "log.h"
 #include "secret.h"
@@ -91,7 +92,8 @@ struct config {
  * Loads and validates path.  On success *out owns a new struct config.
  * On failure logs one error per problem found, with file:line:column, and
  * returns RS_ERR_CONFIG (RS_ERR_IO is not used: an unreadable config file
- * is a config error too).  *out is NULL on failure.
+ * is a config error too), or RS_ERR_INTERNAL when memory ran out.  *out is
+ * NULL on failure.
  */
 enum rs_err config_load(const char *path, struct config **out);
 
@@ -101,10 +103,25 @@ void config_free(struct config *config);
  * Reads the IdP credential that the config points at: the Okta API token
  * (okta.api_token_file / okta.api_token_env) or the Graph client secret.
  * A systemd credential named "<tenant>.token" (Okta) or "<tenant>.secret"
- * (Graph) in $CREDENTIALS_DIRECTORY is used when present.  Returns
- * RS_ERR_CONFIG with a logged reason when the secret cannot be read.
+ * (Graph) in $CREDENTIALS_DIRECTORY is used when present.  With okta.oauth
+ * or graph.certificate_file the credential is the PEM private key instead:
+ * "<tenant>.key", else the private_key_file.  A token or client secret that
+ * contains a line break or NUL byte is rejected.  Returns RS_ERR_CONFIG
+ * with a logged reason when the secret cannot be read.
  */
 enum rs_err config_load_secret(const struct config *config, struct secret **out);
+
+/* One row of the key table, for documentation and its tests. */
+struct config_key_info {
+	const char *path;          /* "sync.max_unassign" */
+	const char *type;          /* "mapping", "string", "name", "integer", "boolean", ... */
+	const char *default_text;  /* NULL when there is no fixed default */
+	long min, max;             /* bounds of an integer, length of a name; else 0 */
+	bool required;             /* required whenever its source is used */
+};
+
+/* Describes key number index, from 0; returns false past the last key. */
+bool config_key_describe(size_t index, struct config_key_info *out);
 
 /* "okta" or "graph", as written in the YAML and stored in the roster. */
 const char *config_source_name(enum config_source source);
