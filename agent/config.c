@@ -130,6 +130,7 @@ struct loader {
 	struct mark end_mark;   /* end of the document, for missing sections */
 	bool *seen;             /* per key: present in the file */
 	struct mark *key_marks; /* per key: where its name was written */
+	bool *sections_read;    /* per section key: present and a mapping */
 };
 
 static bool check_okta_org_url(struct loader *loader, const struct key_spec *spec,
@@ -1476,8 +1477,10 @@ static void apply_entry(struct loader *loader, const struct entry *entry, const 
 			    type_name(spec->type), kind_name(value->kind));
 		return;
 	}
-	if (spec->type == KEY_SECTION)
+	if (spec->type == KEY_SECTION) {
+		loader->sections_read[index] = true;
 		apply_mapping(loader, value, path);
+	}
 	else
 		store_value(loader, spec, value);
 }
@@ -1556,8 +1559,8 @@ static void add_missing_problem(struct loader *loader, size_t index)
 		}
 		return;
 	}
-	if (!loader->seen[parent])
-		return;    /* the missing parent is reported instead */
+	if (!loader->sections_read[parent])
+		return;    /* the missing or mistyped parent is reported instead */
 	add_problem(loader, loader->key_marks[parent], "%s is missing; add %s: under %s:",
 		    spec->path, leaf_name(spec->path), config_keys[parent].path);
 }
@@ -1576,7 +1579,7 @@ static void check_required(struct loader *loader, bool source_known)
 			continue;
 		if (for_other_source(loader, spec->path))
 			continue;
-		needed = spec->need == NEED_REQUIRED || (parent >= 0 && loader->seen[parent]);
+		needed = spec->need == NEED_REQUIRED || (parent >= 0 && loader->sections_read[parent]);
 		if (needed)
 			add_missing_problem(loader, i);
 	}
@@ -1608,7 +1611,7 @@ static void check_one_of(struct loader *loader, const char *section,
 		}
 	}
 	if (first == NULL) {
-		if (loader->seen[key_id(section)])
+		if (loader->sections_read[key_id(section)])
 			add_problem(loader, loader->key_marks[key_id(section)], "%s: no credential is "
 				    "configured; set one of %s", section, choices);
 		return;
@@ -1745,6 +1748,7 @@ enum rs_err config_load(const char *path, struct config **out)
 	struct loader loader = { .file = path };
 	bool seen[KEY_COUNT] = { false };
 	struct mark key_marks[KEY_COUNT];
+	bool sections_read[KEY_COUNT] = { false };
 	struct node *root = NULL;
 	char *text = NULL;
 	size_t len = 0;
@@ -1753,6 +1757,7 @@ enum rs_err config_load(const char *path, struct config **out)
 	*out = NULL;
 	loader.seen = seen;
 	loader.key_marks = key_marks;
+	loader.sections_read = sections_read;
 	loader.config = calloc(1, sizeof(*loader.config));
 	if (loader.config == NULL || (loader.config->path = strdup(path)) == NULL) {
 		log_msg(LOG_ERROR, "%s: out of memory while reading the config", path);

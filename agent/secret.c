@@ -77,17 +77,24 @@ static void warn_if_accessible(const char *path, mode_t mode)
 }
 
 /*
+ * The kind of file a secret is read from.  A systemd credential may be
+ * absent, and its mode is not checked because systemd makes the
+ * credentials directory accessible only to the unit's user.
+ */
+enum secret_origin { ORIGIN_FILE, ORIGIN_CREDENTIAL };
+
+/*
  * Opens path without following a symbolic link and checks what fstat(2)
  * reports about the descriptor.  Returns the descriptor, -1 after logging
- * why, or -2 when missing_ok is set and the file does not exist.
+ * why, or -2 when a credential does not exist.
  */
-static int open_secret_file(const char *path, bool missing_ok)
+static int open_secret_file(const char *path, enum secret_origin origin)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0) {
-		if (errno == ENOENT && missing_ok)
+		if (errno == ENOENT && origin == ORIGIN_CREDENTIAL)
 			return -2;
 		if (errno == ELOOP)
 			log_msg(LOG_ERROR, "secret file %s is a symbolic link, which is not followed: "
@@ -118,7 +125,8 @@ static int open_secret_file(const char *path, bool missing_ok)
 		close(fd);
 		return -1;
 	}
-	warn_if_accessible(path, st.st_mode);
+	if (origin == ORIGIN_FILE)
+		warn_if_accessible(path, st.st_mode);
 	return fd;
 }
 
@@ -149,7 +157,8 @@ static ssize_t read_secret_bytes(int fd, const char *path, char *buf, size_t siz
 	}
 }
 
-static enum rs_err read_secret_file(const char *path, bool missing_ok, struct secret **out)
+static enum rs_err read_secret_file(const char *path, enum secret_origin origin,
+				    struct secret **out)
 {
 	enum rs_err err = RS_ERR_CONFIG;
 	size_t size = SECRET_FILE_MAX + 1;
@@ -158,7 +167,7 @@ static enum rs_err read_secret_file(const char *path, bool missing_ok, struct se
 	int fd;
 
 	*out = NULL;
-	fd = open_secret_file(path, missing_ok);
+	fd = open_secret_file(path, origin);
 	if (fd == -2)
 		return RS_OK;
 	if (fd < 0)
@@ -197,7 +206,7 @@ out:
 
 enum rs_err secret_from_file(const char *path, struct secret **out)
 {
-	return read_secret_file(path, false, out);
+	return read_secret_file(path, ORIGIN_FILE, out);
 }
 
 enum rs_err secret_from_env(const char *name, struct secret **out)
@@ -239,5 +248,5 @@ enum rs_err secret_from_credentials(const char *id, struct secret **out)
 		log_msg(LOG_ERROR, "CREDENTIALS_DIRECTORY is too long for credential %s", id);
 		return RS_ERR_CONFIG;
 	}
-	return read_secret_file(path, true, out);
+	return read_secret_file(path, ORIGIN_CREDENTIAL, out);
 }

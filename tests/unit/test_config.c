@@ -659,15 +659,56 @@ static void test_docs_list_every_key(void **state)
 		skip();
 	for (size_t i = 0; config_key_describe(i, &info); i++) {
 		char name[160];
+		char value[64];
 
 		snprintf(name, sizeof(name), "`%s`", info.path);
 		if (strstr(docs, name) == NULL)
 			fail_msg("docs/config.md does not describe %s", info.path);
-		if (info.default_text != NULL && !line_contains_both(docs, name, info.default_text))
+		if (info.default_text == NULL)
+			continue;
+		snprintf(value, sizeof(value), "`%s`", info.default_text);
+		if (!line_contains_both(docs, name, value))
 			fail_msg("docs/config.md does not give default %s of %s", info.default_text,
 				 info.path);
 	}
 	free(docs);
+}
+
+/*
+ * Loads a config file of the repository from a private copy, because a
+ * checkout may be writable by its group.
+ */
+static struct config *load_repository_config(const char *repository_path)
+{
+	char *text = read_text_file(repository_path);
+	struct config *config;
+
+	if (text == NULL)
+		return NULL;
+	config = load_valid(text);
+	free(text);
+	return config;
+}
+
+static void test_example_configs_load(void **state)
+{
+	struct config *okta = load_repository_config("config/okta.example.yaml");
+	struct config *graph = load_repository_config("config/graph.example.yaml");
+
+	(void)state;
+	if (okta == NULL || graph == NULL) {
+		config_free(okta);
+		config_free(graph);
+		skip();
+	}
+	assert_string_equal(okta->tenant, "acme");
+	assert_int_equal(okta->source, CONFIG_SOURCE_OKTA);
+	assert_string_equal(okta->okta.api_token_file, "/etc/rostersync/acme.token");
+	assert_string_equal(graph->tenant, "contoso");
+	assert_int_equal(graph->source, CONFIG_SOURCE_GRAPH);
+	assert_string_equal(graph->graph.client_secret_file, "/etc/rostersync/contoso.secret");
+	config_free(okta);
+	config_free(graph);
 }
 
 static void test_key_table_describes_bounds(void **state)
@@ -714,6 +755,9 @@ static const struct bad_config bad_configs[] = {
 	  "http.timeout: expected an integer, found a mapping", NULL, 0 },
 	{ "scalar where section belongs", VALID "sync: 5\n", "10:7",
 	  "sync: expected a mapping, found a single value", NULL, 0 },
+	{ "scalar section adds no noise",
+	  HEAD "okta: https://acme.okta.com\n" TEAM ROSTER, "2:7",
+	  "okta: expected a mapping, found a single value", "is missing", 0 },
 	{ "list where string belongs", VALID "metrics:\n  textfile: [a, b]\n", "11:13",
 	  "metrics.textfile: expected a single value, found a list", NULL, 0 },
 	{ "empty section rejected", VALID "sync:\n", "10:6",
@@ -914,6 +958,7 @@ int main(void)
 		cmocka_unit_test(test_secret_never_logged),
 		cmocka_unit_test(test_docs_list_every_key),
 		cmocka_unit_test(test_key_table_describes_bounds),
+		cmocka_unit_test(test_example_configs_load),
 	};
 	struct CMUnitTest bad_tests[BAD_CONFIG_COUNT];
 	int failures;
