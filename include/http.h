@@ -61,10 +61,12 @@ void http_client_free(struct http_client *client);
  * strings; they may carry credentials and are never logged).  Retries
  * transient failures as described above.  Returns RS_OK with *out holding
  * the final response whatever its status, so the caller maps 4xx;
- * RS_ERR_UNAVAILABLE when the server stayed unreachable or kept answering
+ * RS_ERR_UNAVAILABLE when the server stayed unreachable or kept returning
  * 5xx; RS_ERR_TEMPFAIL when 429 did not clear within the budget;
- * RS_ERR_CONFIG when url is not allowed (scheme or host).  *out is empty
- * unless RS_OK is returned.
+ * RS_ERR_CONFIG when url is not allowed (scheme or host);
+ * RS_ERR_PROTOCOL when the body exceeds max_body or the response cannot be
+ * decoded.  Every error is logged here.  *out is empty unless RS_OK is
+ * returned.
  */
 enum rs_err http_get(struct http_client *client, const char *url,
 		     const char *const *headers, struct http_response *out);
@@ -93,6 +95,16 @@ bool http_same_origin(const char *a, const char *b);
 char *http_link_next(const char *const *values, size_t count);
 
 /*
+ * Does what http_link_next() does, but distinguishes a malformed header
+ * from a missing link.  Returns false when a value does not follow RFC 8288 or
+ * when two different rel="next" targets are present; *next is then NULL.
+ * Returns true with *next a new string, or NULL when no link has rel="next".
+ * A pager must stop with an error on false: reading a malformed header as
+ * "no next page" would silently drop the remaining pages.
+ */
+bool http_link_parse_next(const char *const *values, size_t count, char **next);
+
+/*
  * Parses Retry-After (delta seconds, decimals allowed, or an HTTP date
  * compared with now).  Returns false when value is not valid.
  */
@@ -109,5 +121,36 @@ bool http_parse_date(const char *value, time_t *out);
  */
 bool http_parse_rate_limit_reset(const char *const *values, size_t count,
 				 const char *date, time_t now, double *seconds);
+
+/* Shortest wait before a retry, in seconds. */
+#define HTTP_MIN_WAIT 0.05
+
+/*
+ * Computes the wait before retry number retry (1 for the first) after a
+ * transient failure.  response is the failed response, or NULL after a
+ * transport error.  The wait comes from Retry-After when present.  Else a
+ * 429 waits for X-Rate-Limit-Reset, measured against Date.  Else the wait
+ * is full-jitter backoff: jitter * min(max_wait, 2^(retry - 1)), with
+ * jitter in [0, 1).  The result lies in [HTTP_MIN_WAIT, max_wait].
+ */
+double http_retry_wait(const struct http_response *response, long retry, double max_wait,
+		       time_t now, double jitter);
+
+/*
+ * Computes the pause before the next request when response shows the rate
+ * limit nearly used: X-Rate-Limit-Remaining at most 2, or at most a tenth
+ * of X-Rate-Limit-Limit.  The pause lasts until X-Rate-Limit-Reset (as
+ * http_parse_rate_limit_reset() measures it).  Returns 0 when no pause is
+ * needed or the headers are missing or invalid; the caller applies max_wait
+ * and the retry budget.
+ */
+double http_pace_wait(const struct http_response *response, time_t now);
+
+/*
+ * Replaces the function that client calls to wait, so that tests can
+ * record waits instead of sleeping.  sleep_fn NULL restores nanosleep(2).
+ */
+void http_client_set_sleep(struct http_client *client,
+			   void (*sleep_fn)(void *context, double seconds), void *context);
 
 #endif

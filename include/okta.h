@@ -22,9 +22,24 @@
 #include "identity.h"
 #include "secret.h"
 
-/* Reads the whole assignment list into set (not finished). */
+/*
+ * Reads the whole assignment list into set.  The set is finished
+ * (identity_set_finish()) after the app-user list, so that group members
+ * can be looked up by id with identity_set_find().  Finishing it again is
+ * harmless.  On failure the set contains a partial read, which the caller
+ * must release without applying anything.
+ */
 enum rs_err okta_read(const struct config *config, const struct secret *token,
 		      struct http_client *http, struct identity_set *set);
+
+/* Most pages read from one listing before the read is rejected. */
+#define OKTA_MAX_PAGES 100000
+
+/* One group assigned to the app. */
+struct okta_group {
+	char *id;
+	char *name;   /* profile.name of _embedded.group, else the id */
+};
 
 /*
  * Maps one page of app users (a JSON array of AppUser objects with
@@ -34,17 +49,40 @@ enum rs_err okta_read(const struct config *config, const struct secret *token,
  */
 enum rs_err okta_parse_app_users(const char *body, size_t len, struct identity_set *set);
 
-/* Maps one Okta User object (GET /api/v1/users/{id}) to *out. */
+/*
+ * Maps one Okta User object (GET /api/v1/users/{id}) to *out, whose strings
+ * the caller then owns and frees with okta_user_release().  direct is
+ * false and groups are empty.  *out is zeroed on failure.
+ */
 enum rs_err okta_parse_user(const char *body, size_t len, struct identity *out);
 
-/* Appends the ids of a page of app group assignments or of group users. */
+/* Frees the strings that okta_parse_user() stored in identity and zeroes it. */
+void okta_user_release(struct identity *identity);
+
+/*
+ * Appends the ids of a page of app group assignments or of group users
+ * (a JSON array of objects with "id") to *ids, growing it; *count is the
+ * number of ids.  On failure the ids appended so far stay in *ids.  Free
+ * with okta_id_list_free().
+ */
 enum rs_err okta_parse_id_list(const char *body, size_t len, char ***ids, size_t *count);
+void okta_id_list_free(char **ids, size_t count);
+
+/*
+ * Appends the groups of a page of app group assignments (requested with
+ * expand=group) to *groups, like okta_parse_id_list().  Free with
+ * okta_groups_free().
+ */
+enum rs_err okta_parse_app_groups(const char *body, size_t len, struct okta_group **groups,
+				  size_t *count);
+void okta_groups_free(struct okta_group *groups, size_t count);
 
 /*
  * Logs an Okta error response (errorCode, errorSummary, errorId, causes,
  * X-Okta-Request-Id) with what to do, and returns the matching error:
- * 401 and 403 give RS_ERR_PERMISSION, 404 RS_ERR_CONFIG, others
- * RS_ERR_PROTOCOL.
+ * 401 and 403 give RS_ERR_PERMISSION, 404 RS_ERR_CONFIG, 429
+ * RS_ERR_TEMPFAIL, 5xx RS_ERR_UNAVAILABLE, others RS_ERR_PROTOCOL.  A body
+ * that is not an Okta error is reported by its first 200 bytes.
  */
 enum rs_err okta_report_error(const struct http_response *response, const char *url);
 

@@ -1,0 +1,689 @@
+/*
+ * http.c - the libcurl client and its retry loop.
+ *
+ * One easy handle per client keeps the connection and TLS session alive
+ * across pages.  Every wait (retries and rate-limit pacing) is taken from
+ * one budget per client, so a run that keeps failing ends in bounded time.
+ * Request headers carry credentials: they are never logged and are wiped
+ * before their memory is freed.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "log.h"
+
+#define DEFAULT_MAX_BODY ((size_t)64 * 1024 * 1024)
+#define DEFAULT_TIMEOUT 30L
+#define MAX_CONNECT_TIMEOUT 30L
+
+/* Caps on the response headers kept for one response. */
+#define MAX_HEADER_COUNT 1000
+#define MAX_HEADER_BYTES ((size_t)1024 * 1024)
+
+/* A URL is cut to this many bytes in log lines. */
+#define LOG_URL_MAX 512
+
+struct http_client {
+	CURL *curl;
+	struct http_options options;
+	char *ca_file;
+	char *proxy;
+	char user_agent[128];
+	char error_buffer[CURL_ERROR_SIZE];
+	struct http_stats stats;
+	double waited;          /* seconds spent in retries and pacing */
+	double pace_pending;    /* pause to take before the next request */
+	long long pace_remaining;
+	long long pace_limit;   /* -1 when the server sent none */
+	uint64_t random_state;
+	void (*sleep_fn)(void *context, double seconds);
+	void *sleep_context;
+};
+
+/* The state of one transfer, shared with the libcurl callbacks. */
+struct attempt {
+	struct http_response response;
+	size_t body_capacity;
+	size_t max_body;
+	size_t header_bytes;
+	bool body_too_large;
+	bool headers_too_large;
+	bool out_of_memory;
+	CURLcode code;
+};
+
+enum attempt_outcome {
+	ATTEMPT_DONE,       /* a response the caller gets, whatever its status */
+	ATTEMPT_TRANSIENT,  /* worth retrying */
+	ATTEMPT_FAILED,     /* not worth retrying */
+};
+
+static void sleep_seconds(void *context, double seconds)
+{
+	struct timespec left;
+
+	(void)context;
+	left.tv_sec = (time_t)seconds;
+	left.tv_nsec = (long)((seconds - (double)left.tv_sec) * 1e9);
+	while (nanosleep(&left, &left) != 0 && errno == EINTR)
+		continue;
+}
+
+static uint64_t random_seed(void)
+{
+	uint64_t seed = 0;
+	struct timespec now;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		seed = ((uint64_t)now.tv_sec << 30) ^ (uint64_t)now.tv_nsec ^ (uint64_t)getpid();
+	}
+	return seed ? seed : 0x9e3779b97f4a7c15ULL;
+}
+
+/* Returns a uniform value in [0, 1) from a xorshift64* generator. */
+static double next_random(struct http_client *client)
+{
+	uint64_t x = client->random_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	client->random_state = x;
+	return (double)((x * 0x2545f4914f6cdd1dULL) >> 11) / 9007199254740992.0;
+}
+
+/* Copies url without its query and fragment, which may carry cursors or ids. */
+static void url_for_log(const char *url, char *out, size_t size)
+{
+	size_t len = strcspn(url, "?#");
+
+	if (len >= size)
+		len = size - 1;
+	memcpy(out, url, len);
+	out[len] = '\0';
+}
+
+/* ---- response storage ---- */
+
+static void release_headers(struct http_response *response)
+{
+	for (size_t i = 0; i < response->header_count; i++) {
+		free(response->headers[i].name);
+		free(response->headers[i].value);
+	}
+	free(response->headers);
+	response->headers = NULL;
+	response->header_count = 0;
+}
+
+void http_response_release(struct http_response *response)
+{
+	if (!response)
+		return;
+	release_headers(response);
+	free(response->body);
+	memset(response, 0, sizeof(*response));
+}
+
+static bool append_header(struct http_response *response, const char *name, size_t name_len,
+			  const char *value, size_t value_len)
+{
+	struct http_header *headers;
+	struct http_header *header;
+
+	headers = realloc(response->headers, (response->header_count + 1) * sizeof(*headers));
+	if (!headers)
+		return false;
+	response->headers = headers;
+
+	header = &headers[response->header_count];
+	header->name = strndup(name, name_len);
+	header->value = strndup(value, value_len);
+	if (!header->name || !header->value) {
+		free(header->name);
+		free(header->value);
+		return false;
+	}
+	response->header_count++;
+	return true;
+}
+
+/* Appends an obsolete folded line (RFC 9112 section 5.2) to the last value. */
+static bool append_folded(struct http_response *response, const char *text, size_t len)
+{
+	struct http_header *last;
+	size_t old_len;
+	char *value;
+
+	if (response->header_count == 0)
+		return true;
+	last = &response->headers[response->header_count - 1];
+	old_len = strlen(last->value);
+	value = realloc(last->value, old_len + len + 2);
+	if (!value)
+		return false;
+
+	value[old_len] = ' ';
+	memcpy(value + old_len + 1, text, len);
+	value[old_len + len + 1] = '\0';
+	last->value = value;
+	return true;
+}
+
+static void trim_bounds(const char **start, const char **end)
+{
+	while (*start < *end && (**start == ' ' || **start == '\t'))
+		(*start)++;
+	while (*end > *start && ((*end)[-1] == ' ' || (*end)[-1] == '\t' ||
+				 (*end)[-1] == '\r' || (*end)[-1] == '\n'))
+		(*end)--;
+}
+
+/* Stores one header line; a status line starts a new response. */
+static bool store_header_line(struct attempt *attempt, const char *line, size_t len)
+{
+	struct http_response *response = &attempt->response;
+	const char *start = line;
+	const char *end = line + len;
+	const char *colon;
+	const char *value;
+	const char *value_end;
+
+	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		release_headers(response);
+		return true;
+	}
+	if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+		trim_bounds(&start, &end);
+		return append_folded(response, start, (size_t)(end - start));
+	}
+
+	trim_bounds(&start, &end);
+	colon = memchr(start, ':', (size_t)(end - start));
+	if (!colon || colon == start)
+		return true;
+	if (response->header_count >= MAX_HEADER_COUNT) {
+		attempt->headers_too_large = true;
+		return false;
+	}
+
+	value = colon + 1;
+	value_end = end;
+	trim_bounds(&value, &value_end);
+	return append_header(response, start, (size_t)(colon - start), value,
+			     (size_t)(value_end - value));
+}
+
+static size_t on_header(char *data, size_t size, size_t count, void *context)
+{
+	struct attempt *attempt = context;
+	size_t len = size * count;
+
+	attempt->header_bytes += len;
+	if (attempt->header_bytes > MAX_HEADER_BYTES) {
+		attempt->headers_too_large = true;
+		return 0;
+	}
+	if (!store_header_line(attempt, data, len)) {
+		attempt->out_of_memory = !attempt->headers_too_large;
+		return 0;
+	}
+	return len;
+}
+
+static bool reserve_body(struct attempt *attempt, size_t needed)
+{
+	size_t capacity = attempt->body_capacity ? attempt->body_capacity : 16384;
+	char *body;
+
+	if (needed <= attempt->body_capacity)
+		return true;
+	while (capacity < needed)
+		capacity *= 2;
+	if (capacity > attempt->max_body + 1)
+		capacity = attempt->max_body + 1;
+
+	body = realloc(attempt->response.body, capacity);
+	if (!body)
+		return false;
+	attempt->response.body = body;
+	attempt->body_capacity = capacity;
+	return true;
+}
+
+static size_t on_body(char *data, size_t size, size_t count, void *context)
+{
+	struct attempt *attempt = context;
+	struct http_response *response = &attempt->response;
+	size_t len = size * count;
+
+	if (len > attempt->max_body - response->body_len) {
+		attempt->body_too_large = true;
+		return 0;
+	}
+	if (!reserve_body(attempt, response->body_len + len + 1)) {
+		attempt->out_of_memory = true;
+		return 0;
+	}
+
+	memcpy(response->body + response->body_len, data, len);
+	response->body_len += len;
+	response->body[response->body_len] = '\0';
+	return len;
+}
+
+/* ---- client ---- */
+
+static bool configure_handle(struct http_client *client)
+{
+	const struct http_options *options = &client->options;
+	CURL *curl = client->curl;
+	long connect_timeout = options->timeout < MAX_CONNECT_TIMEOUT ?
+			       options->timeout : MAX_CONNECT_TIMEOUT;
+	bool ok = true;
+
+	ok = ok && curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, connect_timeout) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_TIMEOUT, options->timeout) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, connect_timeout) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_USERAGENT, client->user_agent) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, client->error_buffer) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+				    (curl_off_t)options->max_body) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
+	ok = ok && curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
+	if (client->ca_file)
+		ok = ok && curl_easy_setopt(curl, CURLOPT_CAINFO, client->ca_file) == CURLE_OK;
+	if (client->proxy)
+		ok = ok && curl_easy_setopt(curl, CURLOPT_PROXY, client->proxy) == CURLE_OK;
+	return ok;
+}
+
+static void normalise_options(struct http_options *options)
+{
+	if (options->timeout <= 0)
+		options->timeout = DEFAULT_TIMEOUT;
+	if (options->max_retries < 0)
+		options->max_retries = 0;
+	if (options->retry_budget < 0)
+		options->retry_budget = 0;
+	if (options->max_wait < 1)
+		options->max_wait = 1;
+	if (options->max_body == 0)
+		options->max_body = DEFAULT_MAX_BODY;
+}
+
+/*
+ * libcurl's OpenSSL backend writes TLS session keys to the file named by
+ * SSLKEYLOGFILE, read at its global init: drop the variable before that, so
+ * the traffic that carries the API token cannot be decrypted from disk.
+ */
+static void global_init(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	if (getenv("SSLKEYLOGFILE")) {
+		log_msg(LOG_WARN, "ignoring SSLKEYLOGFILE so that TLS session keys are not written to disk");
+		unsetenv("SSLKEYLOGFILE");
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	done = true;
+}
+
+enum rs_err http_client_new(const struct http_options *options, struct http_client **out)
+{
+	struct http_client *client;
+
+	*out = NULL;
+	global_init();
+	client = calloc(1, sizeof(*client));
+	if (!client)
+		return RS_ERR_INTERNAL;
+
+	client->options = *options;
+	normalise_options(&client->options);
+	client->ca_file = options->ca_file ? strdup(options->ca_file) : NULL;
+	client->proxy = options->proxy ? strdup(options->proxy) : NULL;
+	client->options.ca_file = client->ca_file;
+	client->options.proxy = client->proxy;
+	client->random_state = random_seed();
+	client->sleep_fn = sleep_seconds;
+	snprintf(client->user_agent, sizeof(client->user_agent), "rostersync/%s libcurl/%s",
+		 ROSTERSYNC_VERSION, curl_version_info(CURLVERSION_NOW)->version);
+
+	client->curl = curl_easy_init();
+	if (!client->curl || (options->ca_file && !client->ca_file) ||
+	    (options->proxy && !client->proxy) || !configure_handle(client)) {
+		log_msg(LOG_ERROR, "cannot set up the HTTP client (libcurl %s)",
+			curl_version_info(CURLVERSION_NOW)->version);
+		http_client_free(client);
+		return RS_ERR_INTERNAL;
+	}
+
+	*out = client;
+	return RS_OK;
+}
+
+void http_client_free(struct http_client *client)
+{
+	if (!client)
+		return;
+	if (client->curl)
+		curl_easy_cleanup(client->curl);
+	free(client->ca_file);
+	free(client->proxy);
+	free(client);
+}
+
+struct http_stats http_client_stats(const struct http_client *client)
+{
+	struct http_stats none = { 0, 0, 0 };
+
+	return client ? client->stats : none;
+}
+
+void http_client_set_sleep(struct http_client *client,
+			   void (*sleep_fn)(void *context, double seconds), void *context)
+{
+	client->sleep_fn = sleep_fn ? sleep_fn : sleep_seconds;
+	client->sleep_context = sleep_fn ? context : NULL;
+}
+
+static void client_wait(struct http_client *client, double seconds)
+{
+	client->waited += seconds;
+	client->sleep_fn(client->sleep_context, seconds);
+}
+
+/* ---- request headers ---- */
+
+static void free_header_list(struct curl_slist *list)
+{
+	for (struct curl_slist *item = list; item; item = item->next)
+		explicit_bzero(item->data, strlen(item->data));
+	curl_slist_free_all(list);
+}
+
+static struct curl_slist *build_header_list(const char *const *headers)
+{
+	struct curl_slist *list = curl_slist_append(NULL, "Accept: application/json");
+	struct curl_slist *grown;
+
+	for (size_t i = 0; list && headers && headers[i]; i++) {
+		grown = curl_slist_append(list, headers[i]);
+		if (!grown) {
+			free_header_list(list);
+			return NULL;
+		}
+		list = grown;
+	}
+	return list;
+}
+
+/* ---- one attempt ---- */
+
+static bool status_transient(long status)
+{
+	return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+static bool curl_code_transient(CURLcode code)
+{
+	switch (code) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static const char *attempt_message(const struct http_client *client, const struct attempt *attempt)
+{
+	if (client->error_buffer[0] != '\0')
+		return client->error_buffer;
+	return curl_easy_strerror(attempt->code);
+}
+
+/* Maps a failed transfer that is not worth retrying to an error, and logs it. */
+static enum rs_err attempt_error(const struct http_client *client, const struct attempt *attempt,
+				 const char *log_url)
+{
+	if (attempt->body_too_large || attempt->code == CURLE_FILESIZE_EXCEEDED) {
+		log_msg(LOG_ERROR, "GET %s failed: response body larger than %zu bytes",
+			log_url, client->options.max_body);
+		return RS_ERR_PROTOCOL;
+	}
+	if (attempt->headers_too_large) {
+		log_msg(LOG_ERROR, "GET %s failed: more than %d response headers or %zu header bytes",
+			log_url, MAX_HEADER_COUNT, MAX_HEADER_BYTES);
+		return RS_ERR_PROTOCOL;
+	}
+	if (attempt->out_of_memory || attempt->code == CURLE_OUT_OF_MEMORY) {
+		log_msg(LOG_ERROR, "GET %s failed: out of memory", log_url);
+		return RS_ERR_INTERNAL;
+	}
+
+	log_msg(LOG_ERROR, "GET %s failed: %s", log_url, attempt_message(client, attempt));
+	switch (attempt->code) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_SSL_CACERT_BADFILE:
+		return RS_ERR_CONFIG;
+	case CURLE_BAD_CONTENT_ENCODING:
+	case CURLE_WEIRD_SERVER_REPLY:
+		return RS_ERR_PROTOCOL;
+	default:
+		return RS_ERR_UNAVAILABLE;
+	}
+}
+
+static enum attempt_outcome perform_attempt(struct http_client *client, const char *url,
+					    struct curl_slist *headers, struct attempt *attempt)
+{
+	CURL *curl = client->curl;
+
+	memset(attempt, 0, sizeof(*attempt));
+	attempt->max_body = client->options.max_body;
+	client->error_buffer[0] = '\0';
+
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, attempt);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, attempt);
+	attempt->code = curl_easy_perform(curl);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+
+	client->stats.requests++;
+	client->stats.bytes += (long long)attempt->response.body_len;
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &attempt->response.status);
+
+	if (attempt->code != CURLE_OK) {
+		bool ours = attempt->body_too_large || attempt->headers_too_large ||
+			    attempt->out_of_memory;
+
+		return !ours && curl_code_transient(attempt->code) ? ATTEMPT_TRANSIENT : ATTEMPT_FAILED;
+	}
+	if (!attempt->response.body) {
+		attempt->response.body = calloc(1, 1);
+		if (!attempt->response.body) {
+			attempt->out_of_memory = true;
+			return ATTEMPT_FAILED;
+		}
+	}
+	return status_transient(attempt->response.status) ? ATTEMPT_TRANSIENT : ATTEMPT_DONE;
+}
+
+/* ---- retries and pacing ---- */
+
+/* Writes "returned 503 (request id X)" or "failed: <reason>" for log lines. */
+static void describe_failure(const struct http_client *client, const struct attempt *attempt,
+			     char *out, size_t size)
+{
+	const char *request_id;
+
+	if (attempt->code != CURLE_OK) {
+		snprintf(out, size, "failed: %s", attempt_message(client, attempt));
+		return;
+	}
+	request_id = http_response_request_id(&attempt->response);
+	if (request_id)
+		snprintf(out, size, "returned %ld (request id %.100s)", attempt->response.status,
+			 request_id);
+	else
+		snprintf(out, size, "returned %ld", attempt->response.status);
+}
+
+static enum rs_err give_up(const struct http_client *client, const struct attempt *attempt,
+			   const char *log_url, long retries, double wait)
+{
+	char failure[CURL_ERROR_SIZE + 64];
+	bool rate_limited = attempt->code == CURLE_OK && attempt->response.status == 429;
+
+	describe_failure(client, attempt, failure, sizeof(failure));
+	if (retries >= client->options.max_retries)
+		log_msg(LOG_ERROR, "GET %s %s; giving up after %ld retries (http.max_retries)",
+			log_url, failure, retries);
+	else
+		log_msg(LOG_ERROR, "GET %s %s; giving up after %ld retries: waiting %.1f s more "
+			"would exceed the retry budget of %ld s (http.retry_budget)",
+			log_url, failure, retries, wait, client->options.retry_budget);
+	return rate_limited ? RS_ERR_TEMPFAIL : RS_ERR_UNAVAILABLE;
+}
+
+static void log_retry(const struct http_client *client, const struct attempt *attempt,
+		      const char *log_url, long retry, double wait)
+{
+	char failure[CURL_ERROR_SIZE + 64];
+
+	describe_failure(client, attempt, failure, sizeof(failure));
+	log_msg(LOG_WARN, "GET %s %s; retry %ld of %ld in %.1f s", log_url, failure, retry,
+		client->options.max_retries, wait);
+}
+
+/* Plans a pause when the response shows the rate limit nearly used up. */
+static void schedule_pace(struct http_client *client, const struct http_response *response)
+{
+	double wait = http_pace_wait(response, time(NULL));
+	double budget_left = (double)client->options.retry_budget - client->waited;
+	const char *limit = http_response_header(response, "X-Rate-Limit-Limit", 0);
+
+	client->pace_pending = 0;
+	if (wait <= 0)
+		return;
+	if (wait > (double)client->options.max_wait)
+		wait = (double)client->options.max_wait;
+	if (wait > budget_left)
+		wait = budget_left;
+	if (wait < HTTP_MIN_WAIT) {
+		log_msg(LOG_DEBUG, "rate limit nearly used, but the retry budget leaves no time to pause");
+		return;
+	}
+
+	client->pace_pending = wait;
+	client->pace_remaining = strtoll(http_response_header(response, "X-Rate-Limit-Remaining", 0),
+					 NULL, 10);
+	client->pace_limit = limit ? strtoll(limit, NULL, 10) : -1;
+}
+
+static void take_pace(struct http_client *client)
+{
+	if (client->pace_pending <= 0)
+		return;
+
+	if (client->pace_limit >= 0)
+		log_msg(LOG_INFO, "rate limit nearly used (%lld of %lld requests left); "
+			"pausing %.1f s until it resets", client->pace_remaining,
+			client->pace_limit, client->pace_pending);
+	else
+		log_msg(LOG_INFO, "rate limit nearly used (%lld requests left); "
+			"pausing %.1f s until it resets", client->pace_remaining,
+			client->pace_pending);
+	client_wait(client, client->pace_pending);
+	client->pace_pending = 0;
+}
+
+enum rs_err http_get(struct http_client *client, const char *url,
+		     const char *const *headers, struct http_response *out)
+{
+	char log_url[LOG_URL_MAX];
+	struct curl_slist *list;
+	struct attempt attempt;
+	enum rs_err err = RS_OK;
+
+	memset(out, 0, sizeof(*out));
+	url_for_log(url ? url : "", log_url, sizeof(log_url));
+	if (!url || !http_url_allowed(url)) {
+		log_msg(LOG_ERROR, "rejected the request to %s: only https:// URLs are allowed, "
+			"and http:// for loopback hosts", log_url);
+		return RS_ERR_CONFIG;
+	}
+	list = build_header_list(headers);
+	if (!list)
+		return RS_ERR_INTERNAL;
+
+	for (long retries = 0;; retries++) {
+		enum attempt_outcome outcome;
+		double wait;
+
+		take_pace(client);
+		outcome = perform_attempt(client, url, list, &attempt);
+		if (outcome == ATTEMPT_DONE) {
+			*out = attempt.response;
+			schedule_pace(client, out);
+			break;
+		}
+		if (outcome == ATTEMPT_FAILED) {
+			err = attempt_error(client, &attempt, log_url);
+			http_response_release(&attempt.response);
+			break;
+		}
+
+		wait = http_retry_wait(attempt.code == CURLE_OK ? &attempt.response : NULL,
+				       retries + 1, (double)client->options.max_wait, time(NULL),
+				       next_random(client));
+		if (retries >= client->options.max_retries ||
+		    client->waited + wait > (double)client->options.retry_budget) {
+			err = give_up(client, &attempt, log_url, retries, wait);
+			http_response_release(&attempt.response);
+			break;
+		}
+
+		log_retry(client, &attempt, log_url, retries + 1, wait);
+		http_response_release(&attempt.response);
+		client->stats.retries++;
+		client_wait(client, wait);
+	}
+
+	free_header_list(list);
+	return err;
+}

@@ -1,0 +1,1312 @@
+/*
+ * okta.c - reads the users assigned to one Okta app.
+ *
+ * The parsers take one response body, check every field they use (type,
+ * size, UTF-8) and name the element and field when something is wrong.
+ * The reader pages through each listing with one page's JSON in memory at
+ * a time and fails the whole read on the first page it cannot use.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "log.h"
+#include "okta.h"
+
+/* Maximum JSON nesting depth.  Okta's app users nest about six levels deep. */
+#define MAX_JSON_DEPTH 64
+
+/* Page sizes: the maximum for app users and app groups, the default for group members. */
+#define APP_USERS_LIMIT 500
+#define APP_GROUPS_LIMIT 200
+#define GROUP_USERS_LIMIT 1000
+
+#define STRINGIFY_VALUE(x) #x
+#define STRINGIFY(x) STRINGIFY_VALUE(x)
+
+/* Maximum length of status and scope values, in bytes. */
+#define MAX_ENUM_LEN 64
+
+/* Bytes of a non-Okta error body quoted in the log. */
+#define ERROR_EXCERPT_LEN 200
+
+/* Location of a parse error, for its log line. */
+struct element {
+	const char *where;   /* "response", "app users page 3 (request id X)" */
+	const char *kind;    /* "app user", "group", "user" */
+	size_t index;        /* position in the page array, from 0 */
+	bool has_index;
+	const char *id;      /* NULL until the id was read */
+};
+
+static void element_error(const struct element *element, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void element_error(const struct element *element, const char *format, ...)
+{
+	char message[1024];
+	char index[32] = "";
+	va_list args;
+
+	va_start(args, format);
+	vsnprintf(message, sizeof(message), format, args);
+	va_end(args);
+
+	if (element->has_index)
+		snprintf(index, sizeof(index), " %zu", element->index);
+	if (element->id)
+		log_msg(LOG_ERROR, "%s: %s%s (%s): %s", element->where, element->kind, index,
+			element->id, message);
+	else
+		log_msg(LOG_ERROR, "%s: %s%s: %s", element->where, element->kind, index, message);
+}
+
+static const char *json_type_name(const cJSON *item)
+{
+	if (cJSON_IsNumber(item))
+		return "a number";
+	if (cJSON_IsString(item))
+		return "a string";
+	if (cJSON_IsBool(item))
+		return "a boolean";
+	if (cJSON_IsArray(item))
+		return "an array";
+	if (cJSON_IsObject(item))
+		return "an object";
+	if (cJSON_IsNull(item))
+		return "null";
+	return "not a JSON value";
+}
+
+/* ---- JSON text ---- */
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool escape_is_nul(const char *p, size_t left)
+{
+	if (left < 6 || p[1] != 'u')
+		return false;
+	for (int i = 2; i < 6; i++) {
+		if (hex_value(p[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Rejects what cJSON would accept or silently change: nesting deeper than
+ * MAX_JSON_DEPTH, raw control characters in strings (RFC 8259 forbids
+ * them) and the \u0000 escape, which would cut a C string short.
+ */
+static bool json_prescan(const char *where, const char *body, size_t len)
+{
+	bool in_string = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)body[i];
+
+		if (in_string) {
+			if (c == '\\') {
+				if (escape_is_nul(body + i, len - i)) {
+					log_msg(LOG_ERROR, "%s: a JSON string contains \\u0000 at byte %zu",
+						where, i);
+					return false;
+				}
+				i++;
+			} else if (c == '"') {
+				in_string = false;
+			} else if (c < 0x20) {
+				log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: control character in a string",
+					where, i);
+				return false;
+			}
+			continue;
+		}
+
+		if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > MAX_JSON_DEPTH) {
+				log_msg(LOG_ERROR, "%s: JSON nested deeper than %d levels at byte %zu",
+					where, MAX_JSON_DEPTH, i);
+				return false;
+			}
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	return true;
+}
+
+/* Returns the first byte from p that is not JSON white space, or end. */
+static const char *skip_white_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+/* Parses body into a new cJSON tree; logs and returns NULL when it is not JSON. */
+static cJSON *json_parse(const char *where, const char *body, size_t len)
+{
+	const char *end = NULL;
+	cJSON *root;
+
+	if (!body || len == 0) {
+		log_msg(LOG_ERROR, "%s: empty body, expected JSON", where);
+		return NULL;
+	}
+	if (!json_prescan(where, body, len))
+		return NULL;
+
+	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+	if (!root) {
+		size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : len;
+
+		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu", where, at);
+		return NULL;
+	}
+	if (end && skip_white_space(end, body + len) != body + len) {
+		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: text after the JSON value",
+			where, (size_t)(skip_white_space(end, body + len) - body));
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+static cJSON *json_parse_array(const char *where, const char *body, size_t len)
+{
+	cJSON *root = json_parse(where, body, len);
+
+	if (root && !cJSON_IsArray(root)) {
+		log_msg(LOG_ERROR, "%s: the body is %s, expected a JSON array", where,
+			json_type_name(root));
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* ---- fields ---- */
+
+/*
+ * Reads the string member key of object into *out (NULL when the member is
+ * absent or null).  Logs and returns false when it is another type, longer
+ * than max bytes, or not valid text.
+ */
+static bool get_text(const struct element *element, const cJSON *object, const char *key,
+		     const char *path, size_t max, const char **out)
+{
+	const cJSON *item = object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
+
+	*out = NULL;
+	if (!item || cJSON_IsNull(item))
+		return true;
+	if (!cJSON_IsString(item) || !item->valuestring) {
+		element_error(element, "%s is %s, expected a string", path, json_type_name(item));
+		return false;
+	}
+	if (strlen(item->valuestring) > max) {
+		element_error(element, "%s is longer than %zu bytes", path, max);
+		return false;
+	}
+	if (!identity_text_valid(item->valuestring)) {
+		element_error(element, "%s is not valid UTF-8 or contains control characters", path);
+		return false;
+	}
+	*out = item->valuestring;
+	return true;
+}
+
+/* Reads an object member into *out (NULL when absent or null). */
+static bool get_object(const struct element *element, const cJSON *object, const char *key,
+		       const char *path, const cJSON **out)
+{
+	const cJSON *item = object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
+
+	*out = NULL;
+	if (!item || cJSON_IsNull(item))
+		return true;
+	if (!cJSON_IsObject(item)) {
+		element_error(element, "%s is %s, expected an object", path, json_type_name(item));
+		return false;
+	}
+	*out = item;
+	return true;
+}
+
+static bool id_valid(const char *id)
+{
+	size_t len = strlen(id);
+
+	if (len == 0 || len > IDENTITY_MAX_ID)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (id[i] < '!' || id[i] > '~')
+			return false;
+	}
+	return true;
+}
+
+/* Reads the required "id" of object: 1..IDENTITY_MAX_ID printable ASCII bytes. */
+static bool get_id(const struct element *element, const cJSON *object, const char *key,
+		   const char *path, const char **out)
+{
+	if (!get_text(element, object, key, path, IDENTITY_MAX_TEXT, out))
+		return false;
+	if (!*out) {
+		element_error(element, "%s is missing", path);
+		return false;
+	}
+	if (!id_valid(*out)) {
+		element_error(element, "%s is not 1 to %d printable ASCII characters", path,
+			      IDENTITY_MAX_ID);
+		*out = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* A short enumeration value (status, scope): printable ASCII within MAX_ENUM_LEN. */
+static bool get_enum(const struct element *element, const cJSON *object, const char *key,
+		     const char *path, const char **out)
+{
+	if (!get_text(element, object, key, path, MAX_ENUM_LEN, out))
+		return false;
+	if (*out && !id_valid(*out)) {
+		element_error(element, "%s is not printable ASCII", path);
+		*out = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* ---- users ---- */
+
+enum identity_activity okta_status_activity(const char *status)
+{
+	static const char *const active[] = {
+		"ACTIVE", "RECOVERY", "PASSWORD_EXPIRED", "LOCKED_OUT",
+	};
+	static const char *const inactive[] = {
+		"SUSPENDED", "DEPROVISIONED", "STAGED", "PROVISIONED",
+	};
+
+	if (!status)
+		return IDENTITY_UNKNOWN;
+	for (size_t i = 0; i < sizeof(active) / sizeof(active[0]); i++) {
+		if (strcmp(status, active[i]) == 0)
+			return IDENTITY_ACTIVE;
+	}
+	for (size_t i = 0; i < sizeof(inactive) / sizeof(inactive[0]); i++) {
+		if (strcmp(status, inactive[i]) == 0)
+			return IDENTITY_INACTIVE;
+	}
+	return IDENTITY_UNKNOWN;
+}
+
+/* The string fields read from an Okta User and from an app user's profile. */
+struct user_fields {
+	const char *status;
+	const char *login;
+	const char *email;
+	const char *first_name;
+	const char *last_name;
+	const char *display_name;
+	const char *app_email;       /* app-user profile.email */
+	const char *app_given_name;  /* app-user profile.given_name (OIDC apps) */
+	const char *app_family_name;
+	const char *app_name;
+};
+
+/* Reads the fields of an Okta User object; prefix is its JSON path. */
+static bool read_user_fields(const struct element *element, const cJSON *user,
+			     const char *prefix, struct user_fields *fields)
+{
+	const cJSON *profile;
+	char path[128];
+	bool ok = true;
+
+	snprintf(path, sizeof(path), "%sstatus", prefix);
+	ok = ok && get_enum(element, user, "status", path, &fields->status);
+	snprintf(path, sizeof(path), "%sprofile", prefix);
+	ok = ok && get_object(element, user, "profile", path, &profile);
+	if (!ok)
+		return false;
+
+	snprintf(path, sizeof(path), "%sprofile.login", prefix);
+	ok = ok && get_text(element, profile, "login", path, IDENTITY_MAX_TEXT, &fields->login);
+	snprintf(path, sizeof(path), "%sprofile.email", prefix);
+	ok = ok && get_text(element, profile, "email", path, IDENTITY_MAX_TEXT, &fields->email);
+	snprintf(path, sizeof(path), "%sprofile.firstName", prefix);
+	ok = ok && get_text(element, profile, "firstName", path, IDENTITY_MAX_TEXT,
+			    &fields->first_name);
+	snprintf(path, sizeof(path), "%sprofile.lastName", prefix);
+	ok = ok && get_text(element, profile, "lastName", path, IDENTITY_MAX_TEXT,
+			    &fields->last_name);
+	snprintf(path, sizeof(path), "%sprofile.displayName", prefix);
+	ok = ok && get_text(element, profile, "displayName", path, IDENTITY_MAX_TEXT,
+			    &fields->display_name);
+	return ok;
+}
+
+static bool read_app_profile_fields(const struct element *element, const cJSON *profile,
+				    struct user_fields *fields)
+{
+	return get_text(element, profile, "email", "profile.email", IDENTITY_MAX_TEXT,
+			&fields->app_email) &&
+	       get_text(element, profile, "given_name", "profile.given_name", IDENTITY_MAX_TEXT,
+			&fields->app_given_name) &&
+	       get_text(element, profile, "family_name", "profile.family_name", IDENTITY_MAX_TEXT,
+			&fields->app_family_name) &&
+	       get_text(element, profile, "name", "profile.name", IDENTITY_MAX_TEXT,
+			&fields->app_name);
+}
+
+/* Trims the first of a and b that has text left; NULL when neither has. */
+static char *first_trimmed(const char *a, const char *b)
+{
+	char *text = identity_trim_dup(a);
+
+	return text ? text : identity_trim_dup(b);
+}
+
+/*
+ * Chooses the email: the user's profile.email, else the app user's
+ * profile.email, else the login when it is a valid address.  An invalid
+ * address is kept, so the plan can skip and report that one user.
+ */
+static char *choose_email(const struct user_fields *fields)
+{
+	char *email = first_trimmed(fields->email, fields->app_email);
+	char *login;
+
+	if (email)
+		return email;
+	login = identity_trim_dup(fields->login);
+	if (login && identity_email_valid(login))
+		return login;
+	free(login);
+	return NULL;
+}
+
+void okta_user_release(struct identity *identity)
+{
+	if (!identity)
+		return;
+	free(identity->external_id);
+	free(identity->user_name);
+	free(identity->email);
+	free(identity->given_name);
+	free(identity->family_name);
+	free(identity->display_name);
+	free(identity->status);
+	for (size_t i = 0; i < identity->group_count; i++)
+		free(identity->groups[i]);
+	free(identity->groups);
+	memset(identity, 0, sizeof(*identity));
+}
+
+/* Fills record (owned strings) from id and fields. */
+static enum rs_err build_identity(const struct element *element, const char *id,
+				  const struct user_fields *fields, struct identity *record)
+{
+	record->external_id = strdup(id);
+	record->status = fields->status ? strdup(fields->status) : NULL;
+	record->user_name = identity_trim_dup(fields->login);
+	record->email = choose_email(fields);
+	record->given_name = first_trimmed(fields->first_name, fields->app_given_name);
+	record->family_name = first_trimmed(fields->last_name, fields->app_family_name);
+	record->display_name = first_trimmed(fields->display_name, fields->app_name);
+	record->activity = okta_status_activity(fields->status);
+
+	if (!record->external_id || (fields->status && !record->status)) {
+		okta_user_release(record);
+		return RS_ERR_INTERNAL;
+	}
+	if (record->activity == IDENTITY_UNKNOWN)
+		log_msg(LOG_WARN, "%s: %s %s has the unknown status \"%s\": its member is kept as it is",
+			element->where, element->kind, id,
+			fields->status ? fields->status : "(none)");
+	return RS_OK;
+}
+
+/* ---- app users ---- */
+
+static bool read_scope(const struct element *element, const cJSON *item, bool *direct)
+{
+	const char *scope;
+
+	if (!get_enum(element, item, "scope", "scope", &scope))
+		return false;
+
+	*direct = scope && strcmp(scope, "USER") == 0;
+	if (!scope || (!*direct && strcmp(scope, "GROUP") != 0))
+		log_msg(LOG_DEBUG, "%s: %s %zu (%s): scope is %s%s%s, read as not direct",
+			element->where, element->kind, element->index, element->id,
+			scope ? "\"" : "missing", scope ? scope : "", scope ? "\"" : "");
+	return true;
+}
+
+/* Finds _embedded.user, which only expand=user puts into an app user. */
+static bool read_embedded_user(const struct element *element, const cJSON *item,
+			       const char *id, const cJSON **user)
+{
+	const cJSON *embedded;
+	const char *user_id;
+
+	if (!get_object(element, item, "_embedded", "_embedded", &embedded) ||
+	    !get_object(element, embedded, "user", "_embedded.user", user))
+		return false;
+	if (!*user) {
+		element_error(element, "has no _embedded.user: the request must use expand=user");
+		return false;
+	}
+
+	if (!get_text(element, *user, "id", "_embedded.user.id", IDENTITY_MAX_TEXT, &user_id))
+		return false;
+	if (user_id && strcmp(user_id, id) != 0) {
+		element_error(element, "_embedded.user.id is \"%.*s\", expected the app user id",
+			      IDENTITY_MAX_ID, user_id);
+		return false;
+	}
+	return true;
+}
+
+static enum rs_err map_app_user(struct element *element, const cJSON *item,
+				struct identity_set *set)
+{
+	struct user_fields fields = { 0 };
+	struct identity record = { 0 };
+	const cJSON *user;
+	const cJSON *app_profile;
+	const char *id;
+	enum rs_err err;
+
+	element->id = NULL;
+	if (!cJSON_IsObject(item)) {
+		element_error(element, "is %s, expected an object", json_type_name(item));
+		return RS_ERR_PROTOCOL;
+	}
+	if (!get_id(element, item, "id", "id", &id))
+		return RS_ERR_PROTOCOL;
+	element->id = id;
+
+	if (!read_scope(element, item, &record.direct) ||
+	    !get_object(element, item, "profile", "profile", &app_profile) ||
+	    !read_app_profile_fields(element, app_profile, &fields) ||
+	    !read_embedded_user(element, item, id, &user) ||
+	    !read_user_fields(element, user, "_embedded.user.", &fields))
+		return RS_ERR_PROTOCOL;
+
+	err = build_identity(element, id, &fields, &record);
+	if (err == RS_OK)
+		err = identity_set_add(set, &record);
+	okta_user_release(&record);
+	return err;
+}
+
+/* Maps one page of app users; where names the page in log lines. */
+static enum rs_err parse_app_users(const char *where, const char *body, size_t len,
+				   struct identity_set *set, size_t *added)
+{
+	struct element element = { where, "app user", 0, true, NULL };
+	cJSON *root = json_parse_array(where, body, len);
+	const cJSON *item;
+	enum rs_err err = RS_OK;
+
+	*added = 0;
+	if (!root)
+		return RS_ERR_PROTOCOL;
+
+	cJSON_ArrayForEach(item, root) {
+		err = map_app_user(&element, item, set);
+		if (err != RS_OK)
+			break;
+		element.index++;
+		(*added)++;
+	}
+	cJSON_Delete(root);
+	return err;
+}
+
+enum rs_err okta_parse_app_users(const char *body, size_t len, struct identity_set *set)
+{
+	size_t added;
+
+	return parse_app_users("response", body, len, set, &added);
+}
+
+enum rs_err okta_parse_user(const char *body, size_t len, struct identity *out)
+{
+	struct element element = { "response", "user", 0, false, NULL };
+	struct user_fields fields = { 0 };
+	cJSON *root;
+	const char *id;
+	enum rs_err err = RS_ERR_PROTOCOL;
+
+	memset(out, 0, sizeof(*out));
+	root = json_parse("response", body, len);
+	if (!root)
+		return RS_ERR_PROTOCOL;
+
+	if (!cJSON_IsObject(root)) {
+		element_error(&element, "the body is %s, expected an object", json_type_name(root));
+		goto out;
+	}
+	if (!get_id(&element, root, "id", "id", &id))
+		goto out;
+	element.id = id;
+	if (!read_user_fields(&element, root, "", &fields))
+		goto out;
+	err = build_identity(&element, id, &fields, out);
+
+out:
+	cJSON_Delete(root);
+	return err;
+}
+
+/* ---- id lists and groups ---- */
+
+void okta_id_list_free(char **ids, size_t count)
+{
+	for (size_t i = 0; ids && i < count; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+void okta_groups_free(struct okta_group *groups, size_t count)
+{
+	for (size_t i = 0; groups && i < count; i++) {
+		free(groups[i].id);
+		free(groups[i].name);
+	}
+	free(groups);
+}
+
+static enum rs_err parse_id_list(const char *where, const char *kind, const char *body,
+				 size_t len, char ***ids, size_t *count)
+{
+	struct element element = { where, kind, 0, true, NULL };
+	cJSON *root = json_parse_array(where, body, len);
+	const cJSON *item;
+	enum rs_err err = RS_OK;
+
+	if (!root)
+		return RS_ERR_PROTOCOL;
+
+	cJSON_ArrayForEach(item, root) {
+		const char *id;
+		char **grown;
+
+		if (!cJSON_IsObject(item)) {
+			element_error(&element, "is %s, expected an object", json_type_name(item));
+			err = RS_ERR_PROTOCOL;
+			break;
+		}
+		if (!get_id(&element, item, "id", "id", &id)) {
+			err = RS_ERR_PROTOCOL;
+			break;
+		}
+		grown = realloc(*ids, (*count + 1) * sizeof(**ids));
+		if (!grown) {
+			err = RS_ERR_INTERNAL;
+			break;
+		}
+		*ids = grown;
+		grown[*count] = strdup(id);
+		if (!grown[*count]) {
+			err = RS_ERR_INTERNAL;
+			break;
+		}
+		(*count)++;
+		element.index++;
+	}
+	cJSON_Delete(root);
+	return err;
+}
+
+enum rs_err okta_parse_id_list(const char *body, size_t len, char ***ids, size_t *count)
+{
+	return parse_id_list("response", "element", body, len, ids, count);
+}
+
+/* Reads the group name from _embedded.group.profile.name (expand=group). */
+static bool read_group_name(const struct element *element, const cJSON *item,
+			    const char **name)
+{
+	const cJSON *embedded;
+	const cJSON *group;
+	const cJSON *profile;
+
+	*name = NULL;
+	return get_object(element, item, "_embedded", "_embedded", &embedded) &&
+	       get_object(element, embedded, "group", "_embedded.group", &group) &&
+	       get_object(element, group, "profile", "_embedded.group.profile", &profile) &&
+	       get_text(element, profile, "name", "_embedded.group.profile.name",
+			IDENTITY_MAX_TEXT, name);
+}
+
+static bool append_group(struct okta_group **groups, size_t *count, const char *id,
+			 const char *name)
+{
+	struct okta_group *grown = realloc(*groups, (*count + 1) * sizeof(**groups));
+	struct okta_group *group;
+
+	if (!grown)
+		return false;
+	*groups = grown;
+
+	group = &grown[*count];
+	group->id = strdup(id);
+	group->name = identity_trim_dup(name);
+	if (!group->name)
+		group->name = strdup(id);
+	if (!group->id || !group->name) {
+		free(group->id);
+		free(group->name);
+		return false;
+	}
+	(*count)++;
+	return true;
+}
+
+static enum rs_err parse_app_groups(const char *where, const char *body, size_t len,
+				    struct okta_group **groups, size_t *count)
+{
+	struct element element = { where, "group", 0, true, NULL };
+	cJSON *root = json_parse_array(where, body, len);
+	const cJSON *item;
+	enum rs_err err = RS_OK;
+
+	if (!root)
+		return RS_ERR_PROTOCOL;
+
+	cJSON_ArrayForEach(item, root) {
+		const char *id;
+		const char *name;
+
+		element.id = NULL;
+		if (!cJSON_IsObject(item)) {
+			element_error(&element, "is %s, expected an object", json_type_name(item));
+			err = RS_ERR_PROTOCOL;
+			break;
+		}
+		if (!get_id(&element, item, "id", "id", &id)) {
+			err = RS_ERR_PROTOCOL;
+			break;
+		}
+		element.id = id;
+		if (!read_group_name(&element, item, &name)) {
+			err = RS_ERR_PROTOCOL;
+			break;
+		}
+		if (!append_group(groups, count, id, name)) {
+			err = RS_ERR_INTERNAL;
+			break;
+		}
+		element.index++;
+	}
+	cJSON_Delete(root);
+	return err;
+}
+
+enum rs_err okta_parse_app_groups(const char *body, size_t len, struct okta_group **groups,
+				  size_t *count)
+{
+	return parse_app_groups("response", body, len, groups, count);
+}
+
+/* ---- error responses ---- */
+
+/* The fields of an Okta error body, or of an OAuth 2.0 error body. */
+struct okta_error {
+	const char *code;
+	const char *summary;
+	const char *error_id;
+	const cJSON *causes;
+	const char *oauth_error;
+	const char *oauth_description;
+};
+
+static const char *json_string(const cJSON *object, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+static bool read_error_body(const cJSON *root, struct okta_error *error)
+{
+	memset(error, 0, sizeof(*error));
+	if (!cJSON_IsObject(root))
+		return false;
+
+	error->code = json_string(root, "errorCode");
+	error->summary = json_string(root, "errorSummary");
+	error->error_id = json_string(root, "errorId");
+	error->causes = cJSON_GetObjectItemCaseSensitive(root, "errorCauses");
+	error->oauth_error = json_string(root, "error");
+	error->oauth_description = json_string(root, "error_description");
+	return error->code || error->summary || error->oauth_error;
+}
+
+/* A bounded string builder for the one error line. */
+struct line {
+	char text[2048];
+	size_t len;
+};
+
+static void line_add(struct line *line, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void line_add(struct line *line, const char *format, ...)
+{
+	va_list args;
+	int written;
+
+	if (line->len >= sizeof(line->text) - 1)
+		return;
+	va_start(args, format);
+	written = vsnprintf(line->text + line->len, sizeof(line->text) - line->len, format, args);
+	va_end(args);
+	if (written > 0)
+		line->len += (size_t)written;
+	if (line->len >= sizeof(line->text))
+		line->len = sizeof(line->text) - 1;
+}
+
+/* Quotes up to ERROR_EXCERPT_LEN bytes of body with non-printable bytes as '?'. */
+static void line_add_excerpt(struct line *line, const char *body, size_t len)
+{
+	char excerpt[ERROR_EXCERPT_LEN + 1];
+	size_t n = len < ERROR_EXCERPT_LEN ? len : ERROR_EXCERPT_LEN;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)body[i];
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			excerpt[i] = ' ';
+		else
+			excerpt[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	excerpt[n] = '\0';
+	line_add(line, ": \"%s\"%s", excerpt, len > n ? "..." : "");
+}
+
+static void line_add_causes(struct line *line, const cJSON *causes)
+{
+	const cJSON *cause;
+	int causes_logged = 0;
+
+	if (!cJSON_IsArray(causes))
+		return;
+	cJSON_ArrayForEach(cause, causes) {
+		const char *summary = json_string(cause, "errorSummary");
+
+		if (!summary)
+			continue;
+		line_add(line, "%s%.300s", causes_logged == 0 ? " (causes: " : "; ", summary);
+		causes_logged++;
+	}
+	if (causes_logged > 0)
+		line_add(line, ")");
+}
+
+static const char *error_hint(long status, const char *code, const char *url)
+{
+	bool app_url = url && strstr(url, "/api/v1/apps/") != NULL;
+
+	if (status == 401 && code && strcmp(code, "E0000011") == 0)
+		return "the API token is invalid or expired: create a new token in the Okta Admin "
+		       "Console (Security > API > Tokens) and update okta.api_token_file";
+	if (status == 401)
+		return "Okta rejected the credentials: check okta.api_token_file or okta.api_token_env";
+	if (status == 403 && code && strcmp(code, "E0000006") == 0)
+		return "the token's admin lacks permission to read app assignments: use a "
+		       "Read-only Administrator token or grant okta.apps.read";
+	if (status == 403)
+		return "Okta denied access: check the admin role behind the token and any network "
+		       "zone restriction on it";
+	if (status == 404 && app_url)
+		return "the app was not found: check okta.app_id and okta.org_url";
+	if (status == 404)
+		return "not found: check okta.org_url, or run again if it was deleted during the read";
+	if (status == 400 && code && strcmp(code, "E0000029") == 0)
+		return "Okta rejected the paging cursor: run again";
+	if (status == 429)
+		return "the rate limit did not clear in time: run again later or raise http.retry_budget";
+	if (status >= 500)
+		return "Okta is failing: run again later";
+	if (status >= 300 && status < 400)
+		return "redirects are not followed: set okta.org_url to the Okta domain itself";
+	return "Okta rejected the request: report this with the error id";
+}
+
+static enum rs_err error_for_status(long status)
+{
+	if (status == 401 || status == 403)
+		return RS_ERR_PERMISSION;
+	if (status == 404)
+		return RS_ERR_CONFIG;
+	if (status == 429)
+		return RS_ERR_TEMPFAIL;
+	if (status >= 500 && status < 600)
+		return RS_ERR_UNAVAILABLE;
+	return RS_ERR_PROTOCOL;
+}
+
+enum rs_err okta_report_error(const struct http_response *response, const char *url)
+{
+	char log_url[512];
+	struct line line = { "", 0 };
+	struct okta_error error;
+	const char *request_id = http_response_request_id(response);
+	cJSON *root = NULL;
+
+	snprintf(log_url, sizeof(log_url), "%.*s", (int)strcspn(url ? url : "", "?#"),
+		 url ? url : "");
+	if (response->body && response->body_len > 0)
+		root = cJSON_ParseWithLength(response->body, response->body_len);
+
+	line_add(&line, "GET %s returned %ld", log_url, response->status);
+	if (read_error_body(root, &error)) {
+		if (error.code)
+			line_add(&line, " %.64s", error.code);
+		if (error.oauth_error)
+			line_add(&line, " %.64s", error.oauth_error);
+		if (error.summary || error.oauth_description)
+			line_add(&line, ": %.300s",
+				 error.summary ? error.summary : error.oauth_description);
+		line_add_causes(&line, error.causes);
+	} else if (response->body_len > 0) {
+		line_add_excerpt(&line, response->body, response->body_len);
+	} else {
+		line_add(&line, " with an empty body");
+	}
+
+	if (error.error_id && request_id)
+		line_add(&line, " [error id %.100s, request id %.100s]", error.error_id, request_id);
+	else if (error.error_id || request_id)
+		line_add(&line, " [%s %.100s]", error.error_id ? "error id" : "request id",
+			 error.error_id ? error.error_id : request_id);
+
+	log_msg(LOG_ERROR, "%s; %s", line.text, error_hint(response->status, error.code, url));
+	cJSON_Delete(root);
+	return error_for_status(response->status);
+}
+
+/* ---- the reader ---- */
+
+/* URLs already requested in one listing, to detect a next link that loops. */
+struct url_set {
+	char **slots;
+	size_t capacity;   /* a power of two */
+	size_t count;
+};
+
+static uint64_t url_hash(const char *url)
+{
+	uint64_t hash = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+		hash = (hash ^ *p) * 1099511628211ULL;
+	return hash;
+}
+
+static char **url_set_slot(const struct url_set *set, const char *url)
+{
+	size_t mask = set->capacity - 1;
+	size_t i = (size_t)url_hash(url) & mask;
+
+	while (set->slots[i] && strcmp(set->slots[i], url) != 0)
+		i = (i + 1) & mask;
+	return &set->slots[i];
+}
+
+static bool url_set_grow(struct url_set *set)
+{
+	struct url_set bigger = { NULL, set->capacity ? set->capacity * 2 : 64, set->count };
+
+	bigger.slots = calloc(bigger.capacity, sizeof(*bigger.slots));
+	if (!bigger.slots)
+		return false;
+	for (size_t i = 0; i < set->capacity; i++) {
+		if (set->slots[i])
+			*url_set_slot(&bigger, set->slots[i]) = set->slots[i];
+	}
+	free(set->slots);
+	*set = bigger;
+	return true;
+}
+
+static bool url_set_contains(const struct url_set *set, const char *url)
+{
+	return set->capacity > 0 && *url_set_slot(set, url) != NULL;
+}
+
+/* Adds a copy of url; false when memory runs out. */
+static bool url_set_add(struct url_set *set, const char *url)
+{
+	char **slot;
+
+	if ((set->count + 1) * 2 > set->capacity && !url_set_grow(set))
+		return false;
+	slot = url_set_slot(set, url);
+	if (*slot)
+		return true;
+	*slot = strdup(url);
+	if (!*slot)
+		return false;
+	set->count++;
+	return true;
+}
+
+static void url_set_release(struct url_set *set)
+{
+	for (size_t i = 0; i < set->capacity; i++)
+		free(set->slots[i]);
+	free(set->slots);
+	memset(set, 0, sizeof(*set));
+}
+
+struct reader {
+	const struct config *config;
+	struct http_client *http;
+	const char *const *headers;
+	struct identity_set *set;
+};
+
+/* A paged listing and the handler of its pages. */
+struct listing {
+	const char *name;   /* "app users", "members of group Sales" */
+	enum rs_err (*on_page)(void *context, const char *where, const struct http_response *page,
+			       size_t *items);
+	void *context;
+	bool allow_not_found;  /* a 404 on the first page ends the listing empty */
+	bool not_found;
+	long pages;
+	size_t items;
+};
+
+static enum rs_err next_page_url(const struct reader *reader, const struct listing *listing,
+				 const struct http_response *response,
+				 const struct url_set *followed, char **next)
+{
+	const char **values = calloc(response->header_count + 1, sizeof(*values));
+	size_t count = 0;
+	bool valid;
+
+	*next = NULL;
+	if (!values)
+		return RS_ERR_INTERNAL;
+	while ((values[count] = http_response_header(response, "Link", count)) != NULL)
+		count++;
+	valid = http_link_parse_next(values, count, next);
+	free(values);
+
+	if (!valid) {
+		log_msg(LOG_ERROR, "%s page %ld: malformed Link header", listing->name,
+			listing->pages);
+		return RS_ERR_PROTOCOL;
+	}
+	if (!*next)
+		return RS_OK;
+
+	if (!http_same_origin(reader->config->okta.org_url, *next)) {
+		log_msg(LOG_ERROR, "%s page %ld: rejected the next link %.300s because it is not on "
+			"%s", listing->name, listing->pages, *next, reader->config->okta.org_url);
+	} else if (url_set_contains(followed, *next)) {
+		log_msg(LOG_ERROR, "%s page %ld: repeated next link %.300s", listing->name,
+			listing->pages, *next);
+	} else {
+		return RS_OK;
+	}
+	free(*next);
+	*next = NULL;
+	return RS_ERR_PROTOCOL;
+}
+
+/* Requests url and hands a 200 page to the listing; other statuses are errors. */
+static enum rs_err read_page(const struct reader *reader, struct listing *listing,
+			     const char *url, struct http_response *response)
+{
+	const char *request_id;
+	char where[256];
+	size_t items = 0;
+	enum rs_err err;
+
+	err = http_get(reader->http, url, reader->headers, response);
+	if (err != RS_OK)
+		return err;
+	if (response->status == 404 && listing->allow_not_found && listing->pages == 0) {
+		listing->not_found = true;
+		return RS_OK;
+	}
+	if (response->status != 200)
+		return okta_report_error(response, url);
+
+	listing->pages++;
+	request_id = http_response_request_id(response);
+	snprintf(where, sizeof(where), "%s page %ld (request id %.100s)", listing->name,
+		 listing->pages, request_id ? request_id : "none");
+	err = listing->on_page(listing->context, where, response, &items);
+	listing->items += items;
+	if (err == RS_OK)
+		log_msg(LOG_DEBUG, "%s: %zu items", where, items);
+	return err;
+}
+
+/* Reads every page of a listing, following rel="next" links from first_url. */
+static enum rs_err read_listing(const struct reader *reader, struct listing *listing,
+				const char *first_url)
+{
+	struct url_set followed = { NULL, 0, 0 };
+	char *url = strdup(first_url);
+	enum rs_err err = url ? RS_OK : RS_ERR_INTERNAL;
+
+	while (err == RS_OK && url) {
+		struct http_response response;
+		char *next = NULL;
+
+		if (listing->pages >= OKTA_MAX_PAGES) {
+			log_msg(LOG_ERROR, "%s: more than %d pages", listing->name, OKTA_MAX_PAGES);
+			err = RS_ERR_PROTOCOL;
+			break;
+		}
+		if (!url_set_add(&followed, url)) {
+			err = RS_ERR_INTERNAL;
+			break;
+		}
+
+		err = read_page(reader, listing, url, &response);
+		if (err == RS_OK && !listing->not_found)
+			err = next_page_url(reader, listing, &response, &followed, &next);
+		http_response_release(&response);
+		free(url);
+		url = next;
+	}
+
+	free(url);
+	url_set_release(&followed);
+	return err;
+}
+
+/* Builds org_url + prefix + id (percent-encoded) + suffix. */
+static char *build_url(const struct config *config, const char *prefix, const char *id,
+		       const char *suffix)
+{
+	char *escaped = curl_easy_escape(NULL, id, 0);
+	char *url = NULL;
+	size_t size;
+
+	if (!escaped)
+		return NULL;
+	size = strlen(config->okta.org_url) + strlen(prefix) + strlen(escaped) + strlen(suffix) + 1;
+	url = malloc(size);
+	if (url)
+		snprintf(url, size, "%s%s%s%s", config->okta.org_url, prefix, escaped, suffix);
+	curl_free(escaped);
+	return url;
+}
+
+static enum rs_err on_app_users_page(void *context, const char *where,
+				     const struct http_response *page, size_t *items)
+{
+	return parse_app_users(where, page->body, page->body_len, context, items);
+}
+
+static enum rs_err read_app_users(const struct reader *reader)
+{
+	struct listing listing = { "app users", on_app_users_page, reader->set, false, false, 0, 0 };
+	char *url = build_url(reader->config, "/api/v1/apps/", reader->config->okta.app_id,
+			      "/users?limit=" STRINGIFY(APP_USERS_LIMIT) "&expand=user");
+	enum rs_err err;
+
+	if (!url)
+		return RS_ERR_INTERNAL;
+	err = read_listing(reader, &listing, url);
+	free(url);
+	if (err == RS_OK)
+		log_msg(LOG_INFO, "read the users of Okta app %s: %ld pages, %zu app users",
+			reader->config->okta.app_id, listing.pages, listing.items);
+	return err;
+}
+
+struct group_list {
+	struct okta_group *groups;
+	size_t count;
+};
+
+static enum rs_err on_app_groups_page(void *context, const char *where,
+				      const struct http_response *page, size_t *items)
+{
+	struct group_list *list = context;
+	size_t before = list->count;
+	enum rs_err err = parse_app_groups(where, page->body, page->body_len, &list->groups,
+					   &list->count);
+
+	*items = list->count - before;
+	return err;
+}
+
+static enum rs_err read_app_groups(const struct reader *reader, struct group_list *list)
+{
+	struct listing listing = { "app groups", on_app_groups_page, list, false, false, 0, 0 };
+	char *url = build_url(reader->config, "/api/v1/apps/", reader->config->okta.app_id,
+			      "/groups?limit=" STRINGIFY(APP_GROUPS_LIMIT) "&expand=group");
+	enum rs_err err;
+
+	if (!url)
+		return RS_ERR_INTERNAL;
+	err = read_listing(reader, &listing, url);
+	free(url);
+	if (err == RS_OK)
+		log_msg(LOG_INFO, "read the groups assigned to Okta app %s: %ld pages, %zu groups",
+			reader->config->okta.app_id, listing.pages, listing.items);
+	return err;
+}
+
+struct member_page {
+	struct identity_set *set;
+	const char *group_name;
+	size_t matched;   /* members who are app users */
+};
+
+static enum rs_err on_members_page(void *context, const char *where,
+				   const struct http_response *page, size_t *items)
+{
+	struct member_page *members = context;
+	char **ids = NULL;
+	size_t count = 0;
+	enum rs_err err = parse_id_list(where, "user", page->body, page->body_len, &ids, &count);
+
+	for (size_t i = 0; err == RS_OK && i < count; i++) {
+		struct identity *identity = identity_set_find(members->set, ids[i]);
+
+		if (!identity)
+			continue;
+		err = identity_add_group(identity, members->group_name);
+		members->matched++;
+	}
+	*items = count;
+	okta_id_list_free(ids, count);
+	return err;
+}
+
+/*
+ * Labels the app users who are members of group with its name.  A group
+ * deleted since the app groups were listed (404) only loses its label.
+ */
+static enum rs_err read_group_members(const struct reader *reader,
+				      const struct okta_group *group)
+{
+	struct member_page members = { reader->set, group->name, 0 };
+	char name[IDENTITY_MAX_TEXT + 64];
+	struct listing listing = { name, on_members_page, &members, true, false, 0, 0 };
+	char *url = build_url(reader->config, "/api/v1/groups/", group->id,
+			      "/users?limit=" STRINGIFY(GROUP_USERS_LIMIT));
+	enum rs_err err;
+
+	if (!url)
+		return RS_ERR_INTERNAL;
+	snprintf(name, sizeof(name), "members of group %s (%s)", group->name, group->id);
+	err = read_listing(reader, &listing, url);
+	free(url);
+
+	if (err == RS_OK && listing.not_found) {
+		log_msg(LOG_WARN, "group %s (%s) was not found, perhaps deleted during the read, "
+			"so no member is labelled with it", group->name, group->id);
+		return RS_OK;
+	}
+	if (err == RS_OK)
+		log_msg(LOG_INFO, "read the %s: %ld pages, %zu users, %zu of them app users",
+			name, listing.pages, listing.items, members.matched);
+	return err;
+}
+
+/* Builds "Authorization: SSWS <token>", rejecting bytes that would break the header. */
+static enum rs_err build_authorization(const struct secret *token, char **out)
+{
+	const char *value = secret_value(token);
+	size_t len = secret_len(token);
+	size_t size;
+
+	*out = NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (value[i] <= ' ' || value[i] > '~') {
+			log_msg(LOG_ERROR, "the Okta API token contains a space, control or non-ASCII "
+				"character at byte %zu: check okta.api_token_file", i);
+			return RS_ERR_CONFIG;
+		}
+	}
+	if (len == 0) {
+		log_msg(LOG_ERROR, "the Okta API token is empty: check okta.api_token_file");
+		return RS_ERR_CONFIG;
+	}
+
+	size = len + sizeof("Authorization: SSWS ");
+	*out = malloc(size);
+	if (!*out)
+		return RS_ERR_INTERNAL;
+	snprintf(*out, size, "Authorization: SSWS %s", value);
+	return RS_OK;
+}
+
+static void wipe_free(char *text)
+{
+	if (!text)
+		return;
+	explicit_bzero(text, strlen(text));
+	free(text);
+}
+
+static enum rs_err read_groups(const struct reader *reader)
+{
+	struct group_list list = { NULL, 0 };
+	enum rs_err err = read_app_groups(reader, &list);
+
+	for (size_t i = 0; err == RS_OK && i < list.count; i++)
+		err = read_group_members(reader, &list.groups[i]);
+	okta_groups_free(list.groups, list.count);
+	return err;
+}
+
+enum rs_err okta_read(const struct config *config, const struct secret *token,
+		      struct http_client *http, struct identity_set *set)
+{
+	char *authorization = NULL;
+	const char *headers[2] = { NULL, NULL };
+	struct reader reader = { config, http, headers, set };
+	enum rs_err err;
+
+	err = build_authorization(token, &authorization);
+	if (err != RS_OK)
+		return err;
+	headers[0] = authorization;
+
+	err = read_app_users(&reader);
+	if (err == RS_OK)
+		err = identity_set_finish(set);
+	if (err == RS_OK && set->count > 0)
+		err = read_groups(&reader);
+
+	wipe_free(authorization);
+	return err;
+}

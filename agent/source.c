@@ -1,0 +1,79 @@
+/*
+ * source.c - picks the configured IdP and reads it into a finished set.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "okta.h"
+#include "secret.h"
+#include "source.h"
+
+void source_http_options(const struct config *config, struct http_options *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->timeout = config->http.timeout;
+	out->max_retries = config->http.max_retries;
+	out->retry_budget = config->http.retry_budget;
+	out->max_wait = config->http.max_wait;
+	out->ca_file = config->http.ca_file;
+	out->proxy = config->http.proxy;
+	out->max_body = 0;
+}
+
+static enum rs_err read_okta(const struct config *config, struct identity_set *set,
+			     struct http_stats *stats)
+{
+	struct http_options options;
+	struct http_client *http = NULL;
+	struct secret *token = NULL;
+	enum rs_err err;
+
+	if (config->okta.oauth.client_id) {
+		log_msg(LOG_ERROR, "%s: okta.oauth is not supported by this build yet: "
+			"use okta.api_token_file or okta.api_token_env", config->path);
+		return RS_ERR_CONFIG;
+	}
+
+	err = config_load_secret(config, &token);
+	if (err != RS_OK)
+		goto out;
+	source_http_options(config, &options);
+	err = http_client_new(&options, &http);
+	if (err != RS_OK)
+		goto out;
+
+	err = okta_read(config, token, http, set);
+	if (err == RS_OK)
+		err = identity_set_finish(set);
+
+out:
+	*stats = http_client_stats(http);
+	http_client_free(http);
+	secret_free(token);
+	return err;
+}
+
+enum rs_err source_read(const struct config *config, struct identity_set *set,
+			struct http_stats *stats)
+{
+	enum rs_err err;
+
+	memset(stats, 0, sizeof(*stats));
+	switch (config->source) {
+	case CONFIG_SOURCE_OKTA:
+		err = read_okta(config, set, stats);
+		break;
+	case CONFIG_SOURCE_GRAPH:
+		log_msg(LOG_ERROR, "source graph is not supported by this build yet");
+		err = RS_ERR_CONFIG;
+		break;
+	default:
+		log_msg(LOG_ERROR, "unknown source %d in the configuration", (int)config->source);
+		err = RS_ERR_INTERNAL;
+		break;
+	}
+
+	if (err != RS_OK)
+		identity_set_release(set);
+	return err;
+}
