@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,11 @@ struct secret {
 
 struct secret *secret_new(const char *value, size_t len)
 {
-	struct secret *secret = malloc(sizeof(*secret) + len + 1);
+	struct secret *secret;
 
+	if (len >= SIZE_MAX - sizeof(*secret))
+		return NULL;
+	secret = malloc(sizeof(*secret) + len + 1);
 	if (secret == NULL)
 		return NULL;
 	secret->len = len;
