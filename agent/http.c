@@ -569,14 +569,16 @@ static enum rs_err give_up(const struct http_client *client, const struct attemp
 	char failure[CURL_ERROR_SIZE + 64];
 	bool rate_limited = attempt->code == CURLE_OK && attempt->response.status == 429;
 
+	const char *retries_word = retries == 1 ? "retry" : "retries";
+
 	describe_failure(client, attempt, failure, sizeof(failure));
 	if (retries >= client->options.max_retries)
-		log_msg(LOG_ERROR, "GET %s %s; giving up after %ld retries (http.max_retries)",
-			log_url, failure, retries);
+		log_msg(LOG_ERROR, "GET %s %s; giving up after %ld %s (http.max_retries)",
+			log_url, failure, retries, retries_word);
 	else
-		log_msg(LOG_ERROR, "GET %s %s; giving up after %ld retries: waiting %.1f s more "
+		log_msg(LOG_ERROR, "GET %s %s; giving up after %ld %s: waiting %.1f s more "
 			"would exceed the retry budget of %ld s (http.retry_budget)",
-			log_url, failure, retries, wait, client->options.retry_budget);
+			log_url, failure, retries, retries_word, wait, client->options.retry_budget);
 	return rate_limited ? RS_ERR_TEMPFAIL : RS_ERR_UNAVAILABLE;
 }
 

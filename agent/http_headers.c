@@ -85,7 +85,6 @@ static const char **header_values(const struct http_response *response, const ch
 				  size_t *count)
 {
 	const char **values;
-	const char *value;
 
 	*count = 0;
 	if (!response || response->header_count == 0)
@@ -95,8 +94,10 @@ static const char **header_values(const struct http_response *response, const ch
 	if (!values)
 		return NULL;
 
-	while ((value = http_response_header(response, name, *count)) != NULL)
-		values[(*count)++] = value;
+	for (size_t i = 0; i < response->header_count; i++) {
+		if (strcasecmp(response->headers[i].name, name) == 0)
+			values[(*count)++] = response->headers[i].value;
+	}
 	return values;
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -1016,8 +1017,10 @@ static enum rs_err next_page_url(const struct reader *reader, const struct listi
 	*next = NULL;
 	if (!values)
 		return RS_ERR_INTERNAL;
-	while ((values[count] = http_response_header(response, "Link", count)) != NULL)
-		count++;
+	for (size_t i = 0; i < response->header_count; i++) {
+		if (strcasecmp(response->headers[i].name, "Link") == 0)
+			values[count++] = response->headers[i].value;
+	}
 	valid = http_link_parse_next(values, count, next);
 	free(values);
 
@@ -1126,6 +1129,11 @@ static char *build_url(const struct config *config, const char *prefix, const ch
 	return url;
 }
 
+static const char *pages_word(long pages)
+{
+	return pages == 1 ? "page" : "pages";
+}
+
 static enum rs_err on_app_users_page(void *context, const char *where,
 				     const struct http_response *page, size_t *items)
 {
@@ -1144,8 +1152,9 @@ static enum rs_err read_app_users(const struct reader *reader)
 	err = read_listing(reader, &listing, url);
 	free(url);
 	if (err == RS_OK)
-		log_msg(LOG_INFO, "read the users of Okta app %s: %ld pages, %zu app users",
-			reader->config->okta.app_id, listing.pages, listing.items);
+		log_msg(LOG_INFO, "read the users of Okta app %s: %ld %s, %zu app users",
+			reader->config->okta.app_id, listing.pages, pages_word(listing.pages),
+			listing.items);
 	return err;
 }
 
@@ -1178,8 +1187,9 @@ static enum rs_err read_app_groups(const struct reader *reader, struct group_lis
 	err = read_listing(reader, &listing, url);
 	free(url);
 	if (err == RS_OK)
-		log_msg(LOG_INFO, "read the groups assigned to Okta app %s: %ld pages, %zu groups",
-			reader->config->okta.app_id, listing.pages, listing.items);
+		log_msg(LOG_INFO, "read the groups assigned to Okta app %s: %ld %s, %zu groups",
+			reader->config->okta.app_id, listing.pages, pages_word(listing.pages),
+			listing.items);
 	return err;
 }
 
@@ -1236,8 +1246,9 @@ static enum rs_err read_group_members(const struct reader *reader,
 		return RS_OK;
 	}
 	if (err == RS_OK)
-		log_msg(LOG_INFO, "read the %s: %ld pages, %zu users, %zu of them app users",
-			name, listing.pages, listing.items, members.matched);
+		log_msg(LOG_INFO, "read the %s: %ld %s, %zu users, %zu of them app users",
+			name, listing.pages, pages_word(listing.pages), listing.items,
+			members.matched);
 	return err;
 }
 

@@ -59,14 +59,15 @@ void http_client_free(struct http_client *client);
 /*
  * GETs url with the extra request headers (NULL-terminated "Name: value"
  * strings; they may carry credentials and are never logged).  Retries
- * transient failures as described above.  Returns RS_OK with *out holding
- * the final response whatever its status, so the caller maps 4xx;
- * RS_ERR_UNAVAILABLE when the server stayed unreachable or kept returning
- * 5xx; RS_ERR_TEMPFAIL when 429 did not clear within the budget;
- * RS_ERR_CONFIG when url is not allowed (scheme or host);
- * RS_ERR_PROTOCOL when the body exceeds max_body or the response cannot be
- * decoded.  Every error is logged here.  *out is empty unless RS_OK is
- * returned.
+ * transient failures as described above.  Returns:
+ *   RS_OK               *out holds the final response whatever its status,
+ *                       so the caller maps 4xx
+ *   RS_ERR_UNAVAILABLE  the server stayed unreachable or kept returning 5xx
+ *   RS_ERR_TEMPFAIL     429 did not clear within the retries and budget
+ *   RS_ERR_CONFIG       url is not allowed (scheme or host)
+ *   RS_ERR_PROTOCOL     the body exceeds max_body, or the response cannot
+ *                       be decoded
+ * Every error is logged here.  *out is empty unless RS_OK is returned.
  */
 enum rs_err http_get(struct http_client *client, const char *url,
 		     const char *const *headers, struct http_response *out);

@@ -663,10 +663,11 @@ static const char *server_find_route(const struct okta_server *server, const cha
 static void add_route(struct okta_server *server, const char *target, int status,
 		      const char *link, const char *body)
 {
-	struct route *route = &server->routes[server->route_count++];
+	struct route *route;
 	char link_line[512] = "";
 
-	assert_true(server->route_count <= COUNT(server->routes));
+	assert_true(server->route_count < COUNT(server->routes));
+	route = &server->routes[server->route_count++];
 	if (link) {
 		size_t len = snprintf(link_line, sizeof(link_line), "Link: ");
 		const char *marker;
@@ -833,8 +834,8 @@ static void read_pages_and_groups(void **state)
 	expect_logged(fixture.server.first_request, "\r\nAuthorization: SSWS test-token\r\n");
 	expect_logged(fixture.server.first_request, "\r\nAccept: application/json\r\n");
 	expect_logged(logged, "read the users of Okta app 0oa1: 2 pages, 3 app users");
-	expect_logged(logged, "read the groups assigned to Okta app 0oa1: 1 pages, 2 groups");
-	expect_logged(logged, "read the members of group Sales (00g1): 1 pages, 3 users, "
+	expect_logged(logged, "read the groups assigned to Okta app 0oa1: 1 page, 2 groups");
+	expect_logged(logged, "read the members of group Sales (00g1): 1 page, 3 users, "
 			      "2 of them app users");
 	expect_logged(logged, "group Gone (00g2) was not found");
 	assert_null(strstr(logged, "test-token"));
