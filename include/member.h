@@ -59,6 +59,11 @@ uint64_t member_checksum(const struct member *member);
 void member_list_init(struct member_list *list);
 /* Appends a deep copy; returns false when memory runs out. */
 bool member_list_add(struct member_list *list, const struct member *member);
+/*
+ * Appends *member by moving its strings into the list, then zeroes *member.
+ * Returns false when memory runs out; *member is unchanged then.
+ */
+bool member_list_take(struct member_list *list, struct member *member);
 void member_list_release(struct member_list *list);
 
 #endif

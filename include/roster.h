@@ -50,6 +50,12 @@ struct roster_run {
 	char *error;
 };
 
+/* One sync_state key and its new value; a NULL value deletes the key. */
+struct roster_state_entry {
+	const char *key;
+	const char *value;
+};
+
 /* What roster_apply() writes besides the plan's operations. */
 struct roster_apply {
 	const char *run_id;
@@ -62,6 +68,9 @@ struct roster_apply {
 	long seats;
 	const char *approved_plan_id; /* recorded as used, or NULL */
 	int64_t now;
+	/* Saved in the same transaction, e.g. the cursor that led to the plan. */
+	const struct roster_state_entry *state;
+	size_t state_count;
 };
 
 /*
@@ -81,6 +90,8 @@ void roster_team_release(struct roster_team *team);
  * stored checksum does not match the row while the team is managed, and
  * into *deleted_ids (sorted, owned by the caller, freed with free()) the
  * external ids of source that events mention but no member row holds.
+ * *members is initialised here.  deleted_ids and deleted_count may be NULL
+ * when the caller needs only the members.  On failure nothing is returned.
  */
 enum rs_err roster_snapshot(struct roster *roster, const char *source,
 			    struct member_list *members,
@@ -99,12 +110,18 @@ enum rs_err roster_run_start(struct roster *roster, const char *run_id,
 			     const char *command, const char *source, int64_t now);
 enum rs_err roster_run_finish(struct roster *roster, const struct roster_run *run);
 
-/* The last limit runs, newest first. */
+/*
+ * The last limit runs, newest first.  The caller releases each with
+ * roster_run_release() and frees *out.
+ */
 enum rs_err roster_runs_recent(struct roster *roster, size_t limit,
 			       struct roster_run **out, size_t *count);
 void roster_run_release(struct roster_run *run);
 
-/* Key/value sync state: cursors, the blocked plan.  *value NULL if absent. */
+/*
+ * Key/value sync state: cursors, the blocked plan.  *value NULL if absent
+ * (the caller frees it); setting NULL deletes the key.
+ */
 enum rs_err roster_state_get(struct roster *roster, const char *key, char **value);
 enum rs_err roster_state_set(struct roster *roster, const char *key, const char *value);
 
@@ -115,6 +132,12 @@ enum rs_err roster_approval_used(struct roster *roster, const char *plan_id, boo
  * Manual management, refused with RS_ERR_PERMISSION while a source manages
  * the team (the caller prints where to make the change).  member_add puts
  * the member in waiting when no seat is free.  Each writes an event.
+ *
+ * member_add stores source "manual" and no external id.  An email that an
+ * active or waiting member has (compared case-insensitively) gives
+ * RS_ERR_USAGE; an unassigned member with it is reactivated instead.
+ * member_remove marks the member unassigned; an unknown email gives
+ * RS_ERR_USAGE, and an unassigned member is left as it is.
  */
 enum rs_err roster_member_add(struct roster *roster, const char *run_id,
 			      const struct member *member, long seats, int64_t now,
@@ -122,7 +145,10 @@ enum rs_err roster_member_add(struct roster *roster, const char *run_id,
 enum rs_err roster_member_remove(struct roster *roster, const char *run_id,
 				 const char *email, int64_t now);
 
-/* Hands the team back to manual management and writes an event. */
+/*
+ * Hands the team back to manual management, drops the triggers and writes
+ * an event.  A team that no source manages is left as it is.
+ */
 enum rs_err roster_release(struct roster *roster, const char *run_id, int64_t now);
 
 #endif

@@ -1,0 +1,495 @@
+/*
+ * roster.c - opening the roster file, and the helpers that the other
+ * roster_*.c files share: statement cache, error logging, write
+ * transactions, member rows and events.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "roster_internal.h"
+
+#ifndef ROSTERSYNC_VERSION
+#define ROSTERSYNC_VERSION "unknown"
+#endif
+
+/*
+ * NOMUTEX skips SQLite's per-call locking: one struct roster is never used
+ * by two threads at once.
+ */
+#define ROSTER_OPEN_FLAGS (SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX)
+
+/* How long a write waits for another connection's write lock. */
+#define ROSTER_BUSY_TIMEOUT_MS 5000
+
+enum rs_err roster_sqlite_error(struct roster *roster, const char *operation)
+{
+	int code = sqlite3_errcode(roster->db) & 0xff;
+
+	log_msg(LOG_ERROR, "roster %s: %s failed: %s", roster->path, operation,
+		sqlite3_errmsg(roster->db));
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		return RS_ERR_TEMPFAIL;
+	if (code == SQLITE_NOMEM)
+		return RS_ERR_INTERNAL;
+	return RS_ERR_IO;
+}
+
+sqlite3_stmt *roster_stmt(struct roster *roster, enum roster_stmt_id id)
+{
+	sqlite3_stmt **slot = &roster->stmts[id];
+	char operation[96];
+
+	if (*slot) {
+		sqlite3_reset(*slot);
+		sqlite3_clear_bindings(*slot);
+		return *slot;
+	}
+
+	if (sqlite3_prepare_v3(roster->db, roster_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+			       slot, NULL) != SQLITE_OK) {
+		snprintf(operation, sizeof(operation), "preparing \"%.60s\"", roster_stmt_sql[id]);
+		roster_sqlite_error(roster, operation);
+		return NULL;
+	}
+	return *slot;
+}
+
+enum rs_err roster_exec(struct roster *roster, const char *sql, const char *operation)
+{
+	if (sqlite3_exec(roster->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return roster_sqlite_error(roster, operation);
+	return RS_OK;
+}
+
+enum rs_err roster_step_done(struct roster *roster, sqlite3_stmt *stmt, const char *operation)
+{
+	enum rs_err err = RS_OK;
+
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		err = roster_sqlite_error(roster, operation);
+	sqlite3_reset(stmt);
+	return err;
+}
+
+bool roster_bind_text(sqlite3_stmt *stmt, int index, const char *text)
+{
+	return sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC) == SQLITE_OK;
+}
+
+bool roster_bind_time(sqlite3_stmt *stmt, int index, int64_t value)
+{
+	if (value == 0)
+		return sqlite3_bind_null(stmt, index) == SQLITE_OK;
+	return sqlite3_bind_int64(stmt, index, value) == SQLITE_OK;
+}
+
+char *roster_column_dup(sqlite3_stmt *stmt, int column, bool *ok)
+{
+	const char *text = (const char *)sqlite3_column_text(stmt, column);
+	char *copy;
+
+	if (!text)
+		return NULL;
+
+	copy = strdup(text);
+	if (!copy)
+		*ok = false;
+	return copy;
+}
+
+enum rs_err roster_write_begin(struct roster *roster, const char *operation)
+{
+	if (sqlite3_exec(roster->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		int code = sqlite3_errcode(roster->db) & 0xff;
+
+		if (code != SQLITE_BUSY)
+			return roster_sqlite_error(roster, "starting a write transaction");
+		log_msg(LOG_ERROR, "roster %s: %s failed: another connection held the write"
+			" lock for more than %d s; try again when it has finished",
+			roster->path, operation, ROSTER_BUSY_TIMEOUT_MS / 1000);
+		return RS_ERR_TEMPFAIL;
+	}
+
+	/* OR IGNORE: a row that another program left behind changes nothing. */
+	if (roster_exec(roster, "INSERT OR IGNORE INTO agent_write (id) VALUES (1)",
+			"marking the write as rostersync's") != RS_OK) {
+		roster_rollback(roster, operation);
+		return RS_ERR_IO;
+	}
+	return RS_OK;
+}
+
+enum rs_err roster_write_commit(struct roster *roster, const char *operation)
+{
+	char step[160];
+	enum rs_err err;
+
+	err = roster_exec(roster, "DELETE FROM agent_write", "removing the write marker");
+	if (err != RS_OK)
+		return err;
+
+	snprintf(step, sizeof(step), "committing %s", operation);
+	return roster_exec(roster, "COMMIT", step);
+}
+
+void roster_rollback(struct roster *roster, const char *operation)
+{
+	/* SQLite may have rolled back already (after an I/O error or a full disk). */
+	if (sqlite3_get_autocommit(roster->db))
+		return;
+
+	if (sqlite3_exec(roster->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		log_msg(LOG_ERROR, "roster %s: rolling back %s failed: %s; closing the"
+			" roster discards the transaction", roster->path, operation,
+			sqlite3_errmsg(roster->db));
+}
+
+/* Creates path with mode 0600 if missing, or warns when an existing file is open to others. */
+static enum rs_err prepare_file(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd >= 0) {
+		/* The umask may have removed bits from 0600, e.g. owner write. */
+		int rc = fchmod(fd, 0600);
+
+		close(fd);
+		if (rc != 0) {
+			log_msg(LOG_ERROR, "roster %s: setting mode 0600 failed: %s", path,
+				strerror(errno));
+			return RS_ERR_IO;
+		}
+		log_msg(LOG_INFO, "roster %s: created", path);
+		return RS_OK;
+	}
+	if (errno != EEXIST) {
+		log_msg(LOG_ERROR, "roster %s: creating the file failed: %s", path,
+			strerror(errno));
+		return RS_ERR_IO;
+	}
+
+	if (stat(path, &st) != 0) {
+		log_msg(LOG_ERROR, "roster %s: stat failed: %s", path, strerror(errno));
+		return RS_ERR_IO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_msg(LOG_ERROR, "roster %s: not a regular file", path);
+		return RS_ERR_IO;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		log_msg(LOG_WARN, "roster %s: file is accessible by group or others (mode %04o);"
+			" run chmod 600 on it", path, (unsigned)(st.st_mode & 07777));
+	return RS_OK;
+}
+
+/* Sets the connection's pragmas: WAL, synchronous=NORMAL, foreign keys. */
+static enum rs_err set_pragmas(struct roster *roster)
+{
+	sqlite3_stmt *stmt = NULL;
+	enum rs_err err = RS_OK;
+
+	if (sqlite3_prepare_v2(roster->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_step(stmt) != SQLITE_ROW) {
+		err = roster_sqlite_error(roster, "setting journal_mode=WAL");
+	} else {
+		const char *mode = (const char *)sqlite3_column_text(stmt, 0);
+
+		if (!mode || strcasecmp(mode, "wal") != 0)
+			log_msg(LOG_WARN, "roster %s: journal_mode is %s, not wal; keep the roster"
+				" on a local file system", roster->path, mode ? mode : "unknown");
+	}
+	sqlite3_finalize(stmt);
+
+	if (err == RS_OK)
+		err = roster_exec(roster, "PRAGMA synchronous = NORMAL", "setting synchronous");
+	/*
+	 * 64 MiB of page cache instead of SQLite's 2 MiB default: a sync of
+	 * 100,000 members writes about 60 MB, and a transaction that outgrows
+	 * the cache writes its pages to the WAL more than once.
+	 */
+	if (err == RS_OK)
+		err = roster_exec(roster, "PRAGMA cache_size = -65536", "setting cache_size");
+	if (err == RS_OK)
+		err = roster_exec(roster, "PRAGMA foreign_keys = ON", "enabling foreign keys");
+	return err;
+}
+
+/* Opens the SQLite connection and refuses a schema newer than this program's. */
+static enum rs_err open_connection(struct roster *roster)
+{
+	int version = 0;
+	enum rs_err err;
+
+	if (sqlite3_open_v2(roster->path, &roster->db, ROSTER_OPEN_FLAGS, NULL) != SQLITE_OK) {
+		if (!roster->db) {
+			log_msg(LOG_ERROR, "roster %s: opening failed: out of memory", roster->path);
+			return RS_ERR_INTERNAL;
+		}
+		return roster_sqlite_error(roster, "opening");
+	}
+	sqlite3_extended_result_codes(roster->db, 1);
+	sqlite3_busy_timeout(roster->db, ROSTER_BUSY_TIMEOUT_MS);
+
+	err = roster_schema_version(roster, &version);
+	if (err != RS_OK)
+		return err;
+	if (version > ROSTER_SCHEMA_VERSION) {
+		log_msg(LOG_ERROR, "roster %s: schema version %d is newer than version %d, the"
+			" newest that rostersync %s knows; upgrade rostersync",
+			roster->path, version, ROSTER_SCHEMA_VERSION, ROSTERSYNC_VERSION);
+		return RS_ERR_IO;
+	}
+
+	err = set_pragmas(roster);
+	if (err == RS_OK)
+		err = roster_functions_register(roster);
+	if (err == RS_OK)
+		err = roster_migrate(roster, version);
+	return err;
+}
+
+enum rs_err roster_open(const char *path, struct roster **out)
+{
+	struct roster *roster;
+	enum rs_err err;
+
+	*out = NULL;
+	err = prepare_file(path);
+	if (err != RS_OK)
+		return err;
+
+	roster = calloc(1, sizeof(*roster));
+	if (roster)
+		roster->path = strdup(path);
+	/* Every failure returns RS_ERR_IO, as roster.h promises; the log has the cause. */
+	if (!roster || !roster->path) {
+		log_msg(LOG_ERROR, "roster %s: out of memory", path);
+		free(roster);
+		return RS_ERR_IO;
+	}
+
+	err = open_connection(roster);
+	if (err != RS_OK) {
+		roster_close(roster);
+		return RS_ERR_IO;
+	}
+
+	*out = roster;
+	return RS_OK;
+}
+
+void roster_close(struct roster *roster)
+{
+	if (!roster)
+		return;
+
+	for (size_t i = 0; i < STMT_COUNT; i++)
+		sqlite3_finalize(roster->stmts[i]);
+	if (roster->db && sqlite3_close(roster->db) != SQLITE_OK)
+		log_msg(LOG_ERROR, "roster %s: closing failed: %s", roster->path,
+			sqlite3_errmsg(roster->db));
+	free(roster->path);
+	free(roster);
+}
+
+enum rs_err roster_team_get(struct roster *roster, struct roster_team *out)
+{
+	sqlite3_stmt *stmt = roster_stmt(roster, STMT_TEAM_GET);
+	struct roster_team team = { 0 };
+	enum rs_err err = RS_OK;
+	bool ok = true;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!stmt)
+		return RS_ERR_IO;
+
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		team.name = roster_column_dup(stmt, 0, &ok);
+		team.seats = (long)sqlite3_column_int64(stmt, 1);
+		team.source = roster_column_dup(stmt, 2, &ok);
+		team.org = roster_column_dup(stmt, 3, &ok);
+		team.app = roster_column_dup(stmt, 4, &ok);
+		team.managed_since = sqlite3_column_int64(stmt, 5);
+		team.released_at = sqlite3_column_int64(stmt, 6);
+	} else if (rc != SQLITE_DONE) {
+		err = roster_sqlite_error(roster, "reading the team");
+	}
+	sqlite3_reset(stmt);
+
+	if (err == RS_OK && !ok) {
+		log_msg(LOG_ERROR, "roster %s: out of memory reading the team", roster->path);
+		err = RS_ERR_INTERNAL;
+	}
+	if (err != RS_OK) {
+		roster_team_release(&team);
+		return err;
+	}
+	*out = team;
+	return RS_OK;
+}
+
+void roster_team_release(struct roster_team *team)
+{
+	if (!team)
+		return;
+
+	free(team->name);
+	free(team->source);
+	free(team->org);
+	free(team->app);
+	memset(team, 0, sizeof(*team));
+}
+
+enum rs_err roster_team_source(struct roster *roster, char **source)
+{
+	struct roster_team team;
+	enum rs_err err = roster_team_get(roster, &team);
+
+	*source = NULL;
+	if (err != RS_OK)
+		return err;
+
+	*source = team.source;
+	team.source = NULL;
+	roster_team_release(&team);
+	return RS_OK;
+}
+
+enum rs_err roster_member_read(struct roster *roster, sqlite3_stmt *stmt, struct member *member,
+			       bool *has_checksum, uint64_t *checksum)
+{
+	const char *state = (const char *)sqlite3_column_text(stmt, 9);
+	bool ok = true;
+
+	memset(member, 0, sizeof(*member));
+	member->id = sqlite3_column_int64(stmt, 0);
+	member->source = roster_column_dup(stmt, 1, &ok);
+	member->external_id = roster_column_dup(stmt, 2, &ok);
+	member->email = roster_column_dup(stmt, 3, &ok);
+	member->user_name = roster_column_dup(stmt, 4, &ok);
+	member->given_name = roster_column_dup(stmt, 5, &ok);
+	member->family_name = roster_column_dup(stmt, 6, &ok);
+	member->display_name = roster_column_dup(stmt, 7, &ok);
+	member->provenance = roster_column_dup(stmt, 8, &ok);
+	member->created_at = sqlite3_column_int64(stmt, 10);
+	member->updated_at = sqlite3_column_int64(stmt, 11);
+	member->state_since = sqlite3_column_int64(stmt, 12);
+	*has_checksum = sqlite3_column_type(stmt, 13) != SQLITE_NULL;
+	*checksum = (uint64_t)sqlite3_column_int64(stmt, 13);
+
+	if (!ok) {
+		member_release(member);
+		log_msg(LOG_ERROR, "roster %s: out of memory reading members", roster->path);
+		return RS_ERR_INTERNAL;
+	}
+	/* The CHECK constraint allows only known states; this guards a changed schema. */
+	if (!member_state_parse(state, &member->state)) {
+		log_msg(LOG_ERROR, "roster %s: member %lld has an invalid state \"%s\"",
+			roster->path, (long long)member->id, state ? state : "NULL");
+		member_release(member);
+		return RS_ERR_IO;
+	}
+	return RS_OK;
+}
+
+enum rs_err roster_event_add(struct roster *roster, const struct roster_event *event)
+{
+	sqlite3_stmt *stmt = roster_stmt(roster, STMT_EVENT_INSERT);
+	bool ok;
+
+	if (!stmt)
+		return RS_ERR_IO;
+
+	ok = roster_bind_text(stmt, 1, event->run_id) &&
+	     sqlite3_bind_int64(stmt, 2, event->at) == SQLITE_OK &&
+	     roster_bind_text(stmt, 3, event->op) &&
+	     roster_bind_time(stmt, 4, event->member_id) &&
+	     roster_bind_text(stmt, 5, event->email) &&
+	     roster_bind_text(stmt, 6, event->external_id) &&
+	     roster_bind_text(stmt, 7, event->source) &&
+	     roster_bind_text(stmt, 8, event->before) &&
+	     roster_bind_text(stmt, 9, event->after) &&
+	     roster_bind_text(stmt, 10, event->reason);
+	if (!ok)
+		return roster_sqlite_error(roster, "binding an event");
+	return roster_step_done(roster, stmt, "writing an event");
+}
+
+/* Adds text, or JSON null when text is NULL; false when out of memory. */
+static bool json_add_text(cJSON *object, const char *name, const char *text)
+{
+	if (!text)
+		return cJSON_AddNullToObject(object, name) != NULL;
+	return cJSON_AddStringToObject(object, name, text) != NULL;
+}
+
+/* Adds a Unix time, or JSON null when it is 0. */
+static bool json_add_time(cJSON *object, const char *name, int64_t value)
+{
+	if (value == 0)
+		return cJSON_AddNullToObject(object, name) != NULL;
+	return cJSON_AddNumberToObject(object, name, (double)value) != NULL;
+}
+
+char *roster_management_json(const char *source, const char *org, const char *app,
+			     int64_t managed_since, int64_t released_at)
+{
+	cJSON *object = cJSON_CreateObject();
+	char *text = NULL;
+	bool ok;
+
+	if (!object)
+		return NULL;
+
+	ok = json_add_text(object, "source", source) &&
+	     json_add_text(object, "org", org) &&
+	     json_add_text(object, "app", app) &&
+	     json_add_time(object, "managed_since", managed_since) &&
+	     json_add_time(object, "released_at", released_at);
+	if (ok)
+		text = cJSON_PrintUnformatted(object);
+
+	cJSON_Delete(object);
+	return text;
+}
+
+char *roster_member_json(const struct member *member)
+{
+	cJSON *object = cJSON_CreateObject();
+	char *text = NULL;
+	bool ok;
+
+	if (!object)
+		return NULL;
+
+	/* Member ids stay far below 2^53, so a JSON number represents them exactly. */
+	ok = (member->id == 0 || cJSON_AddNumberToObject(object, "id", (double)member->id)) &&
+	     json_add_text(object, "source", member->source) &&
+	     json_add_text(object, "external_id", member->external_id) &&
+	     json_add_text(object, "email", member->email) &&
+	     json_add_text(object, "user_name", member->user_name) &&
+	     json_add_text(object, "given_name", member->given_name) &&
+	     json_add_text(object, "family_name", member->family_name) &&
+	     json_add_text(object, "display_name", member->display_name) &&
+	     json_add_text(object, "provenance", member->provenance) &&
+	     json_add_text(object, "state", member_state_name(member->state));
+	if (ok)
+		text = cJSON_PrintUnformatted(object);
+
+	cJSON_Delete(object);
+	return text;
+}

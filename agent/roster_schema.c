@@ -1,0 +1,433 @@
+/*
+ * roster_schema.c - the roster's SQL: schema migrations, the triggers that
+ * guard a managed roster, the SQL function rostersync_checksum() and the
+ * text of every cached statement.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "roster_internal.h"
+
+/*
+ * migrations[v] turns a schema of version v into version v + 1.  Adding a
+ * version means appending one entry here and raising ROSTER_SCHEMA_VERSION.
+ * A step must work inside a transaction (no VACUUM, no journal_mode).
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the first schema. */
+	"CREATE TABLE team ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" name TEXT,"
+	" seats INTEGER NOT NULL CHECK (seats >= 0),"
+	" source TEXT,"
+	" org TEXT,"
+	" app TEXT,"
+	" managed_since INTEGER,"
+	" released_at INTEGER"
+	");"
+	"CREATE TABLE members ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" source TEXT NOT NULL,"
+	" external_id TEXT,"
+	" email TEXT NOT NULL CHECK (email <> ''),"
+	" email_key TEXT NOT NULL UNIQUE CHECK (email_key = lower(email)),"
+	" user_name TEXT,"
+	" given_name TEXT,"
+	" family_name TEXT,"
+	" display_name TEXT,"
+	" provenance TEXT,"
+	" state TEXT NOT NULL CHECK (state IN ('active', 'waiting', 'unassigned')),"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" state_since INTEGER NOT NULL,"
+	" checksum INTEGER,"
+	" UNIQUE (source, external_id)"
+	");"
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY,"
+	" run_id TEXT,"
+	" at INTEGER NOT NULL,"
+	" op TEXT NOT NULL,"
+	" member_id INTEGER REFERENCES members (id),"
+	" email TEXT,"
+	" external_id TEXT,"
+	" source TEXT,"
+	" before TEXT,"
+	" after TEXT,"
+	" reason TEXT"
+	");"
+	"CREATE INDEX events_source_external_id ON events (source, external_id);"
+	"CREATE TABLE runs ("
+	" id TEXT PRIMARY KEY,"
+	" command TEXT,"
+	" source TEXT,"
+	" started_at INTEGER NOT NULL,"
+	" finished_at INTEGER,"
+	" outcome TEXT,"
+	" exit_status INTEGER,"
+	" assigned INTEGER NOT NULL DEFAULT 0,"
+	" updated INTEGER NOT NULL DEFAULT 0,"
+	" unassigned INTEGER NOT NULL DEFAULT 0,"
+	" waiting INTEGER NOT NULL DEFAULT 0,"
+	" skipped INTEGER NOT NULL DEFAULT 0,"
+	" plan_id TEXT,"
+	" error TEXT"
+	");"
+	"CREATE INDEX runs_started_at ON runs (started_at);"
+	"CREATE TABLE sync_state ("
+	" key TEXT PRIMARY KEY,"
+	" value TEXT NOT NULL,"
+	" updated_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE approvals ("
+	" plan_id TEXT PRIMARY KEY,"
+	" run_id TEXT,"
+	" at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE agent_write ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1)"
+	");",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == ROSTER_SCHEMA_VERSION,
+	       "one migration step per schema version");
+
+#define MEMBER_COLUMNS \
+	"id, source, external_id, email, user_name, given_name, family_name," \
+	" display_name, provenance, state, created_at, updated_at, state_since, checksum"
+
+#define CHECKSUM_OF_ROW \
+	"rostersync_checksum(source, external_id, email, user_name, given_name," \
+	" family_name, display_name, provenance, state)"
+
+const char *const roster_stmt_sql[STMT_COUNT] = {
+	[STMT_TEAM_GET] =
+		"SELECT name, seats, source, org, app, managed_since, released_at"
+		" FROM team WHERE id = 1",
+	/* Writes nothing when the row already has these values. */
+	[STMT_TEAM_UPSERT] =
+		"INSERT INTO team (id, name, seats, source, org, app, managed_since)"
+		" VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)"
+		" ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+		" seats = excluded.seats, source = excluded.source, org = excluded.org,"
+		" app = excluded.app, managed_since = excluded.managed_since"
+		" WHERE name IS NOT excluded.name OR seats IS NOT excluded.seats"
+		" OR source IS NOT excluded.source OR org IS NOT excluded.org"
+		" OR app IS NOT excluded.app OR managed_since IS NOT excluded.managed_since",
+	[STMT_TEAM_RELEASE] =
+		"UPDATE team SET source = NULL, org = NULL, app = NULL,"
+		" managed_since = NULL, released_at = ?1 WHERE id = 1",
+	[STMT_MEMBERS_ALL] =
+		"SELECT " MEMBER_COLUMNS " FROM members ORDER BY id",
+	[STMT_MEMBER_INSERT] =
+		"INSERT INTO members (source, external_id, email, email_key, user_name,"
+		" given_name, family_name, display_name, provenance, state, created_at,"
+		" updated_at, state_since, checksum)"
+		" VALUES (?1, ?2, ?3, lower(?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	/* The SET expressions all read the old row, so the CASE compares with the old state. */
+	[STMT_MEMBER_UPDATE] =
+		"UPDATE members SET source = ?2, external_id = ?3, email = ?4,"
+		" email_key = lower(?4), user_name = ?5, given_name = ?6, family_name = ?7, display_name = ?8,"
+		" provenance = ?9,"
+		" state_since = CASE WHEN state = ?10 THEN state_since ELSE ?11 END,"
+		" state = ?10, updated_at = ?11, checksum = ?12"
+		" WHERE id = ?1",
+	/*
+	 * A placeholder address that frees the row's email_key for the
+	 * rest of the transaction.  .invalid is reserved (RFC 2606), so no
+	 * real address can collide with it.
+	 */
+	[STMT_MEMBER_PARK_EMAIL] =
+		"UPDATE members SET email = 'member-' || id || '@email-change.invalid',"
+		" email_key = 'member-' || id || '@email-change.invalid' WHERE id = ?1",
+	[STMT_MEMBER_BY_EMAIL] =
+		"SELECT " MEMBER_COLUMNS " FROM members WHERE email_key = lower(?1)",
+	[STMT_MEMBER_SET_STATE] =
+		"UPDATE members SET state = ?2, state_since = ?3, updated_at = ?3,"
+		" given_name = coalesce(?4, given_name),"
+		" family_name = coalesce(?5, family_name), checksum = NULL"
+		" WHERE id = ?1",
+	[STMT_MEMBERS_SEAL] =
+		"UPDATE members SET checksum = " CHECKSUM_OF_ROW
+		" WHERE checksum IS NOT " CHECKSUM_OF_ROW,
+	[STMT_ACTIVE_COUNT] =
+		"SELECT count(*) FROM members WHERE state = 'active'",
+	[STMT_DELETED_IDS] =
+		"SELECT DISTINCT e.external_id FROM events AS e"
+		" WHERE e.source = ?1 AND e.external_id IS NOT NULL"
+		" AND NOT EXISTS (SELECT 1 FROM members AS m"
+		" WHERE m.source = e.source AND m.external_id = e.external_id)"
+		" ORDER BY e.external_id",
+	[STMT_EVENT_INSERT] =
+		"INSERT INTO events (run_id, at, op, member_id, email, external_id,"
+		" source, before, after, reason)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[STMT_APPROVAL_INSERT] =
+		"INSERT INTO approvals (plan_id, run_id, at) VALUES (?1, ?2, ?3)",
+	[STMT_APPROVAL_GET] =
+		"SELECT 1 FROM approvals WHERE plan_id = ?1",
+	[STMT_RUN_START] =
+		"INSERT INTO runs (id, command, source, started_at) VALUES (?1, ?2, ?3, ?4)",
+	/* Also records a run whose start was never written. */
+	[STMT_RUN_FINISH] =
+		"INSERT INTO runs (id, command, source, started_at, finished_at, outcome,"
+		" exit_status, assigned, updated, unassigned, waiting, skipped, plan_id, error)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+		" ON CONFLICT (id) DO UPDATE SET"
+		" source = coalesce(excluded.source, source),"
+		" finished_at = excluded.finished_at, outcome = excluded.outcome,"
+		" exit_status = excluded.exit_status, assigned = excluded.assigned,"
+		" updated = excluded.updated, unassigned = excluded.unassigned,"
+		" waiting = excluded.waiting, skipped = excluded.skipped,"
+		" plan_id = excluded.plan_id, error = excluded.error",
+	[STMT_RUNS_RECENT] =
+		"SELECT id, command, source, started_at, finished_at, outcome, exit_status,"
+		" assigned, updated, unassigned, waiting, skipped, plan_id, error"
+		" FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?1",
+	[STMT_STATE_GET] =
+		"SELECT value FROM sync_state WHERE key = ?1",
+	[STMT_STATE_SET] =
+		"INSERT INTO sync_state (key, value, updated_at) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+		" updated_at = excluded.updated_at",
+	[STMT_STATE_DELETE] =
+		"DELETE FROM sync_state WHERE key = ?1",
+	[STMT_TRIGGER_SQL] =
+		"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+};
+
+enum rs_err roster_schema_version(struct roster *roster, int *version)
+{
+	sqlite3_stmt *stmt = NULL;
+	enum rs_err err = RS_OK;
+
+	if (sqlite3_prepare_v2(roster->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK ||
+	    sqlite3_step(stmt) != SQLITE_ROW)
+		err = roster_sqlite_error(roster, "reading the schema version");
+	else
+		*version = sqlite3_column_int(stmt, 0);
+
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+/* Applies migrations[from] and sets user_version to from + 1, in one transaction. */
+static enum rs_err migrate_step(struct roster *roster, int from)
+{
+	char set_version[64];
+	int current = -1;
+	enum rs_err err;
+
+	err = roster_exec(roster, "BEGIN IMMEDIATE", "starting a schema migration");
+	if (err != RS_OK)
+		return err;
+
+	/* Another process may have migrated while this one waited for the lock. */
+	err = roster_schema_version(roster, &current);
+	if (err == RS_OK && current == from) {
+		snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", from + 1);
+		err = roster_exec(roster, migrations[from], "migrating the schema");
+		if (err == RS_OK)
+			err = roster_exec(roster, set_version, "setting the schema version");
+	}
+	if (err == RS_OK)
+		err = roster_exec(roster, "COMMIT", "committing a schema migration");
+
+	if (err != RS_OK) {
+		roster_rollback(roster, "schema migration");
+		return err;
+	}
+	if (current == from)
+		log_msg(LOG_INFO, "roster %s: schema migrated from version %d to %d",
+			roster->path, from, from + 1);
+	return RS_OK;
+}
+
+enum rs_err roster_migrate(struct roster *roster, int version)
+{
+	for (int from = version; from < ROSTER_SCHEMA_VERSION; from++) {
+		enum rs_err err = migrate_step(roster, from);
+
+		if (err != RS_OK)
+			return err;
+	}
+	return RS_OK;
+}
+
+/*
+ * The guards.  Each rejects a write while team.source is set.  Inserts and
+ * updates pass while agent_write contains a row, which only rostersync's
+ * own transactions insert, and delete again before they commit.  Deletes
+ * never pass, because rostersync marks members unassigned instead.
+ */
+struct trigger_def {
+	const char *name;
+	const char *table;
+	const char *event_and_condition;
+};
+
+#define MANAGED "(SELECT source FROM team WHERE id = 1) IS NOT NULL"
+#define NO_AGENT_WRITE "NOT EXISTS (SELECT 1 FROM agent_write)"
+
+static const struct trigger_def triggers[] = {
+	{ "members_managed_insert", "members",
+	  "BEFORE INSERT ON members WHEN " MANAGED " AND " NO_AGENT_WRITE },
+	{ "members_managed_update", "members",
+	  "BEFORE UPDATE ON members WHEN " MANAGED " AND " NO_AGENT_WRITE },
+	{ "members_managed_delete", "members",
+	  "BEFORE DELETE ON members WHEN " MANAGED },
+	{ "team_managed_update", "team",
+	  "BEFORE UPDATE ON team WHEN OLD.source IS NOT NULL AND " NO_AGENT_WRITE },
+	{ "team_managed_delete", "team",
+	  "BEFORE DELETE ON team WHEN OLD.source IS NOT NULL" },
+};
+
+#define TRIGGER_COUNT (sizeof(triggers) / sizeof(triggers[0]))
+
+/* Returns the CREATE TRIGGER text for def (sqlite3_free it), NULL when out of memory. */
+static char *trigger_sql(const struct trigger_def *def, const char *source_title)
+{
+	char *message = sqlite3_mprintf(
+		"%s is managed by %s (rostersync): change the assignment in %s,"
+		" or run \"rostersync release -c CONFIG\" to manage the roster by hand",
+		def->table, source_title, source_title);
+	char *sql;
+
+	if (!message)
+		return NULL;
+	/* %q doubles single quotes, because RAISE takes only a string literal. */
+	sql = sqlite3_mprintf("CREATE TRIGGER %s %s BEGIN SELECT RAISE(ABORT, '%q'); END",
+			      def->name, def->event_and_condition, message);
+	sqlite3_free(message);
+	return sql;
+}
+
+/* Sets *same when trigger name exists with exactly the text sql. */
+static enum rs_err trigger_matches(struct roster *roster, const char *name, const char *sql,
+				   bool *same)
+{
+	sqlite3_stmt *stmt = roster_stmt(roster, STMT_TRIGGER_SQL);
+	enum rs_err err = RS_OK;
+	int rc;
+
+	*same = false;
+	if (!stmt)
+		return RS_ERR_IO;
+	if (!roster_bind_text(stmt, 1, name))
+		return roster_sqlite_error(roster, "binding a trigger name");
+
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const char *stored = (const char *)sqlite3_column_text(stmt, 0);
+
+		*same = stored && strcmp(stored, sql) == 0;
+	} else if (rc != SQLITE_DONE) {
+		err = roster_sqlite_error(roster, "reading a trigger");
+	}
+	sqlite3_reset(stmt);
+	return err;
+}
+
+static enum rs_err trigger_create(struct roster *roster, const struct trigger_def *def,
+				  const char *source_title)
+{
+	char *sql = trigger_sql(def, source_title);
+	char *drop = sqlite3_mprintf("DROP TRIGGER IF EXISTS %s", def->name);
+	enum rs_err err = RS_ERR_INTERNAL;
+	bool same = false;
+
+	if (!sql || !drop) {
+		log_msg(LOG_ERROR, "roster %s: out of memory creating a trigger", roster->path);
+		goto out;
+	}
+
+	err = trigger_matches(roster, def->name, sql, &same);
+	if (err != RS_OK || same)
+		goto out;
+
+	err = roster_exec(roster, drop, "dropping an old trigger");
+	if (err == RS_OK)
+		err = roster_exec(roster, sql, "creating a trigger");
+out:
+	sqlite3_free(drop);
+	sqlite3_free(sql);
+	return err;
+}
+
+enum rs_err roster_triggers_create(struct roster *roster, const char *source_title)
+{
+	for (size_t i = 0; i < TRIGGER_COUNT; i++) {
+		enum rs_err err = trigger_create(roster, &triggers[i], source_title);
+
+		if (err != RS_OK)
+			return err;
+	}
+	return RS_OK;
+}
+
+enum rs_err roster_triggers_drop(struct roster *roster)
+{
+	for (size_t i = 0; i < TRIGGER_COUNT; i++) {
+		char *drop = sqlite3_mprintf("DROP TRIGGER IF EXISTS %s", triggers[i].name);
+		enum rs_err err;
+
+		if (!drop) {
+			log_msg(LOG_ERROR, "roster %s: out of memory dropping a trigger",
+				roster->path);
+			return RS_ERR_INTERNAL;
+		}
+		err = roster_exec(roster, drop, "dropping a trigger");
+		sqlite3_free(drop);
+		if (err != RS_OK)
+			return err;
+	}
+	return RS_OK;
+}
+
+/*
+ * rostersync_checksum(source, external_id, email, user_name, given_name,
+ * family_name, display_name, provenance, state): member_checksum() of a
+ * row, as a signed 64-bit integer.  NULL when state is not a known state.
+ */
+static void checksum_function(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	struct member member = { 0 };
+	char **fields[] = { &member.source, &member.external_id, &member.email,
+			    &member.user_name, &member.given_name, &member.family_name,
+			    &member.display_name, &member.provenance };
+	const size_t field_count = sizeof(fields) / sizeof(fields[0]);
+
+	if ((size_t)argc != field_count + 1) {
+		sqlite3_result_error(context, "rostersync_checksum() takes 9 arguments", -1);
+		return;
+	}
+	if (!member_state_parse((const char *)sqlite3_value_text(argv[field_count]),
+				&member.state)) {
+		sqlite3_result_null(context);
+		return;
+	}
+
+	/*
+	 * The member borrows SQLite's strings, which stay valid until this
+	 * function returns.  member_checksum() only reads them.
+	 */
+	for (size_t i = 0; i < field_count; i++)
+		*fields[i] = (char *)sqlite3_value_text(argv[i]);
+
+	sqlite3_result_int64(context, roster_checksum_to_int64(member_checksum(&member)));
+}
+
+enum rs_err roster_functions_register(struct roster *roster)
+{
+	/* SQLITE_DIRECTONLY keeps it out of triggers and views that a file could bring. */
+	int rc = sqlite3_create_function_v2(roster->db, "rostersync_checksum", 9,
+					    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+					    NULL, checksum_function, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return roster_sqlite_error(roster, "registering rostersync_checksum()");
+	return RS_OK;
+}
