@@ -175,7 +175,7 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 
 	optind = 1;
 	opterr = 0;
-	while ((option = getopt_long(argc, argv, "+c:h", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, "c:h", long_options, NULL)) != -1) {
 		if (option == OPT_HELP) {
 			printf("usage: rostersync %s\n", command->usage);
 			return RS_ERR_USAGE;

@@ -25,26 +25,31 @@ test_version_and_help() {
 	assert_contains "$T/out" "members add"
 }
 
+# Applies one change to a good config; the run must exit 78 naming expect.
+config_case() {
+	cp "$T/good.yaml" "$T/config.yaml"
+	eval "$1"
+	rs sync -c "$T/config.yaml"
+	assert_rc 78
+	assert_contains "$T/err" "$2"
+}
+
 test_config_errors_name_position() {
 	PORT=1 write_config
 	cp "$T/config.yaml" "$T/good.yaml"
-	while IFS='|' read -r change expect; do
-		cp "$T/good.yaml" "$T/config.yaml"
-		eval "$change"
-		rs sync -c "$T/config.yaml"
-		assert_rc 78
-		assert_contains "$T/err" "$expect"
-	done <<'CASES'
-sed -i 's/seats: 100/seats: lots/' "$T/config.yaml"|config.yaml:9:
-sed -i 's/max_unassign_percent: 20/max_unassign_percent: 150/' "$T/config.yaml"|max_unassign_percent
-echo 'surprise: 1' >> "$T/config.yaml"|surprise
-echo 'tenant: again' >> "$T/config.yaml"|tenant
-sed -i 's/^  name: E2E Team/  name: \&a E2E Team\n  extra: *a/' "$T/config.yaml"|alias
-echo 'http: {timeout: 5}' >> "$T/config.yaml"|http
-sed -i '/app_id/d' "$T/config.yaml"|app_id
-sed -i 's|http://127.0.0.1:1|http://example.com|' "$T/config.yaml"|org_url
-printf 'tenant: [\n' > "$T/config.yaml"|config.yaml:
-CASES
+	config_case "sed -i 's/seats: 100/seats: lots/' \"\$T/config.yaml\"" "config.yaml:9:"
+	config_case "sed -i 's/max_unassign_percent: 20/max_unassign_percent: 150/' \"\$T/config.yaml\"" \
+		"max_unassign_percent"
+	config_case "echo 'surprise: 1' >> \"\$T/config.yaml\"" "surprise"
+	config_case "echo 'tenant: again' >> \"\$T/config.yaml\"" "tenant"
+	config_case "sed -i 's/^  name: E2E Team/  name: \&a E2E Team\\n  extra: *a/' \"\$T/config.yaml\"" \
+		"alias"
+	config_case "echo 'http: {timeout: 5}' >> \"\$T/config.yaml\"" "http"
+	config_case "sed -i '/app_id/d' \"\$T/config.yaml\"" "app_id"
+	config_case "sed -i 's#http://127.0.0.1:1#http://example.com#' \"\$T/config.yaml\"" "org_url"
+	config_case "printf 'tenant: [\\n' > \"\$T/config.yaml\"" "config.yaml:"
+	config_case "sed -i 's/max_retries: 2/max_retries: yes/' \"\$T/config.yaml\"" "max_retries"
+
 	rs sync -c "$T/missing.yaml"
 	assert_rc 78
 	assert_contains "$T/err" "missing.yaml"

@@ -3,12 +3,17 @@
 # The recordings live outside the repository (ROSTERSYNC_FIXTURES, default
 # ../shared/fixtures); these tests skip when they are absent.
 
+# Writes the fake's settings for replay mode: the token only.
+replay_settings() {
+	jq -n --arg token "$TOKEN" '{token: $token}' > "$T/data.json"
+}
+
 # Serves a recorded app-user list for the app id it was recorded with.
 replay_app_users() {
 	local file=$1
 	APP=$(jq -r '.interactions[0].request.uri' "$file" | sed -n 's|.*/apps/\([^/?]*\)/users.*|\1|p')
 	[ -n "$APP" ] || fail "no app id in $file"
-	users 0 | write_users ".app_id = \"$APP\""
+	replay_settings
 	start_fake --data "$T/data.json" --replay "$file"
 	write_config
 	sed -i "s/app_id: 0oaapp1/app_id: $APP/" "$T/config.yaml"
@@ -28,7 +33,7 @@ test_recorded_list_without_expand_is_rejected() {
 test_recorded_expanded_user_is_synced() {
 	need_fixtures
 	local body="$FIXTURES/okta/app_users_list_expand_user.body.json"
-	users 0 | write_users
+	replay_settings
 	start_fake --data "$T/data.json" --replay "$body" --replay-status 200 \
 		--replay-path /api/v1/apps/0oaapp1/users
 	write_config
@@ -44,7 +49,7 @@ test_recorded_error_bodies_are_reported() {
 	for case in "error_401_E0000011_invalid_token 401 77" "error_403_E0000006_access_denied 403 77"; do
 		set -- $case
 		local body="$FIXTURES/okta/$1.body.json"
-		users 0 | write_users
+		replay_settings
 		start_fake --data "$T/data.json" --replay "$body" --replay-status "$2" \
 			--replay-path /api/v1/apps/0oaapp1/users
 		write_config

@@ -213,7 +213,7 @@ EOF
 test_plan_and_dry_run_match_sync() {
 	users 6 | write_users
 	start_fake --data "$T/data.json"
-	SEATS=4 write_config
+	SEATS=4 MAX_PERCENT=0 write_config
 	sync_ok
 	edit_data '.assignments.users -= ["00u0001"] | (.users[] | select(.id=="00u0002")).lastName="Changed"'
 	before=$(roster_digest)
