@@ -1,0 +1,49 @@
+/*
+ * auth.h - the credential a source attaches to each IdP request.
+ *
+ * Three kinds, chosen from the config:
+ *   - a static Okta API token: "Authorization: SSWS <token>";
+ *   - an OAuth 2.0 access token from a client-credentials grant
+ *     (Okta private_key_jwt, Entra client secret or certificate):
+ *     "Authorization: Bearer <token>";
+ *   - a DPoP-bound Okta access token: "Authorization: DPoP <token>" plus a
+ *     fresh "DPoP: <proof>" header for every request.
+ * Access tokens are fetched on first use through the same http_client,
+ * cached for their lifetime, and fetched again once after a 401.
+ * struct auth is opaque; it owns the secrets and wipes them when freed.
+ */
+#ifndef ROSTERSYNC_AUTH_H
+#define ROSTERSYNC_AUTH_H
+
+#include <stdbool.h>
+#include "config.h"
+#include "error.h"
+#include "http.h"
+
+struct auth;
+
+/*
+ * Creates the credential for config's source: reads the secret or key it
+ * points at (RS_ERR_CONFIG with a logged reason when that fails).  No
+ * request is sent yet.  http must outlive the auth.
+ */
+enum rs_err auth_new(const struct config *config, struct http_client *http, struct auth **out);
+void auth_free(struct auth *auth);
+
+/*
+ * Builds the credential headers for one request: a NULL-terminated array of
+ * "Name: value" strings, freed with auth_headers_free().  Fetches an access
+ * token first when none is cached; token endpoint errors are logged with
+ * what to do and returned (RS_ERR_PERMISSION for rejected credentials).
+ */
+enum rs_err auth_headers(struct auth *auth, const char *method, const char *url, char ***out);
+void auth_headers_free(char **headers);
+
+/*
+ * Drops the cached access token after a 401 so the next auth_headers()
+ * fetches a new one.  Returns false when retrying cannot help: a static API
+ * token, or a token already fetched again once in this run.
+ */
+bool auth_invalidate(struct auth *auth);
+
+#endif
