@@ -507,7 +507,16 @@ static enum rs_err attempt_error(const struct http_client *client, const struct 
 	}
 }
 
-static enum attempt_outcome perform_attempt(struct http_client *client, const char *url,
+/* One request as the retry loop repeats it. */
+struct request {
+	const char *method;     /* "GET" or "POST" */
+	const char *url;
+	const char *body;       /* POST only */
+	size_t body_len;
+	char log_url[LOG_URL_MAX];
+};
+
+static enum attempt_outcome perform_attempt(struct http_client *client, const struct request *request,
 					    struct curl_slist *headers, struct attempt *attempt)
 {
 	CURL *curl = client->curl;
@@ -516,7 +525,13 @@ static enum attempt_outcome perform_attempt(struct http_client *client, const ch
 	attempt->max_body = client->options.max_body;
 	client->error_buffer[0] = '\0';
 
-	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_URL, request->url);
+	if (request->body) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)request->body_len);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request->body);
+	} else {
+		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	}
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, attempt);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, attempt);
@@ -564,7 +579,7 @@ static void describe_failure(const struct http_client *client, const struct atte
 }
 
 static enum rs_err give_up(const struct http_client *client, const struct attempt *attempt,
-			   const char *log_url, long retries, double wait)
+			   const struct request *request, long retries, double wait)
 {
 	char failure[CURL_ERROR_SIZE + 64];
 	bool rate_limited = attempt->code == CURLE_OK && attempt->response.status == 429;
@@ -573,23 +588,24 @@ static enum rs_err give_up(const struct http_client *client, const struct attemp
 
 	describe_failure(client, attempt, failure, sizeof(failure));
 	if (retries >= client->options.max_retries)
-		log_msg(LOG_ERROR, "GET %s %s; giving up after %ld %s (http.max_retries)",
-			log_url, failure, retries, retries_word);
+		log_msg(LOG_ERROR, "%s %s %s; giving up after %ld %s (http.max_retries)",
+			request->method, request->log_url, failure, retries, retries_word);
 	else
-		log_msg(LOG_ERROR, "GET %s %s; giving up after %ld %s: waiting %.1f s more "
+		log_msg(LOG_ERROR, "%s %s %s; giving up after %ld %s: waiting %.1f s more "
 			"would exceed the retry budget of %ld s (http.retry_budget)",
-			log_url, failure, retries, retries_word, wait, client->options.retry_budget);
+			request->method, request->log_url, failure, retries, retries_word, wait,
+			client->options.retry_budget);
 	return rate_limited ? RS_ERR_TEMPFAIL : RS_ERR_UNAVAILABLE;
 }
 
 static void log_retry(const struct http_client *client, const struct attempt *attempt,
-		      const char *log_url, long retry, double wait)
+		      const struct request *request, long retry, double wait)
 {
 	char failure[CURL_ERROR_SIZE + 64];
 
 	describe_failure(client, attempt, failure, sizeof(failure));
-	log_msg(LOG_WARN, "GET %s %s; retry %ld of %ld in %.1f s", log_url, failure, retry,
-		client->options.max_retries, wait);
+	log_msg(LOG_WARN, "%s %s %s; retry %ld of %ld in %.1f s", request->method,
+		request->log_url, failure, retry, client->options.max_retries, wait);
 }
 
 /* Plans a pause when the response shows the rate limit nearly used up. */
@@ -634,19 +650,18 @@ static void take_pace(struct http_client *client)
 	client->pace_pending = 0;
 }
 
-enum rs_err http_get(struct http_client *client, const char *url,
-		     const char *const *headers, struct http_response *out)
+static enum rs_err perform_request(struct http_client *client, struct request *request,
+				   const char *const *headers, struct http_response *out)
 {
-	char log_url[LOG_URL_MAX];
 	struct curl_slist *list;
 	struct attempt attempt;
 	enum rs_err err = RS_OK;
 
 	memset(out, 0, sizeof(*out));
-	url_for_log(url ? url : "", log_url, sizeof(log_url));
-	if (!url || !http_url_allowed(url)) {
+	url_for_log(request->url ? request->url : "", request->log_url, sizeof(request->log_url));
+	if (!request->url || !http_url_allowed(request->url)) {
 		log_msg(LOG_ERROR, "rejected the request to %s: only https:// URLs are allowed, "
-			"and http:// for loopback hosts", log_url);
+			"and http:// for loopback hosts", request->log_url);
 		return RS_ERR_CONFIG;
 	}
 	list = build_header_list(headers);
@@ -658,14 +673,14 @@ enum rs_err http_get(struct http_client *client, const char *url,
 		double wait;
 
 		take_pace(client);
-		outcome = perform_attempt(client, url, list, &attempt);
+		outcome = perform_attempt(client, request, list, &attempt);
 		if (outcome == ATTEMPT_DONE) {
 			*out = attempt.response;
 			schedule_pace(client, out);
 			break;
 		}
 		if (outcome == ATTEMPT_FAILED) {
-			err = attempt_error(client, &attempt, log_url);
+			err = attempt_error(client, &attempt, request->log_url);
 			http_response_release(&attempt.response);
 			break;
 		}
@@ -675,12 +690,12 @@ enum rs_err http_get(struct http_client *client, const char *url,
 				       next_random(client));
 		if (retries >= client->options.max_retries ||
 		    client->waited + wait > (double)client->options.retry_budget) {
-			err = give_up(client, &attempt, log_url, retries, wait);
+			err = give_up(client, &attempt, request, retries, wait);
 			http_response_release(&attempt.response);
 			break;
 		}
 
-		log_retry(client, &attempt, log_url, retries + 1, wait);
+		log_retry(client, &attempt, request, retries + 1, wait);
 		http_response_release(&attempt.response);
 		client->stats.retries++;
 		client_wait(client, wait);
@@ -688,4 +703,22 @@ enum rs_err http_get(struct http_client *client, const char *url,
 
 	free_header_list(list);
 	return err;
+}
+
+enum rs_err http_get(struct http_client *client, const char *url,
+		     const char *const *headers, struct http_response *out)
+{
+	struct request request = { .method = "GET", .url = url };
+
+	return perform_request(client, &request, headers, out);
+}
+
+enum rs_err http_post(struct http_client *client, const char *url,
+		      const char *const *headers, const char *body, size_t body_len,
+		      struct http_response *out)
+{
+	struct request request = { .method = "POST", .url = url, .body = body ? body : "",
+				   .body_len = body ? body_len : 0 };
+
+	return perform_request(client, &request, headers, out);
 }

@@ -72,6 +72,17 @@ void http_client_free(struct http_client *client);
 enum rs_err http_get(struct http_client *client, const char *url,
 		     const char *const *headers, struct http_response *out);
 
+/*
+ * POSTs body_len bytes of body with the same checks, retries and results
+ * as http_get().  headers must include the Content-Type.  Only requests
+ * that may be repeated safely (token requests, read-only queries such as
+ * Graph's getByIds and $batch of GETs) go through here, because transient
+ * failures are retried.
+ */
+enum rs_err http_post(struct http_client *client, const char *url,
+		      const char *const *headers, const char *body, size_t body_len,
+		      struct http_response *out);
+
 void http_response_release(struct http_response *response);
 
 /* The index-th value of header name (case-insensitive), or NULL. */
