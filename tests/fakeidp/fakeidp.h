@@ -399,15 +399,16 @@ void fault_finish(struct fake_exchange *ex, const struct fault *f);
 
 /* ---- replay.c ----------------------------------------------------------- */
 
-struct replay_options {
-	const char **files;     /* *.exchange.json or body-only files */
-	size_t file_count;
-	unsigned int body_status;  /* --replay-status for body-only files */
-	const char *body_path;     /* --replay-path, required for them */
+/* One --replay file, with the --replay-status and --replay-path after it. */
+struct replay_file {
+	const char *name;
+	unsigned int body_status;   /* 0 means 200 */
+	const char *body_path;      /* required for a body-only file */
 };
 
-/* Loads all files.  Returns NULL with the reason in err. */
-struct replay *replay_load(const struct replay_options *options, char *err, size_t err_len);
+/* Loads the files in order.  Returns NULL with the reason in err. */
+struct replay *replay_load(const struct replay_file *files, size_t count,
+			   char *err, size_t err_len);
 void replay_free(struct replay *replay);
 
 /* ---- reqlog.c ----------------------------------------------------------- */

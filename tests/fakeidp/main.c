@@ -28,10 +28,8 @@ struct options {
 	long synthetic;
 	long groups;
 	bool groups_given;
-	const char *replay[MAX_REPLAY_FILES];
+	struct replay_file replay[MAX_REPLAY_FILES];
 	size_t replay_count;
-	long replay_status;
-	const char *replay_path;
 	const char *log;
 	long latency_ms;
 	bool help;
@@ -53,8 +51,8 @@ static const char usage_text[] =
 	"  --groups G          generated groups for --synthetic (default 50)\n"
 	"  --replay FILE       serve recorded exchanges (*.exchange.json) or a body-only\n"
 	"                      file; may be given several times\n"
-	"  --replay-status N   HTTP status for body-only files (default 200)\n"
-	"  --replay-path P     serve body-only files at paths starting with P\n"
+	"  --replay-status N   HTTP status for the body-only file before it (default 200)\n"
+	"  --replay-path P     serve the body-only file before it at paths starting with P\n"
 	"  --log FILE          append one JSON line per request to FILE\n"
 	"  --latency-ms N      hold every response N milliseconds\n";
 
@@ -79,6 +77,25 @@ static int usage_error(const char *fmt, const char *value)
 	return EXIT_USAGE;
 }
 
+/* Sets --replay-status or --replay-path of the last --replay file. */
+static int apply_replay_option(struct options *opt, int c, const char *arg)
+{
+	struct replay_file *file;
+	long status;
+
+	if (opt->replay_count == 0)
+		return usage_error("%s", "--replay-status and --replay-path must follow --replay FILE");
+	file = &opt->replay[opt->replay_count - 1];
+	if (c == 'P') {
+		file->body_path = arg;
+		return 0;
+	}
+	if (!parse_long(arg, 100, 599, &status))
+		return usage_error("--replay-status: invalid status %s (100 to 599)", arg);
+	file->body_status = (unsigned int)status;
+	return 0;
+}
+
 /* Applies one option; returns 0, or the exit status for a usage error. */
 static int apply_option(struct options *opt, int c, const char *arg)
 {
@@ -98,12 +115,11 @@ static int apply_option(struct options *opt, int c, const char *arg)
 	case 'r':
 		if (opt->replay_count == MAX_REPLAY_FILES)
 			return usage_error("--replay: at most 64 files are allowed, %s is one too many", arg);
-		opt->replay[opt->replay_count++] = arg;
+		opt->replay[opt->replay_count++].name = arg;
 		return 0;
 	case 'S':
-		return parse_long(arg, 100, 599, &opt->replay_status) ? 0 :
-		       usage_error("--replay-status: invalid status %s (100 to 599)", arg);
-	case 'P': opt->replay_path = arg; return 0;
+	case 'P':
+		return apply_replay_option(opt, c, arg);
 	case 'l': opt->log = arg; return 0;
 	case 'L':
 		return parse_long(arg, 0, 3600000, &opt->latency_ms) ? 0 :
@@ -121,8 +137,6 @@ static int check_options(const struct options *opt)
 		return usage_error("%s", "--groups needs --synthetic");
 	if (opt->data == NULL && opt->synthetic == 0 && opt->replay_count == 0)
 		return usage_error("%s", "one of --data, --synthetic or --replay is required");
-	if ((opt->replay_status != 0 || opt->replay_path != NULL) && opt->replay_count == 0)
-		return usage_error("%s", "--replay-status and --replay-path need --replay");
 	return 0;
 }
 
@@ -192,16 +206,10 @@ static bool write_port_file(const char *path, unsigned short port)
 
 static struct replay *load_replay(const struct options *opt)
 {
-	struct replay_options replay = {
-		.files = (const char **)opt->replay,
-		.file_count = opt->replay_count,
-		.body_status = (unsigned int)opt->replay_status,
-		.body_path = opt->replay_path,
-	};
 	struct replay *loaded;
 	char err[512];
 
-	loaded = replay_load(&replay, err, sizeof(err));
+	loaded = replay_load(opt->replay, opt->replay_count, err, sizeof(err));
 	if (loaded == NULL)
 		fprintf(stderr, "fakeidp: --replay: %s\n", err);
 	return loaded;

@@ -8,8 +8,9 @@
  * interaction, not served yet, whose method and path equal its own.  Scheme,
  * host and query do not count.  When all matching interactions were served,
  * the last of them is served again.
- * Any other file is a body-only file: its bytes are sent with the status
- * of --replay-status to every path that starts with --replay-path.
+ * Any other file is a body-only file: its bytes are sent to every GET whose
+ * path starts with the --replay-path given after the file, with the status
+ * of the --replay-status given after it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -233,15 +234,15 @@ static bool load_exchanges(struct replay *replay, const char *path, const cJSON 
 	return true;
 }
 
-/* Adds the whole file as a body served at options->body_path. Takes text. */
-static bool load_body_only(struct replay *replay, const struct replay_options *options,
-			   const char *path, char *text, size_t len, char *err, size_t err_len)
+/* Adds the whole file as a body served at file->body_path.  Takes text. */
+static bool load_body_only(struct replay *replay, const struct replay_file *file,
+			   char *text, size_t len, char *err, size_t err_len)
 {
 	struct interaction *item;
 
-	if (options->body_path == NULL) {
+	if (file->body_path == NULL) {
 		snprintf(err, err_len, "%s is not an exchange file (no \"interactions\"); "
-			 "serving it as a body needs --replay-path", path);
+			 "serving it as a body needs --replay-path after it", file->name);
 		free(text);
 		return false;
 	}
@@ -254,10 +255,10 @@ static bool load_body_only(struct replay *replay, const struct replay_options *o
 	item->body = text;
 	item->body_len = len;
 	item->method = strdup("GET");
-	item->path = strdup(options->body_path);
+	item->path = strdup(file->body_path);
 	item->is_prefix = true;
 	item->body_only = true;
-	item->status = options->body_status ? options->body_status : 200;
+	item->status = file->body_status ? file->body_status : 200;
 	if (item->method == NULL || item->path == NULL) {
 		snprintf(err, err_len, "out of memory");
 		return false;
@@ -265,30 +266,35 @@ static bool load_body_only(struct replay *replay, const struct replay_options *o
 	return true;
 }
 
-static bool load_one(struct replay *replay, const struct replay_options *options,
-		     const char *path, char *err, size_t err_len)
+static bool load_one(struct replay *replay, const struct replay_file *file,
+		     char *err, size_t err_len)
 {
 	char *text;
 	size_t len;
 	cJSON *root;
 	const cJSON *interactions;
-	bool ok;
+	bool ok = false;
 
-	if (!read_file(path, &text, &len, err, err_len))
+	if (!read_file(file->name, &text, &len, err, err_len))
 		return false;
 	root = cJSON_ParseWithLength(text, len);
 	interactions = cJSON_GetObjectItemCaseSensitive(root, "interactions");
 	if (!cJSON_IsArray(interactions)) {
 		cJSON_Delete(root);
-		return load_body_only(replay, options, path, text, len, err, err_len);
+		return load_body_only(replay, file, text, len, err, err_len);
 	}
 	free(text);
-	ok = load_exchanges(replay, path, interactions, err, err_len);
+	if (file->body_path != NULL || file->body_status != 0)
+		snprintf(err, err_len, "%s is an exchange file; --replay-status and --replay-path "
+			 "apply only to body-only files", file->name);
+	else
+		ok = load_exchanges(replay, file->name, interactions, err, err_len);
 	cJSON_Delete(root);
 	return ok;
 }
 
-struct replay *replay_load(const struct replay_options *options, char *err, size_t err_len)
+struct replay *replay_load(const struct replay_file *files, size_t count,
+			   char *err, size_t err_len)
 {
 	struct replay *replay = calloc(1, sizeof(*replay));
 
@@ -297,8 +303,8 @@ struct replay *replay_load(const struct replay_options *options, char *err, size
 		snprintf(err, err_len, "out of memory");
 		return NULL;
 	}
-	for (size_t i = 0; i < options->file_count; i++) {
-		if (!load_one(replay, options, options->files[i], err, err_len)) {
+	for (size_t i = 0; i < count; i++) {
+		if (!load_one(replay, &files[i], err, err_len)) {
 			replay_free(replay);
 			return NULL;
 		}

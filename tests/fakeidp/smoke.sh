@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of fakeidp.  It starts the server on a free port with a small
 # dataset in a temporary directory.  Then it checks paging, token errors,
-# faults, reload after the file changes, replay of a recorded exchange and
-# the request log, with curl and jq.  Exits 1 at the first failed check.
+# faults, reload after the file changes, the request log, and replay of a
+# recorded exchange and of body-only files, with curl and jq.  Exits 1 at
+# the first failed check.
 #
 #   tests/fakeidp/smoke.sh
 #   FAKEIDP=build-san/fakeidp tests/fakeidp/smoke.sh
@@ -263,6 +264,26 @@ else
 	expect_eq "$(fetch "http://127.0.0.1:$port/api/v1/unknown")" 404 "replay: unknown path"
 	expect_eq "$(jq -r .errorCode "$tmp/body")" E0000007 "replay: unknown path body"
 	stop_server replay "$replay_pid"
+fi
+
+# ---- replay of body-only files at two paths --------------------------------
+
+denied=$fixtures/error_403_E0000006_access_denied.body.json
+if [ ! -r "$denied" ]; then
+	echo "smoke: skip - body replay: $denied is not readable (set OKTA_FIXTURES)"
+else
+	echo '[]' >"$tmp/empty-list.json"
+	start_server bodies --replay "$tmp/empty-list.json" --replay-path "/api/v1/apps/$app/groups" \
+		--replay "$denied" --replay-status 403 --replay-path "/api/v1/apps/$app/users"
+	bodies_pid=$pid
+	expect_eq "$(fetch "http://127.0.0.1:$port/api/v1/apps/$app/groups?limit=20")" 200 \
+		"body replay: first path status"
+	expect_eq "$(jq -c . "$tmp/body")" "[]" "body replay: first path body"
+	expect_eq "$(fetch "http://127.0.0.1:$port/api/v1/apps/$app/users")" 403 \
+		"body replay: second path status"
+	expect_eq "$(jq -c . "$tmp/body")" "$(jq -c . "$denied")" "body replay: second path body"
+	expect_eq "$(header_values content-type)" application/json "body replay: Okta headers added"
+	stop_server bodies "$bodies_pid"
 fi
 
 echo "smoke: all $checks checks passed"
