@@ -34,8 +34,10 @@ test_recorded_expanded_user_is_synced() {
 	need_fixtures
 	local body="$FIXTURES/okta/app_users_list_expand_user.body.json"
 	replay_settings
+	echo '[]' > "$T/no-groups.json"
 	start_fake --data "$T/data.json" --replay "$body" --replay-status 200 \
-		--replay-path /api/v1/apps/0oaapp1/users
+		--replay-path /api/v1/apps/0oaapp1/users \
+		--replay "$T/no-groups.json" --replay-path /api/v1/apps/0oaapp1/groups
 	write_config
 	sync_ok
 
