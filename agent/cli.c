@@ -418,7 +418,8 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 	struct roster_run record = { .id = run_id, .command = (char *)command, .source = "manual" };
 
 	run_new_id(run_id, sizeof(run_id));
-	snprintf(what, sizeof(what), "%s %s", command, args->email ? args->email : "");
+	snprintf(what, sizeof(what), "%s %s", strcmp(command, "members add") == 0 ? "add" : "remove",
+		 args->email ? args->email : "");
 	if (err == RS_OK && team.source && strcmp(command, "release") != 0)
 		err = refuse_managed(config, &team, what);
 	if (err == RS_OK)
