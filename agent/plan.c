@@ -900,10 +900,10 @@ enum rs_err plan_build(const struct plan_input *in, struct plan *out)
 
 	ok = plan_steps(&p);
 	planner_release(&p);
-	if (ok) {
+	if (ok && out->count > 0)
 		qsort(out->entries, out->count, sizeof(*out->entries), compare_entries);
+	if (ok)
 		ok = compute_plan_id(out);
-	}
 	if (!ok) {
 		plan_release(out);
 		return RS_ERR_INTERNAL;
