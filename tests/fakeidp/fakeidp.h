@@ -130,7 +130,9 @@ struct fake_response {
 	bool failed;            /* a header could not be stored */
 	bool recorded;          /* headers come from a recording: add none */
 	bool abort_midway;      /* send half the body, then drop the connection */
+	bool chunked;           /* no Content-Length: chunked transfer coding */
 	long delay_ms;          /* hold before sending, on top of --latency-ms */
+	long stall_ms;          /* hold after half the body was sent */
 	const char *fault;      /* kind of the fault that fired, or NULL */
 };
 
@@ -356,6 +358,9 @@ enum fault_kind {
 	FAULT_RESET,
 	FAULT_SLOW,
 	FAULT_HEADERS,
+	FAULT_LOOP,
+	FAULT_OVERSIZE,
+	FAULT_SLOW_BODY,
 };
 
 /* One entry of the dataset's "faults"; strings point into the dataset JSON. */
@@ -374,6 +379,8 @@ struct fault {
 	bool reset_header_repeat;
 	const cJSON *body;      /* string or any JSON value, body */
 	long delay_ms;
+	long long bytes;        /* body size, oversize */
+	bool chunked;           /* oversize: send without Content-Length */
 	const cJSON *headers;   /* object of string or string-array values */
 	long matched;           /* requests that matched path, method and page */
 	long fired;

@@ -1,7 +1,7 @@
 /*
  * fault.c - faults injected from the dataset's "faults" list: error statuses,
- * rate limiting, broken bodies, dropped connections, slow responses and
- * extra headers.  Entries are tried in order, and the first one that fires
+ * rate limiting, broken or oversized bodies, dropped connections, slow
+ * responses and bodies, next links that loop, and extra headers.  Entries are tried in order, and the first one that fires
  * is applied.  An entry that is still skipping, or has fired its count,
  * lets the request go on to the next entry.
  */
@@ -21,15 +21,22 @@ static const char *const kind_names[] = {
 	[FAULT_RESET] = "reset",
 	[FAULT_SLOW] = "slow",
 	[FAULT_HEADERS] = "headers",
+	[FAULT_LOOP] = "loop",
+	[FAULT_OVERSIZE] = "oversize",
+	[FAULT_SLOW_BODY] = "slow_body",
 };
 
 #define KIND_COUNT (sizeof(kind_names) / sizeof(kind_names[0]))
 
 static const char *const fault_keys[] = {
 	"kind", "path", "method", "page", "count", "skip", "status", "errorCode", "errorSummary",
-	"reset_in", "retry_after", "reset_header_repeat", "body", "delay_ms", "headers", "comment",
-	NULL
+	"reset_in", "retry_after", "reset_header_repeat", "body", "delay_ms", "bytes", "chunked",
+	"headers", "comment", NULL
 };
+
+/* The default size of an oversize body: one byte more than 64 MiB. */
+#define OVERSIZE_DEFAULT_BYTES (64LL * 1024 * 1024 + 1)
+#define OVERSIZE_MAX_BYTES (1024LL * 1024 * 1024)
 
 /* The start of a JSON array whose first element is cut off by garbage. */
 static const char malformed_body[] = "[{\"id\": \"00u\x01\xff\xfe<html>}}],,";
@@ -95,8 +102,23 @@ static bool parse_kind(const cJSON *item, enum fault_kind *out, char *err, size_
 		}
 	}
 	snprintf(err, err_len, "kind: must be one of status, rate_limit, truncate, malformed, "
-		 "body, reset, slow, headers");
+		 "body, reset, slow, headers, loop, oversize, slow_body");
 	return false;
+}
+
+/* Reads item[key] as true or false; keeps *out when absent. */
+static bool get_bool(const cJSON *item, const char *key, bool *out, char *err, size_t err_len)
+{
+	const cJSON *value = cJSON_GetObjectItemCaseSensitive(item, key);
+
+	if (value == NULL)
+		return true;
+	if (!cJSON_IsBool(value)) {
+		snprintf(err, err_len, "%s: must be true or false", key);
+		return false;
+	}
+	*out = cJSON_IsTrue(value);
+	return true;
 }
 
 static bool check_headers(const cJSON *headers, char *err, size_t err_len)
@@ -137,8 +159,9 @@ static bool check_kind_needs(const cJSON *item, const struct fault *f, char *err
 		snprintf(err, err_len, "kind body needs \"body\"");
 		return false;
 	}
-	if (f->kind == FAULT_SLOW && !cJSON_HasObjectItem(item, "delay_ms")) {
-		snprintf(err, err_len, "kind slow needs \"delay_ms\"");
+	if ((f->kind == FAULT_SLOW || f->kind == FAULT_SLOW_BODY) &&
+	    !cJSON_HasObjectItem(item, "delay_ms")) {
+		snprintf(err, err_len, "kind %s needs \"delay_ms\"", kind_names[f->kind]);
 		return false;
 	}
 	if (f->kind == FAULT_HEADERS && f->headers == NULL) {
@@ -152,11 +175,12 @@ bool fault_parse(const cJSON *item, struct fault *out, char *err, size_t err_len
 {
 	long page = 0;
 	long status = 0;
-	const cJSON *repeat;
+	long bytes = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->count = -1;
 	out->reset_in = 1;
+	out->bytes = OVERSIZE_DEFAULT_BYTES;
 	if (!cJSON_IsObject(item)) {
 		snprintf(err, err_len, "must be an object");
 		return false;
@@ -174,15 +198,14 @@ bool fault_parse(const cJSON *item, struct fault *out, char *err, size_t err_len
 	    !get_text(item, "errorSummary", &out->error_summary, err, err_len) ||
 	    !get_long(item, "reset_in", 0, 86400, &out->reset_in, err, err_len) ||
 	    !get_text(item, "retry_after", &out->retry_after, err, err_len) ||
-	    !get_long(item, "delay_ms", 0, 3600000, &out->delay_ms, err, err_len))
+	    !get_long(item, "delay_ms", 0, 3600000, &out->delay_ms, err, err_len) ||
+	    !get_long(item, "bytes", 1, (long)OVERSIZE_MAX_BYTES, &bytes, err, err_len) ||
+	    !get_bool(item, "reset_header_repeat", &out->reset_header_repeat, err, err_len) ||
+	    !get_bool(item, "chunked", &out->chunked, err, err_len))
 		return false;
 
-	repeat = cJSON_GetObjectItemCaseSensitive(item, "reset_header_repeat");
-	if (repeat != NULL && !cJSON_IsBool(repeat)) {
-		snprintf(err, err_len, "reset_header_repeat: must be true or false");
-		return false;
-	}
-	out->reset_header_repeat = cJSON_IsTrue(repeat);
+	if (bytes > 0)
+		out->bytes = bytes;
 	out->page = (int)page;
 	out->status = (unsigned int)status;
 	out->body = cJSON_GetObjectItemCaseSensitive(item, "body");
@@ -263,6 +286,60 @@ static void respond_body(struct fake_exchange *ex, const struct fault *f)
 		buf_json_value(&ex->response.body, f->body);
 }
 
+/* Sets a 200 response of f->bytes bytes: a JSON array padded with spaces. */
+static void respond_oversize(struct fake_exchange *ex, const struct fault *f)
+{
+	static const char spaces[4096] = { [0 ... 4095] = ' ' };
+	struct buf *body = &ex->response.body;
+	long long left = f->bytes - 2;
+
+	response_release(&ex->response);
+	buf_reserve(body, (size_t)f->bytes);
+	BUF_LIT(body, "[");
+	while (left > 0 && !body->failed) {
+		size_t n = left < (long long)sizeof(spaces) ? (size_t)left : sizeof(spaces);
+
+		buf_append(body, spaces, n);
+		left -= (long long)n;
+	}
+	if (f->bytes >= 2)
+		BUF_LIT(body, "]");
+	ex->response.chunked = f->chunked;
+}
+
+static bool is_next_link(const char *value)
+{
+	return strstr(value, "rel=\"next\"") != NULL || strstr(value, "rel=next") != NULL;
+}
+
+/* Replaces the rel="next" link with one to the URL that was just requested. */
+static void loop_next_link(struct fake_exchange *ex)
+{
+	struct fake_response *resp = &ex->response;
+	size_t kept_count = 0;
+	struct buf link;
+
+	for (size_t i = 0; i < resp->header_count; i++) {
+		struct fake_header *h = &resp->headers[i];
+
+		if (strcasecmp(h->name, "Link") == 0 && is_next_link(h->value)) {
+			free(h->name);
+			free(h->value);
+			continue;
+		}
+		resp->headers[kept_count++] = *h;
+	}
+	resp->header_count = kept_count;
+
+	buf_init(&link);
+	buf_printf(&link, "<%s%s>; rel=\"next\"", ex->origin, ex->request->uri);
+	if (link.failed)
+		resp->failed = true;
+	else
+		response_add_header(resp, "Link", link.data);
+	buf_release(&link);
+}
+
 bool fault_respond(struct fake_exchange *ex, const struct fault *f)
 {
 	switch (f->kind) {
@@ -278,6 +355,9 @@ bool fault_respond(struct fake_exchange *ex, const struct fault *f)
 		break;
 	case FAULT_BODY:
 		respond_body(ex, f);
+		break;
+	case FAULT_OVERSIZE:
+		respond_oversize(ex, f);
 		break;
 	default:
 		return false;
@@ -299,6 +379,12 @@ void fault_finish(struct fake_exchange *ex, const struct fault *f)
 		break;
 	case FAULT_SLOW:
 		ex->response.delay_ms += f->delay_ms;
+		break;
+	case FAULT_SLOW_BODY:
+		ex->response.stall_ms = f->delay_ms;
+		break;
+	case FAULT_LOOP:
+		loop_next_link(ex);
 		break;
 	default:
 		break;

@@ -146,54 +146,75 @@ static void server_hold(struct server *srv, long ms)
 	pthread_mutex_unlock(&srv->lock);
 }
 
-/* The body of a response that is cut off half way by a dropped connection. */
-struct reset_body {
+/*
+ * A body that a callback sends: cut off half way by a dropped connection,
+ * held half way for stall_ms, or sent without a length (chunked).
+ */
+struct paced_body {
+	struct server *srv;
 	char *data;
 	size_t len;
+	bool abort_midway;
+	long stall_ms;
+	bool stalled;
 };
 
-static ssize_t reset_reader(void *cls, uint64_t pos, char *out, size_t max)
+static ssize_t paced_reader(void *cls, uint64_t pos, char *out, size_t max)
 {
-	struct reset_body *body = cls;
+	struct paced_body *body = cls;
 	size_t half = body->len / 2;
+	size_t end = body->abort_midway ? half : body->len;
 	size_t n;
 
-	if (pos >= half)
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	n = half - (size_t)pos;
+	if (body->stall_ms > 0 && !body->stalled && pos >= half) {
+		body->stalled = true;
+		server_hold(body->srv, body->stall_ms);
+	}
+	if (pos >= end)
+		return body->abort_midway ? MHD_CONTENT_READER_END_WITH_ERROR
+					  : MHD_CONTENT_READER_END_OF_STREAM;
+
+	n = end - (size_t)pos;
+	if (body->stall_ms > 0 && !body->stalled && pos + n > half)
+		n = half - (size_t)pos;
 	if (n > max)
 		n = max;
 	memcpy(out, body->data + pos, n);
 	return (ssize_t)n;
 }
 
-static void reset_free(void *cls)
+static void paced_free(void *cls)
 {
-	struct reset_body *body = cls;
+	struct paced_body *body = cls;
 
 	free(body->data);
 	free(body);
 }
 
 /* Creates the libmicrohttpd response for the body; takes data over. */
-static struct MHD_Response *create_response(char *data, size_t len, bool abort_midway)
+static struct MHD_Response *create_response(struct server *srv, const struct fake_response *resp,
+					    char *data, size_t len)
 {
-	struct reset_body *body;
+	struct paced_body *body;
 	struct MHD_Response *mhd;
 
-	if (!abort_midway)
+	if (!resp->abort_midway && !resp->chunked && resp->stall_ms <= 0)
 		return MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 
-	body = malloc(sizeof(*body));
+	body = calloc(1, sizeof(*body));
 	if (body == NULL) {
 		free(data);
 		return NULL;
 	}
+	body->srv = srv;
 	body->data = data;
 	body->len = len;
-	mhd = MHD_create_response_from_callback(len, 4096, reset_reader, body, reset_free);
+	body->abort_midway = resp->abort_midway;
+	body->stall_ms = resp->stall_ms;
+	mhd = MHD_create_response_from_callback(resp->chunked ? MHD_SIZE_UNKNOWN : len, 4096,
+						paced_reader, body, paced_free);
 	if (mhd == NULL)
-		reset_free(body);
+		paced_free(body);
 	return mhd;
 }
 
@@ -209,7 +230,7 @@ static enum MHD_Result send_response(struct server *srv, struct MHD_Connection *
 	if (resp->failed || resp->body.failed)
 		respond_plain(ex, 500, "out of memory while building the response");
 	data = buf_detach(&resp->body, &len);
-	mhd = data ? create_response(data, len, resp->abort_midway) : NULL;
+	mhd = data ? create_response(srv, resp, data, len) : NULL;
 	if (mhd == NULL) {
 		fprintf(stderr, "fakeidp: cannot create the response for %s\n", ex->request->uri);
 		return MHD_NO;
