@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "auth.h"
 #include "log.h"
 #include "okta.h"
 
@@ -830,10 +831,24 @@ static void line_add_causes(struct line *line, const cJSON *causes)
 		line_add(line, ")");
 }
 
-static const char *error_hint(long status, const char *code, const char *url)
+/* Hints for 401 and 403 when the credential is an OAuth access token. */
+static const char *oauth_error_hint(long status)
+{
+	if (status == 401)
+		return "Okta rejected the OAuth access token even after a new one was fetched: "
+		       "check that okta.oauth.client_id is the service app and that its public "
+		       "key is registered";
+	return "the service app lacks permission: grant it the okta.apps.read, okta.users.read "
+	       "and okta.groups.read scopes (Okta API Scopes tab) and an admin role such as "
+	       "Read-only Administrator (Admin roles tab); scopes alone are not enough";
+}
+
+static const char *error_hint(long status, const char *code, const char *url, bool oauth)
 {
 	bool app_url = url && strstr(url, "/api/v1/apps/") != NULL;
 
+	if (oauth && (status == 401 || status == 403))
+		return oauth_error_hint(status);
 	if (status == 401 && code && strcmp(code, "E0000011") == 0)
 		return "the API token is invalid or expired: create a new token in the Okta Admin "
 		       "Console (Security > API > Tokens) and update okta.api_token_file";
@@ -873,7 +888,8 @@ static enum rs_err error_for_status(long status)
 	return RS_ERR_PROTOCOL;
 }
 
-enum rs_err okta_report_error(const struct http_response *response, const char *url)
+static enum rs_err report_error(const struct http_response *response, const char *url,
+			       bool oauth)
 {
 	char log_url[512];
 	struct line line = { "", 0 };
@@ -908,9 +924,15 @@ enum rs_err okta_report_error(const struct http_response *response, const char *
 		line_add(&line, " [%s %.100s]", error.error_id ? "error id" : "request id",
 			 error.error_id ? error.error_id : request_id);
 
-	log_msg(LOG_ERROR, "%s; %s", line.text, error_hint(response->status, error.code, url));
+	log_msg(LOG_ERROR, "%s; %s", line.text,
+		error_hint(response->status, error.code, url, oauth));
 	cJSON_Delete(root);
 	return error_for_status(response->status);
+}
+
+enum rs_err okta_report_error(const struct http_response *response, const char *url)
+{
+	return report_error(response, url, false);
 }
 
 /* ---- the reader ---- */
@@ -990,7 +1012,7 @@ static void url_set_release(struct url_set *set)
 struct reader {
 	const struct config *config;
 	struct http_client *http;
-	const char *const *headers;
+	struct auth *auth;
 	struct identity_set *set;
 };
 
@@ -1046,6 +1068,43 @@ static enum rs_err next_page_url(const struct reader *reader, const struct listi
 	return RS_ERR_PROTOCOL;
 }
 
+/* GETs url with the credential headers; *out is empty unless RS_OK. */
+static enum rs_err get_once(const struct reader *reader, const char *url,
+			    struct http_response *out)
+{
+	char **headers = NULL;
+	enum rs_err err;
+
+	memset(out, 0, sizeof(*out));
+	err = auth_headers(reader->auth, "GET", url, &headers);
+	if (err != RS_OK)
+		return err;
+	err = http_get(reader->http, url, (const char *const *)headers, out);
+	auth_headers_free(headers);
+	return err;
+}
+
+/*
+ * GETs url, and after a 401 sends it once more when the credential can
+ * recover (a new access token, or a DPoP nonce).  A second 401 is returned
+ * to the caller like any other status.
+ */
+static enum rs_err get_with_auth(const struct reader *reader, const char *url,
+				 struct http_response *response)
+{
+	enum rs_err err = get_once(reader, url, response);
+
+	if (err != RS_OK || response->status != 401)
+		return err;
+	if (!auth_handle_unauthorized(reader->auth, response))
+		return RS_OK;
+
+	log_msg(LOG_INFO, "GET %.*s returned 401; sending it once more with new credentials",
+		(int)strcspn(url, "?#"), url);
+	http_response_release(response);
+	return get_once(reader, url, response);
+}
+
 /* Requests url and hands a 200 page to the listing; other statuses are errors. */
 static enum rs_err read_page(const struct reader *reader, struct listing *listing,
 			     const char *url, struct http_response *response)
@@ -1055,7 +1114,7 @@ static enum rs_err read_page(const struct reader *reader, struct listing *listin
 	size_t items = 0;
 	enum rs_err err;
 
-	err = http_get(reader->http, url, reader->headers, response);
+	err = get_with_auth(reader, url, response);
 	if (err != RS_OK)
 		return err;
 	if (response->status == 404 && listing->allow_not_found && listing->pages == 0) {
@@ -1063,7 +1122,7 @@ static enum rs_err read_page(const struct reader *reader, struct listing *listin
 		return RS_OK;
 	}
 	if (response->status != 200)
-		return okta_report_error(response, url);
+		return report_error(response, url, auth_uses_oauth(reader->auth));
 
 	listing->pages++;
 	request_id = http_response_request_id(response);
@@ -1252,42 +1311,6 @@ static enum rs_err read_group_members(const struct reader *reader,
 	return err;
 }
 
-/* Builds "Authorization: SSWS <token>", rejecting bytes that would break the header. */
-static enum rs_err build_authorization(const struct secret *token, char **out)
-{
-	const char *value = secret_value(token);
-	size_t len = secret_len(token);
-	size_t size;
-
-	*out = NULL;
-	for (size_t i = 0; i < len; i++) {
-		if (value[i] <= ' ' || value[i] > '~') {
-			log_msg(LOG_ERROR, "the Okta API token contains a space, control or non-ASCII "
-				"character at byte %zu: check okta.api_token_file", i);
-			return RS_ERR_CONFIG;
-		}
-	}
-	if (len == 0) {
-		log_msg(LOG_ERROR, "the Okta API token is empty: check okta.api_token_file");
-		return RS_ERR_CONFIG;
-	}
-
-	size = len + sizeof("Authorization: SSWS ");
-	*out = malloc(size);
-	if (!*out)
-		return RS_ERR_INTERNAL;
-	snprintf(*out, size, "Authorization: SSWS %s", value);
-	return RS_OK;
-}
-
-static void wipe_free(char *text)
-{
-	if (!text)
-		return;
-	explicit_bzero(text, strlen(text));
-	free(text);
-}
-
 static enum rs_err read_groups(const struct reader *reader)
 {
 	struct group_list list = { NULL, 0 };
@@ -1299,25 +1322,16 @@ static enum rs_err read_groups(const struct reader *reader)
 	return err;
 }
 
-enum rs_err okta_read(const struct config *config, const struct secret *token,
+enum rs_err okta_read(const struct config *config, struct auth *auth,
 		      struct http_client *http, struct identity_set *set)
 {
-	char *authorization = NULL;
-	const char *headers[2] = { NULL, NULL };
-	struct reader reader = { config, http, headers, set };
+	struct reader reader = { config, http, auth, set };
 	enum rs_err err;
-
-	err = build_authorization(token, &authorization);
-	if (err != RS_OK)
-		return err;
-	headers[0] = authorization;
 
 	err = read_app_users(&reader);
 	if (err == RS_OK)
 		err = identity_set_finish(set);
 	if (err == RS_OK && set->count > 0)
 		err = read_groups(&reader);
-
-	wipe_free(authorization);
 	return err;
 }

@@ -3,9 +3,9 @@
  */
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "okta.h"
-#include "secret.h"
 #include "source.h"
 
 void source_http_options(const struct config *config, struct http_options *out)
@@ -25,31 +25,25 @@ static enum rs_err read_okta(const struct config *config, struct identity_set *s
 {
 	struct http_options options;
 	struct http_client *http = NULL;
-	struct secret *token = NULL;
+	struct auth *auth = NULL;
 	enum rs_err err;
 
-	if (config->okta.oauth.client_id) {
-		log_msg(LOG_ERROR, "%s: okta.oauth is not supported by this build yet: "
-			"use okta.api_token_file or okta.api_token_env", config->path);
-		return RS_ERR_CONFIG;
-	}
-
-	err = config_load_secret(config, &token);
-	if (err != RS_OK)
-		goto out;
 	source_http_options(config, &options);
 	err = http_client_new(&options, &http);
 	if (err != RS_OK)
 		goto out;
+	err = auth_new(config, http, &auth);
+	if (err != RS_OK)
+		goto out;
 
-	err = okta_read(config, token, http, set);
+	err = okta_read(config, auth, http, set);
 	if (err == RS_OK)
 		err = identity_set_finish(set);
 
 out:
 	*stats = http_client_stats(http);
+	auth_free(auth);
 	http_client_free(http);
-	secret_free(token);
 	return err;
 }
 

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "error.h"
 #include "http.h"
+#include "secret.h"
 
 struct auth;
 
@@ -28,6 +29,15 @@ struct auth;
  * request is sent yet.  http must outlive the auth.
  */
 enum rs_err auth_new(const struct config *config, struct http_client *http, struct auth **out);
+
+/*
+ * Creates a static Okta API token credential from a copy of token.
+ * Returns RS_ERR_CONFIG, with the byte offset logged but not the value,
+ * when the token is empty or contains a byte that cannot go into a header
+ * (space, control or non-ASCII).  *out is NULL on failure.
+ */
+enum rs_err auth_new_api_token(const struct secret *token, struct auth **out);
+
 void auth_free(struct auth *auth);
 
 /*
@@ -35,8 +45,11 @@ void auth_free(struct auth *auth);
  * "Name: value" strings, freed with auth_headers_free().  Fetches an access
  * token first when none is cached; token endpoint errors are logged with
  * what to do and returned (RS_ERR_PERMISSION for rejected credentials).
+ * *out is NULL on failure.
  */
 enum rs_err auth_headers(struct auth *auth, const char *method, const char *url, char ***out);
+
+/* Wipes and frees headers from auth_headers(); NULL is allowed. */
 void auth_headers_free(char **headers);
 
 /*
@@ -45,5 +58,17 @@ void auth_headers_free(char **headers);
  * token, or a token already fetched again once in this run.
  */
 bool auth_invalidate(struct auth *auth);
+
+/*
+ * Decides what to do after an API request returned 401 (response).  A DPoP
+ * challenge (WWW-Authenticate: DPoP error="use_dpop_nonce" with a DPoP-Nonce
+ * header) stores the nonce for the next proof; any other 401 calls
+ * auth_invalidate().  Returns true when the caller should send the request
+ * once more with new headers from auth_headers().
+ */
+bool auth_handle_unauthorized(struct auth *auth, const struct http_response *response);
+
+/* True when the credential is an OAuth access token rather than an API token. */
+bool auth_uses_oauth(const struct auth *auth);
 
 #endif

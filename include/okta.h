@@ -16,20 +16,22 @@
 #define ROSTERSYNC_OKTA_H
 
 #include <stddef.h>
+#include "auth.h"
 #include "config.h"
 #include "error.h"
 #include "http.h"
 #include "identity.h"
-#include "secret.h"
 
 /*
- * Reads the whole assignment list into set.  The set is finished
+ * Reads the whole assignment list into set, with the credential headers of
+ * auth on every request.  A request that returns 401 is sent once more when
+ * auth_handle_unauthorized() allows it.  The set is finished
  * (identity_set_finish()) after the app-user list, so that group members
  * can be looked up by id with identity_set_find().  Finishing it again is
  * harmless.  On failure the set contains a partial read, which the caller
  * must release without applying anything.
  */
-enum rs_err okta_read(const struct config *config, const struct secret *token,
+enum rs_err okta_read(const struct config *config, struct auth *auth,
 		      struct http_client *http, struct identity_set *set);
 
 /* Most pages read from one listing before the read is rejected. */

@@ -21,6 +21,7 @@
 
 #include "unit.h"
 
+#include "auth.h"
 #include "http.h"
 #include "identity.h"
 #include "log.h"
@@ -768,11 +769,15 @@ static void read_fixture_start(struct read_fixture *fixture, const char *app_id)
 static enum rs_err read_fixture_run(struct read_fixture *fixture, char **logged)
 {
 	struct capture capture;
+	struct auth *auth = NULL;
 	enum rs_err err;
 
 	capture_start(&capture);
-	err = okta_read(&fixture->config, fixture->token, fixture->http, &fixture->set);
+	err = auth_new_api_token(fixture->token, &auth);
+	if (err == RS_OK)
+		err = okta_read(&fixture->config, auth, fixture->http, &fixture->set);
 	*logged = capture_stop(&capture);
+	auth_free(auth);
 	return err;
 }
 
