@@ -350,6 +350,10 @@ static bool screen_email_conflicts(struct planner *p)
 
 /* Step 3: matching. */
 
+/*
+ * True when the IdP listed external_id of source in this read, skipped or
+ * not: the member linked to it is not free for another identity to adopt.
+ */
 static bool identity_present(const struct planner *p, const char *source, const char *external_id)
 {
 	const struct match *found;
@@ -371,7 +375,7 @@ static bool identity_present(const struct planner *p, const char *source, const 
 		else
 			high = mid;
 	}
-	return found && !found->skipped;
+	return found != NULL;
 }
 
 static bool match_identity(struct planner *p, struct match *match)
