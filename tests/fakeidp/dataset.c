@@ -209,7 +209,8 @@ static struct dataset *dataset_build(const struct dataset_options *options, cJSO
 	if (!dataset_file_load(ds, root, err, err_len))
 		goto fail;
 	if (options->synthetic_users > 0)
-		dataset_synthetic_init(ds, options->synthetic_users, options->synthetic_groups);
+		dataset_synthetic_init(ds, options->synthetic_users, options->synthetic_groups,
+				       options->synthetic_churn);
 	return ds;
 
 fail:
@@ -329,8 +330,9 @@ static void dataset_unref(struct dataset *ds)
 static void describe(const struct dataset *ds, char *out, size_t len)
 {
 	if (ds->synthetic_users > 0)
-		snprintf(out, len, "%ld synthetic users, %ld groups", ds->synthetic_users,
-			 ds->synthetic_groups);
+		snprintf(out, len, "%ld synthetic users, %ld groups, churn: %ld unassigned, "
+			 "%ld renamed, %ld added", ds->synthetic_users, ds->synthetic_groups,
+			 ds->churn_unassigned, ds->churn_unassigned, ds->churn_added);
 	else
 		snprintf(out, len, "%zu users, %zu groups, %zu app-user entries, %zu faults",
 			 ds->user_count, ds->group_count, ds->entry_count, ds->control.fault_count);

@@ -72,6 +72,12 @@ struct dataset {
 	long synthetic_groups;
 	int user_id_width;
 	int group_id_width;
+
+	/* The churn applied to the generated users; all 0 without --churn. */
+	long churn_unassigned;  /* base users unassigned, and as many renamed */
+	long churn_added;       /* new users assigned directly */
+	long churn_step;        /* distance between two unassigned users */
+	long churn_first;       /* number of the first unassigned user */
 };
 
 extern const struct dataset_model dataset_file_model;
@@ -85,7 +91,10 @@ extern const struct dataset_model dataset_synthetic_model;
 bool dataset_file_load(struct dataset *ds, const cJSON *root, char *err, size_t err_len);
 void dataset_file_release(struct dataset *ds);
 
-/* Makes ds serve users generated on the fly; nothing is allocated. */
-void dataset_synthetic_init(struct dataset *ds, long users, long groups);
+/*
+ * Makes ds serve users generated on the fly, with churn_percent (0 to 100)
+ * of them changed as dataset_synthetic.c describes; nothing is allocated.
+ */
+void dataset_synthetic_init(struct dataset *ds, long users, long groups, long churn_percent);
 
 #endif

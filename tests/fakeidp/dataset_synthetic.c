@@ -9,6 +9,14 @@
  * (n = 10 m) is assigned through group ((m - 1) mod G) + 1 and all others
  * directly; with G = 0 everyone is assigned directly.  All G groups are
  * assigned to the app.
+ *
+ * Churn of P percent changes C = N * P / 100 users: K = C / 3 of them are
+ * unassigned, K are renamed and C - 2 K new users are assigned directly.
+ * The unassigned users are spread evenly: with the step S = N / K they are
+ * the numbers j S + S / 2 + 1 for j = 0 .. K - 1, and the user after each
+ * of them is renamed.  New user m (1 .. C - 2 K) has the id "00v" followed
+ * by m, which sorts after every "00u" id.  Group member lists do not
+ * change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,24 +39,81 @@ static int digit_count(long value)
 	return digits;
 }
 
-void dataset_synthetic_init(struct dataset *ds, long users, long groups)
+void dataset_synthetic_init(struct dataset *ds, long users, long groups, long churn_percent)
 {
 	int user_digits = digit_count(users);
 	int group_digits = digit_count(groups);
+	long changes = (long)((long long)users * churn_percent / 100);
 
 	ds->model = &dataset_synthetic_model;
 	ds->synthetic_users = users;
 	ds->synthetic_groups = groups;
 	ds->user_id_width = user_digits < 6 ? 6 : user_digits;
 	ds->group_id_width = group_digits < 4 ? 4 : group_digits;
+
+	ds->churn_unassigned = changes / 3;
+	ds->churn_added = changes - 2 * ds->churn_unassigned;
+	ds->churn_step = ds->churn_unassigned > 0 ? users / ds->churn_unassigned : 0;
+	ds->churn_first = ds->churn_step / 2 + 1;
 }
 
+/* True when base user number was unassigned by the churn. */
+static bool is_unassigned(const struct dataset *ds, long number)
+{
+	long offset = number - ds->churn_first;
+
+	return ds->churn_unassigned > 0 && offset >= 0 && offset % ds->churn_step == 0 &&
+	       offset / ds->churn_step < ds->churn_unassigned;
+}
+
+/* True when base user number was renamed by the churn: the user after an unassigned one. */
+static bool is_renamed(const struct dataset *ds, long number)
+{
+	return number > 1 && is_unassigned(ds, number - 1);
+}
+
+/* Counts the unassigned users with a number of at most number. */
+static long unassigned_up_to(const struct dataset *ds, long number)
+{
+	long count;
+
+	if (ds->churn_unassigned == 0 || number < ds->churn_first)
+		return 0;
+	count = (number - ds->churn_first) / ds->churn_step + 1;
+	return count < ds->churn_unassigned ? count : ds->churn_unassigned;
+}
+
+/*
+ * Returns the number of the base user at position i (from 0) of the
+ * app-user list: the smallest n with n - unassigned_up_to(n) = i + 1.
+ */
+static long base_number_at(const struct dataset *ds, size_t i)
+{
+	long low = (long)i + 1;
+	long high = ds->synthetic_users;
+
+	while (low < high) {
+		long mid = low + (high - low) / 2;
+
+		if (mid - unassigned_up_to(ds, mid) >= (long)i + 1)
+			high = mid;
+		else
+			low = mid + 1;
+	}
+	return low;
+}
+
+/* Users 1 .. N are the base users; N + m is the new user m of the churn. */
 static void synthetic_user_view(const struct dataset *ds, long number, struct fake_user *out)
 {
 	out->dataset = ds;
 	out->index = (size_t)(number - 1);
-	snprintf(out->synthetic_id, sizeof(out->synthetic_id), "00u%0*ld",
-		 ds->user_id_width, number);
+	if (number > ds->synthetic_users)
+		snprintf(out->synthetic_id, sizeof(out->synthetic_id), "00v%0*ld",
+			 ds->user_id_width, number - ds->synthetic_users);
+	else
+		snprintf(out->synthetic_id, sizeof(out->synthetic_id), "00u%0*ld",
+			 ds->user_id_width, number);
 }
 
 static void synthetic_group_view(const struct dataset *ds, long number, struct fake_group *out)
@@ -77,31 +142,52 @@ static long parse_number(const char *s, const char *prefix, int width, long max)
 	return number;
 }
 
-/* Parses "user<n>@example.com" in any case; returns 0 when it is not. */
-static long parse_login(const char *s, long max)
+/* Parses "<prefix><n>@example.com" in any case; returns 0 when it is not. */
+static long parse_login_as(const char *s, const char *prefix, long max)
 {
 	static const char domain[] = "@example.com";
+	size_t prefix_len = strlen(prefix);
 	char *end;
 	long number;
 
-	if (strncasecmp(s, "user", 4) != 0 || s[4] < '1' || s[4] > '9')
+	if (strncasecmp(s, prefix, prefix_len) != 0 || s[prefix_len] < '1' || s[prefix_len] > '9')
 		return 0;
-	number = strtol(s + 4, &end, 10);
+	number = strtol(s + prefix_len, &end, 10);
 	if (number > max || strcasecmp(end, domain) != 0)
 		return 0;
 	return number;
 }
 
+/* Finds the user number of a login: user<n>, renamed<n> or new<m>. */
+static long parse_login(const struct dataset *ds, const char *s)
+{
+	long number = parse_login_as(s, "user", ds->synthetic_users);
+
+	if (number > 0)
+		return is_renamed(ds, number) ? 0 : number;
+	number = parse_login_as(s, "renamed", ds->synthetic_users);
+	if (number > 0)
+		return is_renamed(ds, number) ? number : 0;
+	number = parse_login_as(s, "new", ds->churn_added);
+	return number > 0 ? ds->synthetic_users + number : 0;
+}
+
 static size_t synthetic_assignment_count(const struct dataset *ds)
 {
-	return (size_t)ds->synthetic_users;
+	return (size_t)(ds->synthetic_users - ds->churn_unassigned + ds->churn_added);
 }
 
 static void synthetic_assignment_at(const struct dataset *ds, size_t i, struct fake_assignment *out)
 {
-	long number = (long)i + 1;
+	size_t base_count = (size_t)(ds->synthetic_users - ds->churn_unassigned);
+	long number;
 
 	memset(out, 0, sizeof(*out));
+	if (i >= base_count) {
+		synthetic_user_view(ds, ds->synthetic_users + (long)(i - base_count) + 1, &out->user);
+		return;
+	}
+	number = base_number_at(ds, i);
 	synthetic_user_view(ds, number, &out->user);
 	if (ds->synthetic_groups > 0 && number % SYNTHETIC_GROUP_STRIDE == 0) {
 		long m = number / SYNTHETIC_GROUP_STRIDE;
@@ -127,8 +213,13 @@ static bool synthetic_find_user(const struct dataset *ds, const char *key, struc
 {
 	long number = parse_number(key, "00u", ds->user_id_width, ds->synthetic_users);
 
+	if (number == 0) {
+		number = parse_number(key, "00v", ds->user_id_width, ds->churn_added);
+		if (number > 0)
+			number += ds->synthetic_users;
+	}
 	if (number == 0)
-		number = parse_login(key, ds->synthetic_users);
+		number = parse_login(ds, key);
 	if (number == 0)
 		return false;
 	synthetic_user_view(ds, number, out);
@@ -170,27 +261,45 @@ static const char *synthetic_user_id(const struct fake_user *user)
 	return user->synthetic_id;
 }
 
+/* Appends "<prefix><number><suffix>" as a JSON string. */
+static void append_numbered(struct buf *out, const char *prefix, long number, const char *suffix)
+{
+	BUF_LIT(out, "\"");
+	buf_puts(out, prefix);
+	buf_decimal(out, number);
+	buf_puts(out, suffix);
+	BUF_LIT(out, "\"");
+}
+
 static bool synthetic_user_field(const struct fake_user *user, enum user_field field,
 				 struct buf *out)
 {
+	const struct dataset *ds = user->dataset;
 	long number = (long)user->index + 1;
+	const char *login_prefix = "user";
+	const char *given_prefix = "Given";
+	const char *family_prefix = "Family";
+
+	if (number > ds->synthetic_users) {
+		number -= ds->synthetic_users;
+		login_prefix = "new";
+		given_prefix = "NewGiven";
+		family_prefix = "NewFamily";
+	} else if (is_renamed(ds, number)) {
+		login_prefix = "renamed";
+		family_prefix = "Renamed";
+	}
 
 	switch (field) {
 	case USER_LOGIN:
 	case USER_EMAIL:
-		BUF_LIT(out, "\"user");
-		buf_decimal(out, number);
-		BUF_LIT(out, "@example.com\"");
+		append_numbered(out, login_prefix, number, "@example.com");
 		return true;
 	case USER_FIRST_NAME:
-		BUF_LIT(out, "\"Given");
-		buf_decimal(out, number);
-		BUF_LIT(out, "\"");
+		append_numbered(out, given_prefix, number, "");
 		return true;
 	case USER_LAST_NAME:
-		BUF_LIT(out, "\"Family");
-		buf_decimal(out, number);
-		BUF_LIT(out, "\"");
+		append_numbered(out, family_prefix, number, "");
 		return true;
 	case USER_STATUS:
 		BUF_LIT(out, "\"ACTIVE\"");

@@ -294,6 +294,7 @@ struct dataset_options {
 	const char *path;       /* --data, or NULL */
 	long synthetic_users;   /* --synthetic; 0 reads users from path */
 	long synthetic_groups;  /* --groups */
+	long synthetic_churn;   /* --churn: percent of the users changed */
 	bool control_only;      /* the file may contain only settings */
 };
 

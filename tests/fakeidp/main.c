@@ -28,6 +28,8 @@ struct options {
 	long synthetic;
 	long groups;
 	bool groups_given;
+	long churn;
+	bool churn_given;
 	struct replay_file replay[MAX_REPLAY_FILES];
 	size_t replay_count;
 	const char *log;
@@ -36,7 +38,8 @@ struct options {
 };
 
 static const char usage_text[] =
-	"usage: fakeidp [--port N] [--port-file FILE] [--data FILE | --synthetic N [--groups G]]\n"
+	"usage: fakeidp [--port N] [--port-file FILE]\n"
+	"               [--data FILE | --synthetic N [--groups G] [--churn PERCENT]]\n"
 	"               [--replay FILE [--replay-status N --replay-path PREFIX]]\n"
 	"               [--log FILE] [--latency-ms N]\n"
 	"\n"
@@ -49,6 +52,8 @@ static const char usage_text[] =
 	"                      --synthetic or --replay it contains only settings\n"
 	"  --synthetic N       serve N generated users\n"
 	"  --groups G          generated groups for --synthetic (default 50)\n"
+	"  --churn PERCENT     unassign, rename and add that percent of the --synthetic\n"
+	"                      users, a third each (0 to 100, default 0)\n"
 	"  --replay FILE       serve recorded exchanges (*.exchange.json) or a body-only\n"
 	"                      file; may be given several times\n"
 	"  --replay-status N   HTTP status for the body-only file before it (default 200)\n"
@@ -112,6 +117,10 @@ static int apply_option(struct options *opt, int c, const char *arg)
 		opt->groups_given = true;
 		return parse_long(arg, 0, 1000000, &opt->groups) ? 0 :
 		       usage_error("--groups: invalid group count %s (0 to 1000000)", arg);
+	case 'c':
+		opt->churn_given = true;
+		return parse_long(arg, 0, 100, &opt->churn) ? 0 :
+		       usage_error("--churn: invalid percent %s (0 to 100)", arg);
 	case 'r':
 		if (opt->replay_count == MAX_REPLAY_FILES)
 			return usage_error("--replay: at most 64 files are allowed, %s is one too many", arg);
@@ -135,6 +144,8 @@ static int check_options(const struct options *opt)
 		return usage_error("%s", "--synthetic and --replay cannot be combined");
 	if (opt->groups_given && opt->synthetic == 0)
 		return usage_error("%s", "--groups needs --synthetic");
+	if (opt->churn_given && opt->synthetic == 0)
+		return usage_error("%s", "--churn needs --synthetic");
 	if (opt->data == NULL && opt->synthetic == 0 && opt->replay_count == 0)
 		return usage_error("%s", "one of --data, --synthetic or --replay is required");
 	return 0;
@@ -148,6 +159,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "data", required_argument, NULL, 'd' },
 		{ "synthetic", required_argument, NULL, 's' },
 		{ "groups", required_argument, NULL, 'g' },
+		{ "churn", required_argument, NULL, 'c' },
 		{ "replay", required_argument, NULL, 'r' },
 		{ "replay-status", required_argument, NULL, 'S' },
 		{ "replay-path", required_argument, NULL, 'P' },
@@ -222,6 +234,7 @@ static struct dataset_store *open_store(const struct options *opt)
 		.path = opt->data,
 		.synthetic_users = opt->synthetic,
 		.synthetic_groups = opt->groups,
+		.synthetic_churn = opt->churn,
 		.control_only = opt->synthetic > 0 || opt->replay_count > 0,
 	};
 	struct dataset_store *store = dataset_store_new(&options);
