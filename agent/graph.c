@@ -1,0 +1,1158 @@
+/*
+ * graph.c - reads the users assigned to one enterprise app through
+ * Microsoft Graph.
+ *
+ * One read makes these requests, in this order:
+ *   1. the service principal whose appId is graph.app_id;
+ *   2. every page of its appRoleAssignedTo;
+ *   3. every page of the direct members of each assigned group (and, with
+ *      graph.nested_groups, of each group nested in one), with the user
+ *      attributes in $select, so that group members need no further request;
+ *   4. the directly assigned users that no group listing returned: in
+ *      $batch requests of 20, or by listing the tenant's users when that
+ *      takes fewer requests.
+ * Pages are parsed by graph_parse.c one at a time and freed before the next
+ * request.  The first request that finally fails ends the read.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "graph.h"
+#include "log.h"
+
+#define STRINGIFY_VALUE(x) #x
+#define STRINGIFY(x) STRINGIFY_VALUE(x)
+
+/* The application permissions that each request needs, for 403 hints. */
+#define PERMISSION_APPS "Application.Read.All"
+#define PERMISSION_USERS "User.Read.All"
+#define PERMISSION_MEMBERS "GroupMember.Read.All"
+
+/* Ids named one by one in a warning before the rest are only counted. */
+#define MAX_IDS_LOGGED 20
+
+/* ---- a string-keyed hash map ---- */
+
+/* Maps strings (copied) to indices; used for id lookups and followed links. */
+struct str_map {
+	char **keys;
+	size_t *values;
+	size_t capacity;   /* a power of two, or 0 */
+	size_t count;
+};
+
+static uint64_t str_hash(const char *text)
+{
+	uint64_t hash = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		hash = (hash ^ *p) * 1099511628211ULL;
+	return hash;
+}
+
+static size_t str_map_slot(const struct str_map *map, const char *key)
+{
+	size_t mask = map->capacity - 1;
+	size_t i = (size_t)str_hash(key) & mask;
+
+	while (map->keys[i] && strcmp(map->keys[i], key) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static bool str_map_grow(struct str_map *map)
+{
+	struct str_map bigger = { NULL, NULL, map->capacity ? map->capacity * 2 : 64, map->count };
+
+	bigger.keys = calloc(bigger.capacity, sizeof(*bigger.keys));
+	bigger.values = calloc(bigger.capacity, sizeof(*bigger.values));
+	if (!bigger.keys || !bigger.values) {
+		free(bigger.keys);
+		free(bigger.values);
+		return false;
+	}
+	for (size_t i = 0; i < map->capacity; i++) {
+		if (map->keys[i]) {
+			size_t slot = str_map_slot(&bigger, map->keys[i]);
+
+			bigger.keys[slot] = map->keys[i];
+			bigger.values[slot] = map->values[i];
+		}
+	}
+	free(map->keys);
+	free(map->values);
+	*map = bigger;
+	return true;
+}
+
+/* Returns true and sets *value when key is present. */
+static bool str_map_get(const struct str_map *map, const char *key, size_t *value)
+{
+	size_t slot;
+
+	if (map->capacity == 0)
+		return false;
+	slot = str_map_slot(map, key);
+	if (!map->keys[slot])
+		return false;
+	if (value)
+		*value = map->values[slot];
+	return true;
+}
+
+/* Adds key with value unless present; false when memory runs out. */
+static bool str_map_put(struct str_map *map, const char *key, size_t value)
+{
+	size_t slot;
+
+	if ((map->count + 1) * 2 > map->capacity && !str_map_grow(map))
+		return false;
+	slot = str_map_slot(map, key);
+	if (map->keys[slot])
+		return true;
+	map->keys[slot] = strdup(key);
+	if (!map->keys[slot])
+		return false;
+	map->values[slot] = value;
+	map->count++;
+	return true;
+}
+
+static void str_map_release(struct str_map *map)
+{
+	for (size_t i = 0; i < map->capacity; i++)
+		free(map->keys[i]);
+	free(map->keys);
+	free(map->values);
+	memset(map, 0, sizeof(*map));
+}
+
+/* ---- the reader ---- */
+
+/* A group to expand: assigned to the app, or nested in one. */
+struct group {
+	char *id;
+	char *name;             /* displayName, else the id */
+	bool assigned;
+	size_t *children;       /* indices of nested groups */
+	size_t child_count;
+	size_t *users;          /* indices into the set of its member records */
+	size_t user_count;
+	unsigned visit;         /* last propagation pass that reached it */
+};
+
+struct reader {
+	const struct config *config;
+	struct auth *auth;
+	struct http_client *http;
+	struct identity_set *set;
+	char *base;             /* graph_url + "/v1.0" */
+
+	struct str_map seen_users;  /* user id -> index of its first record */
+	struct group *groups;
+	size_t group_count;
+	struct str_map group_index; /* group id -> index in groups */
+	char **direct;          /* ids of users assigned directly, unique */
+	size_t direct_count;
+	struct str_map direct_index;
+	size_t skipped[GRAPH_PRINCIPAL_OTHER + 1];
+	size_t nested_ignored;
+	size_t other_members;   /* devices, contacts, service principals in groups */
+	long requests;
+};
+
+static void reader_release(struct reader *reader)
+{
+	for (size_t i = 0; i < reader->group_count; i++) {
+		free(reader->groups[i].id);
+		free(reader->groups[i].name);
+		free(reader->groups[i].children);
+		free(reader->groups[i].users);
+	}
+	free(reader->groups);
+	for (size_t i = 0; i < reader->direct_count; i++)
+		free(reader->direct[i]);
+	free(reader->direct);
+	str_map_release(&reader->seen_users);
+	str_map_release(&reader->group_index);
+	str_map_release(&reader->direct_index);
+	free(reader->base);
+}
+
+static const char *plural(size_t count, const char *one, const char *many)
+{
+	return count == 1 ? one : many;
+}
+
+/* ---- requests ---- */
+
+/* Writes a random version 4 UUID, sent as client-request-id. */
+static void new_request_id(char out[37])
+{
+	unsigned char bytes[16];
+
+	if (getrandom(bytes, sizeof(bytes), GRND_NONBLOCK) != (ssize_t)sizeof(bytes)) {
+		uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)clock();
+
+		for (size_t i = 0; i < sizeof(bytes); i++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			bytes[i] = (unsigned char)(seed >> 56);
+		}
+	}
+	bytes[6] = (unsigned char)((bytes[6] & 0x0f) | 0x40);
+	bytes[8] = (unsigned char)((bytes[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+		 bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14],
+		 bytes[15]);
+}
+
+/* One request: its method, URL, extra headers and body (POST only). */
+struct request {
+	const char *method;
+	const char *url;
+	const char *extra[3];   /* NULL-terminated "Name: value" headers */
+	const char *body;
+	size_t body_len;
+};
+
+/* Sends request once with the current credential headers. */
+static enum rs_err send_once(struct reader *reader, const struct request *request,
+			     struct http_response *response)
+{
+	const char *headers[16];
+	char client_request_id[64];
+	char uuid[37];
+	char **credentials = NULL;
+	size_t n = 0;
+	enum rs_err err;
+
+	memset(response, 0, sizeof(*response));
+	err = auth_headers(reader->auth, request->method, request->url, &credentials);
+	if (err != RS_OK)
+		return err;
+	for (size_t i = 0; credentials && credentials[i] && n < 8; i++)
+		headers[n++] = credentials[i];
+	for (size_t i = 0; request->extra[i] && i < 3; i++)
+		headers[n++] = request->extra[i];
+	new_request_id(uuid);
+	snprintf(client_request_id, sizeof(client_request_id), "client-request-id: %s", uuid);
+	headers[n++] = client_request_id;
+	headers[n] = NULL;
+
+	reader->requests++;
+	if (strcmp(request->method, "POST") == 0)
+		err = http_post(reader->http, request->url, headers, request->body,
+				request->body_len, response);
+	else
+		err = http_get(reader->http, request->url, headers, response);
+	auth_headers_free(credentials);
+	return err;
+}
+
+/*
+ * Sends request; after a 401 the credential decides whether a new token
+ * can help, and if so the request is repeated once with it.  *response holds the
+ * final response whatever its status.
+ */
+static enum rs_err send_request(struct reader *reader, const struct request *request,
+				struct http_response *response)
+{
+	enum rs_err err = send_once(reader, request, response);
+
+	if (err == RS_OK && response->status == 401 &&
+	    auth_handle_unauthorized(reader->auth, response)) {
+		log_msg(LOG_INFO, "%s %.*s returned 401: fetching a new access token and trying "
+			"once more", request->method, (int)strcspn(request->url, "?"), request->url);
+		http_response_release(response);
+		err = send_once(reader, request, response);
+	}
+	return err;
+}
+
+/* ---- paged listings ---- */
+
+struct listing {
+	const char *name;        /* "app role assignments", "members of group Sales" */
+	const char *permission;  /* named in a 403 hint */
+	enum rs_err (*on_page)(struct reader *reader, void *context, const char *where,
+			       const struct http_response *page, char **next_link);
+	void *context;
+	const char *extra;       /* one extra request header, or NULL */
+	bool allow_not_found;    /* a 404 on the first page sets not_found */
+	bool not_found;
+	long pages;
+};
+
+/* Checks the next link of a page; frees it and fails when it must not be followed. */
+static enum rs_err check_next_link(const struct reader *reader, const struct listing *listing,
+				   const struct str_map *followed, char **next)
+{
+	if (!http_same_origin(reader->config->graph.graph_url, *next)) {
+		log_msg(LOG_ERROR, "%s page %ld: rejected the @odata.nextLink %.300s because it is "
+			"not on %s", listing->name, listing->pages, *next,
+			reader->config->graph.graph_url);
+	} else if (str_map_get(followed, *next, NULL)) {
+		log_msg(LOG_ERROR, "%s page %ld: repeated @odata.nextLink %.300s", listing->name,
+			listing->pages, *next);
+	} else {
+		return RS_OK;
+	}
+	free(*next);
+	*next = NULL;
+	return RS_ERR_PROTOCOL;
+}
+
+/* Requests url and hands a 200 page to the listing. */
+static enum rs_err read_page(struct reader *reader, struct listing *listing, const char *url,
+			     char **next_link)
+{
+	struct request request = { "GET", url, { listing->extra, NULL }, NULL, 0 };
+	struct http_response response;
+	const char *request_id;
+	char where[IDENTITY_MAX_TEXT + 256];
+	enum rs_err err = send_request(reader, &request, &response);
+
+	*next_link = NULL;
+	if (err != RS_OK)
+		return err;
+	if (response.status == 404 && listing->allow_not_found && listing->pages == 0) {
+		listing->not_found = true;
+		graph_report_error(&response, "GET", url, NULL);
+	} else if (response.status != 200) {
+		err = graph_report_error(&response, "GET", url, listing->permission);
+	} else {
+		listing->pages++;
+		request_id = http_response_request_id(&response);
+		snprintf(where, sizeof(where), "%s page %ld (request id %.100s)", listing->name,
+			 listing->pages, request_id ? request_id : "none");
+		err = listing->on_page(reader, listing->context, where, &response, next_link);
+	}
+	http_response_release(&response);
+	return err;
+}
+
+/* Reads every page of a listing, following @odata.nextLink from first_url. */
+static enum rs_err read_listing(struct reader *reader, struct listing *listing,
+				const char *first_url)
+{
+	struct str_map followed = { 0 };
+	char *url = strdup(first_url);
+	enum rs_err err = url ? RS_OK : RS_ERR_INTERNAL;
+
+	while (err == RS_OK && url) {
+		char *next = NULL;
+
+		if (listing->pages >= GRAPH_MAX_PAGES) {
+			log_msg(LOG_ERROR, "%s: more than %d pages", listing->name, GRAPH_MAX_PAGES);
+			err = RS_ERR_PROTOCOL;
+			break;
+		}
+		if (!str_map_put(&followed, url, 0)) {
+			err = RS_ERR_INTERNAL;
+			break;
+		}
+		err = read_page(reader, listing, url, &next);
+		if (err == RS_OK && next)
+			err = check_next_link(reader, listing, &followed, &next);
+		free(url);
+		url = next;
+	}
+
+	free(url);
+	str_map_release(&followed);
+	return err;
+}
+
+/* Builds base + prefix + id (percent-encoded) + suffix. */
+static char *build_url(const struct reader *reader, const char *prefix, const char *id,
+		       const char *suffix)
+{
+	char *escaped = id ? curl_easy_escape(NULL, id, 0) : NULL;
+	char *url = NULL;
+
+	if (id && !escaped)
+		return NULL;
+	if (asprintf(&url, "%s%s%s%s", reader->base, prefix, escaped ? escaped : "", suffix) < 0)
+		url = NULL;
+	curl_free(escaped);
+	return url;
+}
+
+/* ---- 1. the service principal ---- */
+
+/* Returns the $filter value "appId eq '<id>'" with quotes doubled, as OData escapes them. */
+static char *app_id_filter(const char *app_id)
+{
+	size_t len = strlen(app_id);
+	char *filter = malloc(2 * len + sizeof("appId eq ''"));
+	char *p = filter;
+
+	if (!filter)
+		return NULL;
+	p += sprintf(p, "appId eq '");
+	for (const char *c = app_id; *c; c++) {
+		*p++ = *c;
+		if (*c == '\'')
+			*p++ = '\'';
+	}
+	strcpy(p, "'");
+	return filter;
+}
+
+static char *service_principal_url(const struct reader *reader)
+{
+	char *filter = app_id_filter(reader->config->graph.app_id);
+	char *url = filter ? build_url(reader, "/servicePrincipals?$filter=", filter,
+				       "&$select=id,appId,displayName,appRoleAssignmentRequired")
+			   : NULL;
+
+	free(filter);
+	return url;
+}
+
+static enum rs_err explain_missing_app(const struct config *config)
+{
+	log_msg(LOG_ERROR, "no enterprise app (service principal) with appId %s in tenant %s: "
+		"check graph.app_id, which is the Application (client) ID of the app users are "
+		"assigned to", config->graph.app_id, config->graph.tenant_id);
+	return RS_ERR_CONFIG;
+}
+
+static void warn_assignment_optional(const struct graph_service_principal *sp)
+{
+	if (sp->assignment_required_known && sp->assignment_required)
+		return;
+	log_msg(LOG_WARN, "enterprise app %s (%s) does not require assignment "
+		"(appRoleAssignmentRequired is %s): every user of the tenant can sign in to it, "
+		"and the roster holds only the users and groups assigned to it; set \"Assignment "
+		"required?\" to Yes in its properties to make the two agree",
+		sp->display_name ? sp->display_name : sp->app_id, sp->id,
+		sp->assignment_required_known ? "false" : "absent");
+}
+
+/* Finds the service principal of graph.app_id; RS_ERR_CONFIG when there is none. */
+static enum rs_err find_service_principal(struct reader *reader,
+					  struct graph_service_principal *sp)
+{
+	char *url = service_principal_url(reader);
+	struct request request = { "GET", url, { NULL }, NULL, 0 };
+	struct http_response response;
+	size_t count = 0;
+	enum rs_err err;
+
+	memset(sp, 0, sizeof(*sp));
+	if (!url)
+		return RS_ERR_INTERNAL;
+	err = send_request(reader, &request, &response);
+	if (err == RS_OK && response.status != 200)
+		err = graph_report_error(&response, "GET", url, PERMISSION_APPS);
+	else if (err == RS_OK)
+		err = graph_parse_service_principal_list(response.body, response.body_len, sp,
+							 &count);
+	if (err == RS_OK && count == 0)
+		err = explain_missing_app(reader->config);
+	if (err == RS_OK && count > 1) {
+		log_msg(LOG_ERROR, "%zu service principals have appId %s, expected one",
+			count, reader->config->graph.app_id);
+		err = RS_ERR_PROTOCOL;
+	}
+	if (err != RS_OK)
+		graph_service_principal_release(sp);
+
+	http_response_release(&response);
+	free(url);
+	return err;
+}
+
+/* ---- 2. the app role assignments ---- */
+
+/* Adds a group to expand unless present; *index is its position. */
+static enum rs_err add_group(struct reader *reader, const char *id, const char *name,
+			     bool assigned, size_t *index)
+{
+	struct group *grown;
+	struct group *group;
+
+	if (str_map_get(&reader->group_index, id, index)) {
+		reader->groups[*index].assigned |= assigned;
+		return RS_OK;
+	}
+	if (reader->group_count >= GRAPH_MAX_GROUPS) {
+		log_msg(LOG_ERROR, "more than %d groups to expand", GRAPH_MAX_GROUPS);
+		return RS_ERR_PROTOCOL;
+	}
+	grown = realloc(reader->groups, (reader->group_count + 1) * sizeof(*grown));
+	if (!grown)
+		return RS_ERR_INTERNAL;
+	reader->groups = grown;
+	group = &grown[reader->group_count];
+	memset(group, 0, sizeof(*group));
+	group->id = strdup(id);
+	group->name = strdup(name ? name : id);
+	group->assigned = assigned;
+	if (!group->id || !group->name || !str_map_put(&reader->group_index, id,
+						      reader->group_count)) {
+		free(group->id);
+		free(group->name);
+		return RS_ERR_INTERNAL;
+	}
+	*index = reader->group_count++;
+	return RS_OK;
+}
+
+static enum rs_err add_direct_user(struct reader *reader, const char *id)
+{
+	char **grown;
+
+	if (str_map_get(&reader->direct_index, id, NULL))
+		return RS_OK;
+	grown = realloc(reader->direct, (reader->direct_count + 1) * sizeof(*grown));
+	if (!grown)
+		return RS_ERR_INTERNAL;
+	reader->direct = grown;
+	grown[reader->direct_count] = strdup(id);
+	if (!grown[reader->direct_count] ||
+	    !str_map_put(&reader->direct_index, id, reader->direct_count)) {
+		free(grown[reader->direct_count]);
+		return RS_ERR_INTERNAL;
+	}
+	reader->direct_count++;
+	return RS_OK;
+}
+
+static enum rs_err record_assignment(struct reader *reader, const struct graph_assignment *item)
+{
+	size_t index;
+
+	switch (item->type) {
+	case GRAPH_PRINCIPAL_USER:
+		return add_direct_user(reader, item->principal_id);
+	case GRAPH_PRINCIPAL_GROUP:
+		return add_group(reader, item->principal_id, item->display_name, true, &index);
+	default:
+		reader->skipped[item->type]++;
+		log_msg(LOG_DEBUG, "skipped the assignment of %s %s (%s)",
+			item->type == GRAPH_PRINCIPAL_SERVICE_PRINCIPAL ? "service principal" :
+			"principal of an unknown type", item->principal_id,
+			item->display_name ? item->display_name : "no display name");
+		return RS_OK;
+	}
+}
+
+static enum rs_err on_assignments_page(struct reader *reader, void *context, const char *where,
+				       const struct http_response *page, char **next_link)
+{
+	struct graph_assignment *items = NULL;
+	size_t count = 0;
+	enum rs_err err;
+
+	(void)context;
+	err = graph_parse_assignments(where, page->body, page->body_len, &items, &count,
+				      next_link);
+	for (size_t i = 0; err == RS_OK && i < count; i++)
+		err = record_assignment(reader, &items[i]);
+	log_msg(LOG_DEBUG, "%s: %zu assignments", where, count);
+	graph_assignments_free(items, count);
+	return err;
+}
+
+static void log_assignment_counts(const struct reader *reader, long pages)
+{
+	size_t groups = reader->group_count;
+
+	log_msg(LOG_INFO, "read the app role assignments: %ld %s, %zu %s, %zu %s",
+		pages, plural((size_t)pages, "page", "pages"), reader->direct_count,
+		plural(reader->direct_count, "user", "users"), groups,
+		plural(groups, "group", "groups"));
+	if (reader->skipped[GRAPH_PRINCIPAL_SERVICE_PRINCIPAL] || reader->skipped[GRAPH_PRINCIPAL_OTHER])
+		log_msg(LOG_INFO, "skipped %zu service %s and %zu %s of other types assigned to "
+			"the app, because only users hold seats",
+			reader->skipped[GRAPH_PRINCIPAL_SERVICE_PRINCIPAL],
+			plural(reader->skipped[GRAPH_PRINCIPAL_SERVICE_PRINCIPAL], "principal",
+			       "principals"),
+			reader->skipped[GRAPH_PRINCIPAL_OTHER],
+			plural(reader->skipped[GRAPH_PRINCIPAL_OTHER], "principal", "principals"));
+}
+
+static char *assignments_url(const struct reader *reader, const char *sp_id, long top)
+{
+	char suffix[160];
+
+	snprintf(suffix, sizeof(suffix), "/appRoleAssignedTo?$select=id,principalId,principalType,"
+		 "principalDisplayName&$top=%ld", top);
+	return build_url(reader, "/servicePrincipals/", sp_id, suffix);
+}
+
+static enum rs_err read_assignments(struct reader *reader, const char *sp_id)
+{
+	struct listing listing = { "app role assignments", PERMISSION_APPS, on_assignments_page,
+				   NULL, NULL, false, false, 0 };
+	char *url = assignments_url(reader, sp_id, GRAPH_PAGE_SIZE);
+	enum rs_err err;
+
+	if (!url)
+		return RS_ERR_INTERNAL;
+	err = read_listing(reader, &listing, url);
+	if (err == RS_OK)
+		log_assignment_counts(reader, listing.pages);
+	free(url);
+	return err;
+}
+
+/* ---- 3. group members ---- */
+
+static bool append_index(size_t **items, size_t *count, size_t value)
+{
+	size_t *grown = realloc(*items, (*count + 1) * sizeof(**items));
+
+	if (!grown)
+		return false;
+	grown[(*count)++] = value;
+	*items = grown;
+	return true;
+}
+
+/* Adds a user record to the set and remembers the first record of each user. */
+static enum rs_err add_user_record(struct reader *reader, const struct identity *user,
+				   bool direct, const char *group_name, size_t *index)
+{
+	struct identity record = *user;
+	char *groups[1] = { (char *)group_name };
+	enum rs_err err;
+
+	record.direct = direct;
+	record.groups = group_name ? groups : NULL;
+	record.group_count = group_name ? 1 : 0;
+	*index = reader->set->count;
+	err = identity_set_add(reader->set, &record);
+	if (err == RS_OK && !str_map_put(&reader->seen_users, user->external_id, *index))
+		err = RS_ERR_INTERNAL;
+	return err;
+}
+
+struct member_context {
+	struct reader *reader;
+	size_t group;            /* index in reader->groups */
+	struct str_map *nested_seen; /* nested groups counted while they are ignored */
+	size_t users;
+	size_t nested;
+};
+
+static enum rs_err on_member_user(void *context, const struct identity *user)
+{
+	struct member_context *members = context;
+	struct reader *reader = members->reader;
+	struct group *group = &reader->groups[members->group];
+	size_t index;
+	enum rs_err err;
+
+	err = add_user_record(reader, user, false, group->assigned ? group->name : NULL, &index);
+	if (err == RS_OK && reader->config->graph.nested_groups &&
+	    !append_index(&reader->groups[members->group].users,
+			  &reader->groups[members->group].user_count, index))
+		err = RS_ERR_INTERNAL;
+	members->users++;
+	return err;
+}
+
+static enum rs_err on_member_group(void *context, const char *id, const char *display_name)
+{
+	struct member_context *members = context;
+	struct reader *reader = members->reader;
+	size_t child;
+	enum rs_err err;
+
+	members->nested++;
+	if (!reader->config->graph.nested_groups) {
+		if (!str_map_get(members->nested_seen, id, NULL))
+			reader->nested_ignored++;
+		return str_map_put(members->nested_seen, id, 0) ? RS_OK : RS_ERR_INTERNAL;
+	}
+	err = add_group(reader, id, display_name, false, &child);
+	if (err == RS_OK && !append_index(&reader->groups[members->group].children,
+					  &reader->groups[members->group].child_count, child))
+		err = RS_ERR_INTERNAL;
+	return err;
+}
+
+static void on_member_other(void *context, const char *type, const char *id)
+{
+	struct member_context *members = context;
+
+	members->reader->other_members++;
+	log_msg(LOG_DEBUG, "skipped member %s of type %s in group %s", id, type,
+		members->reader->groups[members->group].id);
+}
+
+static enum rs_err on_members_page(struct reader *reader, void *context, const char *where,
+				   const struct http_response *page, char **next_link)
+{
+	const struct graph_object_sink sink = { on_member_user, on_member_group, on_member_other,
+						context };
+
+	(void)reader;
+	return graph_parse_objects(where, page->body, page->body_len, false, &sink, next_link);
+}
+
+static enum rs_err explain_missing_group(const struct group *group)
+{
+	log_msg(LOG_ERROR, "group %s (%s) %s was not found, so its members cannot be read and "
+		"the read is incomplete; if the group was deleted, remove its assignment from the "
+		"enterprise app, else run again once the directory has caught up", group->name,
+		group->id, group->assigned ? "assigned to the app" : "nested in an assigned group");
+	return RS_ERR_UNAVAILABLE;
+}
+
+static char *members_url(const struct reader *reader, const char *group_id, long top)
+{
+	char suffix[256];
+
+	snprintf(suffix, sizeof(suffix), "/members?$select=%s&$top=%ld", GRAPH_USER_SELECT, top);
+	return build_url(reader, "/groups/", group_id, suffix);
+}
+
+static enum rs_err read_group_members(struct reader *reader, size_t index,
+				      struct str_map *nested_seen)
+{
+	struct member_context members = { reader, index, nested_seen, 0, 0 };
+	char name[IDENTITY_MAX_TEXT + 400];
+	struct listing listing = { name, PERMISSION_MEMBERS, on_members_page, &members, NULL,
+				   true, false, 0 };
+	char *url = members_url(reader, reader->groups[index].id, GRAPH_PAGE_SIZE);
+	enum rs_err err;
+
+	if (!url)
+		return RS_ERR_INTERNAL;
+	snprintf(name, sizeof(name), "members of group %s (%s)", reader->groups[index].name,
+		 reader->groups[index].id);
+	err = read_listing(reader, &listing, url);
+	free(url);
+	if (err == RS_OK && listing.not_found)
+		return explain_missing_group(&reader->groups[index]);
+	if (err == RS_OK)
+		log_msg(LOG_INFO, "read the %s: %ld %s, %zu %s, %zu nested %s", name, listing.pages,
+			plural((size_t)listing.pages, "page", "pages"), members.users,
+			plural(members.users, "user", "users"), members.nested,
+			plural(members.nested, "group", "groups"));
+	return err;
+}
+
+/*
+ * Labels the members of groups nested in each assigned group with the
+ * assigned group's name, through any depth.  visit numbers keep each pass
+ * from entering a group twice, so cycles end.
+ */
+static enum rs_err label_nested_members(struct reader *reader)
+{
+	size_t *stack = malloc((reader->group_count + 1) * sizeof(*stack));
+	unsigned pass = 0;
+	enum rs_err err = stack ? RS_OK : RS_ERR_INTERNAL;
+
+	for (size_t a = 0; err == RS_OK && a < reader->group_count; a++) {
+		size_t depth = 0;
+
+		if (!reader->groups[a].assigned)
+			continue;
+		pass++;
+		reader->groups[a].visit = pass;
+		stack[depth++] = a;
+		while (err == RS_OK && depth > 0) {
+			struct group *group = &reader->groups[stack[--depth]];
+
+			for (size_t u = 0; err == RS_OK && group != &reader->groups[a] &&
+			     u < group->user_count; u++)
+				err = identity_add_group(&reader->set->items[group->users[u]],
+							 reader->groups[a].name);
+			for (size_t c = 0; c < group->child_count; c++) {
+				struct group *child = &reader->groups[group->children[c]];
+
+				if (child->visit == pass)
+					continue;
+				child->visit = pass;
+				stack[depth++] = group->children[c];
+			}
+		}
+	}
+	free(stack);
+	return err;
+}
+
+static enum rs_err read_groups(struct reader *reader)
+{
+	struct str_map nested_seen = { 0 };
+	enum rs_err err = RS_OK;
+
+	for (size_t i = 0; err == RS_OK && i < reader->group_count; i++)
+		err = read_group_members(reader, i, &nested_seen);
+	str_map_release(&nested_seen);
+	if (err == RS_OK && reader->config->graph.nested_groups)
+		err = label_nested_members(reader);
+	if (err != RS_OK)
+		return err;
+
+	if (reader->nested_ignored > 0)
+		log_msg(LOG_INFO, "ignored %zu nested %s in assigned groups, because Microsoft Entra "
+			"ID grants app access only to direct members of an assigned group; set "
+			"graph.nested_groups: true to count their members too", reader->nested_ignored,
+			plural(reader->nested_ignored, "group", "groups"));
+	if (reader->config->graph.nested_groups && reader->group_count > 0)
+		log_msg(LOG_INFO, "expanded %zu %s, nested ones included", reader->group_count,
+			plural(reader->group_count, "group", "groups"));
+	if (reader->other_members > 0)
+		log_msg(LOG_INFO, "skipped %zu group %s that are not users (devices, contacts, "
+			"service principals)", reader->other_members,
+			plural(reader->other_members, "member", "members"));
+	return RS_OK;
+}
+
+/* ---- 4. directly assigned users ---- */
+
+static void wait_seconds(double seconds)
+{
+	struct timespec left;
+
+	left.tv_sec = (time_t)seconds;
+	left.tv_nsec = (long)((seconds - (double)left.tv_sec) * 1e9);
+	while (nanosleep(&left, &left) != 0 && errno == EINTR)
+		continue;
+}
+
+static enum rs_err on_direct_user(void *context, const struct identity *user)
+{
+	struct reader *reader = context;
+	size_t index;
+
+	if (!str_map_get(&reader->direct_index, user->external_id, NULL) ||
+	    str_map_get(&reader->seen_users, user->external_id, NULL))
+		return RS_OK;
+	return add_user_record(reader, user, true, NULL, &index);
+}
+
+/* Builds the $batch body that GETs each of ids with the user $select. */
+static char *batch_body(const char *const *ids, size_t count)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *requests = cJSON_AddArrayToObject(root, "requests");
+	char *text = NULL;
+	bool ok = requests != NULL;
+
+	for (size_t i = 0; ok && i < count; i++) {
+		cJSON *request = cJSON_CreateObject();
+		char *escaped = curl_easy_escape(NULL, ids[i], 0);
+		char number[24];
+		char *url = NULL;
+
+		snprintf(number, sizeof(number), "%zu", i + 1);
+		ok = request && escaped &&
+		     asprintf(&url, "/users/%s?$select=%s", escaped, GRAPH_USER_SELECT) >= 0 &&
+		     cJSON_AddStringToObject(request, "id", number) &&
+		     cJSON_AddStringToObject(request, "method", "GET") &&
+		     cJSON_AddStringToObject(request, "url", url);
+		if (request && !cJSON_AddItemToArray(requests, request)) {
+			cJSON_Delete(request);
+			ok = false;
+		}
+		curl_free(escaped);
+		free(url);
+	}
+	if (ok)
+		text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+/* Sends one $batch request for ids and maps its answer into *result. */
+static enum rs_err send_batch(struct reader *reader, const char *const *ids, size_t count,
+			      long number, struct graph_batch_result *result)
+{
+	char *url = build_url(reader, "/$batch", NULL, "");
+	char *body = batch_body(ids, count);
+	struct request request = { "POST", url, { "Content-Type: application/json", NULL },
+				   body, body ? strlen(body) : 0 };
+	const struct graph_object_sink sink = { on_direct_user, NULL, NULL, reader };
+	struct http_response response;
+	const char *request_id;
+	char where[160];
+	enum rs_err err;
+
+	memset(result, 0, sizeof(*result));
+	if (!url || !body) {
+		free(url);
+		cJSON_free(body);
+		return RS_ERR_INTERNAL;
+	}
+	err = send_request(reader, &request, &response);
+	if (err == RS_OK && response.status != 200) {
+		err = graph_report_error(&response, "POST", url, PERMISSION_USERS);
+	} else if (err == RS_OK) {
+		request_id = http_response_request_id(&response);
+		snprintf(where, sizeof(where), "users $batch %ld (request id %.100s)", number,
+			 request_id ? request_id : "none");
+		err = graph_parse_batch(where, response.body, response.body_len, ids, count, &sink,
+					result);
+	}
+	http_response_release(&response);
+	cJSON_free(body);
+	free(url);
+	return err;
+}
+
+/* Computes the wait before sending the failed sub-requests again. */
+static double batch_wait(const struct reader *reader, const struct graph_batch_result *result,
+			 long attempt)
+{
+	double max_wait = (double)reader->config->http.max_wait;
+	double wait = result->retry_after > 0 ? result->retry_after : ldexp(1.0, (int)attempt);
+
+	return wait > max_wait ? max_wait : wait;
+}
+
+/*
+ * Reads the users in ids with one $batch request, and sends the
+ * sub-requests that were throttled or failed again, as Graph asks: after
+ * the longest Retry-After among them, up to http.max_retries times.
+ */
+static enum rs_err read_user_batch(struct reader *reader, const char *const *ids, size_t count,
+				   long number, double *waited)
+{
+	struct graph_batch_result result;
+	const char *const *todo = ids;
+	size_t todo_count = count;
+	char **retry = NULL;
+	size_t retry_count = 0;
+	enum rs_err err = RS_OK;
+
+	for (long attempt = 0; err == RS_OK && todo_count > 0; attempt++) {
+		double wait;
+
+		err = send_batch(reader, todo, todo_count, number, &result);
+		for (size_t i = 0; i < retry_count; i++)
+			free(retry[i]);
+		free(retry);
+		retry = result.retry;
+		retry_count = result.retry_count;
+		result.retry = NULL;
+		result.retry_count = 0;
+		graph_batch_result_release(&result);
+		if (err != RS_OK || retry_count == 0)
+			break;
+
+		wait = batch_wait(reader, &result, attempt);
+		if (attempt >= reader->config->http.max_retries ||
+		    *waited + wait > (double)reader->config->http.retry_budget) {
+			log_msg(LOG_ERROR, "users $batch %ld: %zu of %zu users could still not be read "
+				"after %ld %s (http.max_retries, http.retry_budget)", number,
+				retry_count, count, attempt, plural((size_t)attempt, "retry", "retries"));
+			err = RS_ERR_UNAVAILABLE;
+			break;
+		}
+		log_msg(LOG_WARN, "users $batch %ld: %zu of %zu users were throttled or failed; "
+			"retry %ld of %ld in %.1f s", number, retry_count, todo_count, attempt + 1,
+			reader->config->http.max_retries, wait);
+		wait_seconds(wait);
+		*waited += wait;
+		todo = (const char *const *)retry;
+		todo_count = retry_count;
+	}
+	for (size_t i = 0; i < retry_count; i++)
+		free(retry[i]);
+	free(retry);
+	return err;
+}
+
+static enum rs_err read_users_by_batch(struct reader *reader, char **pending, size_t count)
+{
+	double waited = 0;
+	long batches = 0;
+	enum rs_err err = RS_OK;
+
+	for (size_t start = 0; err == RS_OK && start < count; start += GRAPH_BATCH_SIZE) {
+		size_t n = count - start < GRAPH_BATCH_SIZE ? count - start : GRAPH_BATCH_SIZE;
+
+		err = read_user_batch(reader, (const char *const *)pending + start, n, ++batches,
+				      &waited);
+	}
+	if (err == RS_OK)
+		log_msg(LOG_INFO, "read %zu directly assigned %s in %ld $batch %s", count,
+			plural(count, "user", "users"), batches, plural((size_t)batches, "request",
+									"requests"));
+	return err;
+}
+
+static enum rs_err on_tenant_users_page(struct reader *reader, void *context, const char *where,
+					const struct http_response *page, char **next_link)
+{
+	const struct graph_object_sink sink = { on_direct_user, NULL, NULL, reader };
+
+	(void)context;
+	return graph_parse_objects(where, page->body, page->body_len, true, &sink, next_link);
+}
+
+static enum rs_err read_users_by_listing(struct reader *reader, size_t count)
+{
+	struct listing listing = { "users of the tenant", PERMISSION_USERS, on_tenant_users_page,
+				   NULL, NULL, false, false, 0 };
+	char *url = build_url(reader, "/users?$select=", NULL,
+			      GRAPH_USER_SELECT "&$top=" STRINGIFY(GRAPH_PAGE_SIZE));
+	enum rs_err err;
+
+	if (!url)
+		return RS_ERR_INTERNAL;
+	err = read_listing(reader, &listing, url);
+	free(url);
+	if (err == RS_OK)
+		log_msg(LOG_INFO, "read %zu directly assigned %s by listing the tenant's users: "
+			"%ld %s", count, plural(count, "user", "users"), listing.pages,
+			plural((size_t)listing.pages, "page", "pages"));
+	return err;
+}
+
+/*
+ * Counts the tenant's users with $count, which needs ConsistencyLevel:
+ * eventual.  Returns false, after a warning, when Graph does not answer
+ * with a count; the count only chooses how users are read.
+ */
+static bool count_tenant_users(struct reader *reader, long long *count, enum rs_err *err)
+{
+	char *url = build_url(reader, "/users?$count=true&$top=1&$select=id", NULL, "");
+	struct request request = { "GET", url, { "ConsistencyLevel: eventual", NULL }, NULL, 0 };
+	struct http_response response;
+	bool counted = false;
+
+	*err = url ? send_request(reader, &request, &response) : RS_ERR_INTERNAL;
+	if (*err == RS_OK && response.status == 200)
+		counted = graph_parse_count(response.body, response.body_len, count) == RS_OK;
+	else if (*err == RS_OK)
+		log_msg(LOG_WARN, "counting the tenant's users returned %ld, so the assigned users "
+			"are read by id", response.status);
+	if (*err == RS_OK)
+		http_response_release(&response);
+	free(url);
+	return counted;
+}
+
+/*
+ * Decides how to read count users by id: $batch takes count / 20 requests,
+ * a listing of all users takes tenant / 999.  The count request is only
+ * worth it when more than two $batch requests are needed.
+ */
+static enum rs_err choose_listing(struct reader *reader, size_t count, bool *listing)
+{
+	size_t batches = (count + GRAPH_BATCH_SIZE - 1) / GRAPH_BATCH_SIZE;
+	long long tenant = 0;
+	enum rs_err err = RS_OK;
+
+	*listing = false;
+	if (batches <= 2 || !count_tenant_users(reader, &tenant, &err))
+		return err;
+	*listing = (unsigned long long)(tenant / GRAPH_PAGE_SIZE + 1) < batches;
+	log_msg(LOG_DEBUG, "%zu users to read by id in a tenant of %lld users: %s", count, tenant,
+		*listing ? "listing the tenant's users" : "$batch requests");
+	return RS_OK;
+}
+
+static void warn_not_found(const struct reader *reader, char **pending, size_t count)
+{
+	size_t missing = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		if (str_map_get(&reader->seen_users, pending[i], NULL))
+			continue;
+		if (++missing <= MAX_IDS_LOGGED)
+			log_msg(LOG_WARN, "user %s is assigned to the app but was not found in the "
+				"directory, perhaps deleted: skipped", pending[i]);
+	}
+	if (missing > MAX_IDS_LOGGED)
+		log_msg(LOG_WARN, "%zu assigned users in all were not found in the directory and "
+			"were skipped", missing);
+}
+
+static enum rs_err read_direct_users(struct reader *reader)
+{
+	char **pending = calloc(reader->direct_count + 1, sizeof(*pending));
+	size_t count = 0;
+	bool listing = false;
+	enum rs_err err = pending ? RS_OK : RS_ERR_INTERNAL;
+
+	for (size_t i = 0; err == RS_OK && i < reader->direct_count; i++) {
+		size_t index;
+
+		if (str_map_get(&reader->seen_users, reader->direct[i], &index))
+			reader->set->items[index].direct = true;
+		else
+			pending[count++] = reader->direct[i];
+	}
+	if (err == RS_OK && count > 0)
+		err = choose_listing(reader, count, &listing);
+	if (err == RS_OK && count > 0)
+		err = listing ? read_users_by_listing(reader, count) :
+		      read_users_by_batch(reader, pending, count);
+	if (err == RS_OK)
+		warn_not_found(reader, pending, count);
+	free(pending);
+	return err;
+}
+
+/* ---- the whole read ---- */
+
+static enum rs_err reader_init(struct reader *reader, const struct config *config,
+			       struct auth *auth, struct http_client *http,
+			       struct identity_set *set)
+{
+	memset(reader, 0, sizeof(*reader));
+	reader->config = config;
+	reader->auth = auth;
+	reader->http = http;
+	reader->set = set;
+	if (asprintf(&reader->base, "%s/v1.0", config->graph.graph_url) < 0) {
+		reader->base = NULL;
+		return RS_ERR_INTERNAL;
+	}
+	return RS_OK;
+}
+
+static void log_service_principal(const struct graph_service_principal *sp)
+{
+	log_msg(LOG_INFO, "found enterprise app %s: service principal %s, assignment %s",
+		sp->display_name ? sp->display_name : sp->app_id, sp->id,
+		sp->assignment_required_known && sp->assignment_required ? "required" :
+		"not required");
+	warn_assignment_optional(sp);
+}
+
+enum rs_err graph_read(const struct config *config, struct auth *auth,
+		       struct http_client *http, struct identity_set *set)
+{
+	struct graph_service_principal sp = { 0 };
+	struct reader reader;
+	enum rs_err err = reader_init(&reader, config, auth, http, set);
+
+	if (err == RS_OK)
+		err = find_service_principal(&reader, &sp);
+	if (err == RS_OK) {
+		log_service_principal(&sp);
+		err = read_assignments(&reader, sp.id);
+	}
+	if (err == RS_OK)
+		err = read_groups(&reader);
+	if (err == RS_OK)
+		err = read_direct_users(&reader);
+	if (err == RS_OK)
+		log_msg(LOG_INFO, "read %zu user %s from Microsoft Entra ID in %ld %s",
+			set->count, plural(set->count, "record", "records"), reader.requests,
+			plural((size_t)reader.requests, "request", "requests"));
+
+	graph_service_principal_release(&sp);
+	reader_release(&reader);
+	return err;
+}

@@ -1,0 +1,1151 @@
+/*
+ * graph_parse.c - maps Microsoft Graph response bodies to what the Graph
+ * source needs: service principals, app role assignments, users and group
+ * members, $batch responses and error bodies.
+ *
+ * Every field that is read is checked for its JSON type, its size and
+ * valid UTF-8, and an error names the page, the element (counted from 0),
+ * its id and the field.  Fields that are not read are not checked, because
+ * Graph adds properties over time.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "graph.h"
+#include "log.h"
+
+/* Maximum JSON nesting depth.  A $batch response nests about six levels deep. */
+#define MAX_JSON_DEPTH 64
+
+/* Longest @odata.nextLink accepted, in bytes. */
+#define MAX_NEXT_LINK 16384
+
+/* Most otherMails values read from one user; Graph allows 250. */
+#define MAX_OTHER_MAILS 1000
+
+/* Longest principalType, @odata.type and userType values, in bytes. */
+#define MAX_TYPE_LEN 128
+
+/* Bytes of a body that is not a Graph error quoted in the log. */
+#define ERROR_EXCERPT_LEN 200
+
+/* The account status stored for accountEnabled true and false. */
+#define STATUS_ENABLED "enabled"
+#define STATUS_DISABLED "disabled"
+
+/* Location of a parse error, for its log line. */
+struct element {
+	const char *where;   /* "response", "app role assignments page 3 (request id X)" */
+	const char *kind;    /* "assignment", "member", "user" */
+	size_t index;
+	bool has_index;
+	const char *id;      /* NULL until the id was read */
+};
+
+static void element_error(const struct element *element, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void element_error(const struct element *element, const char *format, ...)
+{
+	char message[1024];
+	char index[32] = "";
+	va_list args;
+
+	va_start(args, format);
+	vsnprintf(message, sizeof(message), format, args);
+	va_end(args);
+
+	if (element->has_index)
+		snprintf(index, sizeof(index), " %zu", element->index);
+	if (element->id)
+		log_msg(LOG_ERROR, "%s: %s%s (%s): %s", element->where, element->kind, index,
+			element->id, message);
+	else
+		log_msg(LOG_ERROR, "%s: %s%s: %s", element->where, element->kind, index, message);
+}
+
+static const char *type_name(const cJSON *item)
+{
+	if (cJSON_IsNumber(item))
+		return "a number";
+	if (cJSON_IsString(item))
+		return "a string";
+	if (cJSON_IsBool(item))
+		return "a boolean";
+	if (cJSON_IsArray(item))
+		return "an array";
+	if (cJSON_IsObject(item))
+		return "an object";
+	if (cJSON_IsNull(item))
+		return "null";
+	return "not a JSON value";
+}
+
+/* ---- JSON text ---- */
+
+static bool is_hex_zero(char c)
+{
+	return c == '0';
+}
+
+/* True when p (a backslash) starts the escape \u0000. */
+static bool escape_is_nul(const char *p, size_t left)
+{
+	return left >= 6 && p[1] == 'u' && is_hex_zero(p[2]) && is_hex_zero(p[3]) &&
+	       is_hex_zero(p[4]) && is_hex_zero(p[5]);
+}
+
+/*
+ * Rejects what cJSON would accept or silently change: nesting deeper than
+ * MAX_JSON_DEPTH, raw control characters in strings (RFC 8259 forbids
+ * them) and the \u0000 escape, which would end a C string early.
+ */
+static bool check_json_text(const char *where, const char *body, size_t len)
+{
+	bool in_string = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)body[i];
+
+		if (in_string && c == '\\') {
+			if (escape_is_nul(body + i, len - i)) {
+				log_msg(LOG_ERROR, "%s: a JSON string contains \\u0000 at byte %zu",
+					where, i);
+				return false;
+			}
+			i++;
+		} else if (in_string && c < 0x20) {
+			log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: control character in a string",
+				where, i);
+			return false;
+		} else if (c == '"') {
+			in_string = !in_string;
+		} else if (!in_string && (c == '[' || c == '{') && ++depth > MAX_JSON_DEPTH) {
+			log_msg(LOG_ERROR, "%s: JSON nested deeper than %d levels at byte %zu", where,
+				MAX_JSON_DEPTH, i);
+			return false;
+		} else if (!in_string && (c == ']' || c == '}')) {
+			depth--;
+		}
+	}
+	return true;
+}
+
+static bool only_white_space(const char *p, const char *end)
+{
+	for (; p < end; p++) {
+		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			return false;
+	}
+	return true;
+}
+
+/* Parses body, which must be one JSON object; logs and returns NULL otherwise. */
+static cJSON *parse_object(const char *where, const char *body, size_t len)
+{
+	const char *end = NULL;
+	cJSON *root;
+
+	if (!body || len == 0) {
+		log_msg(LOG_ERROR, "%s: empty body, expected a JSON object", where);
+		return NULL;
+	}
+	if (!check_json_text(where, body, len))
+		return NULL;
+
+	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+	if (!root) {
+		size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : len;
+
+		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu", where, at);
+		return NULL;
+	}
+	if (end && !only_white_space(end, body + len)) {
+		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: text after the JSON value", where,
+			(size_t)(end - body));
+		cJSON_Delete(root);
+		return NULL;
+	}
+	if (!cJSON_IsObject(root)) {
+		log_msg(LOG_ERROR, "%s: the body is %s, expected a JSON object", where,
+			type_name(root));
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* ---- fields ---- */
+
+static const cJSON *member_of(const cJSON *object, const char *key)
+{
+	return object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
+}
+
+/*
+ * Reads the string member key of object into *out (NULL when absent or
+ * null).  Logs and returns false when it has another type, is longer than
+ * max bytes, or is not valid UTF-8 without control characters.
+ */
+static bool get_text(const struct element *element, const cJSON *object, const char *key,
+		     size_t max, const char **out)
+{
+	const cJSON *item = member_of(object, key);
+
+	*out = NULL;
+	if (!item || cJSON_IsNull(item))
+		return true;
+	if (!cJSON_IsString(item) || !item->valuestring) {
+		element_error(element, "%s is %s, expected a string", key, type_name(item));
+		return false;
+	}
+	if (strlen(item->valuestring) > max) {
+		element_error(element, "%s is longer than %zu bytes", key, max);
+		return false;
+	}
+	if (!identity_text_valid(item->valuestring)) {
+		element_error(element, "%s is not valid UTF-8 or contains control characters", key);
+		return false;
+	}
+	*out = item->valuestring;
+	return true;
+}
+
+/* Reads a boolean member; *present is false when it is absent or null. */
+static bool get_bool(const struct element *element, const cJSON *object, const char *key,
+		     bool *out, bool *present)
+{
+	const cJSON *item = member_of(object, key);
+
+	*out = false;
+	*present = false;
+	if (!item || cJSON_IsNull(item))
+		return true;
+	if (!cJSON_IsBool(item)) {
+		element_error(element, "%s is %s, expected a boolean", key, type_name(item));
+		return false;
+	}
+	*out = cJSON_IsTrue(item);
+	*present = true;
+	return true;
+}
+
+static bool printable_ascii(const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		if (*p < '!' || *p > '~')
+			return false;
+	}
+	return true;
+}
+
+/* Reads a required id: 1 to IDENTITY_MAX_ID printable ASCII bytes. */
+static bool get_id(const struct element *element, const cJSON *object, const char *key,
+		   const char **out)
+{
+	if (!get_text(element, object, key, IDENTITY_MAX_TEXT, out))
+		return false;
+	if (!*out) {
+		element_error(element, "%s is missing", key);
+		return false;
+	}
+	if ((*out)[0] == '\0' || strlen(*out) > IDENTITY_MAX_ID || !printable_ascii(*out)) {
+		element_error(element, "%s is not 1 to %d printable ASCII characters", key,
+			      IDENTITY_MAX_ID);
+		*out = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* Reads an optional type name such as "#microsoft.graph.user": printable ASCII. */
+static bool get_type(const struct element *element, const cJSON *object, const char *key,
+		     const char **out)
+{
+	if (!get_text(element, object, key, MAX_TYPE_LEN, out))
+		return false;
+	if (*out && !printable_ascii(*out)) {
+		element_error(element, "%s is not printable ASCII", key);
+		*out = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* ---- the collection envelope: {"value": [...], "@odata.nextLink": "..."} ---- */
+
+/* Reads "@odata.nextLink" into a new string; NULL when absent or null. */
+static enum rs_err read_next_link(const char *where, const cJSON *root, char **next_link)
+{
+	const struct element element = { where, "collection", 0, false, NULL };
+	const char *link;
+
+	*next_link = NULL;
+	if (!get_text(&element, root, "@odata.nextLink", MAX_NEXT_LINK, &link))
+		return RS_ERR_PROTOCOL;
+	if (!link)
+		return RS_OK;
+	if (link[0] == '\0' || !printable_ascii(link)) {
+		element_error(&element, "@odata.nextLink is empty or contains spaces or "
+			      "non-ASCII bytes");
+		return RS_ERR_PROTOCOL;
+	}
+	*next_link = strdup(link);
+	return *next_link ? RS_OK : RS_ERR_INTERNAL;
+}
+
+/* Parses a collection page; *value is its "value" array. */
+static cJSON *parse_collection(const char *where, const char *body, size_t len,
+			       const cJSON **value)
+{
+	cJSON *root = parse_object(where, body, len);
+	const cJSON *array;
+
+	*value = NULL;
+	if (!root)
+		return NULL;
+	array = member_of(root, "value");
+	if (!cJSON_IsArray(array)) {
+		log_msg(LOG_ERROR, "%s: \"value\" is %s, expected the array of a collection", where,
+			array ? type_name(array) : "missing");
+		cJSON_Delete(root);
+		return NULL;
+	}
+	*value = array;
+	return root;
+}
+
+/* ---- service principals ---- */
+
+void graph_service_principal_release(struct graph_service_principal *sp)
+{
+	if (!sp)
+		return;
+	free(sp->id);
+	free(sp->app_id);
+	free(sp->display_name);
+	memset(sp, 0, sizeof(*sp));
+}
+
+static enum rs_err map_service_principal(struct element *element, const cJSON *item,
+					 struct graph_service_principal *out)
+{
+	const char *id;
+	const char *app_id;
+	const char *name;
+
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(item)) {
+		element_error(element, "is %s, expected an object", type_name(item));
+		return RS_ERR_PROTOCOL;
+	}
+	if (!get_id(element, item, "id", &id))
+		return RS_ERR_PROTOCOL;
+	element->id = id;
+	if (!get_text(element, item, "appId", IDENTITY_MAX_TEXT, &app_id) ||
+	    !get_text(element, item, "displayName", IDENTITY_MAX_TEXT, &name) ||
+	    !get_bool(element, item, "appRoleAssignmentRequired", &out->assignment_required,
+		      &out->assignment_required_known))
+		return RS_ERR_PROTOCOL;
+
+	out->id = strdup(id);
+	out->app_id = app_id ? strdup(app_id) : NULL;
+	out->display_name = identity_trim_dup(name);
+	if (!out->id || (app_id && !out->app_id)) {
+		graph_service_principal_release(out);
+		return RS_ERR_INTERNAL;
+	}
+	return RS_OK;
+}
+
+enum rs_err graph_parse_service_principal(const char *body, size_t len,
+					  struct graph_service_principal *out)
+{
+	struct element element = { "response", "service principal", 0, false, NULL };
+	cJSON *root = parse_object("response", body, len);
+	enum rs_err err;
+
+	memset(out, 0, sizeof(*out));
+	if (!root)
+		return RS_ERR_PROTOCOL;
+	err = map_service_principal(&element, root, out);
+	cJSON_Delete(root);
+	return err;
+}
+
+enum rs_err graph_parse_service_principal_list(const char *body, size_t len,
+					       struct graph_service_principal *out,
+					       size_t *count)
+{
+	struct element element = { "service principals", "service principal", 0, true, NULL };
+	const cJSON *value;
+	cJSON *root = parse_collection("service principals", body, len, &value);
+	char *next_link = NULL;
+	enum rs_err err = RS_ERR_PROTOCOL;
+
+	memset(out, 0, sizeof(*out));
+	*count = 0;
+	if (!root)
+		return RS_ERR_PROTOCOL;
+
+	err = read_next_link("service principals", root, &next_link);
+	if (err == RS_OK && next_link) {
+		log_msg(LOG_ERROR, "service principals: the listing has a next page, but an appId "
+			"matches one service principal at most");
+		err = RS_ERR_PROTOCOL;
+	}
+	*count = (size_t)cJSON_GetArraySize(value);
+	if (err == RS_OK && *count > 0)
+		err = map_service_principal(&element, cJSON_GetArrayItem(value, 0), out);
+
+	free(next_link);
+	cJSON_Delete(root);
+	return err;
+}
+
+/* ---- app role assignments ---- */
+
+void graph_assignments_free(struct graph_assignment *items, size_t count)
+{
+	for (size_t i = 0; items && i < count; i++) {
+		free(items[i].principal_id);
+		free(items[i].display_name);
+	}
+	free(items);
+}
+
+static enum graph_principal_type principal_type(const char *type)
+{
+	if (strcmp(type, "User") == 0)
+		return GRAPH_PRINCIPAL_USER;
+	if (strcmp(type, "Group") == 0)
+		return GRAPH_PRINCIPAL_GROUP;
+	if (strcmp(type, "ServicePrincipal") == 0)
+		return GRAPH_PRINCIPAL_SERVICE_PRINCIPAL;
+	return GRAPH_PRINCIPAL_OTHER;
+}
+
+static enum rs_err append_assignment(struct graph_assignment **items, size_t *count,
+				     const char *principal_id, const char *name,
+				     enum graph_principal_type type)
+{
+	struct graph_assignment *grown = realloc(*items, (*count + 1) * sizeof(**items));
+	struct graph_assignment *item;
+
+	if (!grown)
+		return RS_ERR_INTERNAL;
+	*items = grown;
+	item = &grown[*count];
+	item->principal_id = strdup(principal_id);
+	item->display_name = identity_trim_dup(name);
+	item->type = type;
+	if (!item->principal_id) {
+		free(item->display_name);
+		return RS_ERR_INTERNAL;
+	}
+	(*count)++;
+	return RS_OK;
+}
+
+static enum rs_err map_assignment(struct element *element, const cJSON *item,
+				  struct graph_assignment **items, size_t *count)
+{
+	const char *principal_id;
+	const char *type;
+	const char *name;
+
+	element->id = NULL;
+	if (!cJSON_IsObject(item)) {
+		element_error(element, "is %s, expected an object", type_name(item));
+		return RS_ERR_PROTOCOL;
+	}
+	if (!get_id(element, item, "principalId", &principal_id))
+		return RS_ERR_PROTOCOL;
+	element->id = principal_id;
+	if (!get_type(element, item, "principalType", &type) ||
+	    !get_text(element, item, "principalDisplayName", IDENTITY_MAX_TEXT, &name))
+		return RS_ERR_PROTOCOL;
+	if (!type) {
+		element_error(element, "principalType is missing");
+		return RS_ERR_PROTOCOL;
+	}
+	return append_assignment(items, count, principal_id, name, principal_type(type));
+}
+
+enum rs_err graph_parse_assignments(const char *where, const char *body, size_t len,
+				    struct graph_assignment **items, size_t *count,
+				    char **next_link)
+{
+	struct element element = { where, "assignment", 0, true, NULL };
+	const cJSON *value;
+	const cJSON *item;
+	cJSON *root = parse_collection(where, body, len, &value);
+	enum rs_err err;
+
+	*next_link = NULL;
+	if (!root)
+		return RS_ERR_PROTOCOL;
+
+	err = read_next_link(where, root, next_link);
+	cJSON_ArrayForEach(item, value) {
+		if (err != RS_OK)
+			break;
+		err = map_assignment(&element, item, items, count);
+		element.index++;
+	}
+	if (err != RS_OK) {
+		free(*next_link);
+		*next_link = NULL;
+	}
+	cJSON_Delete(root);
+	return err;
+}
+
+/* ---- users ---- */
+
+void graph_user_release(struct identity *identity)
+{
+	if (!identity)
+		return;
+	free(identity->external_id);
+	free(identity->user_name);
+	free(identity->email);
+	free(identity->given_name);
+	free(identity->family_name);
+	free(identity->display_name);
+	free(identity->status);
+	for (size_t i = 0; i < identity->group_count; i++)
+		free(identity->groups[i]);
+	free(identity->groups);
+	memset(identity, 0, sizeof(*identity));
+}
+
+/* The user attributes that the source reads, pointing into the JSON tree. */
+struct user_fields {
+	const char *upn;
+	const char *mail;
+	const char *other_mail;    /* the first non-empty otherMails value */
+	const char *given_name;
+	const char *surname;
+	const char *display_name;
+	const char *user_type;
+	bool enabled;
+	bool enabled_present;
+};
+
+/* Reads otherMails: an array of strings; keeps the first one with text. */
+static bool read_other_mails(const struct element *element, const cJSON *user,
+			     const char **first)
+{
+	const cJSON *array = member_of(user, "otherMails");
+	const cJSON *item;
+	size_t index = 0;
+
+	*first = NULL;
+	if (!array || cJSON_IsNull(array))
+		return true;
+	if (!cJSON_IsArray(array)) {
+		element_error(element, "otherMails is %s, expected an array", type_name(array));
+		return false;
+	}
+	cJSON_ArrayForEach(item, array) {
+		if (index++ >= MAX_OTHER_MAILS) {
+			element_error(element, "otherMails has more than %d values", MAX_OTHER_MAILS);
+			return false;
+		}
+		if (!cJSON_IsString(item) || strlen(item->valuestring) > IDENTITY_MAX_TEXT ||
+		    !identity_text_valid(item->valuestring)) {
+			element_error(element, "otherMails[%zu] is %s, expected a string of valid "
+				      "text within %d bytes", index - 1, type_name(item),
+				      IDENTITY_MAX_TEXT);
+			return false;
+		}
+		if (!*first && strspn(item->valuestring, " \t\r\n") < strlen(item->valuestring))
+			*first = item->valuestring;
+	}
+	return true;
+}
+
+static bool read_user_fields(const struct element *element, const cJSON *user,
+			     struct user_fields *fields)
+{
+	memset(fields, 0, sizeof(*fields));
+	return get_text(element, user, "userPrincipalName", IDENTITY_MAX_TEXT, &fields->upn) &&
+	       get_text(element, user, "mail", IDENTITY_MAX_TEXT, &fields->mail) &&
+	       read_other_mails(element, user, &fields->other_mail) &&
+	       get_text(element, user, "givenName", IDENTITY_MAX_TEXT, &fields->given_name) &&
+	       get_text(element, user, "surname", IDENTITY_MAX_TEXT, &fields->surname) &&
+	       get_text(element, user, "displayName", IDENTITY_MAX_TEXT, &fields->display_name) &&
+	       get_type(element, user, "userType", &fields->user_type) &&
+	       get_bool(element, user, "accountEnabled", &fields->enabled,
+			&fields->enabled_present);
+}
+
+/*
+ * Chooses the email: mail, else the first otherMails value.  The
+ * userPrincipalName is never used, because a guest's is a synthetic
+ * "name_domain#EXT#@tenant" and a member's need not receive mail.  A value
+ * containing "#EXT#" is dropped for the same reason.  An invalid address is
+ * kept, so that the plan skips and reports that one user.
+ */
+static char *choose_email(const struct user_fields *fields)
+{
+	char *email = identity_trim_dup(fields->mail);
+
+	if (!email)
+		email = identity_trim_dup(fields->other_mail);
+	if (email && strstr(email, "#EXT#")) {
+		free(email);
+		return NULL;
+	}
+	return email;
+}
+
+static enum rs_err build_user(const struct element *element, const char *id,
+			      const struct user_fields *fields, struct identity *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->external_id = strdup(id);
+	out->user_name = identity_trim_dup(fields->upn);
+	out->email = choose_email(fields);
+	out->given_name = identity_trim_dup(fields->given_name);
+	out->family_name = identity_trim_dup(fields->surname);
+	out->display_name = identity_trim_dup(fields->display_name);
+	if (fields->enabled_present) {
+		out->status = strdup(fields->enabled ? STATUS_ENABLED : STATUS_DISABLED);
+		out->activity = fields->enabled ? IDENTITY_ACTIVE : IDENTITY_INACTIVE;
+	} else {
+		out->activity = IDENTITY_UNKNOWN;
+	}
+
+	if (!out->external_id || (fields->enabled_present && !out->status)) {
+		graph_user_release(out);
+		return RS_ERR_INTERNAL;
+	}
+	if (!fields->enabled_present)
+		log_msg(LOG_WARN, "%s: user %s has no accountEnabled: its member is kept as it is",
+			element->where, id);
+	if (!out->email)
+		log_msg(LOG_WARN, "%s: user %s (%s) has no mail and no otherMails value, so it "
+			"cannot be matched to a member: set an email address in Microsoft Entra ID",
+			element->where, id, out->user_name ? out->user_name : "no userPrincipalName");
+	return RS_OK;
+}
+
+/*
+ * Maps one user object.  A missing userPrincipalName means Graph returned
+ * the object with limited information, which it does when the app may not
+ * read users.
+ */
+static enum rs_err map_user(struct element *element, const cJSON *item, struct identity *out)
+{
+	struct user_fields fields;
+	const char *id;
+
+	memset(out, 0, sizeof(*out));
+	element->id = NULL;
+	if (!get_id(element, item, "id", &id))
+		return RS_ERR_PROTOCOL;
+	element->id = id;
+	if (!read_user_fields(element, item, &fields))
+		return RS_ERR_PROTOCOL;
+	if (!fields.upn) {
+		element_error(element, "userPrincipalName is missing, so Graph returned the user "
+			      "with limited information: the app needs the application permission "
+			      "User.Read.All with admin consent");
+		return RS_ERR_PERMISSION;
+	}
+	return build_user(element, id, &fields, out);
+}
+
+enum rs_err graph_parse_user(const char *body, size_t len, struct identity *out)
+{
+	struct element element = { "response", "user", 0, false, NULL };
+	cJSON *root = parse_object("response", body, len);
+	enum rs_err err;
+
+	memset(out, 0, sizeof(*out));
+	if (!root)
+		return RS_ERR_PROTOCOL;
+	err = map_user(&element, root, out);
+	cJSON_Delete(root);
+	return err;
+}
+
+/* ---- directory objects ---- */
+
+static enum rs_err deliver_user(struct element *element, const cJSON *item,
+				const struct graph_object_sink *sink)
+{
+	struct identity user;
+	enum rs_err err = map_user(element, item, &user);
+
+	if (err != RS_OK)
+		return err;
+	err = sink->user ? sink->user(sink->context, &user) : RS_OK;
+	graph_user_release(&user);
+	return err;
+}
+
+static enum rs_err deliver_group(struct element *element, const cJSON *item,
+				 const struct graph_object_sink *sink)
+{
+	const char *id;
+	const char *name;
+
+	if (!get_id(element, item, "id", &id))
+		return RS_ERR_PROTOCOL;
+	element->id = id;
+	if (!get_text(element, item, "displayName", IDENTITY_MAX_TEXT, &name))
+		return RS_ERR_PROTOCOL;
+	return sink->group ? sink->group(sink->context, id, name) : RS_OK;
+}
+
+static enum rs_err deliver_other(struct element *element, const cJSON *item, const char *type,
+				 const struct graph_object_sink *sink)
+{
+	const char *id;
+
+	if (!get_id(element, item, "id", &id))
+		return RS_ERR_PROTOCOL;
+	if (sink->other)
+		sink->other(sink->context, type, id);
+	return RS_OK;
+}
+
+static enum rs_err map_object(struct element *element, const cJSON *item, bool users_untyped,
+			      const struct graph_object_sink *sink)
+{
+	const char *type;
+
+	element->id = NULL;
+	if (!cJSON_IsObject(item)) {
+		element_error(element, "is %s, expected an object", type_name(item));
+		return RS_ERR_PROTOCOL;
+	}
+	if (!get_type(element, item, "@odata.type", &type))
+		return RS_ERR_PROTOCOL;
+	if (!type && !users_untyped) {
+		element_error(element, "@odata.type is missing");
+		return RS_ERR_PROTOCOL;
+	}
+	if (!type || strcmp(type, "#microsoft.graph.user") == 0)
+		return deliver_user(element, item, sink);
+	if (strcmp(type, "#microsoft.graph.group") == 0)
+		return deliver_group(element, item, sink);
+	return deliver_other(element, item, type, sink);
+}
+
+enum rs_err graph_parse_objects(const char *where, const char *body, size_t len,
+				bool users_untyped, const struct graph_object_sink *sink,
+				char **next_link)
+{
+	struct element element = { where, "object", 0, true, NULL };
+	const cJSON *value;
+	const cJSON *item;
+	cJSON *root = parse_collection(where, body, len, &value);
+	enum rs_err err;
+
+	*next_link = NULL;
+	if (!root)
+		return RS_ERR_PROTOCOL;
+
+	err = read_next_link(where, root, next_link);
+	cJSON_ArrayForEach(item, value) {
+		if (err != RS_OK)
+			break;
+		err = map_object(&element, item, users_untyped, sink);
+		element.index++;
+	}
+	if (err != RS_OK) {
+		free(*next_link);
+		*next_link = NULL;
+	}
+	cJSON_Delete(root);
+	return err;
+}
+
+enum rs_err graph_parse_count(const char *body, size_t len, long long *count)
+{
+	cJSON *root = parse_object("count", body, len);
+	const cJSON *item;
+	enum rs_err err = RS_ERR_PROTOCOL;
+
+	*count = 0;
+	if (!root)
+		return RS_ERR_PROTOCOL;
+	item = member_of(root, "@odata.count");
+	if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble <= 1e15 &&
+	    item->valuedouble == floor(item->valuedouble)) {
+		*count = (long long)item->valuedouble;
+		err = RS_OK;
+	} else {
+		log_msg(LOG_ERROR, "count: @odata.count is %s, expected a whole number",
+			item ? type_name(item) : "missing");
+	}
+	cJSON_Delete(root);
+	return err;
+}
+
+/* ---- $batch ---- */
+
+void graph_batch_result_release(struct graph_batch_result *result)
+{
+	for (size_t i = 0; i < result->not_found_count; i++)
+		free(result->not_found[i]);
+	for (size_t i = 0; i < result->retry_count; i++)
+		free(result->retry[i]);
+	free(result->not_found);
+	free(result->retry);
+	memset(result, 0, sizeof(*result));
+}
+
+static bool append_id(char ***ids, size_t *count, const char *id)
+{
+	char **grown = realloc(*ids, (*count + 1) * sizeof(**ids));
+
+	if (!grown)
+		return false;
+	*ids = grown;
+	grown[*count] = strdup(id);
+	if (!grown[*count])
+		return false;
+	(*count)++;
+	return true;
+}
+
+/* Finds a header of a step's "headers" object by name, in any case. */
+static const char *step_header(const cJSON *headers, const char *name)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, headers) {
+		if (item->string && strcasecmp(item->string, name) == 0 && cJSON_IsString(item))
+			return item->valuestring;
+	}
+	return NULL;
+}
+
+static bool transient_status(long status)
+{
+	return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+/* Logs a failed step in the shape of a Graph error line. */
+static void log_step_error(const char *where, const char *id, long status, const cJSON *body)
+{
+	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	struct graph_error error;
+	bool parsed = text && graph_parse_error(text, strlen(text), &error);
+
+	log_msg(LOG_ERROR, "%s: GET /users/%s returned %ld %s: %.300s [request id %.100s]%s",
+		where, id, status, parsed && error.code[0] ? error.code : "(no code)",
+		parsed && error.message ? error.message : "(no message)",
+		parsed && error.request_id ? error.request_id : "none",
+		status == 403 || status == 401 ?
+		"; the app needs the application permission User.Read.All with admin consent" : "");
+	if (parsed)
+		graph_error_release(&error);
+	cJSON_free(text);
+}
+
+static double step_retry_after(const cJSON *headers)
+{
+	const char *value = step_header(headers, "Retry-After");
+	double seconds = 0;
+
+	if (value && !http_parse_retry_after(value, time(NULL), &seconds))
+		seconds = 0;
+	return seconds;
+}
+
+/* Handles one step of a batch response; *done marks the ids answered. */
+static enum rs_err map_step(struct element *element, const cJSON *step,
+			    const char *const *ids, size_t id_count, bool *done,
+			    const struct graph_object_sink *sink, struct graph_batch_result *result)
+{
+	const cJSON *status = member_of(step, "status");
+	const char *step_id;
+	const char *id;
+	char *end;
+	unsigned long number;
+
+	if (!cJSON_IsObject(step)) {
+		element_error(element, "is %s, expected an object", type_name(step));
+		return RS_ERR_PROTOCOL;
+	}
+	if (!get_text(element, step, "id", MAX_TYPE_LEN, &step_id))
+		return RS_ERR_PROTOCOL;
+	number = step_id ? strtoul(step_id, &end, 10) : 0;
+	if (!step_id || *end != '\0' || number < 1 || number > id_count || done[number - 1]) {
+		element_error(element, "id is \"%s\", expected an unanswered request number from 1 "
+			      "to %zu", step_id ? step_id : "(missing)", id_count);
+		return RS_ERR_PROTOCOL;
+	}
+	if (!cJSON_IsNumber(status) || status->valuedouble < 100 || status->valuedouble > 599) {
+		element_error(element, "status is %s, expected an HTTP status",
+			      status ? type_name(status) : "missing");
+		return RS_ERR_PROTOCOL;
+	}
+
+	id = ids[number - 1];
+	element->id = id;
+	done[number - 1] = true;
+	switch ((long)status->valuedouble) {
+	case 200:
+		return map_object(element, member_of(step, "body"), true, sink);
+	case 404:
+		return append_id(&result->not_found, &result->not_found_count, id) ?
+		       RS_OK : RS_ERR_INTERNAL;
+	default:
+		break;
+	}
+
+	if (transient_status((long)status->valuedouble)) {
+		double wait = step_retry_after(member_of(step, "headers"));
+
+		if (wait > result->retry_after)
+			result->retry_after = wait;
+		return append_id(&result->retry, &result->retry_count, id) ? RS_OK : RS_ERR_INTERNAL;
+	}
+	log_step_error(element->where, id, (long)status->valuedouble, member_of(step, "body"));
+	return status->valuedouble == 401 || status->valuedouble == 403 ?
+	       RS_ERR_PERMISSION : RS_ERR_PROTOCOL;
+}
+
+/* Adds the ids that the response did not answer to the retry list. */
+static enum rs_err retry_unanswered(const char *const *ids, size_t id_count, const bool *done,
+				    struct graph_batch_result *result)
+{
+	for (size_t i = 0; i < id_count; i++) {
+		if (!done[i] && !append_id(&result->retry, &result->retry_count, ids[i]))
+			return RS_ERR_INTERNAL;
+	}
+	return RS_OK;
+}
+
+enum rs_err graph_parse_batch(const char *where, const char *body, size_t len,
+			      const char *const *ids, size_t id_count,
+			      const struct graph_object_sink *sink,
+			      struct graph_batch_result *result)
+{
+	struct element element = { where, "response", 0, true, NULL };
+	cJSON *root = parse_object(where, body, len);
+	const cJSON *responses = member_of(root, "responses");
+	const cJSON *step;
+	bool *done = calloc(id_count + 1, sizeof(*done));
+	enum rs_err err = RS_OK;
+
+	memset(result, 0, sizeof(*result));
+	if (!done || !root) {
+		err = done ? RS_ERR_PROTOCOL : RS_ERR_INTERNAL;
+		goto out;
+	}
+	if (!cJSON_IsArray(responses)) {
+		log_msg(LOG_ERROR, "%s: \"responses\" is %s, expected an array", where,
+			responses ? type_name(responses) : "missing");
+		err = RS_ERR_PROTOCOL;
+		goto out;
+	}
+	cJSON_ArrayForEach(step, responses) {
+		element.id = NULL;
+		err = map_step(&element, step, ids, id_count, done, sink, result);
+		if (err != RS_OK)
+			goto out;
+		element.index++;
+	}
+	err = retry_unanswered(ids, id_count, done, result);
+
+out:
+	free(done);
+	cJSON_Delete(root);
+	return err;
+}
+
+/* ---- errors ---- */
+
+void graph_error_release(struct graph_error *error)
+{
+	if (!error)
+		return;
+	free(error->code);
+	free(error->message);
+	free(error->request_id);
+	free(error->client_request_id);
+	free(error->date);
+	memset(error, 0, sizeof(*error));
+}
+
+/* Copies a string member, cut to max bytes, with control characters as '?'. */
+static char *copy_member(const cJSON *object, const char *key, size_t max)
+{
+	const cJSON *item = member_of(object, key);
+	char *copy;
+
+	if (!cJSON_IsString(item) || !item->valuestring)
+		return NULL;
+	copy = strndup(item->valuestring, max);
+	for (char *p = copy; p && *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	return copy;
+}
+
+bool graph_parse_error(const char *body, size_t len, struct graph_error *out)
+{
+	cJSON *root;
+	const cJSON *error;
+	const cJSON *inner;
+
+	memset(out, 0, sizeof(*out));
+	if (!body || len == 0)
+		return false;
+	root = cJSON_ParseWithLength(body, len);
+	error = member_of(root, "error");
+	if (!cJSON_IsObject(error) || !cJSON_IsString(member_of(error, "code"))) {
+		cJSON_Delete(root);
+		return false;
+	}
+
+	inner = member_of(error, "innerError");
+	out->code = copy_member(error, "code", 128);
+	out->message = copy_member(error, "message", 1024);
+	out->request_id = copy_member(inner, "request-id", 128);
+	if (!out->request_id)
+		out->request_id = copy_member(inner, "requestId", 128);
+	out->client_request_id = copy_member(inner, "client-request-id", 128);
+	out->date = copy_member(inner, "date", 64);
+	cJSON_Delete(root);
+	if (!out->code) {
+		graph_error_release(out);
+		return false;
+	}
+	return true;
+}
+
+/* A bounded string builder for the one error line. */
+struct line {
+	char text[2048];
+	size_t len;
+};
+
+static void line_add(struct line *line, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void line_add(struct line *line, const char *format, ...)
+{
+	va_list args;
+	int written;
+
+	if (line->len >= sizeof(line->text) - 1)
+		return;
+	va_start(args, format);
+	written = vsnprintf(line->text + line->len, sizeof(line->text) - line->len, format, args);
+	va_end(args);
+	if (written > 0)
+		line->len += (size_t)written;
+	if (line->len >= sizeof(line->text))
+		line->len = sizeof(line->text) - 1;
+}
+
+static void line_add_excerpt(struct line *line, const char *body, size_t len)
+{
+	char excerpt[ERROR_EXCERPT_LEN + 1];
+	size_t n = len < ERROR_EXCERPT_LEN ? len : ERROR_EXCERPT_LEN;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)body[i];
+
+		excerpt[i] = c >= 0x20 && c < 0x7f ? (char)c : c == '\n' || c == '\t' ? ' ' : '?';
+	}
+	excerpt[n] = '\0';
+	line_add(line, ": \"%s\"%s", excerpt, len > n ? "..." : "");
+}
+
+static void line_add_ids(struct line *line, const struct graph_error *error,
+			 const char *header_request_id)
+{
+	const char *request_id = error->request_id ? error->request_id : header_request_id;
+
+	line_add(line, " [request id %.128s", request_id ? request_id : "none");
+	if (error->client_request_id)
+		line_add(line, ", client request id %s", error->client_request_id);
+	if (error->date)
+		line_add(line, ", date %s", error->date);
+	line_add(line, "]");
+}
+
+static const char *error_hint(long status, const char *code)
+{
+	if (status == 401)
+		return "Microsoft Entra ID rejected the access token even after a new one was "
+		       "fetched: check graph.tenant_id, graph.client_id and the client secret or "
+		       "certificate";
+	if (status == 404)
+		return "the object was not found: it may have been deleted during the read; run "
+		       "again, and check graph.app_id if it persists";
+	if (status == 429)
+		return "Graph kept throttling: run again later or raise http.retry_budget";
+	if (status >= 500)
+		return "Microsoft Graph is failing: run again later";
+	if (status >= 300 && status < 400)
+		return "redirects are not followed: set graph.graph_url to the Graph endpoint itself";
+	if (code && strcmp(code, "Request_UnsupportedQuery") == 0)
+		return "Graph does not support a query this build sends: report this with the "
+		       "request id";
+	return "Graph rejected the request: report this with the request id";
+}
+
+static enum rs_err error_for_status(long status)
+{
+	if (status == 401 || status == 403)
+		return RS_ERR_PERMISSION;
+	if (status == 429)
+		return RS_ERR_TEMPFAIL;
+	if (status >= 500 && status < 600)
+		return RS_ERR_UNAVAILABLE;
+	return RS_ERR_PROTOCOL;
+}
+
+enum rs_err graph_report_error(const struct http_response *response, const char *method,
+			       const char *url, const char *permission)
+{
+	struct line line = { "", 0 };
+	struct graph_error error;
+	const char *safe_url = url ? url : "";
+	bool parsed = graph_parse_error(response->body, response->body_len, &error);
+
+	line_add(&line, "%s %.*s returned %ld", method, (int)strcspn(safe_url, "?#"), safe_url,
+		 response->status);
+	if (parsed)
+		line_add(&line, " %s: %.500s", error.code[0] ? error.code : "(no code)",
+			 error.message ? error.message : "(no message)");
+	else if (response->body_len > 0)
+		line_add_excerpt(&line, response->body, response->body_len);
+	else
+		line_add(&line, " with an empty body");
+	line_add_ids(&line, &error, http_response_request_id(response));
+
+	if (response->status == 403 && permission)
+		log_msg(LOG_ERROR, "%s; the app needs the application permission %s with admin "
+			"consent: add it under API permissions of the app registration and select "
+			"\"Grant admin consent\"", line.text, permission);
+	else if (response->status == 403)
+		log_msg(LOG_ERROR, "%s; the app lacks a permission: check its API permissions and "
+			"admin consent", line.text);
+	else
+		log_msg(LOG_ERROR, "%s; %s", line.text,
+			error_hint(response->status, parsed ? error.code : NULL));
+	if (parsed)
+		graph_error_release(&error);
+	return error_for_status(response->status);
+}
