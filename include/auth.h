@@ -71,4 +71,11 @@ bool auth_handle_unauthorized(struct auth *auth, const struct http_response *res
 /* True when the credential is an OAuth access token rather than an API token. */
 bool auth_uses_oauth(const struct auth *auth);
 
+/*
+ * Replaces the clock that decides when a cached access token expires
+ * (seconds, monotonic), so that tests can move time.  clock_fn NULL
+ * restores CLOCK_MONOTONIC.
+ */
+void auth_set_clock(struct auth *auth, double (*clock_fn)(void *context), void *context);
+
 #endif
