@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "identity.h"
+#include "progress.h"
 
 static char *dup_or_null(const char *text)
 {
@@ -95,6 +96,7 @@ enum rs_err identity_set_add(struct identity_set *set, const struct identity *id
 	}
 
 	set->items[set->count++] = copy;
+	progress_user();
 	return RS_OK;
 
 fail:

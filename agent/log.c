@@ -5,6 +5,13 @@
  * write(2), so lines from concurrent processes sharing stderr do not mix.
  * Messages may contain IdP data, so every byte that could end the line,
  * move the cursor or break JSON is escaped.
+ *
+ * A run that meets the same problem for thousands of users must not write
+ * thousands of lines.  So while a run id is set, only the first
+ * LOG_REPEAT_MAX warn or info lines from one format string are written and
+ * later ones are counted.  One summary line per format follows when the
+ * run id changes or the process exits.  Errors and debug lines are always
+ * written, and so is everything outside a run, such as the config check.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,9 +24,19 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "progress.h"
 
 /* Maximum message length in bytes, before escaping. */
 #define LOG_MESSAGE_MAX 4096
+
+/* Lines logged from one format string before further ones are only counted. */
+#define LOG_REPEAT_MAX 10
+
+/* Format strings whose repeats are counted; more distinct ones are not limited. */
+#define LOG_REPEAT_SLOTS 32
+
+/* Bytes of the last counted message kept for the summary line. */
+#define LOG_REPEAT_TEXT 512
 
 /* Tenant and run id are cut to this many bytes. */
 #define LOG_FIELD_MAX 64
@@ -38,6 +55,17 @@ struct log_state {
 };
 
 static struct log_state log_state = { LOG_INFO, LOG_FORMAT_TEXT, "", "" };
+
+/* Lines logged from one format string in the current run. */
+struct log_repeat {
+	const char *fmt;          /* compared by address: one call site, one entry */
+	enum log_level level;
+	unsigned long count;
+	char last[LOG_REPEAT_TEXT]; /* the last message that was counted, not logged */
+};
+
+static struct log_repeat log_repeats[LOG_REPEAT_SLOTS];
+static bool log_repeat_atexit;
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
@@ -85,6 +113,7 @@ void log_set_tenant(const char *tenant)
 
 void log_set_run_id(const char *run_id)
 {
+	log_flush_repeats();
 	copy_field(log_state.run_id, run_id);
 }
 
@@ -350,22 +379,11 @@ static void write_all(int fd, const char *bytes, size_t len)
 	}
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* Builds and writes one line, erasing a progress line first. */
+static void write_line(enum log_level level, const char *msg)
 {
-	char msg[LOG_MESSAGE_MAX + 1];
 	struct log_line line;
 	bool journal;
-	va_list ap;
-	int saved_errno = errno;
-
-	if (level > LOG_DEBUG)
-		level = LOG_DEBUG;
-	if (!log_enabled(level))
-		return;
-
-	va_start(ap, fmt);
-	format_message(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 
 	line.len = 0;
 	journal = stderr_is_journal();
@@ -381,6 +399,92 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		build_text_line(&line, level, msg, journal);
 	line.text[line.len++] = '\n';
 
+	progress_clear();
 	write_all(STDERR_FILENO, line.text, line.len);
+}
+
+/* Copies text into a buffer of size bytes, cutting it at a UTF-8 boundary. */
+static void copy_cut(char *buf, size_t size, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len >= size) {
+		len = size - 1;
+		while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+			len--;
+	}
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+}
+
+/*
+ * Counts a line from fmt and returns true when it is to be written: the
+ * first LOG_REPEAT_MAX of each format are, later ones are kept as the last
+ * message for the summary.
+ */
+static bool repeat_allows(enum log_level level, const char *fmt, const char *msg)
+{
+	struct log_repeat *slot = NULL;
+
+	if (level == LOG_ERROR || level == LOG_DEBUG || log_state.run_id[0] == '\0')
+		return true;
+	for (size_t i = 0; i < LOG_REPEAT_SLOTS && !slot; i++) {
+		if (log_repeats[i].fmt == fmt || log_repeats[i].fmt == NULL)
+			slot = &log_repeats[i];
+	}
+	if (!slot)
+		return true;
+
+	if (slot->fmt == NULL) {
+		slot->fmt = fmt;
+		slot->level = level;
+		slot->count = 0;
+	}
+	slot->count++;
+	if (slot->count <= LOG_REPEAT_MAX)
+		return true;
+
+	if (!log_repeat_atexit) {
+		log_repeat_atexit = true;
+		atexit(log_flush_repeats);
+	}
+	copy_cut(slot->last, sizeof(slot->last), msg);
+	return false;
+}
+
+void log_flush_repeats(void)
+{
+	char msg[LOG_MESSAGE_MAX + 1];
+
+	for (size_t i = 0; i < LOG_REPEAT_SLOTS && log_repeats[i].fmt; i++) {
+		struct log_repeat *slot = &log_repeats[i];
+
+		if (slot->count > LOG_REPEAT_MAX && log_enabled(slot->level)) {
+			snprintf(msg, sizeof(msg), "message repeated %lu more times, not logged "
+				 "(the first %d were; the last was: %s)",
+				 slot->count - LOG_REPEAT_MAX, LOG_REPEAT_MAX, slot->last);
+			write_line(slot->level, msg);
+		}
+		memset(slot, 0, sizeof(*slot));
+	}
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	char msg[LOG_MESSAGE_MAX + 1];
+	va_list ap;
+	int saved_errno = errno;
+
+	if (level > LOG_DEBUG)
+		level = LOG_DEBUG;
+	if (!log_enabled(level))
+		return;
+
+	va_start(ap, fmt);
+	format_message(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	if (repeat_allows(level, fmt, msg))
+		write_line(level, msg);
 	errno = saved_errno;
 }

@@ -1,5 +1,6 @@
 /*
- * roster_runs.c - the run records, key/value sync state and used approvals.
+ * roster_runs.c - the run records, key/value sync state, used approvals,
+ * and the counts and drift events that status and metrics report.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -219,4 +220,129 @@ enum rs_err roster_approval_used(struct roster *roster, const char *plan_id, boo
 		err = roster_sqlite_error(roster, "reading approvals");
 	sqlite3_reset(stmt);
 	return err;
+}
+
+/*
+ * The queries below run once per command, so they are prepared on the spot
+ * instead of joining the statement cache.
+ */
+static enum rs_err prepare_once(struct roster *roster, const char *sql, sqlite3_stmt **stmt,
+				const char *operation)
+{
+	if (sqlite3_prepare_v2(roster->db, sql, -1, stmt, NULL) != SQLITE_OK) {
+		*stmt = NULL;
+		return roster_sqlite_error(roster, operation);
+	}
+	return RS_OK;
+}
+
+enum rs_err roster_last_success(struct roster *roster, const char *command, int64_t *at)
+{
+	static const char sql[] =
+		"SELECT max(finished_at) FROM runs WHERE command = ?1 AND exit_status = 0";
+	sqlite3_stmt *stmt;
+	enum rs_err err = prepare_once(roster, sql, &stmt, "reading the last success");
+	int rc;
+
+	*at = 0;
+	if (err != RS_OK)
+		return err;
+	if (!roster_bind_text(stmt, 1, command))
+		err = roster_sqlite_error(roster, "binding a command name");
+
+	rc = err == RS_OK ? sqlite3_step(stmt) : SQLITE_ERROR;
+	if (rc == SQLITE_ROW)
+		*at = sqlite3_column_int64(stmt, 0);
+	else if (err == RS_OK)
+		err = roster_sqlite_error(roster, "reading the last success");
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+enum rs_err roster_member_counts(struct roster *roster, long counts[3])
+{
+	static const char sql[] = "SELECT state, count(*) FROM members GROUP BY state";
+	sqlite3_stmt *stmt;
+	enum rs_err err = prepare_once(roster, sql, &stmt, "counting members");
+	int rc;
+
+	counts[MEMBER_ACTIVE] = counts[MEMBER_WAITING] = counts[MEMBER_UNASSIGNED] = 0;
+	if (err != RS_OK)
+		return err;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(stmt, 0);
+		enum member_state state;
+
+		if (text && member_state_parse(text, &state))
+			counts[state] = (long)sqlite3_column_int64(stmt, 1);
+	}
+	if (rc != SQLITE_DONE)
+		err = roster_sqlite_error(roster, "counting members");
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+void roster_drifts_free(struct roster_drift *drifts, size_t count)
+{
+	for (size_t i = 0; drifts && i < count; i++) {
+		free(drifts[i].run_id);
+		free(drifts[i].op);
+		free(drifts[i].email);
+		free(drifts[i].external_id);
+		free(drifts[i].reason);
+	}
+	free(drifts);
+}
+
+enum rs_err roster_drifts_recent(struct roster *roster, size_t limit,
+				 struct roster_drift **out, size_t *count)
+{
+	static const char sql[] =
+		"SELECT at, run_id, op, email, external_id, reason FROM events "
+		"WHERE substr(reason, 1, 22) = 'manual change reverted' ORDER BY id DESC LIMIT ?1";
+	struct roster_drift *drifts;
+	sqlite3_stmt *stmt;
+	size_t n = 0;
+	bool ok = true;
+	enum rs_err err;
+	int rc = SQLITE_DONE;
+
+	*out = NULL;
+	*count = 0;
+	if (limit == 0)
+		return RS_OK;
+	drifts = calloc(limit, sizeof(*drifts));
+	if (!drifts)
+		return RS_ERR_INTERNAL;
+	err = prepare_once(roster, sql, &stmt, "reading drift events");
+	if (err != RS_OK) {
+		free(drifts);
+		return err;
+	}
+
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)limit);
+	while (ok && n < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct roster_drift *d = &drifts[n++];
+
+		d->at = sqlite3_column_int64(stmt, 0);
+		d->run_id = roster_column_dup(stmt, 1, &ok);
+		d->op = roster_column_dup(stmt, 2, &ok);
+		d->email = roster_column_dup(stmt, 3, &ok);
+		d->external_id = roster_column_dup(stmt, 4, &ok);
+		d->reason = roster_column_dup(stmt, 5, &ok);
+	}
+	if (!ok)
+		err = RS_ERR_INTERNAL;
+	else if (n < limit && rc != SQLITE_DONE)
+		err = roster_sqlite_error(roster, "reading drift events");
+	sqlite3_finalize(stmt);
+
+	if (err != RS_OK) {
+		roster_drifts_free(drifts, n);
+		return err;
+	}
+	*out = drifts;
+	*count = n;
+	return RS_OK;
 }

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "plan.h"
+#include "progress.h"
 #include "report.h"
 #include "roster.h"
 #include "run.h"
@@ -42,6 +44,7 @@ struct run {
 	struct plan plan;
 	int lock_fd;
 	int64_t started_at;
+	struct timespec started_clock; /* CLOCK_MONOTONIC, for the duration */
 	bool recording;      /* a run row was started and must be finished */
 	const char *outcome;
 };
@@ -169,8 +172,11 @@ static void log_problems(const struct plan *plan)
 
 static enum rs_err read_and_plan(struct run *run)
 {
-	enum rs_err err = source_read(run->config, &run->identities, &run->http);
+	enum rs_err err;
 
+	progress_begin(config_source_title(run->config->source));
+	err = source_read(run->config, &run->identities, &run->http);
+	progress_end();
 	if (err != RS_OK) {
 		log_msg(LOG_ERROR, "the read from %s was not complete; the roster is unchanged",
 			config_source_title(run->config->source));
@@ -312,16 +318,23 @@ static void log_summary(const struct run *run)
 		plan->seats_used, run->config->team.seats);
 }
 
-static void record_finish(struct run *run, enum rs_err err)
+/* The outcome stored in the run record: a failed run is "failed" whatever it got to. */
+static const char *run_outcome(const struct run *run, enum rs_err err)
+{
+	if ((err == RS_OK || err == RS_ERR_THRESHOLD) && run->outcome)
+		return run->outcome;
+	return "failed";
+}
+
+static void record_finish(struct run *run, enum rs_err err, int64_t finished_at)
 {
 	struct roster_run record = {
 		.id = run->id,
 		.command = "sync",
 		.source = (char *)config_source_name(run->config->source),
 		.started_at = run->started_at,
-		.finished_at = time(NULL),
-		.outcome = (char *)(err == RS_OK || err == RS_ERR_THRESHOLD ? run->outcome
-									    : "failed"),
+		.finished_at = finished_at,
+		.outcome = (char *)run_outcome(run, err),
 		.exit_status = err_exit_status(err),
 		.skipped = (long)run->plan.problem_count,
 		.plan_id = run->plan.id[0] ? run->plan.id : NULL,
@@ -330,10 +343,61 @@ static void record_finish(struct run *run, enum rs_err err)
 
 	for (int op = 0; op < PLAN_OP_COUNT; op++)
 		record.counts[op] = (long)run->plan.counts[op];
-	if (!record.outcome)
-		record.outcome = "failed";
 	if (run->recording)
 		roster_run_finish(run->roster, &record);
+}
+
+static double seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/*
+ * Writes the metrics textfile when the config names one.  The last success
+ * comes from the runs table, or from the previous textfile when the roster
+ * was not opened (another run held the lock).  A failure to write is
+ * logged and does not change the run's exit status.
+ */
+static void record_metrics(const struct run *run, enum rs_err err, int64_t finished_at)
+{
+	const struct config *config = run->config;
+	struct metrics_run m = {
+		.tenant = config->tenant,
+		.source = config_source_name(config->source),
+		.started_at = run->started_at,
+		.finished_at = finished_at,
+		.duration_seconds = seconds_since(&run->started_clock),
+		.outcome = run_outcome(run, err),
+		.exit_status = err_exit_status(err),
+		.seats = config->team.seats,
+		.members = { -1, -1, -1 },
+		.users_read = run->plan.id[0] ? (long)run->identities.count : -1,
+		.skipped = (long)run->plan.problem_count,
+		.idp_requests = run->http.requests,
+		.idp_retries = run->http.retries,
+		.idp_bytes = run->http.bytes,
+	};
+	int64_t from_file;
+
+	if (!config->metrics.textfile)
+		return;
+
+	for (int op = 0; op < PLAN_OP_COUNT; op++)
+		m.operations[op] = (long)run->plan.counts[op];
+	if (run->roster && roster_member_counts(run->roster, m.members) != RS_OK)
+		m.members[MEMBER_ACTIVE] = m.members[MEMBER_WAITING] = m.members[MEMBER_UNASSIGNED] = -1;
+	if (run->roster)
+		roster_last_success(run->roster, "sync", &m.last_success_at);
+	if (err == RS_OK)
+		m.last_success_at = finished_at;
+	from_file = metrics_read_last_success(config->metrics.textfile);
+	if (from_file > m.last_success_at)
+		m.last_success_at = from_file;
+
+	metrics_write(config->metrics.textfile, &m);
 }
 
 static void run_release(struct run *run)
@@ -417,6 +481,7 @@ enum rs_err run_sync(const struct config *config, const struct run_options *opti
 
 	run_new_id(run.id, sizeof(run.id));
 	run.started_at = time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &run.started_clock);
 	log_set_run_id(run.id);
 
 	if (options->dry_run) {
@@ -424,8 +489,12 @@ enum rs_err run_sync(const struct config *config, const struct run_options *opti
 	} else {
 		log_msg(LOG_INFO, "sync of tenant %s from %s started", config->tenant,
 			config_source_title(config->source));
+		int64_t finished_at;
+
 		err = run_steps(&run);
-		record_finish(&run, err);
+		finished_at = time(NULL);
+		record_finish(&run, err, finished_at);
+		record_metrics(&run, err, finished_at);
 	}
 
 	run_release(&run);

@@ -28,6 +28,13 @@ bool log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Writes one summary line for each format string whose repeats were only
+ * counted, then starts counting afresh.  log_set_run_id() calls it, and so
+ * does exit().
+ */
+void log_flush_repeats(void);
+
 /* Parses "error", "warn", "info", "debug"; returns false for anything else. */
 bool log_level_parse(const char *text, enum log_level *out);
 const char *log_level_name(enum log_level level);

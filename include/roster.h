@@ -119,6 +119,33 @@ enum rs_err roster_runs_recent(struct roster *roster, size_t limit,
 void roster_run_release(struct roster_run *run);
 
 /*
+ * Stores in *at the finish time of the newest run of command that exited
+ * 0, or 0 when there is none.
+ */
+enum rs_err roster_last_success(struct roster *roster, const char *command, int64_t *at);
+
+/* Counts the members by state into counts, indexed by enum member_state. */
+enum rs_err roster_member_counts(struct roster *roster, long counts[3]);
+
+/* An event whose reason starts with "manual change reverted". */
+struct roster_drift {
+	int64_t at;
+	char *run_id;
+	char *op;
+	char *email;            /* may be NULL */
+	char *external_id;      /* may be NULL */
+	char *reason;
+};
+
+/*
+ * The last limit drift events, newest first.  The caller frees them with
+ * roster_drifts_free().  *out is NULL and *count 0 on failure.
+ */
+enum rs_err roster_drifts_recent(struct roster *roster, size_t limit,
+				 struct roster_drift **out, size_t *count);
+void roster_drifts_free(struct roster_drift *drifts, size_t count);
+
+/*
  * Key/value sync state: cursors, the blocked plan.  *value NULL if absent
  * (the caller frees it); setting NULL deletes the key.
  */
