@@ -578,24 +578,56 @@ static void describe_failure(const struct http_client *client, const struct atte
 		snprintf(out, size, "returned %ld", attempt->response.status);
 }
 
+/* Why the retry loop stopped retrying a transient failure. */
+enum give_up_reason {
+	GIVE_UP_RETRIES,    /* http.max_retries retries were made */
+	GIVE_UP_BUDGET,     /* the next wait would exceed http.retry_budget */
+	GIVE_UP_TOO_LONG,   /* the server requested a wait beyond http.max_wait */
+};
+
 static enum rs_err give_up(const struct http_client *client, const struct attempt *attempt,
-			   const struct request *request, long retries, double wait)
+			   const struct request *request, long retries, double wait,
+			   enum give_up_reason reason)
 {
 	char failure[CURL_ERROR_SIZE + 64];
 	bool rate_limited = attempt->code == CURLE_OK && attempt->response.status == 429;
-
 	const char *retries_word = retries == 1 ? "retry" : "retries";
 
 	describe_failure(client, attempt, failure, sizeof(failure));
-	if (retries >= client->options.max_retries)
+	switch (reason) {
+	case GIVE_UP_RETRIES:
 		log_msg(LOG_ERROR, "%s %s %s; giving up after %ld %s (http.max_retries)",
 			request->method, request->log_url, failure, retries, retries_word);
-	else
+		break;
+	case GIVE_UP_BUDGET:
 		log_msg(LOG_ERROR, "%s %s %s; giving up after %ld %s: waiting %.1f s more "
 			"would exceed the retry budget of %ld s (http.retry_budget)",
 			request->method, request->log_url, failure, retries, retries_word, wait,
 			client->options.retry_budget);
+		break;
+	case GIVE_UP_TOO_LONG:
+		log_msg(LOG_ERROR, "%s %s %s; giving up after %ld %s: the server requested a "
+			"wait of %.1f s, longer than http.max_wait (%ld s)",
+			request->method, request->log_url, failure, retries, retries_word, wait,
+			client->options.max_wait);
+		break;
+	}
 	return rate_limited ? RS_ERR_TEMPFAIL : RS_ERR_UNAVAILABLE;
+}
+
+/*
+ * Returns the wait that a failed response requests through Retry-After, or
+ * through X-Rate-Limit-Reset on a 429, without the max_wait cap.  Returns 0
+ * when it requests none, because jitter 0 makes the backoff the minimum.
+ */
+static double requested_wait(const struct attempt *attempt)
+{
+	double wait;
+
+	if (attempt->code != CURLE_OK)
+		return 0;
+	wait = http_retry_wait(&attempt->response, 1, 1e12, time(NULL), 0);
+	return wait > HTTP_MIN_WAIT ? wait : 0;
 }
 
 static void log_retry(const struct http_client *client, const struct attempt *attempt,
@@ -671,6 +703,8 @@ static enum rs_err perform_request(struct http_client *client, struct request *r
 	for (long retries = 0;; retries++) {
 		enum attempt_outcome outcome;
 		double wait;
+		double requested;
+		int stop = -1;
 
 		take_pace(client);
 		outcome = perform_attempt(client, request, list, &attempt);
@@ -688,9 +722,17 @@ static enum rs_err perform_request(struct http_client *client, struct request *r
 		wait = http_retry_wait(attempt.code == CURLE_OK ? &attempt.response : NULL,
 				       retries + 1, (double)client->options.max_wait, time(NULL),
 				       next_random(client));
-		if (retries >= client->options.max_retries ||
-		    client->waited + wait > (double)client->options.retry_budget) {
-			err = give_up(client, &attempt, request, retries, wait);
+		requested = requested_wait(&attempt);
+		if (retries >= client->options.max_retries)
+			stop = GIVE_UP_RETRIES;
+		else if (requested > (double)client->options.max_wait)
+			stop = GIVE_UP_TOO_LONG;
+		else if (client->waited + wait > (double)client->options.retry_budget)
+			stop = GIVE_UP_BUDGET;
+		if (stop >= 0) {
+			err = give_up(client, &attempt, request, retries,
+				      stop == GIVE_UP_TOO_LONG ? requested : wait,
+				      (enum give_up_reason)stop);
 			http_response_release(&attempt.response);
 			break;
 		}

@@ -12,6 +12,21 @@ FAKE_BIN="$ROOT/$BUILD/fakeidp"
 FIXTURES=${ROSTERSYNC_FIXTURES:-$ROOT/../shared/fixtures}
 TOKEN="e2e-$RANDOM$RANDOM-secret-token"
 
+# Registers VALUE as a secret: after the test, run.sh fails it when VALUE
+# appears in anything rostersync printed or wrote (outputs, roster files,
+# metrics).  The fake's request log is not searched, because it records the
+# credentials the agent sent.  Each line of VALUE is searched on its own;
+# lines shorter than 8 bytes and PEM armour lines are left out, so that a
+# key file can be registered whole.
+secret_add() {
+	local line
+	while IFS= read -r line; do
+		case "$line" in -----*) continue ;; esac
+		[ ${#line} -ge 8 ] && printf '%s\n' "$line" >> "$T/secrets"
+	done <<< "$1"
+	return 0
+}
+
 fail() {
 	echo "FAIL: $*" >&2
 	if [ -f "$T/err" ]; then

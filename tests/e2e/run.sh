@@ -6,8 +6,9 @@
 #   KEEP=1 tests/e2e/run.sh      keep each failed test's directory
 #   RS_WRAPPER="valgrind ..."    run rostersync under a wrapper
 #
-# After each test, every output and the roster file are searched for the
-# API token the test used: a secret must never be printed or stored.
+# After each test, every output, the roster files and any metrics file are
+# searched for the API token the test used and for every secret it
+# registered with secret_add: a secret must never be printed or stored.
 set -u
 cd "$(dirname "$0")/../.."
 pattern=${1:-}
@@ -27,10 +28,17 @@ run_one() {
 		trap stop_fake EXIT
 		"$name"
 		stop_fake
-		for f in "$T/all-output" "$T/roster.db" "$T/roster.db-wal"; do
-			if [ -f "$f" ] && grep -qaF -- "$TOKEN" "$f"; then
-				fail "the API token appears in $f"
-			fi
+		secret_add "$TOKEN"
+		for f in "$T/all-output" "$T/roster.db" "$T/roster.db-wal" \
+			"$T/roster.db-journal" $(find "$T" -name '*.prom' -type f); do
+			[ -f "$f" ] || continue
+			n=0
+			while IFS= read -r secret; do
+				n=$((n + 1))
+				if grep -qaF -- "$secret" "$f"; then
+					fail "secret $n of $T/secrets appears in $f"
+				fi
+			done < "$T/secrets"
 		done
 	) > "$dir/test.log" 2>&1
 	local rc=$?
