@@ -5,6 +5,10 @@
 #   make demo         sync against the bundled fake Okta into build/demo/
 #   make SANITIZE=1 check   the same tests with ASan and UBSan (build-san/)
 #   make valgrind     the end-to-end tests under valgrind
+#   make install      install under PREFIX (/usr/local) and DESTDIR
+#   make deb          build a Debian package in build/
+#   make man-lint     check the man pages with mandoc
+#   make bench        the performance benchmark (docs/benchmarks.md)
 #   make clean
 
 VERSION := 0.1.0
@@ -55,7 +59,15 @@ $(BUILD)/fakeidp: $(FAKEIDP_SRCS) $(wildcard tests/fakeidp/*.h) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -Itests/fakeidp -o $@ $(FAKEIDP_SRCS) $(ALL_LDFLAGS) \
 		$(shell pkg-config --cflags --libs libmicrohttpd libcjson 2>/dev/null) -lm
 
-$(BUILD) $(BUILD)/obj $(BUILD)/tests:
+BENCH_TOOLS := $(BUILD)/bench/measure $(BUILD)/bench/floor
+
+$(BUILD)/bench/measure: tests/bench/measure.c | $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS)
+
+$(BUILD)/bench/floor: tests/bench/floor.c | $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(LIBS)
+
+$(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/bench:
 	mkdir -p $@
 
 deps:
@@ -74,6 +86,10 @@ valgrind: deps
 	$(MAKE) $(BUILD)/rostersync $(BUILD)/fakeidp
 	BUILD=$(BUILD) RS_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" tests/e2e/run.sh
 
+bench: deps
+	$(MAKE) $(BUILD)/rostersync $(BUILD)/fakeidp $(BENCH_TOOLS)
+	BUILD=$(BUILD) tests/bench/bench.sh
+
 demo: deps
 	$(MAKE) $(BUILD)/rostersync $(BUILD)/fakeidp
 	BUILD=$(BUILD) scripts/demo
@@ -81,4 +97,35 @@ demo: deps
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps unit e2e check valgrind demo clean
+.PHONY: all deps unit e2e check valgrind bench demo clean
+
+# Installation: PREFIX and DESTDIR as usual.  With the default PREFIX the
+# units go to /usr/local/lib/systemd/system, which systemd also reads.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/rostersync
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+
+install: $(BUILD)/rostersync
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 0755 $(BUILD)/rostersync $(DESTDIR)$(BINDIR)/rostersync
+	$(INSTALL) -m 0644 packaging/rostersync.8 $(DESTDIR)$(MANDIR)/man8/rostersync.8
+	$(INSTALL) -m 0644 packaging/rostersync.yaml.5 $(DESTDIR)$(MANDIR)/man5/rostersync.yaml.5
+	sed 's|/usr/bin/rostersync|$(BINDIR)/rostersync|' packaging/rostersync@.service \
+		> $(DESTDIR)$(UNITDIR)/rostersync@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/rostersync@.service
+	$(INSTALL) -m 0644 packaging/rostersync@.timer $(DESTDIR)$(UNITDIR)/rostersync@.timer
+	$(INSTALL) -m 0644 config/okta.example.yaml config/graph.example.yaml \
+		packaging/rostersync.cron.d $(DESTDIR)$(DOCDIR)/examples/
+
+# build/rostersync_VERSION-1_ARCH.deb, built with dpkg-buildflags (needs dpkg-dev).
+deb:
+	packaging/build-deb $(VERSION) $(BUILD)
+
+man-lint:
+	mandoc -T lint -W warning packaging/rostersync.8 packaging/rostersync.yaml.5
+
+.PHONY: install deb man-lint

@@ -397,7 +397,7 @@ void http_client_free(struct http_client *client)
 
 struct http_stats http_client_stats(const struct http_client *client)
 {
-	struct http_stats none = { 0, 0, 0 };
+	struct http_stats none = { 0, 0, 0, 0 };
 
 	return client ? client->stats : none;
 }
@@ -520,6 +520,7 @@ static enum attempt_outcome perform_attempt(struct http_client *client, const st
 					    struct curl_slist *headers, struct attempt *attempt)
 {
 	CURL *curl = client->curl;
+	long connects = 0;
 
 	memset(attempt, 0, sizeof(*attempt));
 	attempt->max_body = client->options.max_body;
@@ -540,6 +541,8 @@ static enum attempt_outcome perform_attempt(struct http_client *client, const st
 
 	client->stats.requests++;
 	client->stats.bytes += (long long)attempt->response.body_len;
+	if (curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
+		client->stats.connections += connects;
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &attempt->response.status);
 
 	if (attempt->code != CURLE_OK) {

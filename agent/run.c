@@ -183,9 +183,10 @@ static enum rs_err read_and_plan(struct run *run)
 		return err;
 	}
 
-	log_msg(LOG_INFO, "read %zu assigned users from %s in %ld requests",
-		run->identities.count, config_source_title(run->config->source),
-		run->http.requests);
+	log_msg(LOG_INFO, "read %zu assigned users from %s in %ld requests over %ld %s, "
+		"%lld bytes", run->identities.count, config_source_title(run->config->source),
+		run->http.requests, run->http.connections,
+		run->http.connections == 1 ? "connection" : "connections", run->http.bytes);
 
 	err = build_plan(run);
 	if (err == RS_OK)

@@ -51,6 +51,7 @@ struct http_stats {
 	long requests;
 	long retries;
 	long long bytes;      /* body bytes received */
+	long connections;     /* connections opened; 1 when every request reused the first */
 };
 
 enum rs_err http_client_new(const struct http_options *options, struct http_client **out);

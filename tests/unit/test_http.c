@@ -781,6 +781,7 @@ static void get_returns_body_and_headers(void **state)
 	assert_int_equal(stats.requests, 2);
 	assert_int_equal(stats.retries, 0);
 	assert_int_equal(stats.bytes, 6);
+	assert_int_equal(stats.connections, 1);
 	assert_int_equal(fixture.waits.count, 0);
 }
 
