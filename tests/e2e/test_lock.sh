@@ -1,0 +1,174 @@
+# test_lock.sh - one run per tenant: the flock(2) on "<roster.path>.lock".
+#
+# A sync waits up to 10 seconds for another run of the same tenant, then
+# exits 75 with a message that names the lock file.  The kernel releases the
+# lock when its holder dies, so a killed run never blocks the next one.
+
+LOCK_WAIT_SECONDS=10
+
+# Starts a sync in the background with its own output files; sets BG_PID.
+sync_in_background() {
+	local name=$1
+	shift
+	${RS_WRAPPER:-} "$RS_BIN" sync -c "$T/config.yaml" "$@" > "$T/$name.out" 2> "$T/$name.err" &
+	BG_PID=$!
+}
+
+# Waits until the lock file exists and some process holds it.
+wait_for_lock_held() {
+	for _ in $(seq 1 200); do
+		if [ -e "$T/roster.db.lock" ] && ! flock -n "$T/roster.db.lock" true; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "no run took the lock within 10 s"
+}
+
+# Waits until a run record exists: the run is then past its start.
+wait_for_run_record() {
+	for _ in $(seq 1 200); do
+		if [ -s "$T/roster.db" ] && [ "$(sql "SELECT count(*) FROM runs" 2> /dev/null)" = 1 ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "the run recorded no start within 10 s"
+}
+
+lock_is_free() {
+	flock -n "$T/roster.db.lock" true
+}
+
+collect_background() {
+	cat "$T/$1.out" "$T/$1.err" >> "$T/all-output"
+}
+
+test_second_run_waits_for_first() {
+	users 5 | write_users
+	start_fake --data "$T/data.json" --latency-ms 1000
+	write_config
+	sync_in_background first
+	first_pid=$BG_PID
+	wait_for_lock_held
+
+	rs sync -c "$T/config.yaml"
+	second_rc=$RC
+	wait "$first_pid"
+	first_rc=$?
+	collect_background first
+
+	assert_eq "$first_rc" 0 "exit status of the first run"
+	assert_eq "$second_rc" 0 "exit status of the second run"
+	assert_contains "$T/err" "waiting for another run of tenant e2e to finish"
+	assert_not_contains "$T/first.err" "waiting for another run"
+	assert_eq "$(sql "SELECT count(*) FROM runs WHERE exit_status = 0 AND finished_at > 0")" 2 \
+		"finished runs"
+	# The second run started after the first had applied: it had nothing to do.
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'assign'")" 5 "assign events"
+	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
+		"no change" "outcome of the second run"
+}
+
+test_held_lock_exits_75_after_bound() {
+	users 5 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	before=$(roster_digest)
+	edit_data '.assignments.users -= ["00u0001"]'
+
+	# -o: only flock itself holds the lock, so killing it releases the lock.
+	flock -o "$T/roster.db.lock" sleep $((LOCK_WAIT_SECONDS + 20)) &
+	holder=$!
+	wait_for_lock_held
+	start=$(date +%s)
+	rs sync -c "$T/config.yaml"
+	waited=$(( $(date +%s) - start ))
+	kill "$holder"
+	wait "$holder" 2> /dev/null
+
+	assert_rc 75
+	assert_contains "$T/err" "another rostersync run for tenant e2e holds $T/roster.db.lock; waited $LOCK_WAIT_SECONDS s, try again when it has finished"
+	[ "$waited" -ge $((LOCK_WAIT_SECONDS - 1)) ] && [ "$waited" -le $((LOCK_WAIT_SECONDS + 3)) ] ||
+		fail "gave up after $waited s, expected about $LOCK_WAIT_SECONDS s"
+	assert_eq "$(roster_digest)" "$before" "roster after the refused run"
+	[ "$(grep -c '"path":"/api/v1/apps/0oaapp1/users"' "$T/requests.log")" = 1 ] ||
+		fail "the refused run read the IdP"
+
+	sync_ok
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = '00u0001'")" unassigned \
+		"user 00u0001 once the lock is free"
+}
+
+test_killed_run_leaves_no_lock() {
+	users 5 | write_users
+	start_fake --data "$T/data.json" --latency-ms 5000
+	write_config
+	sync_in_background killed
+	killed_pid=$BG_PID
+	wait_for_lock_held
+	wait_for_run_record
+	kill -KILL "$killed_pid"
+	wait "$killed_pid" 2> /dev/null
+	collect_background killed
+
+	[ -e "$T/roster.db.lock" ] || fail "the lock file is gone"
+	lock_is_free || fail "the lock is still held after its holder was killed"
+	stop_fake
+	start_fake --data "$T/data.json"
+	sed -i "s|org_url: .*|org_url: http://127.0.0.1:$PORT|" "$T/config.yaml"
+
+	start=$(date +%s)
+	sync_ok
+	[ $(( $(date +%s) - start )) -lt 3 ] || fail "the next run waited for a dead run's lock"
+	assert_not_contains "$T/err" "waiting for another run"
+	assert_eq "$(sql "PRAGMA integrity_check")" ok "integrity check"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state = 'active'")" 5 "active members"
+	assert_eq "$(sql "SELECT count(*) FROM runs WHERE finished_at IS NULL")" 1 \
+		"unfinished run records (the killed run)"
+}
+
+test_other_tenant_is_not_blocked() {
+	users 5 | write_users
+	start_fake --data "$T/data.json" --latency-ms 1500
+	write_config
+	sed -e "s|^tenant: e2e|tenant: other|" -e "s|$T/roster.db|$T/other.db|" \
+		"$T/config.yaml" > "$T/other.yaml"
+	chmod 600 "$T/other.yaml"
+	sync_in_background first
+	first_pid=$BG_PID
+	wait_for_lock_held
+
+	rs sync -c "$T/other.yaml"
+	wait "$first_pid"
+	first_rc=$?
+	collect_background first
+
+	assert_rc 0
+	assert_eq "$first_rc" 0 "exit status of the first tenant's run"
+	assert_not_contains "$T/err" "waiting for another run"
+	[ -e "$T/other.db.lock" ] || fail "the second tenant has no lock file of its own"
+}
+
+test_plan_runs_while_sync_holds_lock() {
+	users 5 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	edit_data '.assignments.users -= ["00u0001"]'
+
+	flock -o "$T/roster.db.lock" sleep 30 &
+	holder=$!
+	wait_for_lock_held
+	rs plan -c "$T/config.yaml"
+	kill "$holder"
+	wait "$holder" 2> /dev/null
+
+	# A plan only reads: it does not wait for the lock and changes nothing.
+	assert_rc 0
+	assert_contains "$T/out" "user0001@example.com"
+	assert_not_contains "$T/err" "waiting for another run"
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = '00u0001'")" active \
+		"user 00u0001 after the plan"
+}
