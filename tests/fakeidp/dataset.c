@@ -20,7 +20,8 @@
 
 /* Keys that may appear with --synthetic or --replay. */
 static const char *const control_keys[] = {
-	"app_id", "token", "forbidden", "rate_limit", "rate_limit_enforce", "faults", "comment", NULL
+	"app_id", "token", "forbidden", "rate_limit", "rate_limit_enforce", "faults", "comment",
+	"graph", NULL
 };
 /* Keys that describe users, read by dataset_file.c. */
 static const char *const record_keys[] = {
@@ -177,6 +178,7 @@ static void dataset_free(struct dataset *ds)
 	if (ds == NULL)
 		return;
 	dataset_file_release(ds);
+	graph_data_free(ds->graph);
 	free(ds->control.faults);
 	cJSON_Delete(ds->root);
 	free(ds);
@@ -207,6 +209,10 @@ static struct dataset *dataset_build(const struct dataset_options *options, cJSO
 			     !load_control(ds, root, err, err_len)))
 		goto fail;
 	if (!dataset_file_load(ds, root, err, err_len))
+		goto fail;
+	if (!graph_data_load(root ? cJSON_GetObjectItemCaseSensitive(root, "graph") : NULL,
+			     options->synthetic_users, options->synthetic_groups, &ds->graph,
+			     err, err_len))
 		goto fail;
 	if (options->synthetic_users > 0)
 		dataset_synthetic_init(ds, options->synthetic_users, options->synthetic_groups,
@@ -424,6 +430,11 @@ void dataset_store_release(struct dataset_store *store, struct dataset *ds)
 const struct dataset_control *dataset_control(const struct dataset *ds)
 {
 	return &ds->control;
+}
+
+const struct graph_data *dataset_graph(const struct dataset *ds)
+{
+	return ds->graph;
 }
 
 size_t dataset_assignment_count(const struct dataset *ds)

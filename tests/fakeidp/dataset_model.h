@@ -55,6 +55,7 @@ struct dataset {
 	int refs;               /* guarded by the store's lock */
 	cJSON *root;            /* the parsed file, or NULL */
 	struct dataset_control control;
+	struct graph_data *graph;       /* the Graph directory, never NULL once built */
 	const struct dataset_model *model;
 
 	/* Filled by dataset_file_load(); users and groups sorted by id. */

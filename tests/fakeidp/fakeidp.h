@@ -166,6 +166,7 @@ struct fake_exchange {
 	char origin[320];               /* "http://HOST:PORT" as the client sent it */
 	uint64_t number;                /* 1-based sequence number of the request */
 	uint64_t seed;                  /* per-process value mixed into ids */
+	struct server *server;          /* picks faults for $batch sub-requests */
 	struct rate_window rate;
 	struct fake_response response;
 };
@@ -196,6 +197,7 @@ struct personality {
 };
 
 extern const struct personality okta_personality;
+extern const struct personality graph_personality;
 extern const struct personality replay_personality;
 
 /* ---- okta.c, okta_render.c: the Okta Management API -------------------- */
@@ -348,6 +350,25 @@ const cJSON *user_raw(const struct fake_user *user);
 const char *group_id(const struct fake_group *group);
 bool group_field(const struct fake_group *group, enum group_field field, struct buf *out);
 
+/* ---- graph.c, graph_data.c, graph_render.c: Microsoft Graph ------------ */
+
+struct graph_data;
+
+/* True for the paths the Graph personality serves: /v1.0/... and /beta/... */
+bool graph_path(const char *path);
+
+/*
+ * Reads the dataset's "graph" object (item may be NULL) into *out.  With
+ * synthetic_users > 0 the directory is generated and item may hold only
+ * settings.  On failure err contains the reason and *out is NULL.
+ */
+bool graph_data_load(const cJSON *item, long synthetic_users, long synthetic_groups,
+		     struct graph_data **out, char *err, size_t err_len);
+void graph_data_free(struct graph_data *gd);
+
+/* The Graph directory of ds. */
+const struct graph_data *dataset_graph(const struct dataset *ds);
+
 /* ---- fault.c ------------------------------------------------------------ */
 
 enum fault_kind {
@@ -445,6 +466,12 @@ struct server;
 /* Starts listening on 127.0.0.1.  Returns NULL after printing why. */
 struct server *server_start(const struct server_options *options);
 unsigned short server_port(const struct server *srv);
+
+/*
+ * Picks the fault for req, a sub-request of ex's $batch, as for a request
+ * of its own.  Thread-safe.
+ */
+struct fault *server_pick_fault(struct fake_exchange *ex, const struct fake_request *req);
 
 /*
  * Stops the daemon, waking held responses and waiting for every connection

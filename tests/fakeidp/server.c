@@ -48,9 +48,10 @@ struct server {
 static const struct personality *server_personality(const struct server *srv,
 						    const struct fake_request *req)
 {
-	(void)req;
 	if (srv->options.replay != NULL)
 		return &replay_personality;
+	if (graph_path(req->path))
+		return &graph_personality;
 	return &okta_personality;
 }
 
@@ -262,6 +263,7 @@ static enum MHD_Result server_respond(struct server *srv, struct MHD_Connection 
 	ex.request = req;
 	ex.replay = srv->options.replay;
 	ex.seed = srv->seed;
+	ex.server = srv;
 	set_origin(&ex, srv);
 	pthread_mutex_lock(&srv->lock);
 	ex.number = ++srv->next_number;
@@ -409,6 +411,18 @@ struct server *server_start(const struct server_options *options)
 unsigned short server_port(const struct server *srv)
 {
 	return srv->port;
+}
+
+struct fault *server_pick_fault(struct fake_exchange *ex, const struct fake_request *req)
+{
+	const struct dataset_control *control = dataset_control(ex->dataset);
+	int page = ex->personality->page(req);
+	struct fault *fault;
+
+	pthread_mutex_lock(&ex->server->lock);
+	fault = fault_pick(control->faults, control->fault_count, req, page);
+	pthread_mutex_unlock(&ex->server->lock);
+	return fault;
 }
 
 uint64_t server_stop(struct server *srv)
