@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "graph.h"
 #include "log.h"
 #include "okta.h"
 #include "source.h"
@@ -20,8 +21,9 @@ void source_http_options(const struct config *config, struct http_options *out)
 	out->max_body = 0;
 }
 
-static enum rs_err read_okta(const struct config *config, struct identity_set *set,
-			     struct http_stats *stats)
+/* Reads Okta or Microsoft Graph with one HTTP client and the credential of config. */
+static enum rs_err read_idp(const struct config *config, struct identity_set *set,
+			    struct http_stats *stats)
 {
 	struct http_options options;
 	struct http_client *http = NULL;
@@ -36,7 +38,10 @@ static enum rs_err read_okta(const struct config *config, struct identity_set *s
 	if (err != RS_OK)
 		goto out;
 
-	err = okta_read(config, auth, http, set);
+	if (config->source == CONFIG_SOURCE_GRAPH)
+		err = graph_read(config, auth, http, set);
+	else
+		err = okta_read(config, auth, http, set);
 	if (err == RS_OK)
 		err = identity_set_finish(set);
 
@@ -55,11 +60,8 @@ enum rs_err source_read(const struct config *config, struct identity_set *set,
 	memset(stats, 0, sizeof(*stats));
 	switch (config->source) {
 	case CONFIG_SOURCE_OKTA:
-		err = read_okta(config, set, stats);
-		break;
 	case CONFIG_SOURCE_GRAPH:
-		log_msg(LOG_ERROR, "source graph is not supported by this build yet");
-		err = RS_ERR_CONFIG;
+		err = read_idp(config, set, stats);
 		break;
 	default:
 		log_msg(LOG_ERROR, "unknown source %d in the configuration", (int)config->source);
