@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <sqlite3.h>
 
+#include "check.h"
 #include "cli.h"
 #include "config.h"
 #include "identity.h"
@@ -71,6 +72,7 @@ static enum rs_err cmd_members_show(const struct config *config, const struct cl
 static enum rs_err cmd_members_add(const struct config *config, const struct cli_args *args);
 static enum rs_err cmd_members_remove(const struct config *config, const struct cli_args *args);
 static enum rs_err cmd_release(const struct config *config, const struct cli_args *args);
+static enum rs_err cmd_test(const struct config *config, const struct cli_args *args);
 
 static const struct cli_command commands[] = {
 	{ "sync", cmd_sync, "sync -c FILE [--dry-run [--json]] [--approve PLAN_ID] [--take-over]",
@@ -83,6 +85,7 @@ static const struct cli_command commands[] = {
 	  "members add -c FILE EMAIL [--given-name G] [--family-name F]", "cgf", true },
 	{ "members remove", cmd_members_remove, "members remove -c FILE EMAIL", "c", true },
 	{ "release", cmd_release, "release -c FILE", "c", false },
+	{ "test", cmd_test, "test -c FILE", "c", false },
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -109,6 +112,28 @@ static enum rs_err print_version(void)
 
 	printf("rostersync %s (libcurl %s, SQLite %s)\n", ROSTERSYNC_VERSION, curl->version,
 	       sqlite3_libversion());
+	return RS_OK;
+}
+
+/*
+ * Prints the config key table, one key per line with tab-separated fields:
+ * path, type, default ("-" when none), bounds ("-" when none) and
+ * "required" or "optional".  Not in the usage: it is for the documentation
+ * tests, so that they check the man page against the program itself.
+ */
+static enum rs_err print_config_keys(void)
+{
+	struct config_key_info key;
+
+	for (size_t i = 0; config_key_describe(i, &key); i++) {
+		char bounds[64] = "-";
+
+		if (key.min != 0 || key.max != 0)
+			snprintf(bounds, sizeof(bounds), "%ld..%ld", key.min, key.max);
+		printf("%s\t%s\t%s\t%s\t%s\n", key.path, key.type,
+		       key.default_text ? key.default_text : "-", bounds,
+		       key.required ? "required" : "optional");
+	}
 	return RS_OK;
 }
 
@@ -231,6 +256,8 @@ enum rs_err cli_main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
 		return print_version();
+	if (strcmp(argv[1], "help") == 0 && argc == 3 && strcmp(argv[2], "config-keys") == 0)
+		return print_config_keys();
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		print_usage(stdout);
@@ -288,22 +315,29 @@ static enum rs_err open_roster(const struct config *config, struct roster **rost
 	return err;
 }
 
+/* How many runs and reverted manual changes status shows. */
+#define STATUS_RUNS 5
+#define STATUS_DRIFTS 10
+
 static enum rs_err load_status(const struct config *config, struct roster *roster,
 			       struct report_status *status, struct roster_run **runs,
-			       char **blocked, char **detail)
+			       struct roster_drift **drifts, char **blocked, char **detail)
 {
-	enum rs_err err = roster_runs_recent(roster, 5, runs, &status->run_count);
+	enum rs_err err = roster_runs_recent(roster, STATUS_RUNS, runs, &status->run_count);
 
 	if (err == RS_OK)
 		err = roster_state_get(roster, "blocked_plan_id", blocked);
 	if (err == RS_OK)
 		err = roster_state_get(roster, "blocked_plan_detail", detail);
+	if (err == RS_OK)
+		err = roster_drifts_recent(roster, STATUS_DRIFTS, drifts, &status->drift_count);
 
 	status->tenant = config->tenant;
 	status->source = config_source_name(config->source);
 	status->runs = *runs;
 	status->blocked_plan_id = *blocked && (*blocked)[0] ? *blocked : NULL;
 	status->blocked_detail = *detail;
+	status->drifts = *drifts;
 	status->seats = config->team.seats;
 	status->now = time(NULL);
 	return err;
@@ -315,6 +349,7 @@ static enum rs_err cmd_status(const struct config *config, const struct cli_args
 	struct roster_team team;
 	struct member_list members;
 	struct roster_run *runs = NULL;
+	struct roster_drift *drifts = NULL;
 	struct report_status status = { .team = &team, .members = &members };
 	char *blocked = NULL, *detail = NULL;
 	enum rs_err err = open_roster(config, &roster, &team);
@@ -323,7 +358,7 @@ static enum rs_err cmd_status(const struct config *config, const struct cli_args
 	if (err == RS_OK)
 		err = roster_snapshot(roster, config_source_name(config->source), &members, NULL, NULL);
 	if (err == RS_OK)
-		err = load_status(config, roster, &status, &runs, &blocked, &detail);
+		err = load_status(config, roster, &status, &runs, &drifts, &blocked, &detail);
 
 	if (err == RS_OK && args->json)
 		err = report_status_json(stdout, &status);
@@ -333,6 +368,7 @@ static enum rs_err cmd_status(const struct config *config, const struct cli_args
 	for (size_t i = 0; i < status.run_count; i++)
 		roster_run_release(&runs[i]);
 	free(runs);
+	roster_drifts_free(drifts, status.drift_count);
 	free(blocked);
 	free(detail);
 	member_list_release(&members);
@@ -477,4 +513,11 @@ static enum rs_err cmd_members_remove(const struct config *config, const struct 
 static enum rs_err cmd_release(const struct config *config, const struct cli_args *args)
 {
 	return manual_change(config, args, "release");
+}
+
+/* Checks the connection and permissions, like an IdP's "test connector" button. */
+static enum rs_err cmd_test(const struct config *config, const struct cli_args *args)
+{
+	(void)args;
+	return check_run(config, stdout);
 }

@@ -219,6 +219,23 @@ static void print_runs(FILE *out, const struct report_status *s)
 	}
 }
 
+/* Manual changes that a sync found and reverted, newest first. */
+static void print_drifts(FILE *out, const struct report_status *s)
+{
+	if (s->drift_count == 0)
+		return;
+
+	fprintf(out, "Reverted manual changes (last %zu):\n", s->drift_count);
+	for (size_t i = 0; i < s->drift_count; i++) {
+		const struct roster_drift *d = &s->drifts[i];
+		char at[32];
+
+		format_time(d->at, at, sizeof(at));
+		fprintf(out, "  %s  %-32s %-9s %s\n", at, or_dash(d->email), or_dash(d->op),
+			or_dash(d->reason));
+	}
+}
+
 void report_status_table(FILE *out, const struct report_status *s)
 {
 	const struct roster_team *team = s->team;
@@ -250,6 +267,7 @@ void report_status_table(FILE *out, const struct report_status *s)
 	if (s->blocked_plan_id)
 		fprintf(out, "Blocked:  plan %s awaits approval (%s)\n", s->blocked_plan_id,
 			or_dash(s->blocked_detail));
+	print_drifts(out, s);
 	print_runs(out, s);
 }
 
@@ -274,10 +292,47 @@ static cJSON *run_json(const struct roster_run *r)
 	return item;
 }
 
+static cJSON *drift_json(const struct roster_drift *d)
+{
+	cJSON *item = cJSON_CreateObject();
+	char at[32];
+
+	format_time(d->at, at, sizeof(at));
+	cJSON_AddStringToObject(item, "at", at);
+	add_string_or_null(item, "email", d->email);
+	add_string_or_null(item, "external_id", d->external_id);
+	add_string_or_null(item, "op", d->op);
+	add_string_or_null(item, "reason", d->reason);
+	add_string_or_null(item, "run_id", d->run_id);
+	return item;
+}
+
+static cJSON *waiting_json(const struct report_status *s)
+{
+	cJSON *list = cJSON_CreateArray();
+
+	for (size_t i = 0; i < s->members->count; i++) {
+		const struct member *m = &s->members->items[i];
+		cJSON *item;
+		char since[32];
+
+		if (m->state != MEMBER_WAITING)
+			continue;
+		item = cJSON_CreateObject();
+		format_time(m->state_since, since, sizeof(since));
+		add_string_or_null(item, "email", m->email);
+		cJSON_AddStringToObject(item, "since", since);
+		cJSON_AddNumberToObject(item, "waited_seconds",
+					(double)(s->now > m->state_since ? s->now - m->state_since : 0));
+		cJSON_AddItemToArray(list, item);
+	}
+	return list;
+}
+
 enum rs_err report_status_json(FILE *out, const struct report_status *s)
 {
 	cJSON *root = cJSON_CreateObject();
-	cJSON *runs;
+	cJSON *runs, *drift;
 	char since[32];
 
 	format_time(s->team->managed_since, since, sizeof(since));
@@ -291,6 +346,7 @@ enum rs_err report_status_json(FILE *out, const struct report_status *s)
 	cJSON_AddNumberToObject(root, "waiting", (double)count_state(s->members, MEMBER_WAITING));
 	cJSON_AddNumberToObject(root, "unassigned",
 				(double)count_state(s->members, MEMBER_UNASSIGNED));
+	cJSON_AddItemToObject(root, "waiting_members", waiting_json(s));
 	add_string_or_null(root, "blocked_plan_id", s->blocked_plan_id);
 
 	if (s->run_count > 0)
@@ -301,5 +357,9 @@ enum rs_err report_status_json(FILE *out, const struct report_status *s)
 	runs = cJSON_AddArrayToObject(root, "runs");
 	for (size_t i = 0; i < s->run_count; i++)
 		cJSON_AddItemToArray(runs, run_json(&s->runs[i]));
+
+	drift = cJSON_AddArrayToObject(root, "drift");
+	for (size_t i = 0; i < s->drift_count; i++)
+		cJSON_AddItemToArray(drift, drift_json(&s->drifts[i]));
 	return print_json(out, root);
 }

@@ -3,7 +3,7 @@
  *
  * Tables are for people; JSON is for scripts and its field names are part
  * of the interface contract (plan_id, operations, counts; tenant, source,
- * seats, seats_used, waiting, last_run; members with email, external_id,
+ * seats, seats_used, waiting, last_run, drift; members with email, external_id,
  * user_name, names, state, source).
  */
 #ifndef ROSTERSYNC_REPORT_H
@@ -30,6 +30,8 @@ struct report_status {
 	size_t run_count;
 	const char *blocked_plan_id;   /* NULL when none awaits approval */
 	const char *blocked_detail;
+	const struct roster_drift *drifts; /* reverted manual changes, newest first */
+	size_t drift_count;
 	long seats;
 	long long now;
 };
