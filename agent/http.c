@@ -20,6 +20,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "progress.h"
 
 #define DEFAULT_MAX_BODY ((size_t)64 * 1024 * 1024)
 #define DEFAULT_TIMEOUT 30L
@@ -540,6 +541,7 @@ static enum attempt_outcome perform_attempt(struct http_client *client, const st
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
 
 	client->stats.requests++;
+	progress_request();
 	client->stats.bytes += (long long)attempt->response.body_len;
 	if (curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
 		client->stats.connections += connects;
