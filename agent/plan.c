@@ -832,28 +832,49 @@ static bool compute_plan_id(struct plan *plan)
 	return ok;
 }
 
-static void check_threshold(const struct plan_input *in, struct plan *plan)
+/*
+ * Trips the deletion threshold when the unassigns exceed either limit, or
+ * when the IdP returned nobody.  Unassigns of members whose account was
+ * suspended or deactivated count like removals; members already unassigned
+ * produce no unassign, so they never count.  Returns false only when memory
+ * for the reason runs out: the caller then fails the run instead of
+ * applying a plan that tripped.
+ */
+static bool check_threshold(const struct plan_input *in, struct plan *plan)
 {
 	size_t unassigns = plan->counts[PLAN_UNASSIGN];
+	bool over_count;
+	bool over_percent;
+	char *reason;
 
 	if (unassigns == 0)
-		return;
+		return true;
 
-	if (in->identities->count == 0) {
-		plan->threshold_reason = format_text(
-			"%s returned no assigned users, which would unassign %zu members",
-			in->source_title, unassigns);
-	} else if (in->max_unassign > 0 && unassigns > (size_t)in->max_unassign) {
-		plan->threshold_reason = format_text(
-			"%zu unassigns exceed sync.max_unassign (%ld)", unassigns, in->max_unassign);
-	} else if (in->max_unassign_percent > 0 && plan->active_before > 0 &&
-		   unassigns * 100 > (size_t)in->max_unassign_percent * plan->active_before) {
-		plan->threshold_reason = format_text(
-			"%zu unassigns are more than sync.max_unassign_percent (%ld%%) of %zu active members",
-			unassigns, in->max_unassign_percent, plan->active_before);
-	}
+	over_count = in->max_unassign > 0 && unassigns > (size_t)in->max_unassign;
+	over_percent = in->max_unassign_percent > 0 && plan->active_before > 0 &&
+		       unassigns * 100 > (size_t)in->max_unassign_percent * plan->active_before;
 
-	plan->threshold_tripped = plan->threshold_reason != NULL;
+	if (in->identities->count == 0)
+		reason = format_text("%s returned no assigned users, which would unassign %zu members",
+				     in->source_title, unassigns);
+	else if (over_count && over_percent)
+		reason = format_text("%zu unassigns exceed sync.max_unassign (%ld) and are more than "
+				     "sync.max_unassign_percent (%ld%%) of %zu active members",
+				     unassigns, in->max_unassign, in->max_unassign_percent,
+				     plan->active_before);
+	else if (over_count)
+		reason = format_text("%zu unassigns exceed sync.max_unassign (%ld)", unassigns,
+				     in->max_unassign);
+	else if (over_percent)
+		reason = format_text("%zu unassigns are more than sync.max_unassign_percent (%ld%%) "
+				     "of %zu active members", unassigns, in->max_unassign_percent,
+				     plan->active_before);
+	else
+		return true;
+
+	plan->threshold_tripped = true;
+	plan->threshold_reason = reason;
+	return reason != NULL;
 }
 
 static void planner_release(struct planner *p)
@@ -913,7 +934,10 @@ enum rs_err plan_build(const struct plan_input *in, struct plan *out)
 		return RS_ERR_INTERNAL;
 	}
 
-	check_threshold(in, out);
+	if (!check_threshold(in, out)) {
+		plan_release(out);
+		return RS_ERR_INTERNAL;
+	}
 	return RS_OK;
 }
 

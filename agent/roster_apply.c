@@ -428,6 +428,33 @@ static enum rs_err apply_entry(struct roster *roster, const struct roster_apply 
 	return err;
 }
 
+/*
+ * Writes the audit event of an approval: which plan an operator approved
+ * past the deletion threshold, and how many unassigns it carried.
+ */
+static enum rs_err record_approval_event(struct roster *roster, const struct roster_apply *apply)
+{
+	const struct plan *plan = apply->plan;
+	char after[160];
+	char reason[160];
+	struct roster_event event = {
+		.run_id = apply->run_id,
+		.at = apply->now,
+		.op = "approve",
+		.source = apply->source,
+		.after = after,
+		.reason = reason,
+	};
+
+	/* A plan id is 16 hex digits, so neither text needs JSON escaping. */
+	snprintf(after, sizeof(after),
+		 "{\"plan_id\":\"%.32s\",\"operations\":%zu,\"unassigns\":%zu}",
+		 apply->approved_plan_id, plan->count, plan->counts[PLAN_UNASSIGN]);
+	snprintf(reason, sizeof(reason), "plan %.32s approved with sync --approve past the "
+		 "deletion threshold", apply->approved_plan_id);
+	return roster_event_add(roster, &event);
+}
+
 static enum rs_err record_approval(struct roster *roster, const struct roster_apply *apply)
 {
 	sqlite3_stmt *stmt;
@@ -456,6 +483,8 @@ static enum rs_err record_approval(struct roster *roster, const struct roster_ap
 
 	err = rc == SQLITE_DONE ? RS_OK : roster_sqlite_error(roster, "recording the approval");
 	sqlite3_reset(stmt);
+	if (err == RS_OK)
+		err = record_approval_event(roster, apply);
 	return err;
 }
 
@@ -508,6 +537,8 @@ enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply
 	if (err != RS_OK)
 		return err;
 
+	log_msg(LOG_DEBUG, "roster %s: applying %zu operations in one transaction", roster->path,
+		apply->plan->count);
 	err = roster_write_begin(roster, "applying the plan");
 	if (err != RS_OK)
 		return err;
