@@ -32,10 +32,9 @@
 #define STRINGIFY_VALUE(x) #x
 #define STRINGIFY(x) STRINGIFY_VALUE(x)
 
-/* The application permissions that each request needs, for 403 hints. */
-#define PERMISSION_APPS "Application.Read.All"
-#define PERMISSION_USERS "User.Read.All"
-#define PERMISSION_MEMBERS "GroupMember.Read.All"
+#define PERMISSION_APPS GRAPH_PERMISSION_APPS
+#define PERMISSION_USERS GRAPH_PERMISSION_USERS
+#define PERMISSION_MEMBERS GRAPH_PERMISSION_MEMBERS
 
 /* Ids named one by one in a warning before the rest are only counted. */
 #define MAX_IDS_LOGGED 20
@@ -1153,6 +1152,44 @@ enum rs_err graph_read(const struct config *config, struct auth *auth,
 			plural((size_t)reader.requests, "request", "requests"));
 
 	graph_service_principal_release(&sp);
+	reader_release(&reader);
+	return err;
+}
+
+/* ---- single requests for `rostersync test` ---- */
+
+enum rs_err graph_find_app(const struct config *config, struct auth *auth,
+			   struct http_client *http, struct graph_service_principal *sp)
+{
+	struct reader reader;
+	enum rs_err err = reader_init(&reader, config, auth, http, NULL);
+
+	memset(sp, 0, sizeof(*sp));
+	if (err == RS_OK)
+		err = find_service_principal(&reader, sp);
+	reader_release(&reader);
+	return err;
+}
+
+enum rs_err graph_get(const struct config *config, struct auth *auth, struct http_client *http,
+		      const char *path, const char *permission, struct http_response *out)
+{
+	struct reader reader;
+	struct request request = { "GET", NULL, { NULL }, NULL, 0 };
+	char *url = NULL;
+	enum rs_err err = reader_init(&reader, config, auth, http, NULL);
+
+	memset(out, 0, sizeof(*out));
+	if (err == RS_OK && asprintf(&url, "%s%s", reader.base, path) < 0) {
+		url = NULL;
+		err = RS_ERR_INTERNAL;
+	}
+	request.url = url;
+	if (err == RS_OK)
+		err = send_request(&reader, &request, out);
+	if (err == RS_OK && out->status != 200)
+		err = graph_report_error(out, "GET", url, permission);
+	free(url);
 	reader_release(&reader);
 	return err;
 }

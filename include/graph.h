@@ -26,6 +26,8 @@
 #include "http.h"
 #include "identity.h"
 
+struct graph_service_principal;
+
 /*
  * Reads the whole assignment list into set (not finished: the caller runs
  * identity_set_finish()).  auth supplies the Authorization header of every
@@ -35,6 +37,30 @@
  */
 enum rs_err graph_read(const struct config *config, struct auth *auth,
 		       struct http_client *http, struct identity_set *set);
+
+/*
+ * Finds the service principal of graph.app_id as graph_read() does (*sp is
+ * released by the caller with graph_service_principal_release()).  Returns
+ * RS_ERR_CONFIG, after logging the fix, when the tenant has no such app.
+ */
+enum rs_err graph_find_app(const struct config *config, struct auth *auth,
+			   struct http_client *http, struct graph_service_principal *sp);
+
+/*
+ * GETs graph_url + "/v1.0" + path (already percent-encoded) with the
+ * credential, as graph_read() does, for the checks of `rostersync test`.
+ * Returns RS_OK for a 200 response.  Any other status is logged with
+ * graph_report_error() (permission names the application permission the
+ * request needs) and its error returned; *out still holds the response
+ * then, and the caller releases it either way.
+ */
+enum rs_err graph_get(const struct config *config, struct auth *auth, struct http_client *http,
+		      const char *path, const char *permission, struct http_response *out);
+
+/* The application permissions that the requests of graph_read() need. */
+#define GRAPH_PERMISSION_APPS "Application.Read.All"
+#define GRAPH_PERMISSION_USERS "User.Read.All"
+#define GRAPH_PERMISSION_MEMBERS "GroupMember.Read.All"
 
 /* Most pages read from one listing before the read is rejected. */
 #define GRAPH_MAX_PAGES 100000
