@@ -9,6 +9,8 @@
 #   make deb          build a Debian package in build/
 #   make man-lint     check the man pages with mandoc
 #   make bench        the performance benchmark (docs/benchmarks.md)
+#   make fuzz FUZZ_SECONDS=30   build the libFuzzer targets (clang) and run each 30 s
+#   make crash CRASH_RUNS=200   kill syncs mid-apply and check the roster (docs/faults.md)
 #   make clean
 
 VERSION := 0.1.0
@@ -98,6 +100,16 @@ clean:
 	rm -rf build build-san
 
 .PHONY: all deps unit e2e check valgrind bench demo clean
+
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+crash: $(BUILD)/rostersync $(BUILD)/fakeidp
+	BUILD=$(BUILD) CRASH_RUNS=$(CRASH_RUNS) tests/e2e/run.sh test_crash_
+
+.PHONY: fuzz crash
 
 # Installation: PREFIX and DESTDIR as usual.  With the default PREFIX the
 # units go to /usr/local/lib/systemd/system, which systemd also reads.

@@ -6,6 +6,9 @@
 #   KEEP=1 tests/e2e/run.sh      keep each failed test's directory
 #   RS_WRAPPER="valgrind ..."    run rostersync under a wrapper
 #
+# A passing test's lines that start with "REPORT: " are printed under its
+# name, for figures worth seeing such as the crash test's kill counts.
+#
 # After each test, every output, the roster files and any metrics file are
 # searched for the API token the test used and for every secret it
 # registered with secret_add: a secret must never be printed or stored.
@@ -44,6 +47,7 @@ run_one() {
 	local rc=$?
 	if [ $rc = 0 ]; then
 		passed=$((passed + 1)); echo "ok    $name"
+		grep '^REPORT: ' "$dir/test.log" | sed 's/^REPORT: /      /'
 		rm -rf "$dir"
 	elif [ $rc = 77 ]; then
 		skipped=$((skipped + 1)); echo "skip  $name: $(grep SKIP "$dir/test.log" | head -1)"

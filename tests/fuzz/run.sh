@@ -1,17 +1,23 @@
 #!/bin/sh
 # Builds the libFuzzer targets with clang and runs each for SECONDS
 # (default 60).  Seeds come from tests/fuzz/corpus/<target>; new inputs and
-# crash files go to build/fuzz/, never into the repository.
+# crash files go to build/fuzz/, never into the repository.  A crash, an
+# ASan or UBSan report, or a leak fails the target and the script.
 #
-#   tests/fuzz/run.sh [SECONDS]
+#   tests/fuzz/run.sh [SECONDS [TARGET...]]
+#
+# Targets: link_next retry_after rate_limit_reset app_users graph config.
 set -eu
 
 seconds=${1:-60}
+[ $# -gt 0 ] && shift
+targets=${*:-link_next retry_after rate_limit_reset app_users graph config}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$root/build/fuzz"
 cc=${FUZZ_CC:-clang}
-pkgs="libcurl libcjson"
-sources="error.c log.c progress.c identity.c secret.c http.c http_headers.c okta.c graph_parse.c"
+pkgs="libcurl libcjson yaml-0.1"
+sources="error.c log.c progress.c identity.c secret.c http.c http_headers.c okta.c graph_parse.c
+config.c"
 
 mkdir -p "$out"
 agent=""
@@ -20,7 +26,7 @@ for source in $sources; do
 done
 
 status=0
-for target in link_next retry_after rate_limit_reset app_users graph; do
+for target in $targets; do
 	binary="$out/fuzz_$target"
 	corpus="$out/corpus_$target"
 
