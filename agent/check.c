@@ -371,8 +371,9 @@ static void graph_check_assignments(struct checker *c, const char *sp_id,
 					      &items, &count, &next);
 	if (err == RS_OK) {
 		remember_assignments(found, items, count, &users, &groups);
-		report(c, OUTCOME_OK, "assignments", "%zu on the first page: %zu users, %zu groups%s",
-		       count, users, groups, next ? ", more pages follow" : "");
+		report(c, OUTCOME_OK, "assignments", "%zu on the first page: %zu %s, %zu %s%s",
+		       count, users, users == 1 ? "user" : "users", groups,
+		       groups == 1 ? "group" : "groups", next ? ", more pages follow" : "");
 	} else {
 		graph_failed(c, "assignments", GRAPH_PERMISSION_APPS, &response, err);
 	}

@@ -808,9 +808,8 @@ static enum rs_err read_groups(struct reader *reader)
 		log_msg(LOG_INFO, "expanded %zu %s, nested ones included", reader->group_count,
 			plural(reader->group_count, "group", "groups"));
 	if (reader->other_members > 0)
-		log_msg(LOG_INFO, "skipped %zu group %s that are not users (devices, contacts, "
-			"service principals)", reader->other_members,
-			plural(reader->other_members, "member", "members"));
+		log_msg(LOG_INFO, "skipped group members that are not users (devices, contacts, "
+			"service principals): %zu", reader->other_members);
 	return RS_OK;
 }
 

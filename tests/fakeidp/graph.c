@@ -22,6 +22,7 @@
 #define PERMISSION_MEMBERS "GroupMember.Read.All"
 
 #define DEFAULT_TOP 100
+#define GRAPH_TOP_LIMIT 999
 #define BATCH_MAX_REQUESTS 20
 #define SKIPTOKEN_MAX_LEN 256
 
@@ -230,10 +231,16 @@ struct collection {
 	bool with_count;        /* add @odata.count */
 };
 
-/* Reads $top.  Returns false after answering 400 when it is invalid. */
+/*
+ * Reads $top.  A value above Graph's limit of 999 (or above page_size_max
+ * when that is larger) gets 400, as Graph answers for users; a value above
+ * page_size_max is lowered to it, so that tests can page small listings.
+ * Returns false after answering 400.
+ */
 static bool read_top(struct fake_exchange *ex, long *top)
 {
 	long max = graph_data_settings(dataset_graph(ex->dataset))->page_size_max;
+	long limit = max > GRAPH_TOP_LIMIT ? max : GRAPH_TOP_LIMIT;
 	const char *text = request_param(ex->request, "$top");
 	char *end;
 
@@ -241,16 +248,18 @@ static bool read_top(struct fake_exchange *ex, long *top)
 	if (text == NULL)
 		return true;
 	*top = strtol(text, &end, 10);
-	if (end == text || *end != '\0' || *top < 1 || *top > max) {
+	if (end == text || *end != '\0' || *top < 1 || *top > limit) {
 		struct buf message;
 
 		buf_init(&message);
 		buf_printf(&message, "Invalid page size specified: '%s'. Must be between 1 and %ld "
-			   "inclusive.", text, max);
+			   "inclusive.", text, limit);
 		graph_error(ex, 400, "Request_BadRequest", message.failed ? NULL : message.data);
 		buf_release(&message);
 		return false;
 	}
+	if (*top > max)
+		*top = max;
 	return true;
 }
 

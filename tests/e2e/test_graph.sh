@@ -1,0 +1,373 @@
+# test_graph.sh - reading Microsoft Entra ID through the fake Microsoft
+# Graph and making the roster match.
+
+# shellcheck source=tests/e2e/graph_lib.sh
+. "$ROOT/tests/e2e/graph_lib.sh"
+
+# Three users assigned directly, two through the group Sales (one of them
+# also directly), a nested group and a device in Sales.
+write_basic_graph() {
+	write_graph "$(jq -n \
+		--argjson u1 "$(graph_user u1 ada@contoso.example)" \
+		--argjson u2 "$(graph_user u2 bob@contoso.example)" \
+		--argjson u3 "$(graph_user u3 cy@contoso.example)" \
+		--argjson u4 "$(graph_user u4 dee@contoso.example)" \
+		--argjson u5 "$(graph_user u5 eve@contoso.example)" \
+		'{users: [$u1, $u2, $u3, $u4, $u5],
+		  groups: [{id: "g-sales", displayName: "Sales", members: ["u2", "u4", "g-inner", "d1"]},
+			   {id: "g-inner", displayName: "Inner", members: ["u5"]}],
+		  others: [{id: "d1", "@odata.type": "#microsoft.graph.device", displayName: "Laptop"}],
+		  assignments: [{principalId: "u1"}, {principalId: "u2"}, {principalId: "u3"},
+				{principalId: "g-sales"}]}')"
+}
+
+test_graph_first_sync() {
+	write_basic_graph
+	start_graph
+	sync_ok
+
+	assert_eq "$(sql "SELECT external_id || ' ' || email || ' ' || state || ' ' || provenance
+		FROM members ORDER BY external_id")" \
+		"$(printf '%s\n' 'u1 ada@contoso.example active direct' \
+			'u2 bob@contoso.example active direct,group:Sales' \
+			'u3 cy@contoso.example active direct' \
+			'u4 dee@contoso.example active group:Sales')" "members"
+	assert_eq "$(sql "SELECT user_name, given_name, family_name, display_name, source FROM members
+		WHERE external_id='u1'")" \
+		"u1@contoso.example|Given u1|Family u1|User u1|graph" "attributes of u1"
+	assert_contains "$T/err" "ignored 1 nested group"
+	assert_contains "$T/err" "skipped group members that are not users (devices, contacts, service principals): 1"
+
+	# The token came from the tenant's v2.0 endpoint for the Graph scope.
+	assert_eq "$(jq -r '.path + " " + .scope' "$T/token.log")" \
+		"/contoso.example/oauth2/v2.0/token http://127.0.0.1:$PORT/.default" "token request"
+	# Every Graph request carried the token and a client-request-id.
+	assert_eq "$(jq -r "select(.headers.authorization != \"Bearer $GRAPH_ACCESS_TOKEN\") | .path" \
+		"$T/requests.log")" "" "requests without the access token"
+	assert_eq "$(jq -r 'select(.headers["client-request-id"] == null) | .path' \
+		"$T/requests.log")" "" "requests without a client-request-id"
+	grep '/appRoleAssignedTo' "$T/requests.log" > "$T/first"
+	assert_contains "$T/first" '$top=999'
+	assert_contains "$T/first" 'principalType'
+	grep '/groups/g-sales/members' "$T/requests.log" > "$T/members"
+	assert_contains "$T/members" 'accountEnabled'
+	# u1 and u3 were read in one $batch; u2 came with the group's members.
+	assert_eq "$(graph_requests '/v1.0/$batch' POST)" 1 "batch requests"
+	assert_eq "$(jq -r 'select(.path == "/v1.0/$batch") | .body | fromjson | .requests | length' \
+		"$T/requests.log")" 2 "users in the batch"
+	assert_eq "$(graph_requests /v1.0/groups/g-inner)" 0 "requests for the nested group"
+}
+
+test_graph_second_run_writes_nothing() {
+	write_basic_graph
+	start_graph
+	sync_ok
+	before=$(roster_digest)
+	sync_ok
+
+	assert_eq "$(roster_digest)" "$before" "members, events and team after a second run"
+	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
+		"no change" "second run outcome"
+}
+
+test_graph_group_member_removed_unassigns() {
+	write_basic_graph
+	start_graph
+	sync_ok
+	edit_data '(.graph.groups[] | select(.id == "g-sales")).members -= ["u4"]'
+	sync_ok
+
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id='u4'")" unassigned "u4"
+	assert_eq "$(sql "SELECT state, provenance FROM members WHERE external_id='u2'")" \
+		"active|direct,group:Sales" "u2, still in Sales"
+	assert_eq "$(sql "SELECT reason FROM events WHERE op='unassign'")" \
+		"removed from the app in Microsoft Entra ID" "unassign reason"
+}
+
+test_graph_nested_groups_with_cycle() {
+	write_basic_graph
+	# Inner also contains Sales: a cycle.
+	edit_data '(.graph.groups[] | select(.id == "g-inner")).members += ["g-sales"]'
+	start_fake --data "$T/data.json"
+	start_token_server
+	NESTED=true write_graph_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT state, provenance FROM members WHERE external_id='u5'")" \
+		"active|group:Sales" "member of the nested group"
+	assert_eq "$(graph_requests /v1.0/groups/g-inner/members)" 1 "listings of the nested group"
+	assert_eq "$(graph_requests /v1.0/groups/g-sales/members)" 1 "listings of Sales"
+	assert_contains "$T/err" "expanded 2 groups, nested ones included"
+}
+
+test_graph_disabled_account_unassigned() {
+	write_basic_graph
+	start_graph
+	sync_ok
+	edit_data '(.graph.users[] | select(.id == "u3")).accountEnabled = false'
+	sync_ok
+
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id='u3'")" unassigned "u3"
+	assert_eq "$(sql "SELECT reason FROM events WHERE op='unassign'")" \
+		"account disabled in Microsoft Entra ID (disabled)" "unassign reason"
+}
+
+test_graph_guest_email_rules() {
+	write_graph "$(jq -n '{
+		users: [
+		  {id: "gst1", userPrincipalName: "ann_fabrikam.example#EXT#@contoso.onmicrosoft.com",
+		   mail: "ann@fabrikam.example", otherMails: [], accountEnabled: true, userType: "Guest"},
+		  {id: "gst2", userPrincipalName: "ben_fabrikam.example#EXT#@contoso.onmicrosoft.com",
+		   mail: null, otherMails: ["ben@fabrikam.example"], accountEnabled: true, userType: "Guest"},
+		  {id: "gst3", userPrincipalName: "cid_fabrikam.example#EXT#@contoso.onmicrosoft.com",
+		   mail: null, otherMails: [], accountEnabled: true, userType: "Guest"}],
+		assignments: [{principalId: "gst1"}, {principalId: "gst2"}, {principalId: "gst3"}]}')"
+	start_graph
+	sync_ok
+
+	assert_eq "$(sql "SELECT external_id || ' ' || email FROM members ORDER BY external_id")" \
+		"$(printf 'gst1 ann@fabrikam.example\ngst2 ben@fabrikam.example')" "guest members"
+	assert_not_contains "$T/all-output" "#EXT#@contoso.onmicrosoft.com|"
+	assert_contains "$T/err" "user gst3 (cid_fabrikam.example#EXT#@contoso.onmicrosoft.com) has no mail"
+	assert_contains "$T/err" "user gst3 skipped: user has no email address in Microsoft Entra ID"
+}
+
+test_graph_user_without_mail_skipped() {
+	write_basic_graph
+	edit_data '(.graph.users[] | select(.id == "u3")) |= (.mail = null | del(.otherMails))'
+	start_graph
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE external_id='u3'")" 0 "rows of u3"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 3 "active members"
+	assert_contains "$T/err" "user u3 skipped"
+}
+
+test_graph_service_principal_skipped() {
+	write_basic_graph
+	edit_data '.graph.service_principals = [{id: "sp-other", appId: "x", displayName: "Robot"}]
+		| .graph.assignments += [{principalId: "sp-other"}]'
+	start_graph
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members")" 4 "member rows"
+	assert_contains "$T/err" "skipped 1 service principal and 0 principals of other types"
+}
+
+test_graph_deleted_principals_handled() {
+	write_basic_graph
+	edit_data '.graph.assignments += [{principalId: "u-gone", principalType: "User"}]'
+	start_graph
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members")" 4 "member rows"
+	assert_contains "$T/err" "user u-gone is assigned to the app but was not found"
+}
+
+test_graph_missing_group_exits_69() {
+	write_basic_graph
+	start_graph
+	sync_ok
+	before=$(roster_digest)
+	edit_data '.graph.assignments += [{principalId: "g-gone", principalType: "Group",
+		principalDisplayName: "Gone"}]'
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 69
+	assert_eq "$(roster_digest)" "$before" "roster after the failed read"
+	assert_contains "$T/err" "group Gone (g-gone) assigned to the app was not found"
+	assert_contains "$T/err" "Request_ResourceNotFound"
+}
+
+test_graph_retry_after_decimal() {
+	write_basic_graph
+	edit_data '.faults = [{path: "/v1.0/servicePrincipals/", count: 1, kind: "rate_limit",
+		retry_after: "0.5"}]'
+	start_graph
+	start=$(date +%s%N)
+	sync_ok
+	elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 4 "active members"
+	assert_contains "$T/err" "returned 429"
+	assert_contains "$T/err" "in 0.5 s"
+	[ "$elapsed_ms" -ge 500 ] || fail "the run took $elapsed_ms ms, less than the 0.5 s wait"
+	assert_eq "$(graph_requests /v1.0/servicePrincipals/$GRAPH_SP_ID/appRoleAssignedTo)" 2 \
+		"assignment requests"
+}
+
+test_graph_503_then_success() {
+	write_basic_graph
+	edit_data '.faults = [{path: "/v1.0/groups/g-sales/members", count: 1, kind: "status",
+		status: 503}]'
+	start_graph
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 4 "active members"
+	assert_contains "$T/err" "returned 503"
+}
+
+test_graph_batch_step_throttled_then_read() {
+	write_basic_graph
+	edit_data '.faults = [{path: "/v1.0/users/u3", count: 1, kind: "rate_limit",
+		retry_after: "0.2"}]'
+	start_graph
+	sync_ok
+
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id='u3'")" active "u3"
+	assert_eq "$(graph_requests '/v1.0/$batch' POST)" 2 "batch requests"
+	assert_contains "$T/err" "users \$batch 1: 1 of 2 users were throttled or failed"
+}
+
+test_graph_failing_page_exits_69() {
+	write_basic_graph
+	edit_data '.graph.page_size_max = 2'
+	start_graph
+	sync_ok
+	before=$(roster_digest)
+	edit_data '.graph.assignments -= [{principalId: "u1"}]
+		| .faults = [{path: "/v1.0/servicePrincipals/", page: 2, kind: "status", status: 503}]'
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 69
+	assert_eq "$(roster_digest)" "$before" "roster after the failed read"
+	assert_eq "$(sql "SELECT outcome, exit_status FROM runs ORDER BY started_at DESC, rowid DESC
+		LIMIT 1")" "failed|69" "run record"
+}
+
+test_graph_forbidden_names_permission() {
+	write_basic_graph
+	edit_data '.graph.forbidden_permissions = ["GroupMember.Read.All"]'
+	start_graph
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 77
+	assert_contains "$T/err" "403 Authorization_RequestDenied"
+	assert_contains "$T/err" "the app needs the application permission GroupMember.Read.All with admin consent"
+	assert_contains "$T/err" "request id "
+	[ ! -s "$T/roster.db" ] || assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
+}
+
+test_graph_limited_information_exits_77() {
+	write_basic_graph
+	edit_data '.graph.forbidden_permissions = ["User.Read.All"]'
+	start_graph
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 77
+	assert_contains "$T/err" "userPrincipalName is missing"
+	assert_contains "$T/err" "User.Read.All"
+}
+
+test_graph_next_link_elsewhere_refused() {
+	write_basic_graph
+	body=$(jq -nc --arg link "http://127.0.0.2:1/v1.0/x?\$skiptoken=AB" \
+		'{value: [{principalId: "u1", principalType: "User"}], "@odata.nextLink": $link}')
+	edit_data --argjson body "$body" '.faults = [{path: "/v1.0/servicePrincipals/'"$GRAPH_SP_ID"'/appRoleAssignedTo",
+		kind: "body", body: $body}]'
+	start_graph
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 76
+	assert_contains "$T/err" "rejected the @odata.nextLink http://127.0.0.2:1/v1.0/x"
+}
+
+test_graph_repeated_next_link_refused() {
+	write_basic_graph
+	start_fake --data "$T/data.json"
+	body=$(jq -nc --arg link "http://127.0.0.1:$PORT/v1.0/servicePrincipals/$GRAPH_SP_ID/appRoleAssignedTo?\$skiptoken=LOOP" \
+		'{value: [], "@odata.nextLink": $link}')
+	edit_data --argjson body "$body" '.faults = [{path: "/v1.0/servicePrincipals/'"$GRAPH_SP_ID"'/appRoleAssignedTo",
+		kind: "body", body: $body}]'
+	start_token_server
+	write_graph_config
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 76
+	assert_contains "$T/err" "repeated @odata.nextLink"
+}
+
+test_graph_unknown_app_exits_78() {
+	write_basic_graph
+	start_fake --data "$T/data.json"
+	start_token_server
+	GRAPH_CONFIG_APP_ID=22222222-2222-2222-2222-222222222222 write_graph_config
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 78
+	assert_contains "$T/err" "no enterprise app (service principal) with appId 22222222-2222-2222-2222-222222222222 in tenant contoso.example"
+}
+
+test_graph_401_fetches_new_token_once() {
+	write_basic_graph
+	edit_data '.faults = [{path: "/v1.0/servicePrincipals", count: 1, kind: "status",
+		status: 401}]'
+	start_graph
+	sync_ok
+
+	assert_eq "$(wc -l < "$T/token.log")" 2 "token requests"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 4 "active members"
+}
+
+test_graph_401_twice_exits_77() {
+	write_basic_graph
+	edit_data '.faults = [{path: "/v1.0/servicePrincipals", kind: "status", status: 401}]'
+	start_graph
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 77
+	assert_eq "$(wc -l < "$T/token.log")" 2 "token requests"
+	assert_contains "$T/err" "InvalidAuthenticationToken"
+}
+
+test_graph_assignment_not_required_warns() {
+	write_basic_graph
+	edit_data '.graph.app_role_assignment_required = false'
+	start_graph
+	sync_ok
+
+	assert_contains "$T/err" "does not require assignment (appRoleAssignmentRequired is false)"
+}
+
+test_graph_many_direct_users_list_tenant() {
+	write_graph "$(jq -n '{
+		users: [range(1; 121) | {id: ("u" + (. | tostring)), userPrincipalName: "x@contoso.example",
+			mail: ("user\(.)@contoso.example"), accountEnabled: true}],
+		assignments: [range(1; 101) | {principalId: ("u" + (. | tostring))}]}')"
+	start_graph
+	SEATS=200 write_graph_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 100 "active members"
+	assert_eq "$(graph_requests '/v1.0/$batch' POST)" 0 "batch requests"
+	assert_eq "$(jq -r 'select(.path == "/v1.0/users" and (.query | contains("count=true")))
+		| .headers.consistencylevel' "$T/requests.log")" eventual "count request header"
+	assert_contains "$T/err" "read 100 directly assigned users by listing the tenant's users"
+}
+
+test_graph_replayed_error_body() {
+	[ -f "$FIXTURES/graph/error-authorization-requestdenied.json" ] ||
+		skip "recorded Graph responses not found at $FIXTURES (set ROSTERSYNC_FIXTURES)"
+	start_fake --replay "$FIXTURES/graph/error-authorization-requestdenied.json" \
+		--replay-status 403 --replay-path /v1.0/
+	start_token_server
+	write_graph_config
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 77
+	assert_contains "$T/err" "returned 403 Authorization_RequestDenied: Insufficient privileges"
+	assert_contains "$T/err" "request id 096361b2-75be-479b-b421-078610030949"
+	assert_contains "$T/err" "Application.Read.All"
+}
+
+test_graph_synthetic_users() {
+	start_fake --synthetic 2500 --groups 5
+	start_token_server
+	SEATS=5000 write_graph_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 2500 "active members"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE provenance LIKE 'group:%'")" 250 \
+		"members through a group"
+	assert_eq "$(graph_requests /v1.0/users)" 4 "count and tenant user pages"
+}
