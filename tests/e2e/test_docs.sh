@@ -1,5 +1,5 @@
 # test_docs.sh - the man pages against the program: every config key, every
-# command, option and exit status that the binary knows must be documented.
+# command, option and exit status that the binary lists must be documented.
 # The lists come from the binary ("rostersync help config-keys" prints the
 # key table of agent/config.c, "rostersync help" the command table), so a
 # new key or command fails here until its man page entry is written.
