@@ -124,6 +124,18 @@ test_429_comma_joined_reset_is_waited() {
 	assert_log "returned 429 \(request id [A-Za-z0-9]+\); retry 1 of 2 in [12]\.0 s"
 }
 
+test_429_reset_measured_against_date() {
+	synced_roster
+	# The server's Date is months in the past, and the reset lies 2 s after
+	# it.  The agent waits 3 s, although the reset time has long passed on
+	# the local clock.
+	inject "[{\"path\":\"$APP_USERS\",\"page\":2,\"count\":1,\"kind\":\"status\",\"status\":429,
+		\"headers\":{\"Date\":\"Thu, 01 Jan 2026 00:00:00 GMT\",\"X-Rate-Limit-Reset\":\"1767225602\"}}]"
+	expect_recovered
+
+	assert_log "returned 429 \(request id [A-Za-z0-9]+\); retry 1 of 2 in 3\.0 s"
+}
+
 test_429_reset_in_the_past_waits_a_second() {
 	synced_roster
 	inject "[{\"path\":\"$APP_USERS\",\"page\":2,\"count\":1,\"kind\":\"status\",\"status\":429,
