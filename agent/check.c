@@ -419,16 +419,34 @@ static enum rs_err graph_list(struct checker *c, const char *path, const char *p
 	return err;
 }
 
+/* Stores the id and name of the first group of a GET /groups page in found. */
+static void note_first_group(struct graph_found *found, const struct http_response *response)
+{
+	cJSON *root = cJSON_ParseWithLength(response->body, response->body_len);
+	const cJSON *group = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "value"), 0);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(group, "id");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(group, "displayName");
+
+	if (cJSON_IsString(id) && id->valuestring[0] != '\0' &&
+	    strlen(id->valuestring) <= IDENTITY_MAX_ID && identity_text_valid(id->valuestring) &&
+	    (!cJSON_IsString(name) || identity_text_valid(name->valuestring)))
+		note_group(found, id->valuestring, cJSON_IsString(name) ? name->valuestring : NULL);
+	cJSON_Delete(root);
+}
+
 /* Finds a group to read when none is assigned: GET /groups needs the same permission. */
 static void graph_find_group(struct checker *c, struct graph_found *found)
 {
 	struct http_response response;
-	enum rs_err err = graph_list(c, "/groups?$select=id,displayName&$top=1",
-				     GRAPH_PERMISSION_MEMBERS, false, found, &response);
+	enum rs_err err = graph_get(c->config, c->auth, c->http,
+				    "/groups?$select=id,displayName&$top=1", GRAPH_PERMISSION_MEMBERS,
+				    &response);
 
-	http_response_release(&response);
-	if (err != RS_OK)
+	if (err == RS_OK)
+		note_first_group(found, &response);
+	if (!found->group_id)
 		log_msg(LOG_DEBUG, "no group found to check the members of");
+	http_response_release(&response);
 }
 
 static void graph_check_members(struct checker *c, struct graph_found *found)

@@ -10,23 +10,22 @@ GRAPH_CLIENT_ID=00000000-0000-0000-0000-0000000000c1
 GRAPH_ACCESS_TOKEN="e2e-access-$RANDOM$RANDOM-token"
 
 # Starts a loopback token endpoint: POST /{tenant}/oauth2/v2.0/token issues
-# GRAPH_ACCESS_TOKEN for the client secret in $T/secret, and answers any
-# other secret with Entra's AADSTS7000215 error.  Each request is appended
+# GRAPH_ACCESS_TOKEN for the client secret $TOKEN (which write_graph_config
+# stores in $T/secret), and answers any other secret with Entra's
+# AADSTS7000215 error.  Each request is appended
 # to $T/token.log.  Sets TOKEN_PORT.
 start_token_server() {
 	rm -f "$T/token.port"
-	python3 - "$T/token.port" "$T/token.log" "$T/secret" "$GRAPH_ACCESS_TOKEN" \
+	python3 - "$T/token.port" "$T/token.log" "$TOKEN" "$GRAPH_ACCESS_TOKEN" \
 		2> "$T/token.err" <<'EOF' &
 import http.server, json, sys, urllib.parse
 
-port_file, log_file, secret_file, access_token = sys.argv[1:5]
+port_file, log_file, secret, access_token = sys.argv[1:5]
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-        with open(secret_file) as f:
-            secret = f.read().strip()
         ok = (self.path.endswith("/oauth2/v2.0/token")
               and form.get("grant_type") == ["client_credentials"]
               and form.get("client_secret") == [secret])

@@ -383,6 +383,16 @@ static void render_member_item(struct fake_exchange *ex, const struct collection
 			    c->limited && member.kind == GRAPH_KIND_USER);
 }
 
+static void render_group_item(struct fake_exchange *ex, const struct collection *c, size_t i,
+			      const struct graph_select *select, struct buf *b)
+{
+	struct graph_object group;
+
+	(void)c;
+	graph_group_at(dataset_graph(ex->dataset), i, &group);
+	graph_render_object(b, &group, select, false, false);
+}
+
 static void render_user_item(struct fake_exchange *ex, const struct collection *c, size_t i,
 			     const struct graph_select *select, struct buf *b)
 {
@@ -504,6 +514,21 @@ static bool find_kind(struct fake_exchange *ex, const char *id, enum graph_kind 
 		return true;
 	not_found(ex, id);
 	return false;
+}
+
+static void route_groups(struct fake_exchange *ex, const struct fake_path *path)
+{
+	struct collection c = {
+		.tag = 'g',
+		.count = graph_group_count(dataset_graph(ex->dataset)),
+		.defaults = GRAPH_DEFAULTS_GROUP,
+		.context = "groups",
+		.render = render_group_item,
+	};
+
+	(void)path;
+	if (check_permission(ex, PERMISSION_MEMBERS))
+		respond_collection(ex, &c);
 }
 
 static void route_group(struct fake_exchange *ex, const struct fake_path *path)
@@ -669,6 +694,7 @@ static const struct {
 	{ { "*", "servicePrincipals", "*" }, 3, "GET", PERMISSION_APPS, route_service_principal },
 	{ { "*", "servicePrincipals", "*", "appRoleAssignedTo" }, 4, "GET", PERMISSION_APPS,
 	  route_assignments },
+	{ { "*", "groups" }, 2, "GET", NULL, route_groups },
 	{ { "*", "groups", "*" }, 3, "GET", NULL, route_group },
 	{ { "*", "groups", "*", "members" }, 4, "GET", NULL, route_members },
 	{ { "*", "groups", "*", "members", "*" }, 5, "GET", NULL, route_members },

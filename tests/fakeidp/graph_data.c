@@ -70,6 +70,8 @@ struct graph_data {
 	size_t *by_id;
 	size_t *users;          /* indices of user records, in file order */
 	size_t user_count;
+	size_t *groups;         /* indices of group records, in file order */
+	size_t group_count;
 	struct assignment *assignments;
 	size_t assignment_count;
 
@@ -214,6 +216,8 @@ static bool load_records(struct graph_data *gd, const cJSON *item, const char *k
 		record->kind = kind;
 		if (kind == GRAPH_KIND_USER)
 			gd->users[gd->user_count++] = gd->record_count;
+		if (kind == GRAPH_KIND_GROUP)
+			gd->groups[gd->group_count++] = gd->record_count;
 		gd->record_count++;
 		index++;
 	}
@@ -348,7 +352,8 @@ static bool load_directory(struct graph_data *gd, const cJSON *item, char *err, 
 	gd->records = calloc(total + 1, sizeof(*gd->records));
 	gd->by_id = calloc(total + 1, sizeof(size_t));
 	gd->users = calloc(total + 1, sizeof(size_t));
-	if (gd->records == NULL || gd->by_id == NULL || gd->users == NULL) {
+	gd->groups = calloc(total + 1, sizeof(size_t));
+	if (gd->records == NULL || gd->by_id == NULL || gd->users == NULL || gd->groups == NULL) {
 		snprintf(err, err_len, "out of memory");
 		return false;
 	}
@@ -376,6 +381,7 @@ void graph_data_free(struct graph_data *gd)
 	free(gd->records);
 	free(gd->by_id);
 	free(gd->users);
+	free(gd->groups);
 	free(gd->assignments);
 	free(gd);
 }
@@ -598,6 +604,19 @@ void graph_member_at(const struct graph_object *group, size_t i, struct graph_ob
 		return;
 	}
 	file_view(gd, gd->records[group->index].members[i], out);
+}
+
+size_t graph_group_count(const struct graph_data *gd)
+{
+	return gd->synthetic_users > 0 ? (size_t)gd->synthetic_groups : gd->group_count;
+}
+
+void graph_group_at(const struct graph_data *gd, size_t i, struct graph_object *out)
+{
+	if (gd->synthetic_users > 0)
+		synthetic_view(gd, GRAPH_KIND_GROUP, (long)i + 1, out);
+	else
+		file_view(gd, gd->groups[i], out);
 }
 
 size_t graph_user_count(const struct graph_data *gd)

@@ -68,6 +68,10 @@ bool graph_find_object(const struct graph_data *gd, const char *id, struct graph
 size_t graph_member_count(const struct graph_object *group);
 void graph_member_at(const struct graph_object *group, size_t i, struct graph_object *out);
 
+/* The tenant's groups, in the file's order. */
+size_t graph_group_count(const struct graph_data *gd);
+void graph_group_at(const struct graph_data *gd, size_t i, struct graph_object *out);
+
 /* The tenant's users, in the file's order. */
 size_t graph_user_count(const struct graph_data *gd);
 void graph_user_at(const struct graph_data *gd, size_t i, struct graph_object *out);
