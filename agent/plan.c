@@ -27,6 +27,7 @@ struct match {
 	const struct identity *identity;
 	struct member *member;  /* matched roster row, or NULL for a new member */
 	bool adopted;           /* matched by email, not by external id */
+	bool inactive;          /* the IdP says no seat: matched by external id only */
 	bool skipped;
 };
 
@@ -97,12 +98,22 @@ static int compare_member_external_id(const void *a, const void *b)
 	return strcmp(x->external_id, y->external_id);
 }
 
+/* Orders by email; within one email, rows holding or awaiting a seat first, then the newest. */
 static int compare_member_email(const void *a, const void *b)
 {
 	const struct member *x = *(struct member *const *)a;
 	const struct member *y = *(struct member *const *)b;
+	int order = strcasecmp(x->email, y->email);
+	bool x_seated = x->state != MEMBER_UNASSIGNED;
+	bool y_seated = y->state != MEMBER_UNASSIGNED;
 
-	return strcasecmp(x->email, y->email);
+	if (order)
+		return order;
+	if (x_seated != y_seated)
+		return x_seated ? -1 : 1;
+	if (x->updated_at != y->updated_at)
+		return x->updated_at > y->updated_at ? -1 : 1;
+	return (x->id < y->id) - (x->id > y->id);
 }
 
 static bool build_indexes(struct planner *p)
@@ -141,14 +152,56 @@ static struct member *find_by_external_id(const struct planner *p, const char *e
 	return found ? *found : NULL;
 }
 
-static struct member *find_by_email(const struct planner *p, const char *email)
+/* Returns the index of the first row with email in by_email, or by_email_count. */
+static size_t email_group_start(const struct planner *p, const char *email)
 {
-	struct member key = { .email = (char *)email };
-	struct member *keyp = &key;
-	struct member **found = bsearch(&keyp, p->by_email, p->by_email_count,
-					sizeof(*p->by_email), compare_member_email);
+	size_t low = 0;
+	size_t high = p->by_email_count;
 
-	return found ? *found : NULL;
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+
+		if (strcasecmp(p->by_email[mid]->email, email) < 0)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	if (low < p->by_email_count && strcasecmp(p->by_email[low]->email, email) == 0)
+		return low;
+	return p->by_email_count;
+}
+
+/* The row that holds or awaits a seat with email; at most one exists. */
+static struct member *find_seated_by_email(const struct planner *p, const char *email)
+{
+	size_t at = email_group_start(p, email);
+
+	if (at < p->by_email_count && p->by_email[at]->state != MEMBER_UNASSIGNED)
+		return p->by_email[at];
+	return NULL;
+}
+
+/*
+ * True when an identity of this source may take over member matched by
+ * email: a manual member, or one a different source managed.  A row of
+ * this source stays with its own external id, even after that user left.
+ */
+static bool member_adoptable(const struct planner *p, const struct member *member)
+{
+	return !member->external_id || !member->source ||
+	       strcmp(member->source, p->in->source) != 0;
+}
+
+static struct member *find_adoptable_by_email(const struct planner *p, const char *email)
+{
+	for (size_t at = email_group_start(p, email);
+	     at < p->by_email_count && strcasecmp(p->by_email[at]->email, email) == 0; at++) {
+		struct member *member = p->by_email[at];
+
+		if (member_adoptable(p, member) && !p->marks[member_index(p, member)].claimed_by)
+			return member;
+	}
+	return NULL;
 }
 
 static bool is_deleted_id(const struct planner *p, const char *external_id)
@@ -257,6 +310,11 @@ static bool screen_identity(struct planner *p, struct match *match)
 					       identity->status ? identity->status : "(none)", title));
 	}
 
+	if (identity->activity == IDENTITY_INACTIVE) {
+		match->inactive = true;
+		return true;
+	}
+
 	if (!identity->email) {
 		protect_member_of(p, match);
 		return add_problem(p, identity,
@@ -328,7 +386,7 @@ static bool screen_email_conflicts(struct planner *p)
 		return false;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!p->matches[i].skipped)
+		if (!p->matches[i].skipped && !p->matches[i].inactive)
 			sorted[count++] = &p->matches[i];
 	}
 	qsort(sorted, count, sizeof(*sorted), compare_match_email);
@@ -350,51 +408,75 @@ static bool screen_email_conflicts(struct planner *p)
 
 /* Step 3: matching. */
 
-/*
- * True when the IdP listed external_id of source in this read, skipped or
- * not: the member linked to it is not free for another identity to adopt.
- */
-static bool identity_present(const struct planner *p, const char *source, const char *external_id)
+/* The identity with external_id of this source in this read, skipped or not. */
+static const struct match *find_match(const struct planner *p, const char *source,
+				      const char *external_id)
 {
-	const struct match *found;
-
 	if (!external_id || !source || strcmp(source, p->in->source) != 0)
-		return false;
+		return NULL;
 
-	found = NULL;
 	for (size_t low = 0, high = p->in->identities->count; low < high;) {
 		size_t mid = low + (high - low) / 2;
 		int order = strcmp(p->matches[mid].identity->external_id, external_id);
 
-		if (order == 0) {
-			found = &p->matches[mid];
-			break;
-		}
+		if (order == 0)
+			return &p->matches[mid];
 		if (order < 0)
 			low = mid + 1;
 		else
 			high = mid;
 	}
-	return found != NULL;
+	return NULL;
+}
+
+/*
+ * True when seated, which holds email, keeps it after this plan, so that
+ * another member cannot take it: a manual member while the identity has a
+ * row of its own, or a row whose identity is skipped or keeps that email.
+ * A row whose user left the app is unassigned first, which frees the email.
+ */
+static bool email_taken(const struct planner *p, const struct member *seated,
+			const struct member *own, const char *email)
+{
+	const struct match *other;
+
+	if (!seated || seated == own)
+		return false;
+	if (member_adoptable(p, seated))
+		return own != NULL;
+
+	other = find_match(p, seated->source, seated->external_id);
+	if (!other)
+		return false;
+	return other->skipped || !other->identity->email ||
+	       strcasecmp(other->identity->email, email) == 0;
 }
 
 static bool match_identity(struct planner *p, struct match *match)
 {
 	const struct identity *identity = match->identity;
 	struct member *by_id = find_by_external_id(p, identity->external_id);
-	struct member *by_email = find_by_email(p, identity->email);
+	struct member *seated;
 
-	if (by_email && by_email != by_id &&
-	    (by_id || identity_present(p, by_email->source, by_email->external_id))) {
-		protect_member_of(p, match);
-		return add_problem(p, identity,
-				   format_text("email conflict: %s belongs to another roster member "
-					       "(id %lld); user skipped until that is resolved",
-					       identity->email, (long long)by_email->id));
+	if (match->inactive) {
+		match->member = by_id;
+		goto claim;
 	}
 
-	match->member = by_id ? by_id : by_email;
-	match->adopted = !by_id && by_email;
+	seated = find_seated_by_email(p, identity->email);
+	if (email_taken(p, seated, by_id, identity->email)) {
+		protect_member_of(p, match);
+		return add_problem(p, identity,
+				   format_text("email conflict: %s belongs to roster member %s%s%s; "
+					       "user skipped until one of the two changes",
+					       identity->email, seated->email,
+					       seated->external_id ? " linked to " : " added by hand",
+					       seated->external_id ? seated->external_id : ""));
+	}
+
+	match->member = by_id ? by_id : find_adoptable_by_email(p, identity->email);
+	match->adopted = !by_id && match->member;
+claim:
 	if (match->member)
 		p->marks[member_index(p, match->member)].claimed_by = match;
 	return true;
@@ -413,13 +495,18 @@ static bool replace_text(char **field, const char *value)
 	return true;
 }
 
+/*
+ * Copies the IdP's attributes into after.  An invalid email (possible only
+ * for an inactive identity, which is not screened) leaves the stored one.
+ */
 static bool apply_identity(struct planner *p, struct member *after, const struct identity *identity)
 {
 	char *provenance = identity_provenance(identity);
 	bool ok = provenance &&
 		  replace_text(&after->source, p->in->source) &&
 		  replace_text(&after->external_id, identity->external_id) &&
-		  replace_text(&after->email, identity->email) &&
+		  (!identity_email_valid(identity->email) ||
+		   replace_text(&after->email, identity->email)) &&
 		  replace_text(&after->user_name, identity->user_name) &&
 		  replace_text(&after->given_name, identity->given_name) &&
 		  replace_text(&after->family_name, identity->family_name) &&
@@ -803,13 +890,21 @@ static void hash_text(EVP_MD_CTX *ctx, const char *text)
 	EVP_DigestUpdate(ctx, "\x1f", 1);
 }
 
-/* The plan id: SHA-256 over each entry's op, member, ids, email and states. */
-static bool compute_plan_id(struct plan *plan)
+/*
+ * The plan id: SHA-256 over the roster version and each entry's op, member,
+ * ids, email and states.
+ */
+static bool compute_plan_id(struct plan *plan, int64_t roster_version)
 {
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_len = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	char version[32];
+
+	snprintf(version, sizeof(version), "%lld", (long long)roster_version);
+	if (ok)
+		hash_text(ctx, version);
 
 	for (size_t i = 0; ok && i < plan->count; i++) {
 		const struct plan_entry *e = &plan->entries[i];
@@ -834,15 +929,30 @@ static bool compute_plan_id(struct plan *plan)
 
 /*
  * Trips the deletion threshold when the unassigns exceed either limit, or
- * when the IdP returned nobody.  Unassigns of members whose account was
+ * when the IdP returned nobody.  Members moved from a seat to the waiting
+ * list (a lowered seat limit) count as unassigns.  Unassigns of members whose account was
  * suspended or deactivated count like removals; members already unassigned
  * produce no unassign, so they never count.  Returns false only when memory
  * for the reason runs out: the caller then fails the run instead of
  * applying a plan that tripped.
  */
+/* Members who lose their seat: unassigned, or moved from active to waiting. */
+static size_t count_seat_losses(const struct plan *plan)
+{
+	size_t losses = plan->counts[PLAN_UNASSIGN];
+
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct plan_entry *e = &plan->entries[i];
+
+		if (e->op == PLAN_WAIT && e->has_before && e->before.state == MEMBER_ACTIVE)
+			losses++;
+	}
+	return losses;
+}
+
 static bool check_threshold(const struct plan_input *in, struct plan *plan)
 {
-	size_t unassigns = plan->counts[PLAN_UNASSIGN];
+	size_t unassigns = count_seat_losses(plan);
 	bool over_count;
 	bool over_percent;
 	char *reason;
@@ -854,7 +964,7 @@ static bool check_threshold(const struct plan_input *in, struct plan *plan)
 	over_percent = in->max_unassign_percent > 0 && plan->active_before > 0 &&
 		       unassigns * 100 > (size_t)in->max_unassign_percent * plan->active_before;
 
-	if (in->identities->count == 0)
+	if (in->identities->count == 0 && plan->counts[PLAN_UNASSIGN] > 0)
 		reason = format_text("%s returned no assigned users, which would unassign %zu members",
 				     in->source_title, unassigns);
 	else if (over_count && over_percent)
@@ -928,7 +1038,7 @@ enum rs_err plan_build(const struct plan_input *in, struct plan *out)
 	if (ok && out->count > 0)
 		qsort(out->entries, out->count, sizeof(*out->entries), compare_entries);
 	if (ok)
-		ok = compute_plan_id(out);
+		ok = compute_plan_id(out, in->roster_version);
 	if (!ok) {
 		plan_release(out);
 		return RS_ERR_INTERNAL;

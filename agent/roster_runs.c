@@ -346,3 +346,20 @@ enum rs_err roster_drifts_recent(struct roster *roster, size_t limit,
 	*count = n;
 	return RS_OK;
 }
+
+enum rs_err roster_last_event_id(struct roster *roster, int64_t *id)
+{
+	static const char sql[] = "SELECT coalesce(max(id), 0) FROM events";
+	sqlite3_stmt *stmt;
+	enum rs_err err = prepare_once(roster, sql, &stmt, "reading the last event id");
+
+	*id = 0;
+	if (err != RS_OK)
+		return err;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*id = sqlite3_column_int64(stmt, 0);
+	else
+		err = roster_sqlite_error(roster, "reading the last event id");
+	sqlite3_finalize(stmt);
+	return err;
+}

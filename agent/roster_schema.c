@@ -33,7 +33,7 @@ static const char *const migrations[] = {
 	" source TEXT NOT NULL,"
 	" external_id TEXT,"
 	" email TEXT NOT NULL CHECK (email <> ''),"
-	" email_key TEXT NOT NULL UNIQUE CHECK (email_key = lower(email)),"
+	" email_key TEXT NOT NULL CHECK (email_key = lower(email)),"
 	" user_name TEXT,"
 	" given_name TEXT,"
 	" family_name TEXT,"
@@ -59,6 +59,14 @@ static const char *const migrations[] = {
 	" after TEXT,"
 	" reason TEXT"
 	");"
+	/*
+	 * Two members holding seats (or waiting for one) never share an
+	 * address.  Unassigned rows are history and may repeat an address,
+	 * so a departed person's address can be assigned to someone new.
+	 */
+	"CREATE UNIQUE INDEX members_email_key_seated ON members (email_key)"
+	" WHERE state <> 'unassigned';"
+	"CREATE INDEX members_email_key ON members (email_key);"
 	"CREATE INDEX events_source_external_id ON events (source, external_id);"
 	"CREATE TABLE runs ("
 	" id TEXT PRIMARY KEY,"
@@ -144,7 +152,8 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 		"UPDATE members SET email = 'member-' || id || '@email-change.invalid',"
 		" email_key = 'member-' || id || '@email-change.invalid' WHERE id = ?1",
 	[STMT_MEMBER_BY_EMAIL] =
-		"SELECT " MEMBER_COLUMNS " FROM members WHERE email_key = lower(?1)",
+		"SELECT " MEMBER_COLUMNS " FROM members WHERE email_key = lower(?1)"
+		" ORDER BY state = 'unassigned', updated_at DESC, id DESC LIMIT 1",
 	[STMT_MEMBER_SET_STATE] =
 		"UPDATE members SET state = ?2, state_since = ?3, updated_at = ?3,"
 		" given_name = coalesce(?4, given_name),"
@@ -165,6 +174,23 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 		"INSERT INTO events (run_id, at, op, member_id, email, external_id,"
 		" source, before, after, reason)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	/*
+	 * The event of one plan entry.  SQLite's json_object() writes the
+	 * member objects that roster_member_json() writes for the other
+	 * events: the same keys in the same order, the same escapes, and no
+	 * "before" object (?9 NULL) for a member new to the roster.
+	 */
+	[STMT_MEMBER_EVENT_INSERT] =
+		"INSERT INTO events (run_id, at, op, member_id, email, external_id,"
+		" source, before, after, reason)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+		" CASE WHEN ?9 IS NOT NULL THEN json_object('id', ?9, 'source', ?10,"
+		" 'external_id', ?11, 'email', ?12, 'user_name', ?13, 'given_name', ?14,"
+		" 'family_name', ?15, 'display_name', ?16, 'provenance', ?17, 'state', ?18) END,"
+		" json_object('id', ?4, 'source', ?19, 'external_id', ?20, 'email', ?21,"
+		" 'user_name', ?22, 'given_name', ?23, 'family_name', ?24,"
+		" 'display_name', ?25, 'provenance', ?26, 'state', ?27),"
+		" ?8)",
 	[STMT_APPROVAL_INSERT] =
 		"INSERT INTO approvals (plan_id, run_id, at) VALUES (?1, ?2, ?3)",
 	[STMT_APPROVAL_GET] =

@@ -36,6 +36,7 @@ struct plan_input {
 	long max_unassign;         /* 0 disables */
 	long max_unassign_percent; /* 0 disables */
 	int64_t now;
+	int64_t roster_version;    /* roster_last_event_id(): part of the plan id */
 };
 
 struct plan_entry {
@@ -61,7 +62,7 @@ struct plan {
 	size_t counts[PLAN_OP_COUNT]; /* entries by op */
 	size_t seats_used;            /* active members after the plan */
 	size_t active_before;         /* active members before the plan */
-	char id[17];                  /* hex prefix of SHA-256 over the entries */
+	char id[17];                  /* hex prefix of SHA-256 over the entries and roster_version */
 	bool threshold_tripped;
 	char *threshold_reason;       /* set when tripped */
 };

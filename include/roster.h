@@ -152,6 +152,13 @@ void roster_drifts_free(struct roster_drift *drifts, size_t count);
 enum rs_err roster_state_get(struct roster *roster, const char *key, char **value);
 enum rs_err roster_state_set(struct roster *roster, const char *key, const char *value);
 
+/*
+ * The id of the newest event, 0 for none.  It grows with every applied
+ * change, so it tells two identical plans apart when the roster changed
+ * in between.
+ */
+enum rs_err roster_last_event_id(struct roster *roster, int64_t *id);
+
 /* True when plan_id was approved and applied before. */
 enum rs_err roster_approval_used(struct roster *roster, const char *plan_id, bool *used);
 

@@ -473,6 +473,114 @@ static void group_only_assignment_names_group(void **state)
 			    "assigned to the app in Okta through group Engineering");
 }
 
+static void suspended_with_bad_email_loses_seat(void **state)
+{
+	struct fixture *f = *state;
+	const struct plan_entry *e;
+
+	add_identity(f, "00u1", "broken", IDENTITY_INACTIVE, "SUSPENDED");
+	add_identity(f, "00u2", "taken@example.com", IDENTITY_INACTIVE, "DEPROVISIONED");
+	add_active(f, "00u3", "taken@example.com");
+	add_member(f, 1, "okta", "00u1", "ada@example.com", MEMBER_ACTIVE, 100);
+	add_member(f, 2, "okta", "00u2", "bob@example.com", MEMBER_ACTIVE, 100);
+	add_member(f, 3, "okta", "00u3", "taken@example.com", MEMBER_ACTIVE, 100);
+	f->in.max_unassign_percent = 0;
+	build(f);
+
+	assert_int_equal(f->plan.problem_count, 0);
+	e = entry_for(f, "ada@example.com");
+	assert_non_null(e);
+	assert_int_equal(e->op, PLAN_UNASSIGN);
+	e = entry_for(f, "taken@example.com");
+	assert_non_null(e);
+	assert_int_equal(e->op, PLAN_UNASSIGN);
+	assert_int_equal(e->before.id, 2);
+	assert_int_equal(f->plan.seats_used, 1);
+}
+
+static void swapped_emails_are_two_updates(void **state)
+{
+	struct fixture *f = *state;
+
+	add_active(f, "00u1", "bob@example.com");
+	add_active(f, "00u2", "ada@example.com");
+	add_member(f, 1, "okta", "00u1", "ada@example.com", MEMBER_ACTIVE, 100);
+	add_member(f, 2, "okta", "00u2", "bob@example.com", MEMBER_ACTIVE, 100);
+	build(f);
+
+	assert_int_equal(f->plan.problem_count, 0);
+	assert_int_equal(f->plan.counts[PLAN_UPDATE], 2);
+	assert_int_equal(entry_for(f, "bob@example.com")->before.id, 1);
+	assert_int_equal(entry_for(f, "ada@example.com")->before.id, 2);
+}
+
+static void departed_email_goes_to_new_row(void **state)
+{
+	struct fixture *f = *state;
+	const struct plan_entry *e;
+
+	add_active(f, "00u9", "ada@example.com");
+	add_member(f, 1, "okta", "00u1", "ada@example.com", MEMBER_UNASSIGNED, 100);
+	build(f);
+
+	assert_int_equal(f->plan.problem_count, 0);
+	assert_int_equal(f->plan.count, 1);
+	e = &f->plan.entries[0];
+	assert_int_equal(e->op, PLAN_ASSIGN);
+	assert_false(e->has_before);
+	assert_string_equal(e->after.external_id, "00u9");
+}
+
+static void departing_holder_frees_email(void **state)
+{
+	struct fixture *f = *state;
+
+	add_active(f, "00u2", "ada@example.com");
+	add_member(f, 1, "okta", "00u1", "ada@example.com", MEMBER_ACTIVE, 100);
+	add_member(f, 2, "okta", "00u2", "bob@example.com", MEMBER_ACTIVE, 100);
+	f->in.max_unassign_percent = 0;
+	build(f);
+
+	assert_int_equal(f->plan.problem_count, 0);
+	assert_int_equal(f->plan.counts[PLAN_UNASSIGN], 1);
+	assert_int_equal(f->plan.counts[PLAN_UPDATE], 1);
+	assert_int_equal(f->plan.entries[0].op, PLAN_UNASSIGN);
+	assert_int_equal(f->plan.entries[0].before.id, 1);
+}
+
+static void lowered_limit_counts_for_threshold(void **state)
+{
+	struct fixture *f = *state;
+	char id[16], email[64];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "00u%02d", i);
+		snprintf(email, sizeof(email), "u%02d@example.com", i);
+		add_active(f, id, email);
+		add_member(f, i + 1, "okta", id, email, MEMBER_ACTIVE, 100 + i);
+	}
+	f->in.seats = 1;
+	f->in.max_unassign_percent = 20;
+	build(f);
+
+	assert_int_equal(f->plan.counts[PLAN_WAIT], 9);
+	assert_true(f->plan.threshold_tripped);
+	assert_non_null(strstr(f->plan.threshold_reason, "9 unassigns"));
+}
+
+static void plan_id_follows_roster_version(void **state)
+{
+	struct fixture *f = *state;
+	char first[17];
+
+	add_active(f, "00u1", "ada@example.com");
+	build(f);
+	memcpy(first, f->plan.id, sizeof(first));
+	f->in.roster_version = 42;
+	build(f);
+	assert_string_not_equal(first, f->plan.id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +606,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(unmanaged_members_follow_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(lowered_limit_moves_newest_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(group_only_assignment_names_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(suspended_with_bad_email_loses_seat, setup, teardown),
+		cmocka_unit_test_setup_teardown(swapped_emails_are_two_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(departed_email_goes_to_new_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(departing_holder_frees_email, setup, teardown),
+		cmocka_unit_test_setup_teardown(lowered_limit_counts_for_threshold, setup, teardown),
+		cmocka_unit_test_setup_teardown(plan_id_follows_roster_version, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
