@@ -2,25 +2,48 @@
  * auth.c - the credential headers of IdP requests.
  *
  * An auth contains one credential: a static Okta API token, or what it takes
- * to get an OAuth access token.  Every string that carries a secret (the
- * token, header values) is wiped before it is freed.
+ * to get an OAuth access token (a client secret, or a private key that signs
+ * client assertions), plus the per-run DPoP key for Okta.  Access tokens
+ * are cached until shortly before they expire.  Every string that carries a
+ * secret (tokens, assertions, proofs, header values) is wiped before it is
+ * freed.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "auth.h"
+#include "jwt.h"
 #include "log.h"
 #include "oauth.h"
 
 /* Seconds before expires_in at which a cached token is fetched again. */
 #define EXPIRY_MARGIN 60
 
+/* Lifetime of a client assertion, in seconds; Entra documents 5 to 10 minutes at most. */
+#define ASSERTION_LIFETIME 300
+
+/* Maximum certificate file size, in bytes. */
+#define MAX_CERTIFICATE_FILE (64 * 1024)
+
+/* Maximum DPoP nonce length, in bytes. */
+#define MAX_NONCE 512
+
+/* A certificate that expires within this many days is reported with a warning. */
+#define CERTIFICATE_WARN_DAYS 30
+
+#define OKTA_SCOPES "okta.apps.read okta.users.read okta.groups.read"
+#define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
 enum auth_kind {
 	AUTH_API_TOKEN,
+	AUTH_OKTA_OAUTH,
 	AUTH_ENTRA_SECRET,
+	AUTH_ENTRA_CERTIFICATE,
 };
 
 struct auth {
@@ -34,8 +57,21 @@ struct auth {
 	char *client_id;
 	char *scope;
 
+	/* The client assertion (Okta OAuth, Entra certificate). */
+	struct jwt_key *client_key;
+	enum jwt_alg client_alg;
+	char *key_id;                  /* "kid" header, or NULL */
+	const char *thumbprint_name;   /* "x5t#S256" or "x5t", or NULL */
+	char *thumbprint;
+
+	/* DPoP (Okta only); dpop_key is NULL when DPoP is off. */
+	struct jwt_key *dpop_key;
+	char *token_nonce;             /* DPoP-Nonce of the token endpoint */
+	char *api_nonce;               /* DPoP-Nonce of the API */
+
 	/* The cached access token. */
 	char *access_token;            /* NULL until fetched; wiped when dropped */
+	bool dpop_bound;               /* token_type DPoP */
 	double expires_at;             /* clock seconds after which it is not used */
 	bool fetched_again;            /* a 401 already dropped one token */
 
@@ -82,6 +118,8 @@ static struct auth *auth_alloc(enum auth_kind kind, struct http_client *http)
 	return auth;
 }
 
+/* ---- creation ---- */
+
 enum rs_err auth_new_api_token(const struct secret *token, struct auth **out)
 {
 	size_t len = secret_len(token);
@@ -111,12 +149,120 @@ enum rs_err auth_new_api_token(const struct secret *token, struct auth **out)
 	return RS_OK;
 }
 
+/* Reads the private key that the config points at, through config_load_secret(). */
+static enum rs_err load_client_key(const struct config *config, const char *key_name,
+				   struct jwt_key **out)
+{
+	struct secret *pem = NULL;
+	enum rs_err err = config_load_secret(config, &pem);
+
+	if (err == RS_OK)
+		err = jwt_key_from_pem(secret_value(pem), secret_len(pem), key_name, out);
+	secret_free(pem);
+	return err;
+}
+
+/* Reads a certificate file of at most MAX_CERTIFICATE_FILE bytes. */
+static enum rs_err load_certificate(const char *path, struct jwt_certificate **out)
+{
+	char name[4200];
+	char *text = NULL;
+	size_t len = 0;
+	struct stat info;
+	FILE *file;
+	enum rs_err err = RS_ERR_CONFIG;
+
+	snprintf(name, sizeof(name), "graph.certificate_file (%s)", path);
+	file = fopen(path, "rb");
+	if (file == NULL || fstat(fileno(file), &info) != 0) {
+		log_msg(LOG_ERROR, "%s: cannot read the certificate: %s", name, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(info.st_mode) || info.st_size <= 0 || info.st_size > MAX_CERTIFICATE_FILE) {
+		log_msg(LOG_ERROR, "%s: expected a regular file of 1 to %d bytes", name,
+			MAX_CERTIFICATE_FILE);
+		goto out;
+	}
+	text = malloc((size_t)info.st_size);
+	len = text ? fread(text, 1, (size_t)info.st_size, file) : 0;
+	if (text == NULL || len != (size_t)info.st_size) {
+		log_msg(LOG_ERROR, "%s: cannot read the certificate", name);
+		goto out;
+	}
+	err = jwt_certificate_from_pem(text, len, name, out);
+
+out:
+	if (file != NULL)
+		fclose(file);
+	free(text);
+	return err;
+}
+
+static void warn_certificate_expiry(const struct jwt_certificate *certificate, const char *path)
+{
+	time_t not_after;
+	time_t now = time(NULL);
+	char date[32];
+	struct tm tm;
+
+	if (!jwt_certificate_not_after(certificate, &not_after))
+		return;
+	gmtime_r(&not_after, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	if (not_after < now)
+		log_msg(LOG_WARN, "graph.certificate_file (%s) expired on %s: Entra rejects it, so "
+			"upload a new certificate to the app registration", path, date);
+	else if (not_after < now + CERTIFICATE_WARN_DAYS * 86400L)
+		log_msg(LOG_WARN, "graph.certificate_file (%s) expires on %s: upload a new "
+			"certificate to the app registration before then", path, date);
+}
+
+/* Loads the certificate and its key, and the thumbprint header of the assertion. */
+static enum rs_err setup_certificate(const struct config *config, struct auth *auth)
+{
+	const struct config_graph *graph = &config->graph;
+	struct jwt_certificate *certificate = NULL;
+	bool sha256 = graph->assertion_algorithm == CONFIG_ASSERTION_PS256;
+	enum rs_err err;
+
+	err = load_certificate(graph->certificate_file, &certificate);
+	if (err == RS_OK)
+		err = load_client_key(config, "graph.private_key_file", &auth->client_key);
+	if (err != RS_OK)
+		goto out;
+
+	err = RS_ERR_CONFIG;
+	if (!jwt_key_is_rsa(auth->client_key)) {
+		log_msg(LOG_ERROR, "%s: graph.private_key_file is not an RSA key; Entra client "
+			"assertions are signed with PS256 or RS256", config->path);
+	} else if (!jwt_certificate_matches(certificate, auth->client_key)) {
+		log_msg(LOG_ERROR, "%s: graph.private_key_file is not the private key of "
+			"graph.certificate_file (%s)", config->path, graph->certificate_file);
+	} else {
+		err = RS_OK;
+	}
+	if (err != RS_OK)
+		goto out;
+
+	warn_certificate_expiry(certificate, graph->certificate_file);
+	auth->client_alg = sha256 ? JWT_PS256 : JWT_RS256;
+	auth->thumbprint_name = sha256 ? "x5t#S256" : "x5t";
+	auth->thumbprint = jwt_certificate_thumbprint(certificate, sha256);
+	err = auth->thumbprint ? RS_OK : RS_ERR_INTERNAL;
+
+out:
+	jwt_certificate_free(certificate);
+	return err;
+}
+
 /* Sets up the client-credentials grant of the Microsoft identity platform. */
 static enum rs_err new_entra(const struct config *config, struct http_client *http,
 			     struct auth **out)
 {
 	const struct config_graph *graph = &config->graph;
-	struct auth *auth = auth_alloc(AUTH_ENTRA_SECRET, http);
+	bool certificate = graph->certificate_file != NULL;
+	struct auth *auth = auth_alloc(certificate ? AUTH_ENTRA_CERTIFICATE : AUTH_ENTRA_SECRET,
+				       http);
 	enum rs_err err;
 
 	if (auth == NULL)
@@ -133,17 +279,50 @@ static enum rs_err new_entra(const struct config *config, struct http_client *ht
 		return RS_ERR_INTERNAL;
 	}
 
-	if (graph->certificate_file != NULL) {
-		log_msg(LOG_ERROR, "%s: graph.certificate_file is not supported by this build: "
-			"use graph.client_secret_file", config->path);
-		auth_free(auth);
-		return RS_ERR_CONFIG;
-	}
-	err = config_load_secret(config, &auth->secret);
+	if (certificate)
+		err = setup_certificate(config, auth);
+	else
+		err = config_load_secret(config, &auth->secret);
 	if (err != RS_OK) {
 		auth_free(auth);
 		return err;
 	}
+	*out = auth;
+	return RS_OK;
+}
+
+/* Sets up an Okta service app: private_key_jwt, and DPoP unless turned off. */
+static enum rs_err new_okta_oauth(const struct config *config, struct http_client *http,
+				  struct auth **out)
+{
+	const struct config_okta_oauth *oauth = &config->okta.oauth;
+	struct auth *auth = auth_alloc(AUTH_OKTA_OAUTH, http);
+	enum rs_err err;
+
+	if (auth == NULL)
+		return RS_ERR_INTERNAL;
+	auth->server = OAUTH_SERVER_OKTA;
+	if (asprintf(&auth->token_url, "%s/oauth2/v1/token", config->okta.org_url) < 0)
+		auth->token_url = NULL;
+	auth->scope = strdup(OKTA_SCOPES);
+	auth->client_id = strdup(oauth->client_id);
+	auth->key_id = oauth->key_id ? strdup(oauth->key_id) : NULL;
+	if (auth->token_url == NULL || auth->scope == NULL || auth->client_id == NULL ||
+	    (oauth->key_id != NULL && auth->key_id == NULL)) {
+		auth_free(auth);
+		return RS_ERR_INTERNAL;
+	}
+
+	err = load_client_key(config, "okta.oauth.private_key_file", &auth->client_key);
+	if (err == RS_OK && oauth->dpop)
+		err = jwt_key_generate_p256(&auth->dpop_key);
+	if (err != RS_OK) {
+		auth_free(auth);
+		return err;
+	}
+	auth->client_alg = jwt_key_is_rsa(auth->client_key) ? JWT_RS256 : JWT_ES256;
+	log_msg(LOG_DEBUG, "Okta OAuth for client %s: %s client assertion, DPoP %s",
+		auth->client_id, jwt_alg_name(auth->client_alg), oauth->dpop ? "on" : "off");
 	*out = auth;
 	return RS_OK;
 }
@@ -156,11 +335,8 @@ enum rs_err auth_new(const struct config *config, struct http_client *http, stru
 	*out = NULL;
 	if (config->source == CONFIG_SOURCE_GRAPH)
 		return new_entra(config, http, out);
-	if (config->okta.oauth.client_id != NULL) {
-		log_msg(LOG_ERROR, "%s: okta.oauth is not supported by this build: use "
-			"okta.api_token_file or okta.api_token_env", config->path);
-		return RS_ERR_CONFIG;
-	}
+	if (config->okta.oauth.client_id != NULL)
+		return new_okta_oauth(config, http, out);
 
 	err = config_load_secret(config, &secret);
 	if (err == RS_OK)
@@ -173,6 +349,7 @@ static void drop_token(struct auth *auth)
 {
 	wipe_free(auth->access_token);
 	auth->access_token = NULL;
+	auth->dpop_bound = false;
 	auth->expires_at = 0;
 }
 
@@ -185,6 +362,12 @@ void auth_free(struct auth *auth)
 	free(auth->token_url);
 	free(auth->client_id);
 	free(auth->scope);
+	jwt_key_free(auth->client_key);
+	free(auth->key_id);
+	free(auth->thumbprint);
+	jwt_key_free(auth->dpop_key);
+	free(auth->token_nonce);
+	free(auth->api_nonce);
 	free(auth);
 }
 
@@ -196,13 +379,114 @@ void auth_set_clock(struct auth *auth, double (*clock_fn)(void *context), void *
 
 /* ---- token requests ---- */
 
-static void build_form(const struct auth *auth, struct oauth_form *form)
+static enum rs_err add_assertion(const struct auth *auth, struct oauth_form *form)
 {
+	struct jwt_assertion assertion = {
+		.client_id = auth->client_id,
+		.audience = auth->token_url,
+		.key_id = auth->key_id,
+		.thumbprint_name = auth->thumbprint_name,
+		.thumbprint = auth->thumbprint,
+		.not_before = auth->server == OAUTH_SERVER_ENTRA,
+		.now = time(NULL),
+		.lifetime = ASSERTION_LIFETIME,
+	};
+	char *signed_assertion = NULL;
+	enum rs_err err = jwt_client_assertion(auth->client_key, auth->client_alg, &assertion,
+					       &signed_assertion);
+
+	if (err != RS_OK)
+		return err;
+	oauth_form_add(form, "client_assertion_type", JWT_BEARER);
+	oauth_form_add(form, "client_assertion", signed_assertion);
+	jwt_text_free(signed_assertion);
+	return RS_OK;
+}
+
+/* Builds the form of one token request, with a new client assertion. */
+static enum rs_err build_form(const struct auth *auth, struct oauth_form *form)
+{
+	enum rs_err err = RS_OK;
+
 	oauth_form_init(form);
-	oauth_form_add(form, "client_id", auth->client_id);
+	if (auth->server == OAUTH_SERVER_ENTRA)
+		oauth_form_add(form, "client_id", auth->client_id);
+	if (auth->server == OAUTH_SERVER_OKTA)
+		oauth_form_add(form, "grant_type", "client_credentials");
 	oauth_form_add(form, "scope", auth->scope);
-	oauth_form_add(form, "client_secret", secret_value(auth->secret));
-	oauth_form_add(form, "grant_type", "client_credentials");
+	if (auth->kind == AUTH_ENTRA_SECRET)
+		oauth_form_add(form, "client_secret", secret_value(auth->secret));
+	else
+		err = add_assertion(auth, form);
+	if (auth->server == OAUTH_SERVER_ENTRA)
+		oauth_form_add(form, "grant_type", "client_credentials");
+	if (err == RS_OK && form->failed)
+		err = RS_ERR_INTERNAL;
+	return err;
+}
+
+/* Builds a DPoP proof for method and url; *out stays NULL without DPoP. */
+static enum rs_err build_proof(const struct auth *auth, const char *method, const char *url,
+			       const char *nonce, const char *access_token, char **out)
+{
+	struct jwt_dpop dpop = {
+		.method = method, .url = url, .nonce = nonce, .access_token = access_token,
+		.now = time(NULL),
+	};
+
+	*out = NULL;
+	if (auth->dpop_key == NULL)
+		return RS_OK;
+	return jwt_dpop_proof(auth->dpop_key, &dpop, out);
+}
+
+/* Sends one token request; *response is empty unless RS_OK. */
+static enum rs_err request_token(struct auth *auth, struct http_response *response)
+{
+	struct oauth_form form;
+	char *proof = NULL;
+	enum rs_err err;
+
+	memset(response, 0, sizeof(*response));
+	err = build_form(auth, &form);
+	if (err == RS_OK)
+		err = build_proof(auth, "POST", auth->token_url, auth->token_nonce, NULL, &proof);
+	if (err == RS_OK)
+		err = oauth_post(auth->http, auth->token_url, &form, proof, response);
+	jwt_text_free(proof);
+	oauth_form_release(&form);
+	return err;
+}
+
+/* Replaces *slot with a copy of the DPoP-Nonce of response, when it has a valid one. */
+static bool take_nonce(const struct http_response *response, char **slot)
+{
+	const char *nonce = http_response_header(response, "DPoP-Nonce", 0);
+	char *copy;
+
+	if (nonce == NULL || nonce[0] == '\0' || strlen(nonce) > MAX_NONCE ||
+	    find_header_unsafe(nonce, strlen(nonce)) < strlen(nonce))
+		return false;
+	copy = strdup(nonce);
+	if (copy == NULL)
+		return false;
+	free(*slot);
+	*slot = copy;
+	return true;
+}
+
+/* True when the token endpoint returned 400 use_dpop_nonce. */
+static bool asks_for_nonce(const struct http_response *response)
+{
+	struct oauth_error error;
+	bool asks = false;
+
+	if (response->status != 400)
+		return false;
+	if (oauth_parse_error(response, &error))
+		asks = strcmp(error.error, "use_dpop_nonce") == 0;
+	oauth_error_release(&error);
+	return asks;
 }
 
 /* Seconds before expiry at which a token of lifetime seconds is replaced. */
@@ -211,17 +495,29 @@ static double expiry_margin(long lifetime)
 	return lifetime > 2 * EXPIRY_MARGIN ? EXPIRY_MARGIN : (double)lifetime / 2;
 }
 
+/* Checks token_type: Bearer always, DPoP only after a proof was sent. */
+static bool token_type_valid(const struct auth *auth, const char *type, bool *dpop)
+{
+	*dpop = strcasecmp(type, "DPoP") == 0;
+	if (*dpop && auth->dpop_key != NULL)
+		return true;
+	if (strcasecmp(type, "Bearer") == 0)
+		return true;
+	log_msg(LOG_ERROR, "token request to %s returned token_type \"%.32s\", expected %s",
+		auth->token_url, type, auth->dpop_key != NULL ? "DPoP or Bearer" : "Bearer");
+	return false;
+}
+
 /* Takes the token of a 200 response into the cache. */
 static enum rs_err accept_token(struct auth *auth, const struct http_response *response)
 {
 	struct oauth_token token;
 	enum rs_err err = oauth_parse_token(response->body, response->body_len, &token);
+	bool dpop;
 
 	if (err != RS_OK)
 		return err;
-	if (strcasecmp(token.token_type, "Bearer") != 0) {
-		log_msg(LOG_ERROR, "token request to %s returned token_type \"%.32s\", expected "
-			"Bearer", auth->token_url, token.token_type);
+	if (!token_type_valid(auth, token.token_type, &dpop)) {
 		oauth_token_release(&token);
 		return RS_ERR_PROTOCOL;
 	}
@@ -229,6 +525,7 @@ static enum rs_err accept_token(struct auth *auth, const struct http_response *r
 	drop_token(auth);
 	auth->access_token = token.access_token;
 	token.access_token = NULL;
+	auth->dpop_bound = dpop;
 	auth->expires_at = auth->clock(auth->clock_context) + (double)token.expires_in -
 			   expiry_margin(token.expires_in);
 	log_msg(LOG_INFO, "fetched an access token from %s (%s, valid for %ld s)",
@@ -245,18 +542,30 @@ static void release_token_response(struct http_response *response)
 	http_response_release(response);
 }
 
+/*
+ * Fetches an access token.  Okta rejects the first DPoP token request of
+ * an app with 400 use_dpop_nonce and a DPoP-Nonce header, so the request is
+ * then sent once more with that nonce in the proof.
+ */
 static enum rs_err fetch_token(struct auth *auth)
 {
-	struct oauth_form form;
 	struct http_response response;
-	enum rs_err err;
+	enum rs_err err = request_token(auth, &response);
 
-	build_form(auth, &form);
-	err = oauth_post(auth->http, auth->token_url, &form, NULL, &response);
-	oauth_form_release(&form);
 	if (err != RS_OK)
 		return err;
+	if (auth->dpop_key != NULL && asks_for_nonce(&response) &&
+	    take_nonce(&response, &auth->token_nonce)) {
+		log_msg(LOG_INFO, "token request to %s returned use_dpop_nonce; sending it once "
+			"more with the nonce", auth->token_url);
+		release_token_response(&response);
+		err = request_token(auth, &response);
+		if (err != RS_OK)
+			return err;
+	}
 
+	if (auth->dpop_key != NULL)
+		take_nonce(&response, &auth->token_nonce);
 	if (response.status == 200)
 		err = accept_token(auth, &response);
 	else
@@ -282,13 +591,32 @@ static char *header_line(const char *name, const char *scheme, const char *value
 	return line;
 }
 
+/* Fills headers (room for three) for an access token, with a proof when DPoP-bound. */
+static enum rs_err token_headers(const struct auth *auth, const char *method, const char *url,
+				 char **headers)
+{
+	char *proof = NULL;
+	enum rs_err err;
+
+	if (!auth->dpop_bound) {
+		headers[0] = header_line("Authorization", "Bearer ", auth->access_token);
+		return headers[0] ? RS_OK : RS_ERR_INTERNAL;
+	}
+
+	err = build_proof(auth, method, url, auth->api_nonce, auth->access_token, &proof);
+	if (err != RS_OK)
+		return err;
+	headers[0] = header_line("Authorization", "DPoP ", auth->access_token);
+	headers[1] = header_line("DPoP", "", proof);
+	jwt_text_free(proof);
+	return headers[0] && headers[1] ? RS_OK : RS_ERR_INTERNAL;
+}
+
 enum rs_err auth_headers(struct auth *auth, const char *method, const char *url, char ***out)
 {
 	char **headers;
 	enum rs_err err;
 
-	(void)method;
-	(void)url;
 	*out = NULL;
 	if (auth->kind != AUTH_API_TOKEN && !token_usable(auth)) {
 		err = fetch_token(auth);
@@ -299,13 +627,15 @@ enum rs_err auth_headers(struct auth *auth, const char *method, const char *url,
 	headers = calloc(3, sizeof(*headers));
 	if (headers == NULL)
 		return RS_ERR_INTERNAL;
-	if (auth->kind == AUTH_API_TOKEN)
+	if (auth->kind == AUTH_API_TOKEN) {
 		headers[0] = header_line("Authorization", "SSWS ", secret_value(auth->secret));
-	else
-		headers[0] = header_line("Authorization", "Bearer ", auth->access_token);
-	if (headers[0] == NULL) {
+		err = headers[0] ? RS_OK : RS_ERR_INTERNAL;
+	} else {
+		err = token_headers(auth, method, url, headers);
+	}
+	if (err != RS_OK) {
 		auth_headers_free(headers);
-		return RS_ERR_INTERNAL;
+		return err;
 	}
 	*out = headers;
 	return RS_OK;
@@ -320,6 +650,8 @@ void auth_headers_free(char **headers)
 	free(headers);
 }
 
+/* ---- after a 401 ---- */
+
 bool auth_invalidate(struct auth *auth)
 {
 	if (auth->kind == AUTH_API_TOKEN || auth->fetched_again)
@@ -329,9 +661,32 @@ bool auth_invalidate(struct auth *auth)
 	return true;
 }
 
+/* True when a WWW-Authenticate header of response carries error="use_dpop_nonce". */
+static bool challenge_asks_for_nonce(const struct http_response *response)
+{
+	const char *value;
+
+	for (size_t i = 0; (value = http_response_header(response, "WWW-Authenticate", i)); i++) {
+		if (strncasecmp(value, "DPoP", 4) == 0 && strstr(value, "use_dpop_nonce") != NULL)
+			return true;
+	}
+	return false;
+}
+
 bool auth_handle_unauthorized(struct auth *auth, const struct http_response *response)
 {
-	(void)response;
+	char *previous = auth->api_nonce ? strdup(auth->api_nonce) : NULL;
+	bool new_nonce;
+
+	new_nonce = auth->dpop_bound && challenge_asks_for_nonce(response) &&
+		    take_nonce(response, &auth->api_nonce) &&
+		    (previous == NULL || strcmp(previous, auth->api_nonce) != 0);
+	free(previous);
+	if (new_nonce) {
+		log_msg(LOG_INFO, "the API asked for a DPoP nonce; sending the request once more "
+			"with it");
+		return true;
+	}
 	return auth_invalidate(auth);
 }
 

@@ -139,12 +139,15 @@ static bool check_okta_org_url(struct loader *loader, const struct key_spec *spe
 static const char *const source_words[] = { "okta", "graph", NULL };
 static const char *const unmanaged_words[] = { "keep", "unassign", NULL };
 static const char *const cloud_words[] = { "global", "usgov", "china", NULL };
+static const char *const assertion_words[] = { "PS256", "RS256", NULL };
 static const char *const format_words[] = { "text", "json", NULL };
 static const char *const level_words[] = { "error", "warn", "info", "debug", NULL };
 
 _Static_assert(sizeof(enum config_source) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(enum config_unmanaged) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(enum config_cloud) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(enum config_assertion_algorithm) == sizeof(int),
+	       "enum fields are stored as int");
 _Static_assert(sizeof(enum log_format) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum fields are stored as int");
 
@@ -174,6 +177,8 @@ static const struct key_spec config_keys[] = {
 	  FIELD(okta.oauth.private_key_file), NULL, 0, 0, NULL, NULL },
 	{ "okta.oauth.key_id", KEY_NAME, NEED_OPTIONAL, FIELD(okta.oauth.key_id),
 	  NULL, 1, 256, NULL, NULL },
+	{ "okta.oauth.dpop", KEY_BOOLEAN, NEED_OPTIONAL, FIELD(okta.oauth.dpop),
+	  "true", 0, 0, NULL, NULL },
 
 	{ "graph", KEY_SECTION, NEED_REQUIRED, 0, NULL, 0, 0, NULL, NULL },
 	{ "graph.tenant_id", KEY_NAME, NEED_REQUIRED, FIELD(graph.tenant_id), NULL, 1, 253, NULL, NULL },
@@ -186,6 +191,8 @@ static const struct key_spec config_keys[] = {
 	  NULL, 0, 0, NULL, NULL },
 	{ "graph.private_key_file", KEY_STRING, NEED_OPTIONAL, FIELD(graph.private_key_file),
 	  NULL, 0, 0, NULL, NULL },
+	{ "graph.assertion_algorithm", KEY_ENUM, NEED_OPTIONAL, FIELD(graph.assertion_algorithm),
+	  "PS256", 0, 0, assertion_words, NULL },
 	{ "graph.app_id", KEY_NAME, NEED_REQUIRED, FIELD(graph.app_id), NULL, 1, 128, NULL, NULL },
 	{ "graph.cloud", KEY_ENUM, NEED_OPTIONAL, FIELD(graph.cloud), "global", 0, 0, cloud_words, NULL },
 	{ "graph.login_url", KEY_URL, NEED_OPTIONAL, FIELD(graph.login_url), NULL, 0, 0, NULL, NULL },

@@ -24,11 +24,13 @@
 enum config_source { CONFIG_SOURCE_OKTA = 0, CONFIG_SOURCE_GRAPH };
 enum config_unmanaged { CONFIG_UNMANAGED_KEEP = 0, CONFIG_UNMANAGED_UNASSIGN };
 enum config_cloud { CONFIG_CLOUD_GLOBAL = 0, CONFIG_CLOUD_USGOV, CONFIG_CLOUD_CHINA };
+enum config_assertion_algorithm { CONFIG_ASSERTION_PS256 = 0, CONFIG_ASSERTION_RS256 };
 
 struct config_okta_oauth {
 	char *client_id;        /* NULL when okta.oauth is absent */
 	char *private_key_file;
 	char *key_id;           /* optional "kid" header value */
+	bool dpop;              /* send DPoP proofs (default true) */
 };
 
 struct config_okta {
@@ -46,6 +48,7 @@ struct config_graph {
 	char *client_secret_env;
 	char *certificate_file;
 	char *private_key_file;
+	enum config_assertion_algorithm assertion_algorithm;  /* of the certificate's assertion */
 	char *app_id;
 	enum config_cloud cloud;
 	char *login_url;        /* from cloud unless set; no trailing slash */
