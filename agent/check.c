@@ -4,7 +4,7 @@
  * The requests are the ones a sync makes, cut to one page, so that a check
  * that passes here means the same call works in a sync.  Failures are also
  * logged on stderr with the IdP's error code and request id, as a sync
- * logs them; the lines on stdout say in plain words what to fix.
+ * logs them; the lines on stdout state in plain words what to fix.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -267,7 +267,7 @@ static void check_okta(struct checker *c)
 
 /* ---- Microsoft Graph ---- */
 
-/* What the Graph checks found that later checks use. */
+/* Objects that one Graph check found and a later check reads. */
 struct graph_found {
 	char *group_id;
 	char *group_name;

@@ -187,9 +187,9 @@ static void reader_release(struct reader *reader)
 	free(reader->base);
 }
 
-static const char *plural(size_t count, const char *one, const char *many)
+static const char *plural(size_t count, const char *singular, const char *plural_form)
 {
-	return count == 1 ? one : many;
+	return count == 1 ? singular : plural_form;
 }
 
 /* ---- requests ---- */
@@ -260,8 +260,8 @@ static enum rs_err send_once(struct reader *reader, const struct request *reques
 
 /*
  * Sends request; after a 401 the credential decides whether a new token
- * can help, and if so the request is repeated once with it.  *response holds the
- * final response whatever its status.
+ * can help, and if so the request is repeated once with it.  *response
+ * contains the final response whatever its status.
  */
 static enum rs_err send_request(struct reader *reader, const struct request *request,
 				struct http_response *response)
@@ -869,7 +869,7 @@ static char *batch_body(const char *const *ids, size_t count)
 	return text;
 }
 
-/* Sends one $batch request for ids and maps its answer into *result. */
+/* Sends one $batch request for ids and maps the response into *result. */
 static enum rs_err send_batch(struct reader *reader, const char *const *ids, size_t count,
 			      long number, struct graph_batch_result *result)
 {
@@ -917,8 +917,9 @@ static double batch_wait(const struct reader *reader, const struct graph_batch_r
 
 /*
  * Reads the users in ids with one $batch request, and sends the
- * sub-requests that were throttled or failed again, as Graph asks: after
- * the longest Retry-After among them, up to http.max_retries times.
+ * sub-requests that were throttled or failed again, as Graph's throttling
+ * guidance recommends: after the longest Retry-After among them, up to
+ * http.max_retries times.
  */
 static enum rs_err read_user_batch(struct reader *reader, const char *const *ids, size_t count,
 				   long number, double *waited)
@@ -1017,8 +1018,8 @@ static enum rs_err read_users_by_listing(struct reader *reader, size_t count)
 
 /*
  * Counts the tenant's users with $count, which needs ConsistencyLevel:
- * eventual.  Returns false, after a warning, when Graph does not answer
- * with a count; the count only chooses how users are read.
+ * eventual.  Returns false, after a warning, when Graph does not return
+ * a count.  The count only chooses how users are read.
  */
 static bool count_tenant_users(struct reader *reader, long long *count, enum rs_err *err)
 {

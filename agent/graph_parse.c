@@ -24,13 +24,13 @@
 /* Maximum JSON nesting depth.  A $batch response nests about six levels deep. */
 #define MAX_JSON_DEPTH 64
 
-/* Longest @odata.nextLink accepted, in bytes. */
+/* Maximum length of an @odata.nextLink, in bytes. */
 #define MAX_NEXT_LINK 16384
 
 /* Most otherMails values read from one user; Graph allows 250. */
 #define MAX_OTHER_MAILS 1000
 
-/* Longest principalType, @odata.type and userType values, in bytes. */
+/* Maximum length of principalType, @odata.type and userType values, in bytes. */
 #define MAX_TYPE_LEN 128
 
 /* Bytes of a body that is not a Graph error quoted in the log. */
@@ -867,7 +867,7 @@ static double step_retry_after(const cJSON *headers)
 	return seconds;
 }
 
-/* Handles one step of a batch response; *done marks the ids answered. */
+/* Handles one step of a batch response; *done marks the ids that have a step. */
 static enum rs_err map_step(struct element *element, const cJSON *step,
 			    const char *const *ids, size_t id_count, bool *done,
 			    const struct graph_object_sink *sink, struct graph_batch_result *result)
@@ -921,7 +921,7 @@ static enum rs_err map_step(struct element *element, const cJSON *step,
 	       RS_ERR_PERMISSION : RS_ERR_PROTOCOL;
 }
 
-/* Adds the ids that the response did not answer to the retry list. */
+/* Adds the ids that have no step in the response to the retry list. */
 static enum rs_err retry_unanswered(const char *const *ids, size_t id_count, const bool *done,
 				    struct graph_batch_result *result)
 {
@@ -1065,7 +1065,12 @@ static void line_add_excerpt(struct line *line, const char *body, size_t len)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)body[i];
 
-		excerpt[i] = c >= 0x20 && c < 0x7f ? (char)c : c == '\n' || c == '\t' ? ' ' : '?';
+		if (c >= 0x20 && c < 0x7f)
+			excerpt[i] = (char)c;
+		else if (c == '\n' || c == '\t')
+			excerpt[i] = ' ';
+		else
+			excerpt[i] = '?';
 	}
 	excerpt[n] = '\0';
 	line_add(line, ": \"%s\"%s", excerpt, len > n ? "..." : "");

@@ -3,11 +3,11 @@
  * app in Microsoft Entra ID.
  *
  * graph_read() finds the app's service principal by its appId, lists the
- * principals in its appRoleAssignedTo, expands assigned groups to their
- * direct user members (Entra grants app access only to direct members of
- * an assigned group; graph.nested_groups adds members of nested groups),
- * and reads the attributes of directly assigned users that no group listing
- * returned.  Paging follows @odata.nextLink to the same origin only.  Any
+ * principals in its appRoleAssignedTo, and expands assigned groups to their
+ * direct user members, because Entra grants app access only to direct
+ * members of an assigned group (graph.nested_groups adds members of nested
+ * groups).  Then it reads the attributes of directly assigned users that no
+ * group listing returned.  Paging follows @odata.nextLink to the same origin only.  Any
  * failed, truncated or unparseable page makes the whole read fail: the
  * caller must not apply anything then.
  *
@@ -51,7 +51,7 @@ enum rs_err graph_find_app(const struct config *config, struct auth *auth,
  * credential, as graph_read() does, for the checks of `rostersync test`.
  * Returns RS_OK for a 200 response.  Any other status is logged with
  * graph_report_error() (permission names the application permission the
- * request needs) and its error returned; *out still holds the response
+ * request needs) and its error returned; *out still contains the response
  * then, and the caller releases it either way.
  */
 enum rs_err graph_get(const struct config *config, struct auth *auth, struct http_client *http,
@@ -101,7 +101,7 @@ enum rs_err graph_parse_service_principal(const char *body, size_t len,
  * Maps a servicePrincipal collection (the $filter=appId eq '...' listing):
  * *count receives the number of elements and *out the first one (zeroed
  * when there is none).  A nextLink in it is rejected, because appId is
- * unique and one page always holds the answer.
+ * unique and one page always contains the result.
  */
 enum rs_err graph_parse_service_principal_list(const char *body, size_t len,
 					       struct graph_service_principal *out,
@@ -181,7 +181,7 @@ void graph_user_release(struct identity *identity);
  */
 enum rs_err graph_parse_count(const char *body, size_t len, long long *count);
 
-/* What one $batch response told about each of its sub-requests. */
+/* The outcome of the sub-requests of one $batch response. */
 struct graph_batch_result {
 	char **not_found;          /* ids whose sub-request returned 404 */
 	size_t not_found_count;
@@ -206,7 +206,7 @@ void graph_batch_result_release(struct graph_batch_result *result);
 
 /* ---- errors ---- */
 
-/* The fields of a Graph error body; all point into a parsed copy. */
+/* The fields of a Graph error body, as strings the struct owns. */
 struct graph_error {
 	char *code;                /* error.code, "" allowed */
 	char *message;

@@ -11,8 +11,8 @@ GRAPH_ACCESS_TOKEN="e2e-access-$RANDOM$RANDOM-token"
 
 # Starts a loopback token endpoint: POST /{tenant}/oauth2/v2.0/token issues
 # GRAPH_ACCESS_TOKEN for the client secret $TOKEN (which write_graph_config
-# stores in $T/secret), and answers any other secret with Entra's
-# AADSTS7000215 error.  Each request is appended
+# stores in $T/secret), and returns Entra's AADSTS7000215 error for any
+# other secret.  Each request is appended
 # to $T/token.log.  Sets TOKEN_PORT.
 start_token_server() {
 	rm -f "$T/token.port"

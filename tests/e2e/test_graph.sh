@@ -259,7 +259,7 @@ test_graph_limited_information_exits_77() {
 	assert_contains "$T/err" "User.Read.All"
 }
 
-test_graph_next_link_elsewhere_refused() {
+test_graph_next_link_elsewhere_rejected() {
 	write_basic_graph
 	body=$(jq -nc --arg link "http://127.0.0.2:1/v1.0/x?\$skiptoken=AB" \
 		'{value: [{principalId: "u1", principalType: "User"}], "@odata.nextLink": $link}')
@@ -272,7 +272,7 @@ test_graph_next_link_elsewhere_refused() {
 	assert_contains "$T/err" "rejected the @odata.nextLink http://127.0.0.2:1/v1.0/x"
 }
 
-test_graph_repeated_next_link_refused() {
+test_graph_repeated_next_link_rejected() {
 	write_basic_graph
 	start_fake --data "$T/data.json"
 	body=$(jq -nc --arg link "http://127.0.0.1:$PORT/v1.0/servicePrincipals/$GRAPH_SP_ID/appRoleAssignedTo?\$skiptoken=LOOP" \

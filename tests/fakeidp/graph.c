@@ -127,7 +127,7 @@ static void bad_request(struct fake_exchange *ex, const char *format, const char
 	buf_release(&message);
 }
 
-/* Answers 403 when the dataset withholds permission; false after answering. */
+/* Sets a 403 response when the dataset withholds permission, and then returns false. */
 static bool check_permission(struct fake_exchange *ex, const char *permission)
 {
 	if (!graph_permission_denied(dataset_graph(ex->dataset), permission))
@@ -233,9 +233,9 @@ struct collection {
 
 /*
  * Reads $top.  A value above Graph's limit of 999 (or above page_size_max
- * when that is larger) gets 400, as Graph answers for users; a value above
+ * when that is larger) gets 400, as Graph responds for users; a value above
  * page_size_max is lowered to it, so that tests can page small listings.
- * Returns false after answering 400.
+ * Returns false after setting the 400 response.
  */
 static bool read_top(struct fake_exchange *ex, long *top)
 {

@@ -4,7 +4,7 @@
  * their number with --synthetic.
  *
  * Records from the file are kept as the file gives them, so a test can feed
- * the agent a wrong type or a null; only ids and the references between
+ * the agent a wrong type or a null.  Only ids and the references between
  * records are checked.  Generated records follow the rule of the Okta
  * personality: every tenth user is assigned through a group, the rest
  * directly.

@@ -2,7 +2,7 @@
  * graph_model.h - the inside of the fake Microsoft Graph, shared by
  * graph.c (routes, paging, $batch, errors), graph_render.c (JSON text) and
  * graph_data.c (the directory: the dataset's "graph" object, or generated
- * records).  Every other file sees only what fakeidp.h declares.
+ * records).  Every other file uses only what fakeidp.h declares.
  */
 #ifndef FAKEIDP_GRAPH_MODEL_H
 #define FAKEIDP_GRAPH_MODEL_H
@@ -89,7 +89,7 @@ void graph_assignment_at(const struct graph_data *gd, size_t i,
 struct graph_select {
 	const char *names[GRAPH_SELECT_MAX];
 	size_t count;
-	bool given;             /* $select was in the request */
+	bool requested;         /* $select was in the request */
 	char *copy;             /* storage of the names */
 };
 

@@ -49,7 +49,7 @@ bool graph_select_parse(const char *value, enum graph_defaults set, struct graph
 		}
 		return true;
 	}
-	out->given = true;
+	out->requested = true;
 	out->copy = strdup(value);
 	if (out->copy == NULL)
 		return false;

@@ -31,7 +31,7 @@ for target in $targets; do
 	corpus="$out/corpus_$target"
 
 	# shellcheck disable=SC2086 # word splitting of the flag lists is intended
-	# reader_stubs.c stands in for the credential functions that the readers
+	# reader_stubs.c replaces the credential functions that the readers
 	# (okta_read(), graph_read()) call, so that the parsers link without them.
 	$cc -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -I"$root/include" -I"$root/tests/fuzz" \

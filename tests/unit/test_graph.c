@@ -725,7 +725,7 @@ static void batch_statuses(void **state)
 	expect_text("user", c.users.items[0].external_id, "u1");
 	assert_int_equal(result.not_found_count, 1);
 	expect_text("not found", result.not_found[0], "u3");
-	/* u2 and u4 were throttled or failed, u5 was not answered at all */
+	/* u2 and u4 were throttled or failed, and the response has no step for u5 */
 	assert_int_equal(result.retry_count, 3);
 	expect_text("retry 0", result.retry[0], "u2");
 	expect_text("retry 1", result.retry[1], "u4");
