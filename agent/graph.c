@@ -241,7 +241,7 @@ static enum rs_err send_once(struct reader *reader, const struct request *reques
 		return err;
 	for (size_t i = 0; credentials && credentials[i] && n < 8; i++)
 		headers[n++] = credentials[i];
-	for (size_t i = 0; request->extra[i] && i < 3; i++)
+	for (size_t i = 0; i < 3 && request->extra[i]; i++)
 		headers[n++] = request->extra[i];
 	new_request_id(uuid);
 	snprintf(client_request_id, sizeof(client_request_id), "client-request-id: %s", uuid);
@@ -431,11 +431,11 @@ static void warn_assignment_optional(const struct graph_service_principal *sp)
 {
 	if (sp->assignment_required_known && sp->assignment_required)
 		return;
-	log_msg(LOG_WARN, "enterprise app %s (%s) does not require assignment "
+	log_msg(LOG_WARN, "enterprise app %s (service principal %s) does not require assignment "
 		"(appRoleAssignmentRequired is %s): every user of the tenant can sign in to it, "
 		"and the roster holds only the users and groups assigned to it; set \"Assignment "
 		"required?\" to Yes in its properties to make the two agree",
-		sp->display_name ? sp->display_name : sp->app_id, sp->id,
+		sp->display_name ? sp->display_name : sp->id, sp->id,
 		sp->assignment_required_known ? "false" : "absent");
 }
 
@@ -905,12 +905,14 @@ static enum rs_err send_batch(struct reader *reader, const char *const *ids, siz
 	return err;
 }
 
-/* Computes the wait before sending the failed sub-requests again. */
-static double batch_wait(const struct reader *reader, const struct graph_batch_result *result,
-			 long attempt)
+/*
+ * Computes the wait before sending the failed sub-requests again: their
+ * longest Retry-After, else 1, 2, 4 ... seconds, at most http.max_wait.
+ */
+static double batch_wait(const struct reader *reader, double retry_after, long attempt)
 {
 	double max_wait = (double)reader->config->http.max_wait;
-	double wait = result->retry_after > 0 ? result->retry_after : ldexp(1.0, (int)attempt);
+	double wait = retry_after > 0 ? retry_after : ldexp(1.0, (int)attempt);
 
 	return wait > max_wait ? max_wait : wait;
 }
@@ -932,9 +934,11 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 	enum rs_err err = RS_OK;
 
 	for (long attempt = 0; err == RS_OK && todo_count > 0; attempt++) {
+		double retry_after;
 		double wait;
 
 		err = send_batch(reader, todo, todo_count, number, &result);
+		retry_after = result.retry_after;
 		for (size_t i = 0; i < retry_count; i++)
 			free(retry[i]);
 		free(retry);
@@ -946,7 +950,7 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 		if (err != RS_OK || retry_count == 0)
 			break;
 
-		wait = batch_wait(reader, &result, attempt);
+		wait = batch_wait(reader, retry_after, attempt);
 		if (attempt >= reader->config->http.max_retries ||
 		    *waited + wait > (double)reader->config->http.retry_budget) {
 			log_msg(LOG_ERROR, "users $batch %ld: %zu of %zu users could still not be read "
@@ -1123,7 +1127,7 @@ static enum rs_err reader_init(struct reader *reader, const struct config *confi
 static void log_service_principal(const struct graph_service_principal *sp)
 {
 	log_msg(LOG_INFO, "found enterprise app %s: service principal %s, assignment %s",
-		sp->display_name ? sp->display_name : sp->app_id, sp->id,
+		sp->display_name ? sp->display_name : "without a name", sp->id,
 		sp->assignment_required_known && sp->assignment_required ? "required" :
 		"not required");
 	warn_assignment_optional(sp);
