@@ -459,6 +459,47 @@ static void apply_writes_event_per_entry(void **state)
 	free(after);
 }
 
+/*
+ * The event JSON is written by SQLite's json_object(); it must be the text
+ * cJSON writes for the same object, escapes included, as roster_member_json()
+ * does for the manual commands.
+ */
+static void event_json_escapes_like_cjson(void **state)
+{
+	static const char expected[] =
+		"{\"id\":1,\"source\":\"okta\",\"external_id\":\"ext-\\\"q\\\"\","
+		"\"email\":\"zoe@example.com\",\"user_name\":\"zoe@example.com\","
+		"\"given_name\":\"Zo\xc3\xab \\\\ tab\\t nl\\n bell\\u0007\","
+		"\"family_name\":\"Tester\",\"display_name\":null,\"provenance\":\"direct\","
+		"\"state\":\"active\"}";
+	struct fixture *f = *state;
+	struct member zoe = person("ext-\"q\"", "zoe@example.com", "Zo\xc3\xab \\ tab\t nl\n bell\a",
+				   MEMBER_ACTIVE);
+	struct plan plan = { 0 };
+	char *after;
+	char *reprinted;
+	cJSON *json;
+
+	plan.entries = calloc(1, sizeof(*plan.entries));
+	assert_non_null(plan.entries);
+	plan.entries[0].op = PLAN_ASSIGN;
+	assert_true(member_copy(&plan.entries[0].after, &zoe));
+	plan.entries[0].reason = strdup("assigned to the app in Okta");
+	plan.count = 1;
+	assert_int_equal(apply_plan(f, &plan, NOW, NULL), RS_OK);
+	plan_release(&plan);
+
+	after = query_text(f->path, "SELECT after FROM events WHERE op = 'assign'");
+	assert_string_equal(after, expected);
+	json = cJSON_Parse(after);
+	assert_non_null(json);
+	reprinted = cJSON_PrintUnformatted(json);
+	assert_string_equal(reprinted, after);
+	cJSON_free(reprinted);
+	cJSON_Delete(json);
+	free(after);
+}
+
 static void apply_update_keeps_row_history(void **state)
 {
 	struct fixture *f = *state;
@@ -1101,6 +1142,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(apply_assigns_reads_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(team_get_empty_roster_zeroes, setup, teardown),
 		cmocka_unit_test_setup_teardown(apply_writes_event_per_entry, setup, teardown),
+		cmocka_unit_test_setup_teardown(event_json_escapes_like_cjson, setup, teardown),
 		cmocka_unit_test_setup_teardown(apply_update_keeps_row_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(failing_entry_rolls_back_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(entry_without_row_is_rejected, setup, teardown),
