@@ -59,7 +59,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/librostersync.a | $(
 
 $(BUILD)/fakeidp: $(FAKEIDP_SRCS) $(wildcard tests/fakeidp/*.h) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -Itests/fakeidp -o $@ $(FAKEIDP_SRCS) $(ALL_LDFLAGS) \
-		$(shell pkg-config --cflags --libs libmicrohttpd libcjson 2>/dev/null) -lm
+		$(shell pkg-config --cflags --libs libmicrohttpd libcjson libcrypto 2>/dev/null) -lm
 
 BENCH_TOOLS := $(BUILD)/bench/measure $(BUILD)/bench/floor
 

@@ -21,7 +21,7 @@
 /* Keys that may appear with --synthetic or --replay. */
 static const char *const control_keys[] = {
 	"app_id", "token", "forbidden", "rate_limit", "rate_limit_enforce", "faults", "comment",
-	"graph", NULL
+	"graph", "oauth", NULL
 };
 /* Keys that describe users, read by dataset_file.c. */
 static const char *const record_keys[] = {
@@ -170,6 +170,9 @@ static bool load_control(struct dataset *ds, const cJSON *root, char *err, size_
 		}
 		control->rate_limit = (long)limit->valuedouble;
 	}
+	if (!oauth_settings_parse(cJSON_GetObjectItemCaseSensitive(root, "oauth"), &control->oauth,
+				  err, err_len))
+		return false;
 	return load_faults(ds, root, err, err_len);
 }
 
@@ -180,6 +183,7 @@ static void dataset_free(struct dataset *ds)
 	dataset_file_release(ds);
 	graph_data_free(ds->graph);
 	free(ds->control.faults);
+	oauth_settings_free(ds->control.oauth);
 	cJSON_Delete(ds->root);
 	free(ds);
 }

@@ -199,6 +199,7 @@ struct personality {
 extern const struct personality okta_personality;
 extern const struct personality graph_personality;
 extern const struct personality replay_personality;
+extern const struct personality oauth_personality;
 
 /* ---- okta.c, okta_render.c: the Okta Management API -------------------- */
 
@@ -236,6 +237,38 @@ void okta_render_app(struct buf *b, const struct okta_links *links);
 void okta_render_error(struct buf *b, const char *code, const char *summary,
 		       const char *error_id, const char *cause);
 
+/* ---- oauth.c, oauth_jwt.c: OAuth 2.0 token endpoints -------------------- */
+
+struct oauth_settings;
+
+/* True for POST /oauth2/v1/token (Okta) and /{tenant}/oauth2/v2.0/token (Entra). */
+bool oauth_path(const char *path);
+
+/* Parses the dataset's "oauth" object; item NULL gives *out NULL. */
+bool oauth_settings_parse(const cJSON *item, struct oauth_settings **out,
+			  char *err, size_t err_len);
+void oauth_settings_free(struct oauth_settings *settings);
+
+enum oauth_issuer { OAUTH_ISSUER_OKTA, OAUTH_ISSUER_ENTRA };
+
+enum oauth_verdict {
+	OAUTH_NOT_OAUTH,        /* no Bearer or DPoP Authorization */
+	OAUTH_VALID,
+	OAUTH_INVALID_TOKEN,    /* unknown, expired, or issued by the other server */
+	OAUTH_INVALID_PROOF,    /* a DPoP-bound token without a valid proof */
+	OAUTH_NEED_NONCE,       /* the proof lacks the dataset's api_nonce */
+};
+
+/*
+ * Checks the Authorization of an API request against the tokens the token
+ * endpoint of issuer gave out, with the DPoP proof (signature, htm, htu,
+ * ath, key binding, nonce) when the token is DPoP-bound.
+ */
+enum oauth_verdict oauth_check_api(const struct fake_exchange *ex, enum oauth_issuer issuer);
+
+/* Adds the WWW-Authenticate (and DPoP-Nonce) headers of a 401 for verdict. */
+void oauth_add_challenge(struct fake_exchange *ex, enum oauth_verdict verdict);
+
 /* ---- dataset.c, dataset_file.c, dataset_synthetic.c -------------------- */
 
 enum user_field {
@@ -266,6 +299,7 @@ struct dataset_control {
 	bool rate_limit_enforce; /* respond 429 once the window is used up */
 	struct fault *faults;
 	size_t fault_count;
+	struct oauth_settings *oauth;   /* the "oauth" object; NULL when absent */
 };
 
 /*

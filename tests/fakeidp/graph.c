@@ -147,6 +147,8 @@ static bool check_token(struct fake_exchange *ex)
 		return true;
 	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0 && strcmp(auth + 7, expected) == 0)
 		return true;
+	if (oauth_check_api(ex, OAUTH_ISSUER_ENTRA) == OAUTH_VALID)
+		return true;
 	graph_error(ex, 401, "InvalidAuthenticationToken",
 		    auth == NULL ? "Access token is empty." :
 		    "Access token validation failure. Invalid audience.");

@@ -108,8 +108,15 @@ bool okta_check_access(struct fake_exchange *ex)
 {
 	const struct dataset_control *control = dataset_control(ex->dataset);
 	const char *auth = request_header(ex->request, "authorization");
+	enum oauth_verdict verdict = oauth_check_api(ex, OAUTH_ISSUER_OKTA);
 
-	if (control->token != NULL &&
+	/* An OAuth access token from the fake's own token endpoint replaces SSWS. */
+	if (verdict != OAUTH_NOT_OAUTH && verdict != OAUTH_VALID) {
+		okta_error(ex, 401, "E0000011", "Invalid token provided");
+		oauth_add_challenge(ex, verdict);
+		return false;
+	}
+	if (verdict == OAUTH_NOT_OAUTH && control->token != NULL &&
 	    (auth == NULL || strncmp(auth, "SSWS ", 5) != 0 || strcmp(auth + 5, control->token) != 0)) {
 		okta_error(ex, 401, "E0000011", "Invalid token provided");
 		return false;

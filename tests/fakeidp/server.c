@@ -50,6 +50,8 @@ static const struct personality *server_personality(const struct server *srv,
 {
 	if (srv->options.replay != NULL)
 		return &replay_personality;
+	if (oauth_path(req->path))
+		return &oauth_personality;
 	if (graph_path(req->path))
 		return &graph_personality;
 	return &okta_personality;
