@@ -47,7 +47,7 @@ expect_failed_read() {
 	assert_rc "$1"
 	assert_eq "$(roster_digest)" "$BEFORE" "roster digest after the failed run"
 	assert_log "$2"
-	assert_contains "$T/err" "the read from Okta was not complete; the roster is unchanged"
+	assert_contains "$T/err" "the read from ${SOURCE_TITLE:-Okta} was not complete; the roster is unchanged"
 	assert_eq "$(sql "SELECT outcome || '|' || exit_status FROM runs ORDER BY rowid DESC LIMIT 1")" \
 		"failed|$1" "run record"
 }
@@ -621,4 +621,186 @@ test_registered_secret_is_searched() {
 	write_config
 	sync_ok
 	[ -s "$T/secrets" ] || fail "secret_add stored nothing"
+}
+
+# ---- Microsoft Graph ----
+#
+# The same faults on a Graph read: six users assigned directly, and two
+# assignments per page, so appRoleAssignedTo has three pages.  The cases
+# that tests/e2e/test_graph.sh already covers (a decimal Retry-After, a 503
+# that clears, a failing page, a throttled $batch step, a next link
+# elsewhere or to itself, 401 and 403) are not repeated here.
+
+# shellcheck source=tests/e2e/graph_lib.sh
+. "$ROOT/tests/e2e/graph_lib.sh"
+
+GRAPH_ASSIGNED=/v1.0/servicePrincipals/$GRAPH_SP_ID/appRoleAssignedTo
+GRAPH_TITLE="Microsoft Entra ID"
+
+# Syncs the six Graph users, remembers the digest in BEFORE and removes the
+# assignment of u1.  Extra arguments are config lines.
+graph_synced_roster() {
+	write_graph "$(jq -n '{
+		users: [range(1; 7) | tostring | {id: ("u" + .),
+			userPrincipalName: ("u" + . + "@contoso.example"),
+			mail: ("u" + . + "@contoso.example"), givenName: "Given", surname: "Family",
+			displayName: ("User " + .), accountEnabled: true, userType: "Member"}],
+		assignments: [range(1; 7) | {principalId: ("u" + tostring)}],
+		page_size_max: 2}')"
+	start_graph "$@"
+	sync_ok
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 6 \
+		"active members after the first sync"
+	BEFORE=$(roster_digest)
+	edit_data '.graph.assignments -= [{principalId: "u1"}]'
+	SOURCE_TITLE=$GRAPH_TITLE
+	USER_COUNT=6
+}
+
+graph_recovered() {
+	sync_ok
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id='u1'")" unassigned \
+		"u1 after the run"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 5 \
+		"active members after the run"
+}
+
+# Counts the requests for appRoleAssignedTo pages after the first, which
+# carry a $skiptoken.
+graph_later_page_requests() {
+	requests_since "\"path\":\"$GRAPH_ASSIGNED\",\"query\":\"\$select=id,principalId,principalType,principalDisplayName&\$top=999&\$skiptoken="
+}
+
+test_graph_429_without_retry_after_backs_off() {
+	graph_synced_roster
+	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"count\":2,\"kind\":\"status\",\"status\":429}]"
+	graph_recovered
+
+	assert_log "GET http://127.0.0.1:$PORT$GRAPH_ASSIGNED returned 429 \(request id [0-9a-f-]{36}\); retry 1 of 2 in (0\.[0-9]|1\.0) s"
+	assert_log "returned 429 \(request id [0-9a-f-]{36}\); retry 2 of 2 in [0-2]\.[0-9] s"
+}
+
+test_graph_429_that_never_clears_exits_75() {
+	graph_synced_roster
+	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"kind\":\"rate_limit\",\"reset_in\":0,\"retry_after\":\"0.2\"}]"
+	mark_requests
+	expect_failed_read 75 "returned 429 \(request id [0-9a-f-]{36}\); giving up after 2 retries \(http.max_retries\)"
+
+	assert_eq "$(graph_later_page_requests)" 3 "requests for page 2"
+}
+
+test_graph_429_longer_than_max_wait_exits_75() {
+	graph_synced_roster
+	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"kind\":\"rate_limit\",\"reset_in\":0,\"retry_after\":\"120\"}]"
+	mark_requests
+	expect_failed_read 75 "giving up after 0 retries: the server requested a wait of 120\.0 s, longer than http.max_wait \(3 s\)"
+
+	assert_eq "$(graph_later_page_requests)" 1 "requests for page 2"
+}
+
+test_graph_5xx_storm_that_clears_is_retried() {
+	graph_synced_roster
+	set_http max_retries 3
+	set_http max_wait 1
+	inject "[
+		{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"count\":1,\"kind\":\"status\",\"status\":500},
+		{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"count\":1,\"kind\":\"status\",\"status\":502},
+		{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"count\":1,\"kind\":\"status\",\"status\":504}]"
+	mark_requests
+	graph_recovered
+
+	# Four requests for page 2, then one for page 3.
+	assert_eq "$(graph_later_page_requests)" 5 "requests for pages 2 and 3"
+	for status in 500 502 504; do
+		assert_log "returned $status \(request id [0-9a-f-]{36}\); retry [1-3] of 3 in [01]\.[0-9] s"
+	done
+}
+
+test_graph_batch_step_failing_exits_69() {
+	graph_synced_roster
+	set_http max_wait 1
+	inject '[{"path":"/v1.0/users/u3","kind":"status","status":503}]'
+	expect_failed_read 69 'users \$batch 1: 1 of [0-9]+ users could still not be read after 2 retries'
+}
+
+test_graph_final_statuses_are_not_retried() {
+	graph_synced_roster
+	for row in "400 76" "302 76" "501 69"; do
+		set -- $row
+		inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"kind\":\"status\",\"status\":$1,
+			\"headers\":{\"Location\":\"http://127.0.0.1:$PORT/elsewhere\"}}]"
+		mark_requests
+		expect_failed_read "$2" "GET http://127.0.0.1:$PORT$GRAPH_ASSIGNED returned $1 "
+		assert_eq "$(graph_later_page_requests)" 1 "requests for page 2 after a $1"
+		assert_eq "$(requests_since '/elsewhere')" 0 "requests to the Location after a $1"
+	done
+}
+
+test_graph_reset_mid_body_is_retried() {
+	graph_synced_roster
+	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"count\":1,\"kind\":\"reset\"}]"
+	graph_recovered
+
+	assert_log "GET http://127.0.0.1:$PORT$GRAPH_ASSIGNED failed: transfer closed with [0-9]+ bytes remaining to read; retry 1 of 2"
+}
+
+test_graph_slow_body_past_timeout_exits_69() {
+	graph_synced_roster
+	set_http timeout 1
+	set_http max_retries 1
+	set_http max_wait 1
+	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"kind\":\"slow_body\",\"delay_ms\":2500}]"
+	expect_failed_read 69 "failed: Operation timed out after [0-9]+ milliseconds with [1-9][0-9]* out of [0-9]+ bytes received; giving up after 1 retry"
+}
+
+test_graph_connection_refused_exits_69() {
+	graph_synced_roster
+	set_http max_wait 1
+	stop_fake
+	expect_failed_read 69 "failed: Failed to connect to 127.0.0.1 port $PORT.*giving up after 2 retries"
+}
+
+test_graph_broken_bodies_exit_76() {
+	graph_synced_roster
+	local cases=(
+		'{"kind":"truncate"}|invalid JSON at byte [0-9]+'
+		'{"kind":"malformed"}|invalid JSON at byte [0-9]+'
+		'{"kind":"body","body":[]}|the body is an array, expected a JSON object'
+		'{"kind":"body","body":{"value":"x"}}|"value" is a string, expected the array of a collection'
+		'{"kind":"body","body":{"value":[{"principalId":5,"principalType":"User"}]}}|assignment 0: principalId is a number, expected a string'
+	)
+	for row in "${cases[@]}"; do
+		inject "[$(jq -c --arg path "$GRAPH_ASSIGNED" '. + {path: $path, page: 2}' <<< "${row%%|*}")]"
+		expect_failed_read 76 "app role assignments page 2 \(request id [0-9a-f-]{36}\): ${row#*|}"
+	done
+}
+
+test_graph_oversize_body_exits_76() {
+	graph_synced_roster
+	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"kind\":\"oversize\",\"chunked\":true}]"
+	expect_failed_read 76 "GET http://127.0.0.1:$PORT$GRAPH_ASSIGNED failed: response body larger than 67108864 bytes"
+}
+
+test_graph_looping_cursor_exits_76() {
+	graph_synced_roster
+	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"kind\":\"loop\"}]"
+	mark_requests
+	expect_failed_read 76 "app role assignments page 2: repeated @odata.nextLink http://127.0.0.1:$PORT$GRAPH_ASSIGNED\?"
+
+	assert_eq "$(graph_later_page_requests)" 1 "requests for page 2"
+}
+
+test_graph_token_expiring_mid_run_is_renewed() {
+	graph_synced_roster
+	: > "$T/token.log"
+	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"count\":1,\"kind\":\"status\",\"status\":401}]"
+	graph_recovered
+
+	assert_eq "$(wc -l < "$T/token.log")" 2 "token requests of the run"
+}
+
+test_graph_403_after_permission_removed_exits_77() {
+	graph_synced_roster
+	edit_data '.graph.forbidden_permissions = ["Application.Read.All"]'
+	expect_failed_read 77 "returned 403 Authorization_RequestDenied"
 }

@@ -312,10 +312,39 @@ static bool is_next_link(const char *value)
 	return strstr(value, "rel=\"next\"") != NULL || strstr(value, "rel=next") != NULL;
 }
 
-/* Replaces the rel="next" link with one to the URL that was just requested. */
-static void loop_next_link(struct fake_exchange *ex)
+/*
+ * Sets the "@odata.nextLink" of a JSON object body (Graph's paging) to url.
+ * Returns false when the body is not a JSON object, and leaves it as it is.
+ */
+static bool loop_odata_next_link(struct fake_response *resp, const char *url)
 {
-	struct fake_response *resp = &ex->response;
+	cJSON *root = cJSON_ParseWithLength(resp->body.data ? resp->body.data : "", resp->body.len);
+	char *text;
+
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return false;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(root, "@odata.nextLink");
+	if (cJSON_AddStringToObject(root, "@odata.nextLink", url) == NULL) {
+		resp->failed = true;
+		cJSON_Delete(root);
+		return true;
+	}
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (text == NULL) {
+		resp->failed = true;
+		return true;
+	}
+	response_set_body(resp, text, strlen(text));
+	free(text);
+	return true;
+}
+
+/* Replaces the rel="next" Link header (Okta's paging) with one to url. */
+static void loop_link_header(struct fake_response *resp, const char *url)
+{
 	size_t kept_count = 0;
 	struct buf link;
 
@@ -332,12 +361,26 @@ static void loop_next_link(struct fake_exchange *ex)
 	resp->header_count = kept_count;
 
 	buf_init(&link);
-	buf_printf(&link, "<%s%s>; rel=\"next\"", ex->origin, ex->request->uri);
+	buf_printf(&link, "<%s>; rel=\"next\"", url);
 	if (link.failed)
 		resp->failed = true;
 	else
 		response_add_header(resp, "Link", link.data);
 	buf_release(&link);
+}
+
+/* Points the next page of a list at the URL that was just requested. */
+static void loop_next_link(struct fake_exchange *ex)
+{
+	struct buf url;
+
+	buf_init(&url);
+	buf_printf(&url, "%s%s", ex->origin, ex->request->uri);
+	if (url.failed)
+		ex->response.failed = true;
+	else if (!loop_odata_next_link(&ex->response, url.data))
+		loop_link_header(&ex->response, url.data);
+	buf_release(&url);
 }
 
 bool fault_respond(struct fake_exchange *ex, const struct fault *f)
