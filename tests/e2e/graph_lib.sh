@@ -2,7 +2,12 @@
 # source: a Graph dataset for the fake IdP, a config for it, and a loopback
 # token endpoint for the client-credentials grant.
 #
-# Sourced by test_graph.sh and test_check.sh after lib.sh.
+# The fake IdP has an Entra token endpoint of its own, which test_oauth.sh
+# tests (TOKEN_PORT=$PORT points the config at it).  start_graph uses a
+# separate one, so that faults without a path and the fake's request log
+# concern Graph requests only, and $T/token.log counts the token requests.
+#
+# Sourced by test_graph.sh, test_check.sh and test_faults.sh after lib.sh.
 
 GRAPH_APP_ID=11111111-1111-1111-1111-111111111111
 GRAPH_SP_ID=30000000-0000-4000-8000-000000000001
