@@ -1,6 +1,7 @@
 /*
  * cli.c - the subcommands of rostersync, their options and their output.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <sqlite3.h>
@@ -102,8 +104,9 @@ static void print_usage(FILE *out)
 		"      --approve ID    apply a plan that the deletion threshold stopped, once\n"
 		"      --take-over     let the IdP manage a roster that was released\n\n"
 		"Exit status: 0 ok, 64 usage, 65 deletion threshold, 69 IdP unavailable,\n"
-		"75 temporary failure, 76 IdP answer not understood, 77 permission denied\n"
-		"or roster managed, 78 invalid config.  See rostersync(8).\n");
+		"74 roster file error, 75 temporary failure, 76 IdP answer not understood,\n"
+		"77 permission denied or roster managed, 78 invalid config.\n"
+		"See rostersync(8) and rostersync.yaml(5).\n");
 }
 
 static enum rs_err print_version(void)
@@ -193,6 +196,24 @@ static enum rs_err store_option(const struct cli_command *command, int option,
 	return RS_OK;
 }
 
+/* Accepts 16 hex digits and lower-cases them in place. */
+static bool plan_id_valid(const char *id)
+{
+	if (strlen(id) != 16)
+		return false;
+	for (char *p = (char *)id; *p; p++) {
+		if (!isxdigit((unsigned char)*p))
+			return false;
+		*p = (char)tolower((unsigned char)*p);
+	}
+	return true;
+}
+
+static bool name_valid(const char *name)
+{
+	return !name || (strlen(name) <= IDENTITY_MAX_TEXT && identity_text_valid(name));
+}
+
 static enum rs_err parse_options(const struct cli_command *command, int argc, char **argv,
 				 struct cli_args *args)
 {
@@ -221,6 +242,12 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 		return usage_error(command, "missing EMAIL");
 	if (!args->config_path)
 		return usage_error(command, "missing -c FILE (the tenant's config)");
+	if (args->approve_id && !plan_id_valid(args->approve_id))
+		return usage_error(command, "invalid plan id \"%s\": use the 16 hex digits that "
+				   "the blocked sync printed", args->approve_id);
+	if (!name_valid(args->given_name) || !name_valid(args->family_name))
+		return usage_error(command, "invalid name: use at most %d bytes of UTF-8 text "
+				   "without control characters", IDENTITY_MAX_TEXT);
 	if (args->approve_id && args->dry_run)
 		return usage_error(command, "--approve and --dry-run exclude each other");
 	if (args->json && strcmp(command->name, "sync") == 0 && !args->dry_run)
@@ -262,6 +289,12 @@ enum rs_err cli_main(int argc, char **argv)
 	    strcmp(argv[1], "-h") == 0) {
 		print_usage(stdout);
 		return RS_OK;
+	}
+
+	if (strcmp(argv[1], "members") == 0 && (argc < 3 || argv[2][0] == '-')) {
+		fprintf(stderr, "rostersync: missing members subcommand: list, show, add or remove\n");
+		print_usage(stderr);
+		return RS_ERR_USAGE;
 	}
 
 	command = find_command(argc - 1, argv + 1, &consumed);
@@ -307,9 +340,10 @@ static enum rs_err cmd_plan(const struct config *config, const struct cli_args *
 static enum rs_err open_roster(const struct config *config, struct roster **roster,
 			       struct roster_team *team)
 {
-	enum rs_err err = roster_open(config->roster.path, roster);
+	enum rs_err err;
 
 	memset(team, 0, sizeof(*team));
+	err = roster_open(config->roster.path, roster);
 	if (err == RS_OK)
 		err = roster_team_get(*roster, team);
 	return err;
@@ -318,6 +352,20 @@ static enum rs_err open_roster(const struct config *config, struct roster **rost
 /* How many runs and reverted manual changes status shows. */
 #define STATUS_RUNS 5
 #define STATUS_DRIFTS 10
+
+/* Opens an existing roster for reading commands; a missing file is an error, not created. */
+static enum rs_err open_existing_roster(const struct config *config, struct roster **roster,
+					struct roster_team *team)
+{
+	memset(team, 0, sizeof(*team));
+	if (access(config->roster.path, F_OK) != 0) {
+		log_msg(LOG_ERROR, "the roster %s does not exist yet: check roster.path in %s, "
+			"or run \"rostersync sync -c %s\" first", config->roster.path, config->path,
+			config->path);
+		return RS_ERR_IO;
+	}
+	return open_roster(config, roster, team);
+}
 
 static enum rs_err load_status(const struct config *config, struct roster *roster,
 			       struct report_status *status, struct roster_run **runs,
@@ -352,7 +400,7 @@ static enum rs_err cmd_status(const struct config *config, const struct cli_args
 	struct roster_drift *drifts = NULL;
 	struct report_status status = { .team = &team, .members = &members };
 	char *blocked = NULL, *detail = NULL;
-	enum rs_err err = open_roster(config, &roster, &team);
+	enum rs_err err = open_existing_roster(config, &roster, &team);
 
 	member_list_init(&members);
 	if (err == RS_OK)
@@ -382,7 +430,7 @@ static enum rs_err list_members(const struct config *config, const char *email, 
 	struct roster *roster = NULL;
 	struct roster_team team;
 	struct member_list members, shown;
-	enum rs_err err = open_roster(config, &roster, &team);
+	enum rs_err err = open_existing_roster(config, &roster, &team);
 
 	member_list_init(&members);
 	member_list_init(&shown);
@@ -450,9 +498,13 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 	struct roster *roster = NULL;
 	struct roster_team team;
 	char run_id[64], what[320];
-	enum rs_err err = open_roster(config, &roster, &team);
+	int lock_fd = -1;
+	enum rs_err err = run_lock(config, &lock_fd);
 	struct roster_run record = { .id = run_id, .command = (char *)command, .source = "manual" };
 
+	memset(&team, 0, sizeof(team));
+	if (err == RS_OK)
+		err = open_roster(config, &roster, &team);
 	run_new_id(run_id, sizeof(run_id));
 	snprintf(what, sizeof(what), "%s %s", strcmp(command, "members add") == 0 ? "add" : "remove",
 		 args->email ? args->email : "");
@@ -497,6 +549,8 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 out:
 	roster_team_release(&team);
 	roster_close(roster);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return err;
 }
 

@@ -63,7 +63,7 @@ static void add_string_or_null(cJSON *object, const char *key, const char *value
 
 /* Plans. */
 
-void report_plan_table(FILE *out, const struct plan *plan, long seats)
+void report_plan_table(FILE *out, const struct plan *plan, long seats, const char *config_path)
 {
 	fprintf(out, "Plan %s: %zu assign, %zu update, %zu unassign, %zu wait; "
 		"%zu of %ld seats used after it\n",
@@ -85,8 +85,8 @@ void report_plan_table(FILE *out, const struct plan *plan, long seats)
 
 	if (plan->threshold_tripped)
 		fprintf(out, "The deletion threshold would stop this plan: %s.\n"
-			"Approve it with: rostersync sync -c FILE --approve %s\n",
-			plan->threshold_reason, plan->id);
+			"Approve it with: rostersync sync -c %s --approve %s\n",
+			plan->threshold_reason, config_path, plan->id);
 }
 
 static cJSON *plan_entry_json(const struct plan_entry *e)

@@ -63,19 +63,18 @@ void run_new_id(char *buf, size_t size)
 	snprintf(buf, size, "%s-%02x%02x%02x", stamp, random[0], random[1], random[2]);
 }
 
-/*
- * Takes an exclusive flock(2) on "<roster>.lock".  The kernel drops the
- * lock when the process dies, so a killed run never blocks the next one.
- */
-static enum rs_err take_lock(struct run *run)
+enum rs_err run_lock(const struct config *config, int *fd_out)
 {
 	char path[4096];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s.lock", run->config->roster.path);
+	*fd_out = -1;
+	snprintf(path, sizeof(path), "%s.lock", config->roster.path);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		log_msg(LOG_ERROR, "cannot open lock file %s: %s", path, strerror(errno));
+		log_msg(LOG_ERROR, "cannot create the lock file %s beside roster.path: %s; "
+			"check that the directory of roster.path (%s) exists and is writable",
+			path, strerror(errno), config->roster.path);
 		return RS_ERR_IO;
 	}
 
@@ -84,17 +83,17 @@ static enum rs_err take_lock(struct run *run)
 			log_msg(LOG_ERROR,
 				"another rostersync run for tenant %s holds %s; waited %d s, "
 				"try again when it has finished",
-				run->config->tenant, path, RUN_LOCK_WAIT_SECONDS);
+				config->tenant, path, RUN_LOCK_WAIT_SECONDS);
 			close(fd);
 			return RS_ERR_TEMPFAIL;
 		}
 		if (waited == 0)
 			log_msg(LOG_INFO, "waiting for another run of tenant %s to finish",
-				run->config->tenant);
+				config->tenant);
 		usleep(100 * 1000);
 	}
 
-	run->lock_fd = fd;
+	*fd_out = fd;
 	return RS_OK;
 }
 
@@ -117,11 +116,13 @@ static enum rs_err check_management(struct run *run)
 	}
 
 	if (team->source && (strcmp(team->source, source) != 0 ||
-			     (team->app && strcmp(team->app, config_source_app(config)) != 0))) {
+			     (team->app && strcmp(team->app, config_source_app(config)) != 0) ||
+			     (team->org && strcmp(team->org, config_source_org(config)) != 0))) {
 		log_msg(LOG_ERROR,
-			"the roster is managed by %s app %s, but the config names %s app %s; "
-			"run with --take-over to switch",
-			team->source, team->app ? team->app : "?", source, config_source_app(config));
+			"the roster is managed by %s app %s at %s, but the config names %s app %s "
+			"at %s; run once with --take-over to switch",
+			team->source, team->app ? team->app : "?", team->org ? team->org : "?",
+			source, config_source_app(config), config_source_org(config));
 		return RS_ERR_PERMISSION;
 	}
 	return RS_OK;
@@ -180,8 +181,9 @@ static enum rs_err read_and_plan(struct run *run)
 	err = source_read(run->config, &run->identities, &run->http);
 	progress_end();
 	if (err != RS_OK) {
-		log_msg(LOG_ERROR, "the read from %s was not complete; the roster is unchanged",
-			config_source_title(run->config->source));
+		if (err != RS_ERR_CONFIG && err != RS_ERR_INTERNAL)
+			log_msg(LOG_ERROR, "the read from %s was not complete; the roster is unchanged",
+				config_source_title(run->config->source));
 		return err;
 	}
 
@@ -227,14 +229,13 @@ static enum rs_err apply_plan(struct run *run, const char *approved_id)
 
 	if (nothing_to_write(run)) {
 		run->outcome = "no change";
-		return RS_OK;
+	} else {
+		err = roster_apply(run->roster, &apply);
+		if (err != RS_OK)
+			return err;
+		run->outcome = run->plan.count ? "success" : "no change";
 	}
 
-	err = roster_apply(run->roster, &apply);
-	if (err != RS_OK)
-		return err;
-
-	run->outcome = run->plan.count ? "success" : "no change";
 	if (roster_state_get(run->roster, STATE_BLOCKED_PLAN, &blocked) == RS_OK && blocked &&
 	    blocked[0])
 		roster_state_set(run->roster, STATE_BLOCKED_PLAN, "");
@@ -427,13 +428,13 @@ static enum rs_err run_dry(struct run *run)
 
 	if (run->options->output == RUN_OUTPUT_JSON)
 		return report_plan_json(stdout, &run->plan, run->config->team.seats);
-	report_plan_table(stdout, &run->plan, run->config->team.seats);
+	report_plan_table(stdout, &run->plan, run->config->team.seats, run->config->path);
 	return RS_OK;
 }
 
 static enum rs_err run_steps(struct run *run)
 {
-	enum rs_err err = take_lock(run);
+	enum rs_err err = run_lock(run->config, &run->lock_fd);
 
 	if (err == RS_OK)
 		err = roster_open(run->config->roster.path, &run->roster);

@@ -15,7 +15,8 @@
 #include "plan.h"
 #include "roster.h"
 
-void report_plan_table(FILE *out, const struct plan *plan, long seats);
+/* config_path is named in the approval command a tripped plan prints. */
+void report_plan_table(FILE *out, const struct plan *plan, long seats, const char *config_path);
 enum rs_err report_plan_json(FILE *out, const struct plan *plan, long seats);
 
 void report_members_table(FILE *out, const struct member_list *members);

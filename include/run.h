@@ -25,6 +25,15 @@ struct run_options {
 /* `sync` and `plan`. */
 enum rs_err run_sync(const struct config *config, const struct run_options *options);
 
+/*
+ * Takes the tenant lock: an exclusive flock(2) on "<roster.path>.lock",
+ * waiting up to 10 seconds (then RS_ERR_TEMPFAIL).  Every command that
+ * writes the roster holds it, so a manual change cannot slip in between a
+ * sync's read and its apply.  The kernel drops the lock when the process
+ * dies, so a killed run never blocks the next.  Close *fd to release it.
+ */
+enum rs_err run_lock(const struct config *config, int *fd);
+
 /* Generates a run id: UTC time plus random hex, e.g. 20261204T210101Z-3f9a1c. */
 void run_new_id(char *buf, size_t size);
 
