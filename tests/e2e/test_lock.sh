@@ -90,7 +90,8 @@ test_held_lock_exits_75_after_bound() {
 
 	assert_rc 75
 	assert_contains "$T/err" "another rostersync run for tenant e2e holds $T/roster.db.lock; waited $LOCK_WAIT_SECONDS s, try again when it has finished"
-	[ "$waited" -ge $((LOCK_WAIT_SECONDS - 1)) ] && [ "$waited" -le $((LOCK_WAIT_SECONDS + 3)) ] ||
+	# The upper bound leaves room for a slow start under valgrind.
+	[ "$waited" -ge $((LOCK_WAIT_SECONDS - 1)) ] && [ "$waited" -le $((LOCK_WAIT_SECONDS + 10)) ] ||
 		fail "gave up after $waited s, expected about $LOCK_WAIT_SECONDS s"
 	assert_eq "$(roster_digest)" "$before" "roster after the refused run"
 	[ "$(grep -c '"path":"/api/v1/apps/0oaapp1/users"' "$T/requests.log")" = 1 ] ||
@@ -121,7 +122,8 @@ test_killed_run_leaves_no_lock() {
 
 	start=$(date +%s)
 	sync_ok
-	[ $(( $(date +%s) - start )) -lt 3 ] || fail "the next run waited for a dead run's lock"
+	[ $(( $(date +%s) - start )) -lt $LOCK_WAIT_SECONDS ] ||
+		fail "the next run waited for a dead run's lock"
 	assert_not_contains "$T/err" "waiting for another run"
 	assert_eq "$(sql "PRAGMA integrity_check")" ok "integrity check"
 	assert_eq "$(sql "SELECT count(*) FROM members WHERE state = 'active'")" 5 "active members"
