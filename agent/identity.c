@@ -8,36 +8,28 @@
 #include "identity.h"
 #include "progress.h"
 
-static char *dup_or_null(const char *text)
+/* Frees what an identity in a set owns alone: its groups. */
+static void identity_release_groups(struct identity *identity)
 {
-	return text ? strdup(text) : NULL;
-}
-
-static void identity_release(struct identity *identity)
-{
-	free(identity->external_id);
-	free(identity->user_name);
-	free(identity->email);
-	free(identity->given_name);
-	free(identity->family_name);
-	free(identity->display_name);
-	free(identity->status);
 	for (size_t i = 0; i < identity->group_count; i++)
 		free(identity->groups[i]);
 	free(identity->groups);
-	memset(identity, 0, sizeof(*identity));
+	identity->groups = NULL;
+	identity->group_count = 0;
 }
 
 void identity_set_init(struct identity_set *set)
 {
 	memset(set, 0, sizeof(*set));
+	strpool_init(&set->strings);
 }
 
 void identity_set_release(struct identity_set *set)
 {
 	for (size_t i = 0; i < set->count; i++)
-		identity_release(&set->items[i]);
+		identity_release_groups(&set->items[i]);
 	free(set->items);
+	strpool_release(&set->strings);
 	identity_set_init(set);
 }
 
@@ -59,23 +51,22 @@ static bool set_reserve(struct identity_set *set)
 	return true;
 }
 
-static bool copy_strings(struct identity *dst, const struct identity *src)
+/* Copies one text field into the pool; NULL stays NULL.  False when memory runs out. */
+static bool copy_text(struct strpool *pool, char **field, const char *text)
 {
-	dst->external_id = dup_or_null(src->external_id);
-	dst->user_name = dup_or_null(src->user_name);
-	dst->email = dup_or_null(src->email);
-	dst->given_name = dup_or_null(src->given_name);
-	dst->family_name = dup_or_null(src->family_name);
-	dst->display_name = dup_or_null(src->display_name);
-	dst->status = dup_or_null(src->status);
+	*field = strpool_dup(pool, text);
+	return *field || !text;
+}
 
-	return dst->external_id &&
-	       (!src->user_name || dst->user_name) &&
-	       (!src->email || dst->email) &&
-	       (!src->given_name || dst->given_name) &&
-	       (!src->family_name || dst->family_name) &&
-	       (!src->display_name || dst->display_name) &&
-	       (!src->status || dst->status);
+static bool copy_strings(struct strpool *pool, struct identity *dst, const struct identity *src)
+{
+	return copy_text(pool, &dst->external_id, src->external_id) &&
+	       copy_text(pool, &dst->user_name, src->user_name) &&
+	       copy_text(pool, &dst->email, src->email) &&
+	       copy_text(pool, &dst->given_name, src->given_name) &&
+	       copy_text(pool, &dst->family_name, src->family_name) &&
+	       copy_text(pool, &dst->display_name, src->display_name) &&
+	       copy_text(pool, &dst->status, src->status);
 }
 
 enum rs_err identity_set_add(struct identity_set *set, const struct identity *identity)
@@ -87,21 +78,19 @@ enum rs_err identity_set_add(struct identity_set *set, const struct identity *id
 
 	copy.activity = identity->activity;
 	copy.direct = identity->direct;
-	if (!copy_strings(&copy, identity))
-		goto fail;
+	if (!copy_strings(&set->strings, &copy, identity))
+		return RS_ERR_INTERNAL;
 
 	for (size_t i = 0; i < identity->group_count; i++) {
-		if (identity_add_group(&copy, identity->groups[i]) != RS_OK)
-			goto fail;
+		if (identity_add_group(&copy, identity->groups[i]) != RS_OK) {
+			identity_release_groups(&copy);
+			return RS_ERR_INTERNAL;
+		}
 	}
 
 	set->items[set->count++] = copy;
 	progress_user();
 	return RS_OK;
-
-fail:
-	identity_release(&copy);
-	return RS_ERR_INTERNAL;
 }
 
 enum rs_err identity_add_group(struct identity *identity, const char *group)
@@ -171,7 +160,7 @@ enum rs_err identity_set_finish(struct identity_set *set)
 		if (strcmp(keep->external_id, set->items[i].external_id) == 0) {
 			if (merge_into(keep, &set->items[i]) != RS_OK)
 				return RS_ERR_INTERNAL;
-			identity_release(&set->items[i]);
+			identity_release_groups(&set->items[i]);
 			continue;
 		}
 		set->items[++out] = set->items[i];

@@ -137,6 +137,7 @@ uint64_t member_checksum(const struct member *member)
 void member_list_init(struct member_list *list)
 {
 	memset(list, 0, sizeof(*list));
+	strpool_init(&list->strings);
 }
 
 /* Makes room for one more item.  Returns false when out of memory. */
@@ -160,24 +161,31 @@ static bool member_list_reserve(struct member_list *list)
 	return true;
 }
 
-bool member_list_add(struct member_list *list, const struct member *member)
+/* Copies text into the pool; NULL stays NULL.  False when memory runs out. */
+static bool pool_text(struct strpool *pool, char **field, const char *text)
 {
-	if (!member_list_reserve(list))
-		return false;
-	if (!member_copy(&list->items[list->count], member))
-		return false;
-
-	list->count++;
-	return true;
+	*field = strpool_dup(pool, text);
+	return *field || !text;
 }
 
-bool member_list_take(struct member_list *list, struct member *member)
+bool member_list_add(struct member_list *list, const struct member *member)
 {
+	struct strpool *pool = &list->strings;
+	struct member copy = *member;
+
 	if (!member_list_reserve(list))
 		return false;
+	if (!(pool_text(pool, &copy.source, member->source) &&
+	      pool_text(pool, &copy.external_id, member->external_id) &&
+	      pool_text(pool, &copy.email, member->email) &&
+	      pool_text(pool, &copy.user_name, member->user_name) &&
+	      pool_text(pool, &copy.given_name, member->given_name) &&
+	      pool_text(pool, &copy.family_name, member->family_name) &&
+	      pool_text(pool, &copy.display_name, member->display_name) &&
+	      pool_text(pool, &copy.provenance, member->provenance)))
+		return false;
 
-	list->items[list->count++] = *member;
-	memset(member, 0, sizeof(*member));
+	list->items[list->count++] = copy;
 	return true;
 }
 
@@ -186,8 +194,7 @@ void member_list_release(struct member_list *list)
 	if (!list)
 		return;
 
-	for (size_t i = 0; i < list->count; i++)
-		member_release(&list->items[i]);
 	free(list->items);
+	strpool_release(&list->strings);
 	member_list_init(list);
 }

@@ -6,6 +6,7 @@
  * The reader pages through each listing with one page's JSON in memory at
  * a time and fails the whole read on the first page it cannot use.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -381,12 +382,49 @@ static bool read_app_profile_fields(const struct element *element, const cJSON *
 			&fields->app_name);
 }
 
-/* Trims the first of a and b that has text left; NULL when neither has. */
-static char *first_trimmed(const char *a, const char *b)
-{
-	char *text = identity_trim_dup(a);
+/*
+ * Space for the trimmed copies of one identity's text fields: at most one
+ * per field, plus a login that was trimmed for the email and rejected.
+ */
+struct trim_space {
+	char text[8][IDENTITY_MAX_TEXT + 1];
+	size_t used;
+};
 
-	return text ? text : identity_trim_dup(b);
+/*
+ * Returns text without the white space around it, or NULL when nothing is
+ * left.  Text with nothing to cut is returned as it is; a trimmed copy goes
+ * into space.  Every text comes from get_text(), so it fits IDENTITY_MAX_TEXT.
+ */
+static const char *trim_view(struct trim_space *space, const char *text)
+{
+	const char *end;
+	char *copy;
+
+	if (!text)
+		return NULL;
+	while (*text && isspace((unsigned char)*text))
+		text++;
+	end = text + strlen(text);
+	while (end > text && isspace((unsigned char)end[-1]))
+		end--;
+	if (end == text)
+		return NULL;
+	if (*end == '\0')
+		return text;
+
+	copy = space->text[space->used++];
+	memcpy(copy, text, (size_t)(end - text));
+	copy[end - text] = '\0';
+	return copy;
+}
+
+/* Trims the first of a and b that has text left; NULL when neither has. */
+static const char *first_trimmed(struct trim_space *space, const char *a, const char *b)
+{
+	const char *text = trim_view(space, a);
+
+	return text ? text : trim_view(space, b);
 }
 
 /*
@@ -394,17 +432,16 @@ static char *first_trimmed(const char *a, const char *b)
  * profile.email, else the login when it is a valid address.  An invalid
  * address is kept, so the plan can skip and report that one user.
  */
-static char *choose_email(const struct user_fields *fields)
+static const char *choose_email(struct trim_space *space, const struct user_fields *fields)
 {
-	char *email = first_trimmed(fields->email, fields->app_email);
-	char *login;
+	const char *email = first_trimmed(space, fields->email, fields->app_email);
+	const char *login;
 
 	if (email)
 		return email;
-	login = identity_trim_dup(fields->login);
+	login = trim_view(space, fields->login);
 	if (login && identity_email_valid(login))
 		return login;
-	free(login);
 	return NULL;
 }
 
@@ -425,27 +462,59 @@ void okta_user_release(struct identity *identity)
 	memset(identity, 0, sizeof(*identity));
 }
 
-/* Fills record (owned strings) from id and fields. */
-static enum rs_err build_identity(const struct element *element, const char *id,
-				  const struct user_fields *fields, struct identity *record)
+/*
+ * Fills record from id and fields.  Its strings are borrowed from the JSON
+ * tree and from space, so record is valid while both are; identity_set_add()
+ * copies it, and okta_parse_user() duplicates it.
+ */
+static void view_identity(const struct element *element, const char *id,
+			  const struct user_fields *fields, struct trim_space *space,
+			  struct identity *record)
 {
-	record->external_id = strdup(id);
-	record->status = fields->status ? strdup(fields->status) : NULL;
-	record->user_name = identity_trim_dup(fields->login);
-	record->email = choose_email(fields);
-	record->given_name = first_trimmed(fields->first_name, fields->app_given_name);
-	record->family_name = first_trimmed(fields->last_name, fields->app_family_name);
-	record->display_name = first_trimmed(fields->display_name, fields->app_name);
+	record->external_id = (char *)id;
+	record->status = (char *)fields->status;
+	record->user_name = (char *)trim_view(space, fields->login);
+	record->email = (char *)choose_email(space, fields);
+	record->given_name = (char *)first_trimmed(space, fields->first_name,
+						   fields->app_given_name);
+	record->family_name = (char *)first_trimmed(space, fields->last_name,
+						    fields->app_family_name);
+	record->display_name = (char *)first_trimmed(space, fields->display_name,
+						     fields->app_name);
 	record->activity = okta_status_activity(fields->status);
 
-	if (!record->external_id || (fields->status && !record->status)) {
-		okta_user_release(record);
-		return RS_ERR_INTERNAL;
-	}
 	if (record->activity == IDENTITY_UNKNOWN)
 		log_msg(LOG_WARN, "%s: %s %s has the unknown status \"%s\": its member is kept as it is",
 			element->where, element->kind, id,
 			fields->status ? fields->status : "(none)");
+}
+
+/* Copies text into *field with strdup(); NULL stays NULL.  False when memory runs out. */
+static bool dup_field(char **field, const char *text)
+{
+	*field = text ? strdup(text) : NULL;
+	return *field || !text;
+}
+
+/* Fills out with owned copies of the strings of view. */
+static enum rs_err dup_identity(const struct identity *view, struct identity *out)
+{
+	bool ok;
+
+	memset(out, 0, sizeof(*out));
+	out->activity = view->activity;
+	out->direct = view->direct;
+	ok = dup_field(&out->external_id, view->external_id) &&
+	     dup_field(&out->status, view->status) &&
+	     dup_field(&out->user_name, view->user_name) &&
+	     dup_field(&out->email, view->email) &&
+	     dup_field(&out->given_name, view->given_name) &&
+	     dup_field(&out->family_name, view->family_name) &&
+	     dup_field(&out->display_name, view->display_name);
+	if (!ok) {
+		okta_user_release(out);
+		return RS_ERR_INTERNAL;
+	}
 	return RS_OK;
 }
 
@@ -496,10 +565,10 @@ static enum rs_err map_app_user(struct element *element, const cJSON *item,
 {
 	struct user_fields fields = { 0 };
 	struct identity record = { 0 };
+	struct trim_space space;
 	const cJSON *user;
 	const cJSON *app_profile;
 	const char *id;
-	enum rs_err err;
 
 	element->id = NULL;
 	if (!cJSON_IsObject(item)) {
@@ -517,11 +586,9 @@ static enum rs_err map_app_user(struct element *element, const cJSON *item,
 	    !read_user_fields(element, user, "_embedded.user.", &fields))
 		return RS_ERR_PROTOCOL;
 
-	err = build_identity(element, id, &fields, &record);
-	if (err == RS_OK)
-		err = identity_set_add(set, &record);
-	okta_user_release(&record);
-	return err;
+	space.used = 0;
+	view_identity(element, id, &fields, &space, &record);
+	return identity_set_add(set, &record);
 }
 
 /* Maps one page of app users; where names the page in log lines. */
@@ -559,6 +626,8 @@ enum rs_err okta_parse_user(const char *body, size_t len, struct identity *out)
 {
 	struct element element = { "response", "user", 0, false, NULL };
 	struct user_fields fields = { 0 };
+	struct identity view = { 0 };
+	struct trim_space space = { .used = 0 };
 	cJSON *root;
 	const char *id;
 	enum rs_err err = RS_ERR_PROTOCOL;
@@ -577,7 +646,8 @@ enum rs_err okta_parse_user(const char *body, size_t len, struct identity *out)
 	element.id = id;
 	if (!read_user_fields(&element, root, "", &fields))
 		goto out;
-	err = build_identity(&element, id, &fields, out);
+	view_identity(&element, id, &fields, &space, &view);
+	err = dup_identity(&view, out);
 
 out:
 	cJSON_Delete(root);

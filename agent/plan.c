@@ -13,6 +13,7 @@
  *   6. sort the entries, hash them into the plan id, check the threshold.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ struct planner {
 	struct match *matches;
 	size_t entries_capacity;
 	size_t problems_capacity;
+	char *recent_texts[64];         /* texts kept in plan->strings, by hash */
 };
 
 const char *plan_op_name(enum plan_op op)
@@ -81,6 +83,56 @@ static char *format_text(const char *fmt, ...)
 		text = NULL;
 	va_end(args);
 	return text;
+}
+
+/*
+ * Returns a copy of text in the plan's string pool, or NULL when memory runs
+ * out.  Most entries share their reason or provenance ("assigned to the app
+ * in Okta", "direct"), so a text equal to a recent one is stored once.
+ */
+static char *keep_text(struct planner *p, const char *text)
+{
+	size_t slots = sizeof(p->recent_texts) / sizeof(p->recent_texts[0]);
+	uint32_t hash = 2166136261u;
+	char **slot;
+
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+		hash = (hash ^ *c) * 16777619u;
+	slot = &p->recent_texts[hash % slots];
+	if (*slot && strcmp(*slot, text) == 0)
+		return *slot;
+
+	*slot = strpool_dup(&p->plan->strings, text);
+	return *slot;
+}
+
+static char *keep_format(struct planner *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Formats like printf() into the plan's string pool through keep_text(). */
+static char *keep_format(struct planner *p, const char *fmt, ...)
+{
+	char buf[512];
+	char *text = buf;
+	char *kept = NULL;
+	va_list args;
+	int len;
+
+	va_start(args, fmt);
+	len = vsnprintf(buf, sizeof(buf), fmt, args);
+	va_end(args);
+	if (len < 0)
+		return NULL;
+	if ((size_t)len >= sizeof(buf)) {
+		va_start(args, fmt);
+		if (vasprintf(&text, fmt, args) < 0)
+			text = NULL;
+		va_end(args);
+	}
+	if (text)
+		kept = keep_text(p, text);
+	if (text != buf)
+		free(text);
+	return kept;
 }
 
 static size_t member_index(const struct planner *p, const struct member *member)
@@ -252,6 +304,10 @@ static bool add_problem(struct planner *p, const struct identity *identity, char
 	return problem->external_id != NULL;
 }
 
+/*
+ * Appends an entry with reason, a text kept in the plan's pool.  Its before
+ * and after start as the row before, whose strings stay the snapshot's.
+ */
 static struct plan_entry *add_entry(struct planner *p, enum plan_op op,
 				    const struct member *before, char *reason)
 {
@@ -265,10 +321,8 @@ static struct plan_entry *add_entry(struct planner *p, enum plan_op op,
 		size_t capacity = p->entries_capacity ? p->entries_capacity * 2 : 64;
 		struct plan_entry *grown = realloc(plan->entries, capacity * sizeof(*grown));
 
-		if (!grown) {
-			free(reason);
+		if (!grown)
 			return NULL;
-		}
 		plan->entries = grown;
 		p->entries_capacity = capacity;
 	}
@@ -280,8 +334,8 @@ static struct plan_entry *add_entry(struct planner *p, enum plan_op op,
 
 	if (before) {
 		entry->has_before = true;
-		if (!member_copy(&entry->before, before) || !member_copy(&entry->after, before))
-			return NULL;
+		entry->before = *before;
+		entry->after = *before;
 	}
 	plan->counts[op]++;
 	return entry;
@@ -484,38 +538,45 @@ claim:
 
 /* Steps 4 and 5 share these: the row an identity wants. */
 
-static bool replace_text(char **field, const char *value)
+/*
+ * Returns the provenance of identity kept in the plan's pool.  A person
+ * assigned only directly, the usual case, costs no formatting.
+ */
+static char *provenance_text(struct planner *p, const struct identity *identity)
 {
-	char *copy = value ? strdup(value) : NULL;
+	char *text;
+	char *kept;
 
-	if (value && !copy)
-		return false;
-	free(*field);
-	*field = copy;
-	return true;
+	if (identity->direct && identity->group_count == 0)
+		return keep_text(p, "direct");
+	text = identity_provenance(identity);
+	kept = text ? keep_text(p, text) : NULL;
+	free(text);
+	return kept;
 }
 
 /*
- * Copies the IdP's attributes into after.  An invalid email (possible only
- * for an inactive identity, which is not screened) leaves the stored one.
+ * Points the fields of after at the IdP's attributes, which the identity
+ * set keeps for the life of the plan.  An invalid email (possible only for
+ * an inactive identity, which is not screened) leaves the stored one.
  */
 static bool apply_identity(struct planner *p, struct member *after, const struct identity *identity)
 {
-	char *provenance = identity_provenance(identity);
-	bool ok = provenance &&
-		  replace_text(&after->source, p->in->source) &&
-		  replace_text(&after->external_id, identity->external_id) &&
-		  (!identity_email_valid(identity->email) ||
-		   replace_text(&after->email, identity->email)) &&
-		  replace_text(&after->user_name, identity->user_name) &&
-		  replace_text(&after->given_name, identity->given_name) &&
-		  replace_text(&after->family_name, identity->family_name) &&
-		  replace_text(&after->display_name, identity->display_name) &&
-		  replace_text(&after->provenance, provenance);
+	char *provenance = provenance_text(p, identity);
 
-	free(provenance);
+	if (!provenance)
+		return false;
+	after->source = (char *)p->in->source;
+	after->external_id = identity->external_id;
+	if (identity_email_valid(identity->email))
+		after->email = identity->email;
+	after->user_name = identity->user_name;
+	after->given_name = identity->given_name;
+	after->family_name = identity->family_name;
+	after->display_name = identity->display_name;
+	after->provenance = provenance;
 	after->drifted = false;
-	return ok;
+	return true;
 }
 
 /* Lists the fields that differ, e.g. "email, given name"; "" when none. */
@@ -559,25 +620,25 @@ static const char *inactive_words(const char *status)
 	return "user not active";
 }
 
-static char *assign_reason(const struct planner *p, const struct match *match)
+static char *assign_reason(struct planner *p, const struct match *match)
 {
 	const struct identity *identity = match->identity;
 	const char *title = p->in->source_title;
 
 	if (!match->member && is_deleted_id(p, identity->external_id))
-		return strdup("manual change reverted: member row was deleted outside rostersync");
+		return keep_text(p, "manual change reverted: member row was deleted outside rostersync");
 	if (match->member && match->member->drifted)
-		return strdup("manual change reverted");
+		return keep_text(p, "manual change reverted");
 	if (match->member && match->member->state == MEMBER_WAITING)
-		return format_text("seat became free; assigned in %s", title);
+		return keep_format(p, "seat became free; assigned in %s", title);
 	if (match->adopted)
-		return format_text("assigned in %s; existing member adopted by email", title);
+		return keep_format(p, "assigned in %s; existing member adopted by email", title);
 	if (!identity->direct && identity->group_count > 0)
-		return format_text("assigned to the app in %s through group %s", title,
+		return keep_format(p, "assigned to the app in %s through group %s", title,
 				   identity->groups[0]);
 	if (match->member)
-		return format_text("assigned to the app in %s again", title);
-	return format_text("assigned to the app in %s", title);
+		return keep_format(p, "assigned to the app in %s again", title);
+	return keep_format(p, "assigned to the app in %s", title);
 }
 
 /* Step 4: unassigns of identities the IdP marks inactive, and updates. */
@@ -590,9 +651,9 @@ static bool plan_inactive(struct planner *p, struct match *match)
 	char *reason;
 
 	if (member->drifted)
-		reason = strdup("manual change reverted");
+		reason = keep_text(p, "manual change reverted");
 	else
-		reason = format_text("%s in %s (%s)", inactive_words(identity->status),
+		reason = keep_format(p, "%s in %s (%s)", inactive_words(identity->status),
 				     p->in->source_title, identity->status ? identity->status : "?");
 
 	entry = add_entry(p, PLAN_UNASSIGN, member, reason);
@@ -606,30 +667,25 @@ static bool plan_inactive(struct planner *p, struct match *match)
 static bool plan_attribute_update(struct planner *p, const struct match *match)
 {
 	struct member *member = match->member;
-	struct member wanted = { 0 };
+	struct member wanted = *member;
 	struct plan_entry *entry;
 	char changes[256];
 	char *reason;
-	bool ok;
 
-	if (!member_copy(&wanted, member))
+	if (!apply_identity(p, &wanted, match->identity))
 		return false;
-	ok = apply_identity(p, &wanted, match->identity);
 	describe_changes(member, &wanted, changes, sizeof(changes));
-	member_release(&wanted);
-	if (!ok)
-		return false;
 
 	if (!changes[0] && !member->drifted)
 		return true;
 
 	if (member->drifted)
-		reason = strdup("manual change reverted");
+		reason = keep_text(p, "manual change reverted");
 	else if (match->adopted)
-		reason = format_text("existing member adopted by email; now managed by %s",
+		reason = keep_format(p, "existing member adopted by email; now managed by %s",
 				     p->in->source_title);
 	else
-		reason = format_text("changed in %s: %s", p->in->source_title, changes);
+		reason = keep_format(p, "changed in %s: %s", p->in->source_title, changes);
 
 	entry = add_entry(p, PLAN_UPDATE, member, reason);
 	return entry && apply_identity(p, &entry->after, match->identity);
@@ -654,14 +710,14 @@ static bool plan_unclaimed(struct planner *p, struct member *member, bool *keeps
 	if (p->marks[member_index(p, member)].protected)
 		reason = NULL;
 	else if (member->drifted && in->managed_since > 0)
-		reason = strdup("manual change reverted");
+		reason = keep_text(p, "manual change reverted");
 	else if (linked && strcmp(member->source, in->source) == 0)
-		reason = format_text("removed from the app in %s", in->source_title);
+		reason = keep_format(p, "removed from the app in %s", in->source_title);
 	else if (linked)
-		reason = format_text("not assigned in %s (was managed by %s)", in->source_title,
+		reason = keep_format(p, "not assigned in %s (was managed by %s)", in->source_title,
 				     member->source);
 	else if (in->unassign_unmanaged)
-		reason = format_text("not assigned in %s, and sync.unmanaged_members is unassign",
+		reason = keep_format(p, "not assigned in %s, and sync.unmanaged_members is unassign",
 				     in->source_title);
 
 	if (!reason) {
@@ -743,7 +799,7 @@ static bool deny_seat(struct planner *p, struct candidate *c)
 		return plan_attribute_update(p, match);
 
 	entry = add_entry(p, PLAN_WAIT, match->member,
-			  format_text("no free seat: %zu of %ld seats used", p->plan->seats_used,
+			  keep_format(p, "no free seat: %zu of %ld seats used", p->plan->seats_used,
 				      p->in->seats));
 	if (!entry || !apply_identity(p, &entry->after, match->identity))
 		return false;
@@ -791,7 +847,7 @@ static bool demote_over_limit(struct planner *p, struct match **staying, size_t 
 
 	for (size_t i = 0; i < count && excess > 0; i++, excess--) {
 		struct plan_entry *entry = add_entry(p, PLAN_WAIT, staying[i]->member,
-						     format_text("seat limit lowered to %ld",
+						     keep_format(p, "seat limit lowered to %ld",
 								 p->in->seats));
 
 		if (!entry || !apply_identity(p, &entry->after, staying[i]->identity))
@@ -1053,11 +1109,6 @@ enum rs_err plan_build(const struct plan_input *in, struct plan *out)
 
 void plan_release(struct plan *plan)
 {
-	for (size_t i = 0; i < plan->count; i++) {
-		member_release(&plan->entries[i].before);
-		member_release(&plan->entries[i].after);
-		free(plan->entries[i].reason);
-	}
 	for (size_t i = 0; i < plan->problem_count; i++) {
 		free(plan->problems[i].external_id);
 		free(plan->problems[i].email);
@@ -1066,5 +1117,6 @@ void plan_release(struct plan *plan)
 	free(plan->entries);
 	free(plan->problems);
 	free(plan->threshold_reason);
+	strpool_release(&plan->strings);
 	memset(plan, 0, sizeof(*plan));
 }

@@ -369,39 +369,54 @@ enum rs_err roster_team_source(struct roster *roster, char **source)
 	return RS_OK;
 }
 
-enum rs_err roster_member_read(struct roster *roster, sqlite3_stmt *stmt, struct member *member,
+/* Returns a text column, or NULL for SQL NULL; valid until the statement moves on. */
+static char *column_view(sqlite3_stmt *stmt, int column)
+{
+	return (char *)sqlite3_column_text(stmt, column);
+}
+
+enum rs_err roster_member_view(struct roster *roster, sqlite3_stmt *stmt, struct member *member,
 			       bool *has_checksum, uint64_t *checksum)
 {
 	const char *state = (const char *)sqlite3_column_text(stmt, 9);
-	bool ok = true;
 
 	memset(member, 0, sizeof(*member));
 	member->id = sqlite3_column_int64(stmt, 0);
-	member->source = roster_column_dup(stmt, 1, &ok);
-	member->external_id = roster_column_dup(stmt, 2, &ok);
-	member->email = roster_column_dup(stmt, 3, &ok);
-	member->user_name = roster_column_dup(stmt, 4, &ok);
-	member->given_name = roster_column_dup(stmt, 5, &ok);
-	member->family_name = roster_column_dup(stmt, 6, &ok);
-	member->display_name = roster_column_dup(stmt, 7, &ok);
-	member->provenance = roster_column_dup(stmt, 8, &ok);
+	member->source = column_view(stmt, 1);
+	member->external_id = column_view(stmt, 2);
+	member->email = column_view(stmt, 3);
+	member->user_name = column_view(stmt, 4);
+	member->given_name = column_view(stmt, 5);
+	member->family_name = column_view(stmt, 6);
+	member->display_name = column_view(stmt, 7);
+	member->provenance = column_view(stmt, 8);
 	member->created_at = sqlite3_column_int64(stmt, 10);
 	member->updated_at = sqlite3_column_int64(stmt, 11);
 	member->state_since = sqlite3_column_int64(stmt, 12);
 	*has_checksum = sqlite3_column_type(stmt, 13) != SQLITE_NULL;
 	*checksum = (uint64_t)sqlite3_column_int64(stmt, 13);
 
-	if (!ok) {
-		member_release(member);
-		log_msg(LOG_ERROR, "roster %s: out of memory reading members", roster->path);
-		return RS_ERR_INTERNAL;
-	}
 	/* The CHECK constraint allows only known states; this guards a changed schema. */
 	if (!member_state_parse(state, &member->state)) {
 		log_msg(LOG_ERROR, "roster %s: member %lld has an invalid state \"%s\"",
 			roster->path, (long long)member->id, state ? state : "NULL");
-		member_release(member);
 		return RS_ERR_IO;
+	}
+	return RS_OK;
+}
+
+enum rs_err roster_member_read(struct roster *roster, sqlite3_stmt *stmt, struct member *member,
+			       bool *has_checksum, uint64_t *checksum)
+{
+	struct member view;
+	enum rs_err err = roster_member_view(roster, stmt, &view, has_checksum, checksum);
+
+	memset(member, 0, sizeof(*member));
+	if (err != RS_OK)
+		return err;
+	if (!member_copy(member, &view)) {
+		log_msg(LOG_ERROR, "roster %s: out of memory reading members", roster->path);
+		return RS_ERR_INTERNAL;
 	}
 	return RS_OK;
 }

@@ -28,14 +28,13 @@ static enum rs_err read_members(struct roster *roster, bool managed, struct memb
 		if (rc != SQLITE_ROW)
 			break;
 
-		err = roster_member_read(roster, stmt, &member, &has_checksum, &checksum);
+		err = roster_member_view(roster, stmt, &member, &has_checksum, &checksum);
 		if (err != RS_OK)
 			break;
 
 		/* A NULL checksum while managed is a row written past the triggers. */
 		member.drifted = managed && (!has_checksum || checksum != member_checksum(&member));
-		if (!member_list_take(list, &member)) {
-			member_release(&member);
+		if (!member_list_add(list, &member)) {
 			log_msg(LOG_ERROR, "roster %s: out of memory reading members", roster->path);
 			err = RS_ERR_INTERNAL;
 			break;

@@ -124,6 +124,14 @@ enum rs_err roster_member_read(struct roster *roster, sqlite3_stmt *stmt, struct
 			       bool *has_checksum, uint64_t *checksum);
 
 /*
+ * Reads the current row like roster_member_read(), but the strings of
+ * *member point into the statement's row: they are valid until the next
+ * step or reset of stmt, and the caller must not free them.
+ */
+enum rs_err roster_member_view(struct roster *roster, sqlite3_stmt *stmt, struct member *member,
+			       bool *has_checksum, uint64_t *checksum);
+
+/*
  * Inserts member as a new row and stores its id in *id.  created_at and
  * state_since default to now when zero.  The checksum column gets
  * member_checksum() when seal is true, else NULL.

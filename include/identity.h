@@ -5,6 +5,8 @@
  * then merges the records that share an external_id (a person assigned
  * directly and through groups) and sorts the set by external_id.  All
  * strings are owned by the set, valid UTF-8, and free of control characters.
+ * The text fields of the items live in the set's string pool: never free or
+ * replace them one by one.
  */
 #ifndef ROSTERSYNC_IDENTITY_H
 #define ROSTERSYNC_IDENTITY_H
@@ -12,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "error.h"
+#include "strpool.h"
 
 /* Whether the IdP lets this person hold a seat. */
 enum identity_activity {
@@ -38,6 +41,7 @@ struct identity_set {
 	struct identity *items;
 	size_t count;
 	size_t capacity;
+	struct strpool strings; /* the text fields of items; groups are malloc'ed */
 };
 
 /* Limits on every string taken from an IdP, in bytes. */

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "strpool.h"
+
 enum member_state {
 	MEMBER_ACTIVE = 0,   /* holds a seat */
 	MEMBER_WAITING,      /* assigned in the IdP, no seat was free */
@@ -35,10 +37,15 @@ struct member {
 	bool drifted;        /* row was changed outside rostersync (snapshot only) */
 };
 
+/*
+ * A list of members.  The strings of its items live in the list's string
+ * pool: never free or replace them one by one.
+ */
 struct member_list {
 	struct member *items;
 	size_t count;
 	size_t capacity;
+	struct strpool strings;
 };
 
 /* "active", "waiting", "unassigned". */
@@ -57,13 +64,8 @@ void member_release(struct member *member);
 uint64_t member_checksum(const struct member *member);
 
 void member_list_init(struct member_list *list);
-/* Appends a deep copy; returns false when memory runs out. */
+/* Appends a copy whose strings go into the list's pool; false when memory runs out. */
 bool member_list_add(struct member_list *list, const struct member *member);
-/*
- * Appends *member by moving its strings into the list, then zeroes *member.
- * Returns false when memory runs out; *member is unchanged then.
- */
-bool member_list_take(struct member_list *list, struct member *member);
 void member_list_release(struct member_list *list);
 
 #endif

@@ -39,6 +39,11 @@ struct plan_input {
 	int64_t roster_version;    /* roster_last_event_id(): part of the plan id */
 };
 
+/*
+ * One operation.  Its strings are not its own: they point into the plan
+ * input's identities and members, its source, and the plan's string pool,
+ * so the input must outlive the plan and nothing may free them one by one.
+ */
 struct plan_entry {
 	enum plan_op op;
 	bool has_before;      /* false for a member new to the roster */
@@ -65,11 +70,13 @@ struct plan {
 	char id[17];                  /* hex prefix of SHA-256 over the entries and roster_version */
 	bool threshold_tripped;
 	char *threshold_reason;       /* set when tripped */
+	struct strpool strings;       /* reasons and provenances of the entries */
 };
 
 /*
- * Computes the plan for in.  On success *out owns its entries and problems.
- * Returns RS_ERR_INTERNAL when memory runs out; *out is then empty.
+ * Computes the plan for in.  On success *out owns its entries and problems;
+ * the entries borrow strings from in (see struct plan_entry).  Returns
+ * RS_ERR_INTERNAL when memory runs out; *out is then empty.
  */
 enum rs_err plan_build(const struct plan_input *in, struct plan *out);
 

@@ -187,25 +187,24 @@ static void list_add_copies_member(void **state)
 	assert_null(list.items);
 }
 
-static void list_take_moves_strings(void **state)
+static void list_add_copies_into_pool(void **state)
 {
 	struct member_list list;
 	struct member src = sample();
-	struct member owned;
-	char *email;
 
 	(void)state;
 	member_list_init(&list);
-	assert_true(member_copy(&owned, &src));
-	email = owned.email;
 
-	assert_true(member_list_take(&list, &owned));
+	assert_true(member_list_add(&list, &src));
 	assert_int_equal(list.count, 1);
-	assert_ptr_equal(list.items[0].email, email);
-	assert_null(owned.email);
-	assert_int_equal(owned.id, 0);
+	assert_ptr_not_equal(list.items[0].email, src.email);
+	assert_string_equal(list.items[0].email, src.email);
+	assert_string_equal(list.items[0].external_id, src.external_id);
+	assert_int_equal(list.items[0].id, src.id);
+	assert_int_equal(list.items[0].state, src.state);
 
 	member_list_release(&list);
+	assert_int_equal(list.count, 0);
 }
 
 int main(void)
@@ -221,7 +220,7 @@ int main(void)
 		cmocka_unit_test(checksum_covers_owned_fields),
 		cmocka_unit_test(checksum_ignores_ids_and_times),
 		cmocka_unit_test(list_add_copies_member),
-		cmocka_unit_test(list_take_moves_strings),
+		cmocka_unit_test(list_add_copies_into_pool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
