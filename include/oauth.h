@@ -110,7 +110,7 @@ enum rs_err oauth_report_error(enum oauth_server server, const struct http_respo
 /*
  * POSTs form to the token endpoint url, with the DPoP header when
  * dpop_proof is not NULL.  Results are those of http_post(); RS_OK means
- * *out holds the response whatever its status.
+ * *out contains the response whatever its status.
  */
 enum rs_err oauth_post(struct http_client *http, const char *url, const struct oauth_form *form,
 		       const char *dpop_proof, struct http_response *out);

@@ -1253,6 +1253,73 @@ static void okta_token_errors_explained(void **state)
 	}
 }
 
+/* Returns the first value of response header name in interaction index, or NULL; free it. */
+static char *exchange_header(const char *path, int index, const char *name)
+{
+	char *text = read_text(path);
+	cJSON *root = cJSON_Parse(text);
+	cJSON *interaction = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "interactions"), index);
+	cJSON *headers = cJSON_GetObjectItem(cJSON_GetObjectItem(interaction, "response"), "headers");
+	cJSON *values = cJSON_GetObjectItem(headers, name);
+	cJSON *first = cJSON_GetArrayItem(values, 0);
+	char *value = cJSON_IsString(first) ? strdup(first->valuestring) : NULL;
+
+	cJSON_Delete(root);
+	free(text);
+	return value;
+}
+
+static void okta_recorded_nonce_round(void **state)
+{
+	struct okta_fixture fixture;
+	struct capture capture;
+	char path[512];
+	char reply_headers[256];
+	char **headers = NULL;
+	char *bodies[2];
+	char *nonce;
+	char *logged;
+	cJSON *claims;
+	int status[2];
+
+	(void)state;
+	if (!fixture_path("okta", "oauth_token_dpop_nonce_then_api_call.exchange.json", path,
+			  sizeof(path)))
+		return;
+	bodies[0] = exchange_body(path, 0, &status[0]);
+	bodies[1] = exchange_body(path, 1, &status[1]);
+	nonce = exchange_header(path, 0, "dpop-nonce");
+	assert_non_null(nonce);
+	assert_int_equal(status[0], 400);
+	assert_int_equal(status[1], 200);
+
+	okta_fixture_start(&fixture, true, false);
+	snprintf(reply_headers, sizeof(reply_headers), "dpop-nonce: %s\r\n", nonce);
+	add_reply(&fixture.server, status[0], reply_headers, bodies[0]);
+	add_reply(&fixture.server, status[1], reply_headers, bodies[1]);
+	capture_start(&capture);
+	assert_int_equal(auth_new(&fixture.config, fixture.http, &fixture.auth), RS_OK);
+	assert_int_equal(auth_headers(fixture.auth, "GET", "https://test.okta.com/api/v1/users?limit=1",
+				      &headers), RS_OK);
+	logged = capture_stop(&capture);
+	assert_int_equal(strncmp(headers[0], "Authorization: DPoP eyJ", 23), 0);
+	assert_int_equal(strncmp(headers[1], "DPoP: ", 6), 0);
+	auth_headers_free(headers);
+	okta_fixture_stop(&fixture);
+
+	assert_int_equal(fixture.server.request_count, 2);
+	claims = proof_claims(fixture.server.heads[1]);
+	assert_string_equal(json_text(claims, "nonce"), nonce);
+	cJSON_Delete(claims);
+	expect_logged(logged, "(DPoP, valid for 3600 s)");
+	assert_null(strstr(logged, "eyJraWQi"));
+	free(logged);
+	free(nonce);
+	free(bodies[0]);
+	free(bodies[1]);
+	EVP_PKEY_free(fixture.pkey);
+}
+
 static void okta_bad_key_file(void **state)
 {
 	struct okta_fixture fixture;
@@ -1308,6 +1375,7 @@ int main(void)
 		cmocka_unit_test(okta_without_dpop_bearer),
 		cmocka_unit_test(okta_dpop_token_without_proof),
 		cmocka_unit_test(okta_token_errors_explained),
+		cmocka_unit_test(okta_recorded_nonce_round),
 		cmocka_unit_test(okta_bad_key_file),
 		cmocka_unit_test(form_encodes_values),
 	};
