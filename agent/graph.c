@@ -917,6 +917,17 @@ static double batch_wait(const struct reader *reader, double retry_after, long a
 	return wait > max_wait ? max_wait : wait;
 }
 
+/* Writes "first 429, request id X" about the first step to send again. */
+static void describe_first_retry(const struct graph_batch_result *result, char *out,
+				 size_t size)
+{
+	if (result->retry_status == 0)
+		snprintf(out, size, "first: missing from the response");
+	else
+		snprintf(out, size, "first: %ld, request id %s", result->retry_status,
+			 result->retry_request_id ? result->retry_request_id : "none");
+}
+
 /*
  * Reads the users in ids with one $batch request, and sends the
  * sub-requests that were throttled or failed again, as Graph's throttling
@@ -934,11 +945,13 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 	enum rs_err err = RS_OK;
 
 	for (long attempt = 0; err == RS_OK && todo_count > 0; attempt++) {
+		char first[192];
 		double retry_after;
 		double wait;
 
 		err = send_batch(reader, todo, todo_count, number, &result);
 		retry_after = result.retry_after;
+		describe_first_retry(&result, first, sizeof(first));
 		for (size_t i = 0; i < retry_count; i++)
 			free(retry[i]);
 		free(retry);
@@ -954,14 +967,15 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 		if (attempt >= reader->config->http.max_retries ||
 		    *waited + wait > (double)reader->config->http.retry_budget) {
 			log_msg(LOG_ERROR, "users $batch %ld: %zu of %zu users could still not be read "
-				"after %ld %s (http.max_retries, http.retry_budget)", number,
-				retry_count, count, attempt, plural((size_t)attempt, "retry", "retries"));
+				"after %ld %s (http.max_retries, http.retry_budget); %s", number,
+				retry_count, count, attempt, plural((size_t)attempt, "retry", "retries"),
+				first);
 			err = RS_ERR_UNAVAILABLE;
 			break;
 		}
 		log_msg(LOG_WARN, "users $batch %ld: %zu of %zu users were throttled or failed; "
-			"retry %ld of %ld in %.1f s", number, retry_count, todo_count, attempt + 1,
-			reader->config->http.max_retries, wait);
+			"retry %ld of %ld in %.1f s (%s)", number, retry_count, todo_count,
+			attempt + 1, reader->config->http.max_retries, wait, first);
 		wait_seconds(wait);
 		*waited += wait;
 		todo = (const char *const *)retry;

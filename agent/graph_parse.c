@@ -805,6 +805,7 @@ void graph_batch_result_release(struct graph_batch_result *result)
 		free(result->retry[i]);
 	free(result->not_found);
 	free(result->retry);
+	free(result->retry_request_id);
 	memset(result, 0, sizeof(*result));
 }
 
@@ -867,6 +868,21 @@ static double step_retry_after(const cJSON *headers)
 	return seconds;
 }
 
+/* Stores the status and request id of the first step to send again, for the log. */
+static void note_retry(struct graph_batch_result *result, long status, const cJSON *step)
+{
+	const cJSON *error = member_of(member_of(step, "body"), "error");
+	const cJSON *inner = member_of(error, "innerError");
+	const cJSON *id = member_of(inner, "request-id");
+	const char *header = step_header(member_of(step, "headers"), "request-id");
+
+	result->retry_status = status;
+	if (cJSON_IsString(id) && printable_ascii(id->valuestring))
+		result->retry_request_id = strndup(id->valuestring, 128);
+	else if (header && printable_ascii(header))
+		result->retry_request_id = strndup(header, 128);
+}
+
 /* Handles one step of a batch response; *done marks the ids that have a step. */
 static enum rs_err map_step(struct element *element, const cJSON *step,
 			    const char *const *ids, size_t id_count, bool *done,
@@ -914,6 +930,8 @@ static enum rs_err map_step(struct element *element, const cJSON *step,
 
 		if (wait > result->retry_after)
 			result->retry_after = wait;
+		if (result->retry_count == 0)
+			note_retry(result, (long)status->valuedouble, step);
 		return append_id(&result->retry, &result->retry_count, id) ? RS_OK : RS_ERR_INTERNAL;
 	}
 	log_step_error(element->where, id, (long)status->valuedouble, member_of(step, "body"));

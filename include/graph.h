@@ -188,6 +188,8 @@ struct graph_batch_result {
 	char **retry;              /* ids whose sub-request should be sent again */
 	size_t retry_count;
 	double retry_after;        /* longest Retry-After among them, seconds; 0 if none */
+	long retry_status;         /* status of the first of them; 0 for a missing step */
+	char *retry_request_id;    /* its request id, or NULL */
 };
 
 /*

@@ -216,8 +216,7 @@ test_graph_batch_step_throttled_then_read() {
 
 	assert_eq "$(sql "SELECT state FROM members WHERE external_id='u3'")" active "u3"
 	assert_eq "$(graph_requests '/v1.0/$batch' POST)" 2 "batch requests"
-	assert_contains "$T/err" "users \$batch 1: 1 of 2 users were throttled or failed"
-	assert_contains "$T/err" "retry 1 of 2 in 0.2 s"
+	assert_contains "$T/err" "users \$batch 1: 1 of 2 users were throttled or failed; retry 1 of 2 in 0.2 s (first: 429, request id "
 }
 
 test_graph_failing_page_exits_69() {

@@ -392,6 +392,12 @@ struct graph_data;
 bool graph_path(const char *path);
 
 /*
+ * Checks the Bearer token of a Graph request.  Returns true when the
+ * request may go on; otherwise ex->response contains the 401 error.
+ */
+bool graph_check_access(struct fake_exchange *ex);
+
+/*
  * Reads the dataset's "graph" object (item may be NULL) into *out.  With
  * synthetic_users > 0 the directory is generated and item may hold only
  * settings.  On failure err contains the reason and *out is NULL.

@@ -137,8 +137,7 @@ static bool check_permission(struct fake_exchange *ex, const char *permission)
 	return false;
 }
 
-/* Checks the Bearer token against the dataset's graph.token, when one is set. */
-static bool check_token(struct fake_exchange *ex)
+bool graph_check_access(struct fake_exchange *ex)
 {
 	const char *expected = graph_data_settings(dataset_graph(ex->dataset))->token;
 	const char *auth = request_header(ex->request, "authorization");
@@ -923,7 +922,7 @@ static void route_batch(struct fake_exchange *ex, const struct fake_path *path)
 
 static void graph_handle(struct fake_exchange *ex)
 {
-	if (check_token(ex))
+	if (graph_check_access(ex))
 		graph_route(ex, false);
 }
 

@@ -400,12 +400,19 @@ static void serve_interaction(struct fake_exchange *ex, const struct interaction
 	}
 }
 
+/* The IdP whose token check, errors and headers a replayed path gets. */
+static const struct personality *replay_base(const struct fake_request *req)
+{
+	return graph_path(req->path) ? &graph_personality : &okta_personality;
+}
+
 static void replay_handle(struct fake_exchange *ex)
 {
+	const struct personality *base = replay_base(ex->request);
 	const struct interaction *item;
 	struct buf summary;
 
-	if (!okta_check_access(ex))
+	if (base == &graph_personality ? !graph_check_access(ex) : !okta_check_access(ex))
 		return;
 	item = replay_pick(ex->replay, ex->request);
 	if (item != NULL) {
@@ -415,25 +422,26 @@ static void replay_handle(struct fake_exchange *ex)
 	buf_init(&summary);
 	buf_printf(&summary, "Not found: Resource not found: %s (no recorded exchange)",
 		   ex->request->path);
-	okta_personality.error(ex, 404, "E0000007", summary.failed ? NULL : summary.data);
+	base->error(ex, 404, base == &graph_personality ? "Request_ResourceNotFound" : "E0000007",
+		    summary.failed ? NULL : summary.data);
 	buf_release(&summary);
 }
 
 static void replay_decorate(struct fake_exchange *ex)
 {
 	if (!ex->response.recorded)
-		okta_personality.decorate(ex);
+		replay_base(ex->request)->decorate(ex);
 }
 
 static int replay_page(const struct fake_request *req)
 {
-	return okta_personality.page(req);
+	return replay_base(req)->page(req);
 }
 
 static void replay_error(struct fake_exchange *ex, unsigned int status, const char *code,
 			 const char *summary)
 {
-	okta_personality.error(ex, status, code, summary);
+	replay_base(ex->request)->error(ex, status, code, summary);
 }
 
 const struct personality replay_personality = {

@@ -708,7 +708,8 @@ static void batch_statuses(void **state)
 		"{\"id\":\"1\",\"status\":200,\"body\":{\"@odata.context\":\"x\",\"id\":\"u1\","
 		" \"userPrincipalName\":\"u1@c.example\",\"mail\":\"u1@c.example\",\"accountEnabled\":true}},"
 		"{\"id\":\"2\",\"status\":429,\"headers\":{\"Retry-After\":\"0.5\"},"
-		" \"body\":{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"slow down\"}}},"
+		" \"body\":{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"slow down\","
+		"  \"innerError\":{\"request-id\":\"req-429\"}}}},"
 		"{\"id\":\"4\",\"status\":503,\"headers\":{\"retry-after\":\"2\"}}]}";
 	static const char *const ids[] = { "u1", "u2", "u3", "u4", "u5" };
 	const struct graph_object_sink sink = { collect_user, NULL, NULL, NULL };
@@ -731,6 +732,8 @@ static void batch_statuses(void **state)
 	expect_text("retry 1", result.retry[1], "u4");
 	expect_text("retry 2", result.retry[2], "u5");
 	assert_true(result.retry_after > 1.99 && result.retry_after < 2.01);
+	assert_int_equal(result.retry_status, 429);
+	expect_text("request id of the first retry", result.retry_request_id, "req-429");
 	graph_batch_result_release(&result);
 	collected_release(&c);
 }
