@@ -252,7 +252,7 @@ void oauth_settings_free(struct oauth_settings *settings);
 enum oauth_issuer { OAUTH_ISSUER_OKTA, OAUTH_ISSUER_ENTRA };
 
 enum oauth_verdict {
-	OAUTH_NOT_OAUTH,        /* no Bearer or DPoP Authorization */
+	OAUTH_NOT_OAUTH,        /* no "oauth" settings, or no Bearer or DPoP Authorization */
 	OAUTH_VALID,
 	OAUTH_INVALID_TOKEN,    /* unknown, expired, or issued by the other server */
 	OAUTH_INVALID_PROOF,    /* a DPoP-bound token without a valid proof */

@@ -868,12 +868,13 @@ enum oauth_verdict oauth_check_api(const struct fake_exchange *ex, enum oauth_is
 	struct proof_check check;
 	enum proof_result result;
 
-	if (auth == NULL)
+	/* Without "oauth" settings the fake checks tokens as it did before OAuth. */
+	if (auth == NULL || s == NULL)
 		return OAUTH_NOT_OAUTH;
 	dpop_scheme = strncasecmp(auth, "DPoP ", 5) == 0;
 	if (!dpop_scheme && strncasecmp(auth, "Bearer ", 7) != 0)
 		return OAUTH_NOT_OAUTH;
-	if (s == NULL || !find_token(auth + (dpop_scheme ? 5 : 7), issuer, &token) ||
+	if (!find_token(auth + (dpop_scheme ? 5 : 7), issuer, &token) ||
 	    token.expires <= wall_clock())
 		return OAUTH_INVALID_TOKEN;
 	if (token.jkt[0] == '\0')
