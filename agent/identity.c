@@ -123,6 +123,20 @@ enum rs_err identity_add_group(struct identity *identity, const char *group)
 	return RS_OK;
 }
 
+/* Gives back the unused end of the items array, up to half of it after doubling. */
+static void shrink_items(struct identity_set *set)
+{
+	struct identity *items;
+
+	if (set->capacity - set->count < 1024)
+		return;
+	items = realloc(set->items, set->count * sizeof(*items));
+	if (!items)
+		return;
+	set->items = items;
+	set->capacity = set->count;
+}
+
 /* Sorts by external_id; ties keep the order of arrival (index as key). */
 static int compare_by_id(const void *a, const void *b)
 {
@@ -166,6 +180,7 @@ enum rs_err identity_set_finish(struct identity_set *set)
 		set->items[++out] = set->items[i];
 	}
 	set->count = out + 1;
+	shrink_items(set);
 	return RS_OK;
 }
 

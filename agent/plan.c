@@ -1051,11 +1051,27 @@ static void planner_release(struct planner *p)
 	free(p->matches);
 }
 
+/*
+ * Allocates room for the most entries a plan can have: one per identity and
+ * one per member.  Pages that no entry uses are never touched, so they cost
+ * address space but no memory, and the array is never copied to grow.
+ */
+static bool reserve_entries(struct planner *p)
+{
+	size_t most = p->in->identities->count + p->in->members->count + 1;
+
+	p->plan->entries = malloc(most * sizeof(*p->plan->entries));
+	if (!p->plan->entries)
+		return false;
+	p->entries_capacity = most;
+	return true;
+}
+
 static bool plan_steps(struct planner *p)
 {
 	const struct identity_set *identities = p->in->identities;
 
-	if (!build_indexes(p))
+	if (!build_indexes(p) || !reserve_entries(p))
 		return false;
 
 	p->matches = calloc(identities->count + 1, sizeof(*p->matches));

@@ -215,12 +215,13 @@ static enum rs_err set_pragmas(struct roster *roster)
 	if (err == RS_OK)
 		err = roster_exec(roster, "PRAGMA synchronous = NORMAL", "setting synchronous");
 	/*
-	 * 64 MiB of page cache instead of SQLite's 2 MiB default: a sync of
-	 * 100,000 members writes about 60 MB, and a transaction that outgrows
-	 * the cache writes its pages to the WAL more than once.
+	 * 8 MiB of page cache instead of SQLite's 2 MiB default.  A sync of
+	 * 100,000 new members writes about 60 MB: a cache that holds it all
+	 * adds that much to the peak memory, while spilling pages to the WAL
+	 * during the transaction cost about 5% more CPU time (make bench).
 	 */
 	if (err == RS_OK)
-		err = roster_exec(roster, "PRAGMA cache_size = -65536", "setting cache_size");
+		err = roster_exec(roster, "PRAGMA cache_size = -8192", "setting cache_size");
 	if (err == RS_OK)
 		err = roster_exec(roster, "PRAGMA foreign_keys = ON", "enabling foreign keys");
 	return err;
