@@ -440,7 +440,12 @@ static enum rs_err build_proof(const struct auth *auth, const char *method, cons
 	return jwt_dpop_proof(auth->dpop_key, &dpop, out);
 }
 
-/* Sends one token request; *response is empty unless RS_OK. */
+/*
+ * Sends one token request; *response is empty unless RS_OK.
+ * NOTE: http_post() repeats the same body and headers after a transient
+ * failure, so a retried request reuses the jti of its assertion and proof,
+ * which a server that processed the first attempt may reject as a replay.
+ */
 static enum rs_err request_token(struct auth *auth, struct http_response *response)
 {
 	struct oauth_form form;
