@@ -227,6 +227,31 @@ static enum rs_err set_pragmas(struct roster *roster)
 	return err;
 }
 
+/*
+ * Refuses a file without a rostersync schema that holds tables already:
+ * roster.path then points at another program's database, which must not
+ * be migrated or switched to WAL.
+ */
+static enum rs_err refuse_foreign_database(struct roster *roster)
+{
+	sqlite3_stmt *stmt = NULL;
+	int tables = 0;
+
+	if (sqlite3_prepare_v2(roster->db, "SELECT count(*) FROM sqlite_master", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		return roster_sqlite_error(roster, "reading the schema");
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		tables = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+
+	if (tables == 0)
+		return RS_OK;
+	log_msg(LOG_ERROR, "roster %s: the file is an SQLite database of another program "
+		"(%d schema objects, no rostersync schema version); point roster.path at a new "
+		"file", roster->path, tables);
+	return RS_ERR_IO;
+}
+
 /* Opens the SQLite connection and refuses a schema newer than this program's. */
 static enum rs_err open_connection(struct roster *roster)
 {
@@ -246,6 +271,11 @@ static enum rs_err open_connection(struct roster *roster)
 	err = roster_schema_version(roster, &version);
 	if (err != RS_OK)
 		return err;
+	if (version == 0) {
+		err = refuse_foreign_database(roster);
+		if (err != RS_OK)
+			return err;
+	}
 	if (version > ROSTER_SCHEMA_VERSION) {
 		log_msg(LOG_ERROR, "roster %s: schema version %d is newer than version %d, the"
 			" newest that rostersync %s knows; upgrade rostersync",

@@ -83,3 +83,17 @@ test_release_then_take_over() {
 	assert_rc 77
 	sync_ok
 }
+
+test_foreign_database_is_refused() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sqlite3 "$T/roster.db" "CREATE TABLE products (id INTEGER); INSERT INTO products VALUES (7);"
+	before=$(sqlite3 "$T/roster.db" ".dump" | sha256sum)
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 74
+	assert_contains "$T/err" "another program"
+	assert_eq "$(sqlite3 "$T/roster.db" ".dump" | sha256sum)" "$before" "foreign database"
+	assert_eq "$(sqlite3 "$T/roster.db" "PRAGMA journal_mode")" delete "journal mode"
+}
