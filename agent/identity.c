@@ -4,8 +4,10 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "identity.h"
+#include "log.h"
 #include "progress.h"
 
 /* Frees what an identity in a set owns alone: its groups. */
@@ -149,8 +151,30 @@ static int compare_by_id(const void *a, const void *b)
 	return (x->direct < y->direct) - (x->direct > y->direct);
 }
 
+static bool same_text(const char *a, const char *b, bool ignore_case)
+{
+	if (!a || !b)
+		return a == b;
+	return ignore_case ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
+}
+
+/*
+ * Merges dup into keep.  Two records of one user that disagree on the
+ * account status or the email cannot both be right: the user becomes
+ * IDENTITY_UNKNOWN, which keeps the member as it is, with a warning.
+ */
 static enum rs_err merge_into(struct identity *keep, struct identity *dup)
 {
+	if (keep->activity != dup->activity || !same_text(keep->status, dup->status, false) ||
+	    !same_text(keep->email, dup->email, true)) {
+		log_msg(LOG_WARN, "user %s is listed twice with different data (status %s and %s, "
+			"email %s and %s); the member is kept as it is until the IdP agrees",
+			keep->external_id, keep->status ? keep->status : "-",
+			dup->status ? dup->status : "-", keep->email ? keep->email : "-",
+			dup->email ? dup->email : "-");
+		keep->activity = IDENTITY_UNKNOWN;
+		keep->status = (char *)"listed twice with different data";
+	}
 	keep->direct = keep->direct || dup->direct;
 	for (size_t i = 0; i < dup->group_count; i++) {
 		if (identity_add_group(keep, dup->groups[i]) != RS_OK)

@@ -169,6 +169,32 @@ static void email_compare_ignores_case(void **state)
 	assert_true(identity_email_compare("ada@example.com", "bob@example.com") < 0);
 }
 
+static void disagreeing_duplicates_become_unknown(void **state)
+{
+	struct identity_set set;
+	struct identity a = { .external_id = "00u1", .email = "ada@example.com",
+			      .status = "ACTIVE", .activity = IDENTITY_ACTIVE, .direct = true };
+	struct identity b = { .external_id = "00u1", .email = "ada@example.com",
+			      .status = "SUSPENDED", .activity = IDENTITY_INACTIVE };
+	struct identity c = { .external_id = "00u2", .email = "bob@example.com",
+			      .status = "ACTIVE", .activity = IDENTITY_ACTIVE };
+	struct identity d = { .external_id = "00u2", .email = "BOB@example.com",
+			      .status = "ACTIVE", .activity = IDENTITY_ACTIVE };
+
+	(void)state;
+	identity_set_init(&set);
+	assert_int_equal(identity_set_add(&set, &a), RS_OK);
+	assert_int_equal(identity_set_add(&set, &b), RS_OK);
+	assert_int_equal(identity_set_add(&set, &c), RS_OK);
+	assert_int_equal(identity_set_add(&set, &d), RS_OK);
+	assert_int_equal(identity_set_finish(&set), RS_OK);
+
+	assert_int_equal(set.count, 2);
+	assert_int_equal(set.items[0].activity, IDENTITY_UNKNOWN);
+	assert_int_equal(set.items[1].activity, IDENTITY_ACTIVE);
+	identity_set_release(&set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +206,7 @@ int main(void)
 		cmocka_unit_test(text_validation_table),
 		cmocka_unit_test(trim_dup_table),
 		cmocka_unit_test(email_compare_ignores_case),
+		cmocka_unit_test(disagreeing_duplicates_become_unknown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
