@@ -9,6 +9,12 @@
 
 #include "report.h"
 
+/*
+ * A run without an end time is still running or was killed: it has no
+ * exit status, and showing 0 would read as a success.
+ */
+#define RUN_UNFINISHED "unfinished (still running, or killed before it ended)"
+
 static const char *or_dash(const char *text)
 {
 	return text && text[0] ? text : "-";
@@ -210,6 +216,10 @@ static void print_runs(FILE *out, const struct report_status *s)
 		char started[32];
 
 		format_time(r->started_at, started, sizeof(started));
+		if (!r->finished_at) {
+			fprintf(out, "  %s  %-13s %s\n", started, or_dash(r->command), RUN_UNFINISHED);
+			continue;
+		}
 		fprintf(out, "  %s  %-13s %-10s exit %-3d assign %ld, update %ld, unassign %ld, "
 			"wait %ld, skipped %ld%s%s\n",
 			started, or_dash(r->command), or_dash(r->outcome), r->exit_status,
@@ -280,8 +290,13 @@ static cJSON *run_json(const struct roster_run *r)
 	format_time(r->finished_at, finished, sizeof(finished));
 	add_string_or_null(item, "id", r->id);
 	add_string_or_null(item, "command", r->command);
-	add_string_or_null(item, "outcome", r->outcome);
-	cJSON_AddNumberToObject(item, "exit_status", r->exit_status);
+	if (r->finished_at) {
+		add_string_or_null(item, "outcome", r->outcome);
+		cJSON_AddNumberToObject(item, "exit_status", r->exit_status);
+	} else {
+		cJSON_AddStringToObject(item, "outcome", "unfinished");
+		cJSON_AddNullToObject(item, "exit_status");
+	}
 	cJSON_AddStringToObject(item, "started_at", started);
 	add_string_or_null(item, "finished_at", r->finished_at ? finished : NULL);
 	for (int op = 0; op < PLAN_OP_COUNT; op++)

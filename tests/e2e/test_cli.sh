@@ -84,3 +84,24 @@ test_status_and_members_json() {
 	assert_contains "$T/out" "3 of 3 used"
 	assert_contains "$T/out" "user0004@example.com"
 }
+
+test_killed_run_is_not_a_success() {
+	users 3 | write_users '.faults = [{"path":"/api/v1/apps/0oaapp1/users","kind":"slow","delay_ms":3000}]'
+	start_fake --data "$T/data.json"
+	write_config
+	"$RS_BIN" sync -c "$T/config.yaml" > /dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 1 50); do
+		[ -e "$T/roster.db" ] && [ "$(sql "SELECT count(*) FROM runs")" = 1 ] && break
+		sleep 0.1
+	done
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+
+	rs status -c "$T/config.yaml" --json
+	assert_rc 0
+	assert_eq "$(jq -r '.last_run.outcome' "$T/out")" unfinished "outcome of a killed run"
+	assert_eq "$(jq -r '.last_run.exit_status' "$T/out")" null "exit status of a killed run"
+	rs status -c "$T/config.yaml"
+	assert_contains "$T/out" "unfinished"
+}
