@@ -33,8 +33,12 @@
 /* A URL is cut to this many bytes in log lines. */
 #define LOG_URL_MAX 512
 
+struct pending;
+
 struct http_client {
 	CURL *curl;
+	CURLM *multi;           /* runs every transfer, so one connection cache serves all */
+	struct pending *pending; /* started by http_get_start(), not collected yet */
 	struct http_options options;
 	char *ca_file;
 	char *proxy;
@@ -59,6 +63,7 @@ struct attempt {
 	bool body_too_large;
 	bool headers_too_large;
 	bool out_of_memory;
+	bool started;       /* added to the multi handle and not removed yet */
 	CURLcode code;
 };
 
@@ -373,7 +378,8 @@ enum rs_err http_client_new(const struct http_options *options, struct http_clie
 		 ROSTERSYNC_VERSION, curl_version_info(CURLVERSION_NOW)->version);
 
 	client->curl = curl_easy_init();
-	if (!client->curl || (options->ca_file && !client->ca_file) ||
+	client->multi = curl_multi_init();
+	if (!client->curl || !client->multi || (options->ca_file && !client->ca_file) ||
 	    (options->proxy && !client->proxy) || !configure_handle(client)) {
 		log_msg(LOG_ERROR, "cannot set up the HTTP client (libcurl %s)",
 			curl_version_info(CURLVERSION_NOW)->version);
@@ -389,6 +395,9 @@ void http_client_free(struct http_client *client)
 {
 	if (!client)
 		return;
+	http_get_cancel(client);
+	if (client->multi)
+		curl_multi_cleanup(client->multi);
 	if (client->curl)
 		curl_easy_cleanup(client->curl);
 	free(client->ca_file);
@@ -517,11 +526,17 @@ struct request {
 	char log_url[LOG_URL_MAX];
 };
 
-static enum attempt_outcome perform_attempt(struct http_client *client, const struct request *request,
-					    struct curl_slist *headers, struct attempt *attempt)
+/*
+ * Sets up the transfer of request and hands it to the multi handle, which
+ * sends as much of it as it can without waiting.  finish_attempt() then
+ * waits for the response.  A handle that cannot be added fails the attempt
+ * with CURLE_FAILED_INIT, and finish_attempt() reports it.
+ */
+static void start_attempt(struct http_client *client, const struct request *request,
+			  struct curl_slist *headers, struct attempt *attempt)
 {
 	CURL *curl = client->curl;
-	long connects = 0;
+	int running = 0;
 
 	memset(attempt, 0, sizeof(*attempt));
 	attempt->max_body = client->options.max_body;
@@ -537,7 +552,54 @@ static enum attempt_outcome perform_attempt(struct http_client *client, const st
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, attempt);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, attempt);
-	attempt->code = curl_easy_perform(curl);
+
+	if (curl_multi_add_handle(client->multi, curl) != CURLM_OK) {
+		attempt->code = CURLE_FAILED_INIT;
+		return;
+	}
+	attempt->started = true;
+	curl_multi_perform(client->multi, &running);
+}
+
+/* Drives the transfer that start_attempt() began until it ends; returns its result. */
+static CURLcode wait_for_transfer(struct http_client *client)
+{
+	CURLcode code = CURLE_OK;
+	bool done = false;
+
+	while (!done) {
+		int running = 0;
+		int queued = 0;
+		CURLMsg *message;
+		CURLMcode status = curl_multi_perform(client->multi, &running);
+
+		if (status != CURLM_OK)
+			return CURLE_FAILED_INIT;
+		while ((message = curl_multi_info_read(client->multi, &queued)) != NULL) {
+			if (message->msg == CURLMSG_DONE && message->easy_handle == client->curl) {
+				code = message->data.result;
+				done = true;
+			}
+		}
+		if (!done && running == 0)
+			return CURLE_FAILED_INIT;
+		if (!done && curl_multi_poll(client->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+			return CURLE_FAILED_INIT;
+	}
+	return code;
+}
+
+/* Waits for the response of the attempt that start_attempt() began and classifies it. */
+static enum attempt_outcome finish_attempt(struct http_client *client, struct attempt *attempt)
+{
+	CURL *curl = client->curl;
+	long connects = 0;
+
+	if (attempt->started) {
+		attempt->code = wait_for_transfer(client);
+		curl_multi_remove_handle(client->multi, curl);
+		attempt->started = false;
+	}
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
 
 	client->stats.requests++;
@@ -687,23 +749,28 @@ static void take_pace(struct http_client *client)
 	client->pace_pending = 0;
 }
 
-static enum rs_err perform_request(struct http_client *client, struct request *request,
-				   const char *const *headers, struct http_response *out)
+/* Logs and rejects a request whose URL is not allowed; fills request->log_url. */
+static enum rs_err check_request(struct request *request)
 {
-	struct curl_slist *list;
-	struct attempt attempt;
-	enum rs_err err = RS_OK;
-
-	memset(out, 0, sizeof(*out));
 	url_for_log(request->url ? request->url : "", request->log_url, sizeof(request->log_url));
 	if (!request->url || !http_url_allowed(request->url)) {
 		log_msg(LOG_ERROR, "rejected the request to %s: only https:// URLs are allowed, "
 			"and http:// for loopback hosts", request->log_url);
 		return RS_ERR_CONFIG;
 	}
-	list = build_header_list(headers);
-	if (!list)
-		return RS_ERR_INTERNAL;
+	return RS_OK;
+}
+
+/*
+ * Runs request until it gets a response worth returning, retrying transient
+ * failures.  When started is true, the first attempt is already under way
+ * in *attempt (http_get_start()); else every attempt starts here.
+ */
+static enum rs_err run_request(struct http_client *client, const struct request *request,
+			       struct curl_slist *list, bool started, struct attempt *attempt,
+			       struct http_response *out)
+{
+	enum rs_err err = RS_OK;
 
 	for (long retries = 0;; retries++) {
 		enum attempt_outcome outcome;
@@ -711,23 +778,27 @@ static enum rs_err perform_request(struct http_client *client, struct request *r
 		double requested;
 		int stop = -1;
 
-		take_pace(client);
-		outcome = perform_attempt(client, request, list, &attempt);
+		if (retries > 0 || !started) {
+			take_pace(client);
+			start_attempt(client, request, list, attempt);
+		}
+		outcome = finish_attempt(client, attempt);
 		if (outcome == ATTEMPT_DONE) {
-			*out = attempt.response;
+			*out = attempt->response;
+			memset(&attempt->response, 0, sizeof(attempt->response));
 			schedule_pace(client, out);
 			break;
 		}
 		if (outcome == ATTEMPT_FAILED) {
-			err = attempt_error(client, &attempt, request->log_url);
-			http_response_release(&attempt.response);
+			err = attempt_error(client, attempt, request->log_url);
+			http_response_release(&attempt->response);
 			break;
 		}
 
-		wait = http_retry_wait(attempt.code == CURLE_OK ? &attempt.response : NULL,
+		wait = http_retry_wait(attempt->code == CURLE_OK ? &attempt->response : NULL,
 				       retries + 1, (double)client->options.max_wait, time(NULL),
 				       next_random(client));
-		requested = requested_wait(&attempt);
+		requested = requested_wait(attempt);
 		if (retries >= client->options.max_retries)
 			stop = GIVE_UP_RETRIES;
 		else if (requested > (double)client->options.max_wait)
@@ -735,21 +806,120 @@ static enum rs_err perform_request(struct http_client *client, struct request *r
 		else if (client->waited + wait > (double)client->options.retry_budget)
 			stop = GIVE_UP_BUDGET;
 		if (stop >= 0) {
-			err = give_up(client, &attempt, request, retries,
+			err = give_up(client, attempt, request, retries,
 				      stop == GIVE_UP_TOO_LONG ? requested : wait,
 				      (enum give_up_reason)stop);
-			http_response_release(&attempt.response);
+			http_response_release(&attempt->response);
 			break;
 		}
 
-		log_retry(client, &attempt, request, retries + 1, wait);
-		http_response_release(&attempt.response);
+		log_retry(client, attempt, request, retries + 1, wait);
+		http_response_release(&attempt->response);
 		client->stats.retries++;
 		client_wait(client, wait);
 	}
+	return err;
+}
 
+static enum rs_err perform_request(struct http_client *client, struct request *request,
+				   const char *const *headers, struct http_response *out)
+{
+	struct curl_slist *list;
+	struct attempt attempt;
+	enum rs_err err;
+
+	memset(out, 0, sizeof(*out));
+	http_get_cancel(client);
+	err = check_request(request);
+	if (err != RS_OK)
+		return err;
+	list = build_header_list(headers);
+	if (!list)
+		return RS_ERR_INTERNAL;
+
+	err = run_request(client, request, list, false, &attempt, out);
 	free_header_list(list);
 	return err;
+}
+
+/* A GET that http_get_start() began and http_get_finish() collects. */
+struct pending {
+	struct request request;
+	char *url;                  /* request.url points here */
+	struct curl_slist *headers;
+	struct attempt attempt;     /* the transfer writes into it, so it must not move */
+};
+
+static void pending_free(struct pending *pending)
+{
+	if (!pending)
+		return;
+	http_response_release(&pending->attempt.response);
+	free_header_list(pending->headers);
+	free(pending->url);
+	free(pending);
+}
+
+enum rs_err http_get_start(struct http_client *client, const char *url,
+			   const char *const *headers)
+{
+	struct pending *pending;
+	enum rs_err err;
+
+	http_get_cancel(client);
+	pending = calloc(1, sizeof(*pending));
+	if (!pending)
+		return RS_ERR_INTERNAL;
+	pending->url = url ? strdup(url) : NULL;
+	pending->request.method = "GET";
+	pending->request.url = pending->url;
+	err = check_request(&pending->request);
+	if (err == RS_OK && !pending->url)
+		err = RS_ERR_INTERNAL;
+	if (err == RS_OK) {
+		pending->headers = build_header_list(headers);
+		if (!pending->headers)
+			err = RS_ERR_INTERNAL;
+	}
+	if (err != RS_OK) {
+		pending_free(pending);
+		return err;
+	}
+
+	take_pace(client);
+	start_attempt(client, &pending->request, pending->headers, &pending->attempt);
+	client->pending = pending;
+	return RS_OK;
+}
+
+enum rs_err http_get_finish(struct http_client *client, struct http_response *out)
+{
+	struct pending *pending = client->pending;
+	enum rs_err err;
+
+	memset(out, 0, sizeof(*out));
+	if (!pending) {
+		log_msg(LOG_ERROR, "no request was started to collect a response from");
+		return RS_ERR_INTERNAL;
+	}
+	client->pending = NULL;
+	err = run_request(client, &pending->request, pending->headers, true, &pending->attempt,
+			  out);
+	pending_free(pending);
+	return err;
+}
+
+void http_get_cancel(struct http_client *client)
+{
+	struct pending *pending = client ? client->pending : NULL;
+
+	if (!pending)
+		return;
+	client->pending = NULL;
+	if (pending->attempt.started)
+		curl_multi_remove_handle(client->multi, client->curl);
+	curl_easy_setopt(client->curl, CURLOPT_HTTPHEADER, NULL);
+	pending_free(pending);
 }
 
 enum rs_err http_get(struct http_client *client, const char *url,

@@ -1154,15 +1154,29 @@ static enum rs_err get_once(const struct reader *reader, const char *url,
 	return err;
 }
 
-/*
- * GETs url, and after a 401 sends it once more when the credential can
- * recover (a new access token, or a DPoP nonce).  A second 401 is returned
- * to the caller like any other status.
- */
-static enum rs_err get_with_auth(const struct reader *reader, const char *url,
-				 struct http_response *response)
+/* Starts the GET of url with the credential headers; finish_get() collects it. */
+static enum rs_err start_get(const struct reader *reader, const char *url)
 {
-	enum rs_err err = get_once(reader, url, response);
+	char **headers = NULL;
+	enum rs_err err;
+
+	err = auth_headers(reader->auth, "GET", url, &headers);
+	if (err != RS_OK)
+		return err;
+	err = http_get_start(reader->http, url, (const char *const *)headers);
+	auth_headers_free(headers);
+	return err;
+}
+
+/*
+ * Collects the GET of url that start_get() began, and after a 401 sends it
+ * once more when the credential can recover (a new access token, or a DPoP
+ * nonce).  A second 401 is returned to the caller like any other status.
+ */
+static enum rs_err finish_get(const struct reader *reader, const char *url,
+			      struct http_response *response)
+{
+	enum rs_err err = http_get_finish(reader->http, response);
 
 	if (err != RS_OK || response->status != 401)
 		return err;
@@ -1175,16 +1189,15 @@ static enum rs_err get_with_auth(const struct reader *reader, const char *url,
 	return get_once(reader, url, response);
 }
 
-/* Requests url and hands a 200 page to the listing; other statuses are errors. */
-static enum rs_err read_page(const struct reader *reader, struct listing *listing,
-			     const char *url, struct http_response *response)
+/*
+ * Collects the page of url that start_get() began.  Any status but 200 is
+ * an error, except a 404 on the first page of a listing that allows it.
+ */
+static enum rs_err collect_page(const struct reader *reader, struct listing *listing,
+				const char *url, struct http_response *response)
 {
-	const char *request_id;
-	char where[256];
-	size_t items = 0;
-	enum rs_err err;
+	enum rs_err err = finish_get(reader, url, response);
 
-	err = get_with_auth(reader, url, response);
 	if (err != RS_OK)
 		return err;
 	if (response->status == 404 && listing->allow_not_found && listing->pages == 0) {
@@ -1193,9 +1206,18 @@ static enum rs_err read_page(const struct reader *reader, struct listing *listin
 	}
 	if (response->status != 200)
 		return report_error(response, url, auth_uses_oauth(reader->auth));
-
 	listing->pages++;
-	request_id = http_response_request_id(response);
+	return RS_OK;
+}
+
+/* Hands a collected page to the listing's handler. */
+static enum rs_err handle_page(struct listing *listing, const struct http_response *response)
+{
+	const char *request_id = http_response_request_id(response);
+	char where[256];
+	size_t items = 0;
+	enum rs_err err;
+
 	snprintf(where, sizeof(where), "%s page %ld (request id %.100s)", listing->name,
 		 listing->pages, request_id ? request_id : "none");
 	err = listing->on_page(listing->context, where, response, &items);
@@ -1205,36 +1227,44 @@ static enum rs_err read_page(const struct reader *reader, struct listing *listin
 	return err;
 }
 
-/* Reads every page of a listing, following rel="next" links from first_url. */
+/*
+ * Reads every page of a listing, following rel="next" links from first_url.
+ * The next page is requested as soon as its link is known, before the
+ * current page is parsed, so the server prepares it while this one is read.
+ */
 static enum rs_err read_listing(const struct reader *reader, struct listing *listing,
 				const char *first_url)
 {
 	struct url_set followed = { NULL, 0, 0 };
 	char *url = strdup(first_url);
-	enum rs_err err = url ? RS_OK : RS_ERR_INTERNAL;
+	enum rs_err err = url ? start_get(reader, url) : RS_ERR_INTERNAL;
 
 	while (err == RS_OK && url) {
 		struct http_response response;
 		char *next = NULL;
 
-		if (listing->pages >= OKTA_MAX_PAGES) {
-			log_msg(LOG_ERROR, "%s: more than %d pages", listing->name, OKTA_MAX_PAGES);
-			err = RS_ERR_PROTOCOL;
-			break;
-		}
 		if (!url_set_add(&followed, url)) {
 			err = RS_ERR_INTERNAL;
 			break;
 		}
 
-		err = read_page(reader, listing, url, &response);
+		err = collect_page(reader, listing, url, &response);
 		if (err == RS_OK && !listing->not_found)
 			err = next_page_url(reader, listing, &response, &followed, &next);
+		if (err == RS_OK && next && listing->pages >= OKTA_MAX_PAGES) {
+			log_msg(LOG_ERROR, "%s: more than %d pages", listing->name, OKTA_MAX_PAGES);
+			err = RS_ERR_PROTOCOL;
+		}
+		if (err == RS_OK && next)
+			err = start_get(reader, next);
+		if (err == RS_OK && !listing->not_found)
+			err = handle_page(listing, &response);
 		http_response_release(&response);
 		free(url);
 		url = next;
 	}
 
+	http_get_cancel(reader->http);
 	free(url);
 	url_set_release(&followed);
 	return err;

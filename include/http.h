@@ -1,8 +1,8 @@
 /*
  * http.h - HTTPS GET for the IdP sources, with the one retry policy.
  *
- * One struct http_client owns one libcurl easy handle, so the connection
- * and TLS session are reused across pages.  TLS verification is always on,
+ * One struct http_client owns one libcurl easy handle, run by one multi
+ * handle, so the connection and TLS session are reused across pages.  TLS verification is always on,
  * redirects are never followed, and http:// is accepted only for loopback
  * hosts (127.0.0.0/8, ::1, localhost).  Response bodies are capped.
  *
@@ -72,6 +72,28 @@ void http_client_free(struct http_client *client);
  */
 enum rs_err http_get(struct http_client *client, const char *url,
 		     const char *const *headers, struct http_response *out);
+
+/*
+ * Starts a GET of url like http_get() and returns without waiting for the
+ * response, so the caller can work on the previous page while the server
+ * prepares the next one.  http_get_finish() waits for the response, with
+ * the retries and results of http_get().  One request can be pending per
+ * client: starting another, or any other request, cancels it.  Returns
+ * RS_ERR_CONFIG for a URL that is not allowed, RS_ERR_INTERNAL when memory
+ * runs out; nothing is pending then.
+ */
+enum rs_err http_get_start(struct http_client *client, const char *url,
+			   const char *const *headers);
+
+/*
+ * Waits for the GET that http_get_start() began and returns what
+ * http_get() would have returned for it.  RS_ERR_INTERNAL when no GET is
+ * pending.
+ */
+enum rs_err http_get_finish(struct http_client *client, struct http_response *out);
+
+/* Abandons the pending GET, if any; its connection is closed when it was in use. */
+void http_get_cancel(struct http_client *client);
 
 /*
  * POSTs body_len bytes of body with the same checks, retries and results

@@ -785,6 +785,48 @@ static void get_returns_body_and_headers(void **state)
 	assert_int_equal(fixture.waits.count, 0);
 }
 
+/* A started GET is collected later on the same connection; a 503 is retried then. */
+static void get_start_then_finish(void **state)
+{
+	static const struct scripted script[] = {
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n[\"one\"]", false, false },
+		{ "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n",
+		  false, false },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n[\"two\"]", false, false },
+	};
+	struct get_fixture fixture;
+	struct http_response response;
+	struct http_stats stats;
+
+	(void)state;
+	get_fixture_start(&fixture, script, COUNT(script), NULL);
+
+	assert_int_equal(http_get_finish(fixture.client, &response), RS_ERR_INTERNAL);
+	assert_int_equal(http_get_start(fixture.client, fixture.url, NULL), RS_OK);
+	assert_int_equal(http_get_finish(fixture.client, &response), RS_OK);
+	assert_int_equal(response.status, 200);
+	assert_string_equal(response.body, "[\"one\"]");
+	http_response_release(&response);
+
+	assert_int_equal(http_get_start(fixture.client, fixture.url, NULL), RS_OK);
+	assert_int_equal(http_get_finish(fixture.client, &response), RS_OK);
+	assert_int_equal(response.status, 200);
+	assert_string_equal(response.body, "[\"two\"]");
+	http_response_release(&response);
+
+	assert_int_equal(http_get_start(fixture.client, "ftp://example.com/", NULL), RS_ERR_CONFIG);
+	assert_int_equal(http_get_finish(fixture.client, &response), RS_ERR_INTERNAL);
+
+	stats = http_client_stats(fixture.client);
+	get_fixture_stop(&fixture);
+
+	assert_int_equal(fixture.server.connections, 1);
+	assert_int_equal(stats.requests, 3);
+	assert_int_equal(stats.retries, 1);
+	assert_int_equal(stats.connections, 1);
+	assert_int_equal(fixture.waits.count, 1);
+}
+
 static void get_retries_503_then_succeeds(void **state)
 {
 	static const struct scripted script[] = {
@@ -1046,6 +1088,7 @@ int main(void)
 		cmocka_unit_test(pace_wait_table),
 		cmocka_unit_test(response_header_lookup),
 		cmocka_unit_test(get_returns_body_and_headers),
+		cmocka_unit_test(get_start_then_finish),
 		cmocka_unit_test(get_retries_503_then_succeeds),
 		cmocka_unit_test(get_gives_up_on_persistent_429),
 		cmocka_unit_test(get_stops_at_retry_budget),
