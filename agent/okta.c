@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "auth.h"
+#include "json_arena.h"
 #include "log.h"
 #include "okta.h"
 
@@ -592,17 +593,28 @@ static enum rs_err map_app_user(struct element *element, const cJSON *item,
 }
 
 /* Maps one page of app users; where names the page in log lines. */
+/* cJSON memory for a page as a multiple of its JSON text; 4 on the fake IdP's app users. */
+#define TREE_PER_BODY_BYTE 6
+
+/*
+ * Maps one page of app users; where names the page in log lines.  With an
+ * arena, the page's cJSON tree is allocated from it.
+ */
 static enum rs_err parse_app_users(const char *where, const char *body, size_t len,
-				   struct identity_set *set, size_t *added)
+				   struct identity_set *set, struct json_arena *arena,
+				   size_t *added)
 {
 	struct element element = { where, "app user", 0, true, NULL };
-	cJSON *root = json_parse_array(where, body, len);
 	const cJSON *item;
 	enum rs_err err = RS_OK;
+	cJSON *root;
 
 	*added = 0;
+	if (arena)
+		json_arena_begin(arena, len * TREE_PER_BODY_BYTE + 65536);
+	root = json_parse_array(where, body, len);
 	if (!root)
-		return RS_ERR_PROTOCOL;
+		err = RS_ERR_PROTOCOL;
 
 	cJSON_ArrayForEach(item, root) {
 		err = map_app_user(&element, item, set);
@@ -612,6 +624,8 @@ static enum rs_err parse_app_users(const char *where, const char *body, size_t l
 		(*added)++;
 	}
 	cJSON_Delete(root);
+	if (arena)
+		json_arena_end(arena);
 	return err;
 }
 
@@ -619,7 +633,7 @@ enum rs_err okta_parse_app_users(const char *body, size_t len, struct identity_s
 {
 	size_t added;
 
-	return parse_app_users("response", body, len, set, &added);
+	return parse_app_users("response", body, len, set, NULL, &added);
 }
 
 enum rs_err okta_parse_user(const char *body, size_t len, struct identity *out)
@@ -1084,6 +1098,7 @@ struct reader {
 	struct http_client *http;
 	struct auth *auth;
 	struct identity_set *set;
+	struct json_arena *arena;   /* memory for the tree of one app-user page */
 };
 
 /* A paged listing and the handler of its pages. */
@@ -1296,12 +1311,16 @@ static const char *pages_word(long pages)
 static enum rs_err on_app_users_page(void *context, const char *where,
 				     const struct http_response *page, size_t *items)
 {
-	return parse_app_users(where, page->body, page->body_len, context, items);
+	const struct reader *reader = context;
+
+	return parse_app_users(where, page->body, page->body_len, reader->set, reader->arena,
+			       items);
 }
 
 static enum rs_err read_app_users(const struct reader *reader)
 {
-	struct listing listing = { "app users", on_app_users_page, reader->set, false, false, 0, 0 };
+	struct listing listing = { "app users", on_app_users_page, (void *)reader, false, false,
+				   0, 0 };
 	char *url = build_url(reader->config, "/api/v1/apps/", reader->config->okta.app_id,
 			      "/users?limit=" STRINGIFY(APP_USERS_LIMIT) "&expand=user");
 	enum rs_err err;
@@ -1425,10 +1444,13 @@ static enum rs_err read_groups(const struct reader *reader)
 enum rs_err okta_read(const struct config *config, struct auth *auth,
 		      struct http_client *http, struct identity_set *set)
 {
-	struct reader reader = { config, http, auth, set };
+	struct json_arena arena;
+	struct reader reader = { config, http, auth, set, &arena };
 	enum rs_err err;
 
+	json_arena_init(&arena);
 	err = read_app_users(&reader);
+	json_arena_release(&arena);
 	if (err == RS_OK)
 		err = identity_set_finish(set);
 	if (err == RS_OK && set->count > 0)
