@@ -43,7 +43,7 @@ FAKEIDP_SRCS := $(wildcard tests/fakeidp/*.c)
 
 all: $(BUILD)/rostersync
 
-$(BUILD)/obj/%.o: agent/%.c $(wildcard include/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: agent/%.c $(wildcard include/*.h agent/*.h) | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/librostersync.a: $(LIB_OBJS)
