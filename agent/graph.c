@@ -947,10 +947,12 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 	for (long attempt = 0; err == RS_OK && todo_count > 0; attempt++) {
 		char first[192];
 		double retry_after;
+		bool throttled;
 		double wait;
 
 		err = send_batch(reader, todo, todo_count, number, &result);
 		retry_after = result.retry_after;
+		throttled = result.retry_status == 429;
 		describe_first_retry(&result, first, sizeof(first));
 		for (size_t i = 0; i < retry_count; i++)
 			free(retry[i]);
@@ -970,7 +972,8 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 				"after %ld %s (http.max_retries, http.retry_budget); %s", number,
 				retry_count, count, attempt, plural((size_t)attempt, "retry", "retries"),
 				first);
-			err = RS_ERR_UNAVAILABLE;
+			/* Like a plain request: a rate limit that did not clear is temporary. */
+			err = throttled ? RS_ERR_TEMPFAIL : RS_ERR_UNAVAILABLE;
 			break;
 		}
 		log_msg(LOG_WARN, "users $batch %ld: %zu of %zu users were throttled or failed; "

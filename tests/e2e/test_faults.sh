@@ -725,6 +725,13 @@ test_graph_batch_step_failing_exits_69() {
 	expect_failed_read 69 'users \$batch 1: 1 of [0-9]+ users could still not be read after 2 retries'
 }
 
+test_graph_batch_step_throttled_exits_75() {
+	graph_synced_roster
+	set_http max_wait 1
+	inject '[{"path":"/v1.0/users/u3","kind":"rate_limit","retry_after":"0.2"}]'
+	expect_failed_read 75 'users \$batch 1: 1 of [0-9]+ users could still not be read after 2 retries'
+}
+
 test_graph_final_statuses_are_not_retried() {
 	graph_synced_roster
 	for row in "400 76" "302 76" "501 69"; do
