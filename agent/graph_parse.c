@@ -19,10 +19,8 @@
 #include <cjson/cJSON.h>
 
 #include "graph.h"
+#include "json_field.h"
 #include "log.h"
-
-/* Maximum JSON nesting depth.  A $batch response nests about six levels deep. */
-#define MAX_JSON_DEPTH 64
 
 /* Maximum length of an @odata.nextLink, in bytes. */
 #define MAX_NEXT_LINK 16384
@@ -40,104 +38,7 @@
 #define STATUS_ENABLED "enabled"
 #define STATUS_DISABLED "disabled"
 
-/* Location of a parse error, for its log line. */
-struct element {
-	const char *where;   /* "response", "app role assignments page 3 (request id X)" */
-	const char *kind;    /* "assignment", "member", "user" */
-	size_t index;
-	bool has_index;
-	const char *id;      /* NULL until the id was read */
-};
-
-static void element_error(const struct element *element, const char *format, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void element_error(const struct element *element, const char *format, ...)
-{
-	char message[1024];
-	char index[32] = "";
-	va_list args;
-
-	va_start(args, format);
-	vsnprintf(message, sizeof(message), format, args);
-	va_end(args);
-
-	if (element->has_index)
-		snprintf(index, sizeof(index), " %zu", element->index);
-	if (element->id)
-		log_msg(LOG_ERROR, "%s: %s%s (%s): %s", element->where, element->kind, index,
-			element->id, message);
-	else
-		log_msg(LOG_ERROR, "%s: %s%s: %s", element->where, element->kind, index, message);
-}
-
-static const char *type_name(const cJSON *item)
-{
-	if (cJSON_IsNumber(item))
-		return "a number";
-	if (cJSON_IsString(item))
-		return "a string";
-	if (cJSON_IsBool(item))
-		return "a boolean";
-	if (cJSON_IsArray(item))
-		return "an array";
-	if (cJSON_IsObject(item))
-		return "an object";
-	if (cJSON_IsNull(item))
-		return "null";
-	return "not a JSON value";
-}
-
 /* ---- JSON text ---- */
-
-static bool is_hex_zero(char c)
-{
-	return c == '0';
-}
-
-/* True when p (a backslash) starts the escape \u0000. */
-static bool escape_is_nul(const char *p, size_t left)
-{
-	return left >= 6 && p[1] == 'u' && is_hex_zero(p[2]) && is_hex_zero(p[3]) &&
-	       is_hex_zero(p[4]) && is_hex_zero(p[5]);
-}
-
-/*
- * Rejects what cJSON would accept or silently change: nesting deeper than
- * MAX_JSON_DEPTH, raw control characters in strings (RFC 8259 forbids
- * them) and the \u0000 escape, which would end a C string early.
- */
-static bool check_json_text(const char *where, const char *body, size_t len)
-{
-	bool in_string = false;
-	int depth = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)body[i];
-
-		if (in_string && c == '\\') {
-			if (escape_is_nul(body + i, len - i)) {
-				log_msg(LOG_ERROR, "%s: a JSON string contains \\u0000 at byte %zu",
-					where, i);
-				return false;
-			}
-			i++;
-		} else if (in_string && c < 0x20) {
-			log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: control character in a string",
-				where, i);
-			return false;
-		} else if (c == '"') {
-			in_string = !in_string;
-		} else if (!in_string && (c == '[' || c == '{') && ++depth > MAX_JSON_DEPTH) {
-			log_msg(LOG_ERROR, "%s: JSON nested deeper than %d levels at byte %zu", where,
-				MAX_JSON_DEPTH, i);
-			return false;
-		} else if (!in_string && (c == ']' || c == '}')) {
-			depth--;
-		}
-	}
-	return true;
-}
 
 static bool only_white_space(const char *p, const char *end)
 {
@@ -158,7 +59,7 @@ static cJSON *parse_object(const char *where, const char *body, size_t len)
 		log_msg(LOG_ERROR, "%s: empty body, expected a JSON object", where);
 		return NULL;
 	}
-	if (!check_json_text(where, body, len))
+	if (!json_field_check_text(where, body, len))
 		return NULL;
 
 	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
@@ -176,7 +77,7 @@ static cJSON *parse_object(const char *where, const char *body, size_t len)
 	}
 	if (!cJSON_IsObject(root)) {
 		log_msg(LOG_ERROR, "%s: the body is %s, expected a JSON object", where,
-			type_name(root));
+			json_field_type_name(root));
 		cJSON_Delete(root);
 		return NULL;
 	}
@@ -185,42 +86,36 @@ static cJSON *parse_object(const char *where, const char *body, size_t len)
 
 /* ---- fields ---- */
 
+/*
+ * Graph names a field by its key in messages, so these pass key as the
+ * path of the json_field readers.
+ */
+static bool get_text(const struct json_element *element, const cJSON *object, const char *key,
+		     size_t max, const char **out)
+{
+	return json_field_string(element, object, key, key, max, out);
+}
+
+static bool get_id(const struct json_element *element, const cJSON *object, const char *key,
+		   const char **out)
+{
+	return json_field_id(element, object, key, key, out);
+}
+
+/* Reads an optional type name such as "#microsoft.graph.user": printable ASCII. */
+static bool get_type(const struct json_element *element, const cJSON *object, const char *key,
+		     const char **out)
+{
+	return json_field_ascii(element, object, key, key, MAX_TYPE_LEN, out);
+}
+
 static const cJSON *member_of(const cJSON *object, const char *key)
 {
 	return object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
 }
 
-/*
- * Reads the string member key of object into *out (NULL when absent or
- * null).  Logs and returns false when it has another type, is longer than
- * max bytes, or is not valid UTF-8 without control characters.
- */
-static bool get_text(const struct element *element, const cJSON *object, const char *key,
-		     size_t max, const char **out)
-{
-	const cJSON *item = member_of(object, key);
-
-	*out = NULL;
-	if (!item || cJSON_IsNull(item))
-		return true;
-	if (!cJSON_IsString(item) || !item->valuestring) {
-		element_error(element, "%s is %s, expected a string", key, type_name(item));
-		return false;
-	}
-	if (strlen(item->valuestring) > max) {
-		element_error(element, "%s is longer than %zu bytes", key, max);
-		return false;
-	}
-	if (!identity_text_valid(item->valuestring)) {
-		element_error(element, "%s is not valid UTF-8 or contains control characters", key);
-		return false;
-	}
-	*out = item->valuestring;
-	return true;
-}
-
 /* Reads a boolean member; *present is false when it is absent or null. */
-static bool get_bool(const struct element *element, const cJSON *object, const char *key,
+static bool get_bool(const struct json_element *element, const cJSON *object, const char *key,
 		     bool *out, bool *present)
 {
 	const cJSON *item = member_of(object, key);
@@ -230,53 +125,12 @@ static bool get_bool(const struct element *element, const cJSON *object, const c
 	if (!item || cJSON_IsNull(item))
 		return true;
 	if (!cJSON_IsBool(item)) {
-		element_error(element, "%s is %s, expected a boolean", key, type_name(item));
+		json_field_error(element, "%s is %s, expected a boolean", key,
+				 json_field_type_name(item));
 		return false;
 	}
 	*out = cJSON_IsTrue(item);
 	*present = true;
-	return true;
-}
-
-static bool printable_ascii(const char *text)
-{
-	for (const char *p = text; *p; p++) {
-		if (*p < '!' || *p > '~')
-			return false;
-	}
-	return true;
-}
-
-/* Reads a required id: 1 to IDENTITY_MAX_ID printable ASCII bytes. */
-static bool get_id(const struct element *element, const cJSON *object, const char *key,
-		   const char **out)
-{
-	if (!get_text(element, object, key, IDENTITY_MAX_TEXT, out))
-		return false;
-	if (!*out) {
-		element_error(element, "%s is missing", key);
-		return false;
-	}
-	if ((*out)[0] == '\0' || strlen(*out) > IDENTITY_MAX_ID || !printable_ascii(*out)) {
-		element_error(element, "%s is not 1 to %d printable ASCII characters", key,
-			      IDENTITY_MAX_ID);
-		*out = NULL;
-		return false;
-	}
-	return true;
-}
-
-/* Reads an optional type name such as "#microsoft.graph.user": printable ASCII. */
-static bool get_type(const struct element *element, const cJSON *object, const char *key,
-		     const char **out)
-{
-	if (!get_text(element, object, key, MAX_TYPE_LEN, out))
-		return false;
-	if (*out && !printable_ascii(*out)) {
-		element_error(element, "%s is not printable ASCII", key);
-		*out = NULL;
-		return false;
-	}
 	return true;
 }
 
@@ -285,7 +139,7 @@ static bool get_type(const struct element *element, const cJSON *object, const c
 /* Reads "@odata.nextLink" into a new string; NULL when absent or null. */
 static enum rs_err read_next_link(const char *where, const cJSON *root, char **next_link)
 {
-	const struct element element = { where, "collection", 0, false, NULL };
+	const struct json_element element = { where, "collection", 0, false, NULL };
 	const char *link;
 
 	*next_link = NULL;
@@ -293,9 +147,9 @@ static enum rs_err read_next_link(const char *where, const cJSON *root, char **n
 		return RS_ERR_PROTOCOL;
 	if (!link)
 		return RS_OK;
-	if (link[0] == '\0' || !printable_ascii(link)) {
-		element_error(&element, "@odata.nextLink is empty or contains spaces or "
-			      "non-ASCII bytes");
+	if (link[0] == '\0' || !json_field_printable_ascii(link)) {
+		json_field_error(&element, "@odata.nextLink is empty or contains spaces or "
+				 "non-ASCII bytes");
 		return RS_ERR_PROTOCOL;
 	}
 	*next_link = strdup(link);
@@ -315,7 +169,7 @@ static cJSON *parse_collection(const char *where, const char *body, size_t len,
 	array = member_of(root, "value");
 	if (!cJSON_IsArray(array)) {
 		log_msg(LOG_ERROR, "%s: \"value\" is %s, expected the array of a collection", where,
-			array ? type_name(array) : "missing");
+			array ? json_field_type_name(array) : "missing");
 		cJSON_Delete(root);
 		return NULL;
 	}
@@ -335,7 +189,7 @@ void graph_service_principal_release(struct graph_service_principal *sp)
 	memset(sp, 0, sizeof(*sp));
 }
 
-static enum rs_err map_service_principal(struct element *element, const cJSON *item,
+static enum rs_err map_service_principal(struct json_element *element, const cJSON *item,
 					 struct graph_service_principal *out)
 {
 	const char *id;
@@ -344,7 +198,7 @@ static enum rs_err map_service_principal(struct element *element, const cJSON *i
 
 	memset(out, 0, sizeof(*out));
 	if (!cJSON_IsObject(item)) {
-		element_error(element, "is %s, expected an object", type_name(item));
+		json_field_error(element, "is %s, expected an object", json_field_type_name(item));
 		return RS_ERR_PROTOCOL;
 	}
 	if (!get_id(element, item, "id", &id))
@@ -369,7 +223,7 @@ static enum rs_err map_service_principal(struct element *element, const cJSON *i
 enum rs_err graph_parse_service_principal(const char *body, size_t len,
 					  struct graph_service_principal *out)
 {
-	struct element element = { "response", "service principal", 0, false, NULL };
+	struct json_element element = { "response", "service principal", 0, false, NULL };
 	cJSON *root = parse_object("response", body, len);
 	enum rs_err err;
 
@@ -385,7 +239,7 @@ enum rs_err graph_parse_service_principal_list(const char *body, size_t len,
 					       struct graph_service_principal *out,
 					       size_t *count)
 {
-	struct element element = { "service principals", "service principal", 0, true, NULL };
+	struct json_element element = { "service principals", "service principal", 0, true, NULL };
 	const cJSON *value;
 	cJSON *root = parse_collection("service principals", body, len, &value);
 	char *next_link = NULL;
@@ -455,7 +309,7 @@ static enum rs_err append_assignment(struct graph_assignment **items, size_t *co
 	return RS_OK;
 }
 
-static enum rs_err map_assignment(struct element *element, const cJSON *item,
+static enum rs_err map_assignment(struct json_element *element, const cJSON *item,
 				  struct graph_assignment **items, size_t *count)
 {
 	const char *principal_id;
@@ -464,7 +318,7 @@ static enum rs_err map_assignment(struct element *element, const cJSON *item,
 
 	element->id = NULL;
 	if (!cJSON_IsObject(item)) {
-		element_error(element, "is %s, expected an object", type_name(item));
+		json_field_error(element, "is %s, expected an object", json_field_type_name(item));
 		return RS_ERR_PROTOCOL;
 	}
 	if (!get_id(element, item, "principalId", &principal_id))
@@ -474,7 +328,7 @@ static enum rs_err map_assignment(struct element *element, const cJSON *item,
 	    !get_text(element, item, "principalDisplayName", IDENTITY_MAX_TEXT, &name))
 		return RS_ERR_PROTOCOL;
 	if (!type) {
-		element_error(element, "principalType is missing");
+		json_field_error(element, "principalType is missing");
 		return RS_ERR_PROTOCOL;
 	}
 	return append_assignment(items, count, principal_id, name, principal_type(type));
@@ -484,7 +338,7 @@ enum rs_err graph_parse_assignments(const char *where, const char *body, size_t 
 				    struct graph_assignment **items, size_t *count,
 				    char **next_link)
 {
-	struct element element = { where, "assignment", 0, true, NULL };
+	struct json_element element = { where, "assignment", 0, true, NULL };
 	const cJSON *value;
 	const cJSON *item;
 	cJSON *root = parse_collection(where, body, len, &value);
@@ -542,7 +396,7 @@ struct user_fields {
 };
 
 /* Reads otherMails: an array of strings; keeps the first one with text. */
-static bool read_other_mails(const struct element *element, const cJSON *user,
+static bool read_other_mails(const struct json_element *element, const cJSON *user,
 			     const char **first)
 {
 	const cJSON *array = member_of(user, "otherMails");
@@ -553,19 +407,22 @@ static bool read_other_mails(const struct element *element, const cJSON *user,
 	if (!array || cJSON_IsNull(array))
 		return true;
 	if (!cJSON_IsArray(array)) {
-		element_error(element, "otherMails is %s, expected an array", type_name(array));
+		json_field_error(element, "otherMails is %s, expected an array",
+				 json_field_type_name(array));
 		return false;
 	}
 	cJSON_ArrayForEach(item, array) {
 		if (index++ >= MAX_OTHER_MAILS) {
-			element_error(element, "otherMails has more than %d values", MAX_OTHER_MAILS);
+			json_field_error(element, "otherMails has more than %d values",
+					 MAX_OTHER_MAILS);
 			return false;
 		}
 		if (!cJSON_IsString(item) || strlen(item->valuestring) > IDENTITY_MAX_TEXT ||
 		    !identity_text_valid(item->valuestring)) {
-			element_error(element, "otherMails[%zu] is %s, expected a string of valid "
-				      "text within %d bytes", index - 1, type_name(item),
-				      IDENTITY_MAX_TEXT);
+			json_field_error(element,
+					 "otherMails[%zu] is %s, expected a string of valid "
+					 "text within %d bytes", index - 1,
+					 json_field_type_name(item), IDENTITY_MAX_TEXT);
 			return false;
 		}
 		if (!*first && strspn(item->valuestring, " \t\r\n") < strlen(item->valuestring))
@@ -574,7 +431,7 @@ static bool read_other_mails(const struct element *element, const cJSON *user,
 	return true;
 }
 
-static bool read_user_fields(const struct element *element, const cJSON *user,
+static bool read_user_fields(const struct json_element *element, const cJSON *user,
 			     struct user_fields *fields)
 {
 	memset(fields, 0, sizeof(*fields));
@@ -609,7 +466,7 @@ static char *choose_email(const struct user_fields *fields)
 	return email;
 }
 
-static enum rs_err build_user(const struct element *element, const char *id,
+static enum rs_err build_user(const struct json_element *element, const char *id,
 			      const struct user_fields *fields, struct identity *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -645,7 +502,7 @@ static enum rs_err build_user(const struct element *element, const char *id,
  * the object with limited information, which it does when the app may not
  * read users.
  */
-static enum rs_err map_user(struct element *element, const cJSON *item, struct identity *out)
+static enum rs_err map_user(struct json_element *element, const cJSON *item, struct identity *out)
 {
 	struct user_fields fields;
 	const char *id;
@@ -658,9 +515,10 @@ static enum rs_err map_user(struct element *element, const cJSON *item, struct i
 	if (!read_user_fields(element, item, &fields))
 		return RS_ERR_PROTOCOL;
 	if (!fields.upn) {
-		element_error(element, "userPrincipalName is missing, so Graph returned the user "
-			      "with limited information: the app needs the application permission "
-			      "User.Read.All with admin consent");
+		json_field_error(element,
+				 "userPrincipalName is missing, so Graph returned the user "
+				 "with limited information: the app needs the application "
+				 "permission User.Read.All with admin consent");
 		return RS_ERR_PERMISSION;
 	}
 	return build_user(element, id, &fields, out);
@@ -668,7 +526,7 @@ static enum rs_err map_user(struct element *element, const cJSON *item, struct i
 
 enum rs_err graph_parse_user(const char *body, size_t len, struct identity *out)
 {
-	struct element element = { "response", "user", 0, false, NULL };
+	struct json_element element = { "response", "user", 0, false, NULL };
 	cJSON *root = parse_object("response", body, len);
 	enum rs_err err;
 
@@ -682,7 +540,7 @@ enum rs_err graph_parse_user(const char *body, size_t len, struct identity *out)
 
 /* ---- directory objects ---- */
 
-static enum rs_err deliver_user(struct element *element, const cJSON *item,
+static enum rs_err deliver_user(struct json_element *element, const cJSON *item,
 				const struct graph_object_sink *sink)
 {
 	struct identity user;
@@ -695,7 +553,7 @@ static enum rs_err deliver_user(struct element *element, const cJSON *item,
 	return err;
 }
 
-static enum rs_err deliver_group(struct element *element, const cJSON *item,
+static enum rs_err deliver_group(struct json_element *element, const cJSON *item,
 				 const struct graph_object_sink *sink)
 {
 	const char *id;
@@ -709,7 +567,7 @@ static enum rs_err deliver_group(struct element *element, const cJSON *item,
 	return sink->group ? sink->group(sink->context, id, name) : RS_OK;
 }
 
-static enum rs_err deliver_other(struct element *element, const cJSON *item, const char *type,
+static enum rs_err deliver_other(struct json_element *element, const cJSON *item, const char *type,
 				 const struct graph_object_sink *sink)
 {
 	const char *id;
@@ -721,20 +579,20 @@ static enum rs_err deliver_other(struct element *element, const cJSON *item, con
 	return RS_OK;
 }
 
-static enum rs_err map_object(struct element *element, const cJSON *item, bool users_untyped,
+static enum rs_err map_object(struct json_element *element, const cJSON *item, bool users_untyped,
 			      const struct graph_object_sink *sink)
 {
 	const char *type;
 
 	element->id = NULL;
 	if (!cJSON_IsObject(item)) {
-		element_error(element, "is %s, expected an object", type_name(item));
+		json_field_error(element, "is %s, expected an object", json_field_type_name(item));
 		return RS_ERR_PROTOCOL;
 	}
 	if (!get_type(element, item, "@odata.type", &type))
 		return RS_ERR_PROTOCOL;
 	if (!type && !users_untyped) {
-		element_error(element, "@odata.type is missing");
+		json_field_error(element, "@odata.type is missing");
 		return RS_ERR_PROTOCOL;
 	}
 	if (!type || strcmp(type, "#microsoft.graph.user") == 0)
@@ -748,7 +606,7 @@ enum rs_err graph_parse_objects(const char *where, const char *body, size_t len,
 				bool users_untyped, const struct graph_object_sink *sink,
 				char **next_link)
 {
-	struct element element = { where, "object", 0, true, NULL };
+	struct json_element element = { where, "object", 0, true, NULL };
 	const cJSON *value;
 	const cJSON *item;
 	cJSON *root = parse_collection(where, body, len, &value);
@@ -789,7 +647,7 @@ enum rs_err graph_parse_count(const char *body, size_t len, long long *count)
 		err = RS_OK;
 	} else {
 		log_msg(LOG_ERROR, "count: @odata.count is %s, expected a whole number",
-			item ? type_name(item) : "missing");
+			item ? json_field_type_name(item) : "missing");
 	}
 	cJSON_Delete(root);
 	return err;
@@ -877,14 +735,14 @@ static void note_retry(struct graph_batch_result *result, long status, const cJS
 	const char *header = step_header(member_of(step, "headers"), "request-id");
 
 	result->retry_status = status;
-	if (cJSON_IsString(id) && printable_ascii(id->valuestring))
+	if (cJSON_IsString(id) && json_field_printable_ascii(id->valuestring))
 		result->retry_request_id = strndup(id->valuestring, 128);
-	else if (header && printable_ascii(header))
+	else if (header && json_field_printable_ascii(header))
 		result->retry_request_id = strndup(header, 128);
 }
 
 /* Handles one step of a batch response; *done marks the ids that have a step. */
-static enum rs_err map_step(struct element *element, const cJSON *step,
+static enum rs_err map_step(struct json_element *element, const cJSON *step,
 			    const char *const *ids, size_t id_count, bool *done,
 			    const struct graph_object_sink *sink, struct graph_batch_result *result)
 {
@@ -895,20 +753,21 @@ static enum rs_err map_step(struct element *element, const cJSON *step,
 	unsigned long number;
 
 	if (!cJSON_IsObject(step)) {
-		element_error(element, "is %s, expected an object", type_name(step));
+		json_field_error(element, "is %s, expected an object", json_field_type_name(step));
 		return RS_ERR_PROTOCOL;
 	}
 	if (!get_text(element, step, "id", MAX_TYPE_LEN, &step_id))
 		return RS_ERR_PROTOCOL;
 	number = step_id ? strtoul(step_id, &end, 10) : 0;
 	if (!step_id || *end != '\0' || number < 1 || number > id_count || done[number - 1]) {
-		element_error(element, "id is \"%s\", expected an unanswered request number from 1 "
-			      "to %zu", step_id ? step_id : "(missing)", id_count);
+		json_field_error(element,
+				 "id is \"%s\", expected an unanswered request number from 1 "
+				 "to %zu", step_id ? step_id : "(missing)", id_count);
 		return RS_ERR_PROTOCOL;
 	}
 	if (!cJSON_IsNumber(status) || status->valuedouble < 100 || status->valuedouble > 599) {
-		element_error(element, "status is %s, expected an HTTP status",
-			      status ? type_name(status) : "missing");
+		json_field_error(element, "status is %s, expected an HTTP status",
+				 status ? json_field_type_name(status) : "missing");
 		return RS_ERR_PROTOCOL;
 	}
 
@@ -955,7 +814,7 @@ enum rs_err graph_parse_batch(const char *where, const char *body, size_t len,
 			      const struct graph_object_sink *sink,
 			      struct graph_batch_result *result)
 {
-	struct element element = { where, "response", 0, true, NULL };
+	struct json_element element = { where, "response", 0, true, NULL };
 	cJSON *root = parse_object(where, body, len);
 	const cJSON *responses = member_of(root, "responses");
 	const cJSON *step;
@@ -969,7 +828,7 @@ enum rs_err graph_parse_batch(const char *where, const char *body, size_t len,
 	}
 	if (!cJSON_IsArray(responses)) {
 		log_msg(LOG_ERROR, "%s: \"responses\" is %s, expected an array", where,
-			responses ? type_name(responses) : "missing");
+			responses ? json_field_type_name(responses) : "missing");
 		err = RS_ERR_PROTOCOL;
 		goto out;
 	}

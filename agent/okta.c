@@ -19,11 +19,9 @@
 
 #include "auth.h"
 #include "json_arena.h"
+#include "json_field.h"
 #include "log.h"
 #include "okta.h"
-
-/* Maximum JSON nesting depth.  Okta's app users nest about six levels deep. */
-#define MAX_JSON_DEPTH 64
 
 /* Page sizes: the maximum for app users and app groups, the default for group members. */
 #define APP_USERS_LIMIT 500
@@ -39,123 +37,7 @@
 /* Bytes of a non-Okta error body quoted in the log. */
 #define ERROR_EXCERPT_LEN 200
 
-/* Location of a parse error, for its log line. */
-struct element {
-	const char *where;   /* "response", "app users page 3 (request id X)" */
-	const char *kind;    /* "app user", "group", "user" */
-	size_t index;        /* position in the page array, from 0 */
-	bool has_index;
-	const char *id;      /* NULL until the id was read */
-};
-
-static void element_error(const struct element *element, const char *format, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void element_error(const struct element *element, const char *format, ...)
-{
-	char message[1024];
-	char index[32] = "";
-	va_list args;
-
-	va_start(args, format);
-	vsnprintf(message, sizeof(message), format, args);
-	va_end(args);
-
-	if (element->has_index)
-		snprintf(index, sizeof(index), " %zu", element->index);
-	if (element->id)
-		log_msg(LOG_ERROR, "%s: %s%s (%s): %s", element->where, element->kind, index,
-			element->id, message);
-	else
-		log_msg(LOG_ERROR, "%s: %s%s: %s", element->where, element->kind, index, message);
-}
-
-static const char *json_type_name(const cJSON *item)
-{
-	if (cJSON_IsNumber(item))
-		return "a number";
-	if (cJSON_IsString(item))
-		return "a string";
-	if (cJSON_IsBool(item))
-		return "a boolean";
-	if (cJSON_IsArray(item))
-		return "an array";
-	if (cJSON_IsObject(item))
-		return "an object";
-	if (cJSON_IsNull(item))
-		return "null";
-	return "not a JSON value";
-}
-
 /* ---- JSON text ---- */
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool escape_is_nul(const char *p, size_t left)
-{
-	if (left < 6 || p[1] != 'u')
-		return false;
-	for (int i = 2; i < 6; i++) {
-		if (hex_value(p[i]) != 0)
-			return false;
-	}
-	return true;
-}
-
-/*
- * Rejects what cJSON would accept or silently change: nesting deeper than
- * MAX_JSON_DEPTH, raw control characters in strings (RFC 8259 forbids
- * them) and the \u0000 escape, which would cut a C string short.
- */
-static bool json_prescan(const char *where, const char *body, size_t len)
-{
-	bool in_string = false;
-	int depth = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)body[i];
-
-		if (in_string) {
-			if (c == '\\') {
-				if (escape_is_nul(body + i, len - i)) {
-					log_msg(LOG_ERROR, "%s: a JSON string contains \\u0000 at byte %zu",
-						where, i);
-					return false;
-				}
-				i++;
-			} else if (c == '"') {
-				in_string = false;
-			} else if (c < 0x20) {
-				log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: control character in a string",
-					where, i);
-				return false;
-			}
-			continue;
-		}
-
-		if (c == '"') {
-			in_string = true;
-		} else if (c == '[' || c == '{') {
-			if (++depth > MAX_JSON_DEPTH) {
-				log_msg(LOG_ERROR, "%s: JSON nested deeper than %d levels at byte %zu",
-					where, MAX_JSON_DEPTH, i);
-				return false;
-			}
-		} else if (c == ']' || c == '}') {
-			depth--;
-		}
-	}
-	return true;
-}
 
 /* Returns the first byte from p that is not JSON white space, or end. */
 static const char *skip_white_space(const char *p, const char *end)
@@ -175,7 +57,7 @@ static cJSON *json_parse(const char *where, const char *body, size_t len)
 		log_msg(LOG_ERROR, "%s: empty body, expected JSON", where);
 		return NULL;
 	}
-	if (!json_prescan(where, body, len))
+	if (!json_field_check_text(where, body, len))
 		return NULL;
 
 	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
@@ -200,7 +82,7 @@ static cJSON *json_parse_array(const char *where, const char *body, size_t len)
 
 	if (root && !cJSON_IsArray(root)) {
 		log_msg(LOG_ERROR, "%s: the body is %s, expected a JSON array", where,
-			json_type_name(root));
+			json_field_type_name(root));
 		cJSON_Delete(root);
 		return NULL;
 	}
@@ -209,37 +91,8 @@ static cJSON *json_parse_array(const char *where, const char *body, size_t len)
 
 /* ---- fields ---- */
 
-/*
- * Reads the string member key of object into *out (NULL when the member is
- * absent or null).  Logs and returns false when it is another type, longer
- * than max bytes, or not valid text.
- */
-static bool get_text(const struct element *element, const cJSON *object, const char *key,
-		     const char *path, size_t max, const char **out)
-{
-	const cJSON *item = object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
-
-	*out = NULL;
-	if (!item || cJSON_IsNull(item))
-		return true;
-	if (!cJSON_IsString(item) || !item->valuestring) {
-		element_error(element, "%s is %s, expected a string", path, json_type_name(item));
-		return false;
-	}
-	if (strlen(item->valuestring) > max) {
-		element_error(element, "%s is longer than %zu bytes", path, max);
-		return false;
-	}
-	if (!identity_text_valid(item->valuestring)) {
-		element_error(element, "%s is not valid UTF-8 or contains control characters", path);
-		return false;
-	}
-	*out = item->valuestring;
-	return true;
-}
-
 /* Reads an object member into *out (NULL when absent or null). */
-static bool get_object(const struct element *element, const cJSON *object, const char *key,
+static bool get_object(const struct json_element *element, const cJSON *object, const char *key,
 		       const char *path, const cJSON **out)
 {
 	const cJSON *item = object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
@@ -248,53 +101,25 @@ static bool get_object(const struct element *element, const cJSON *object, const
 	if (!item || cJSON_IsNull(item))
 		return true;
 	if (!cJSON_IsObject(item)) {
-		element_error(element, "%s is %s, expected an object", path, json_type_name(item));
+		json_field_error(element, "%s is %s, expected an object", path,
+				 json_field_type_name(item));
 		return false;
 	}
 	*out = item;
 	return true;
 }
 
-static bool id_valid(const char *id)
-{
-	size_t len = strlen(id);
-
-	if (len == 0 || len > IDENTITY_MAX_ID)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (id[i] < '!' || id[i] > '~')
-			return false;
-	}
-	return true;
-}
-
-/* Reads the required "id" of object: 1..IDENTITY_MAX_ID printable ASCII bytes. */
-static bool get_id(const struct element *element, const cJSON *object, const char *key,
-		   const char *path, const char **out)
-{
-	if (!get_text(element, object, key, path, IDENTITY_MAX_TEXT, out))
-		return false;
-	if (!*out) {
-		element_error(element, "%s is missing", path);
-		return false;
-	}
-	if (!id_valid(*out)) {
-		element_error(element, "%s is not 1 to %d printable ASCII characters", path,
-			      IDENTITY_MAX_ID);
-		*out = NULL;
-		return false;
-	}
-	return true;
-}
-
-/* A short enumeration value (status, scope): printable ASCII within MAX_ENUM_LEN. */
-static bool get_enum(const struct element *element, const cJSON *object, const char *key,
+/*
+ * Reads a short enumeration value (status, scope): 1 to MAX_ENUM_LEN
+ * printable ASCII bytes.  Unlike json_field_ascii(), it rejects "".
+ */
+static bool get_enum(const struct json_element *element, const cJSON *object, const char *key,
 		     const char *path, const char **out)
 {
-	if (!get_text(element, object, key, path, MAX_ENUM_LEN, out))
+	if (!json_field_ascii(element, object, key, path, MAX_ENUM_LEN, out))
 		return false;
-	if (*out && !id_valid(*out)) {
-		element_error(element, "%s is not printable ASCII", path);
+	if (*out && (*out)[0] == '\0') {
+		json_field_error(element, "%s is not printable ASCII", path);
 		*out = NULL;
 		return false;
 	}
@@ -340,7 +165,7 @@ struct user_fields {
 };
 
 /* Reads the fields of an Okta User object; prefix is its JSON path. */
-static bool read_user_fields(const struct element *element, const cJSON *user,
+static bool read_user_fields(const struct json_element *element, const cJSON *user,
 			     const char *prefix, struct user_fields *fields)
 {
 	const cJSON *profile;
@@ -355,32 +180,34 @@ static bool read_user_fields(const struct element *element, const cJSON *user,
 		return false;
 
 	snprintf(path, sizeof(path), "%sprofile.login", prefix);
-	ok = ok && get_text(element, profile, "login", path, IDENTITY_MAX_TEXT, &fields->login);
+	ok = ok && json_field_string(element, profile, "login", path, IDENTITY_MAX_TEXT,
+				     &fields->login);
 	snprintf(path, sizeof(path), "%sprofile.email", prefix);
-	ok = ok && get_text(element, profile, "email", path, IDENTITY_MAX_TEXT, &fields->email);
+	ok = ok && json_field_string(element, profile, "email", path, IDENTITY_MAX_TEXT,
+				     &fields->email);
 	snprintf(path, sizeof(path), "%sprofile.firstName", prefix);
-	ok = ok && get_text(element, profile, "firstName", path, IDENTITY_MAX_TEXT,
-			    &fields->first_name);
+	ok = ok && json_field_string(element, profile, "firstName", path, IDENTITY_MAX_TEXT,
+				     &fields->first_name);
 	snprintf(path, sizeof(path), "%sprofile.lastName", prefix);
-	ok = ok && get_text(element, profile, "lastName", path, IDENTITY_MAX_TEXT,
-			    &fields->last_name);
+	ok = ok && json_field_string(element, profile, "lastName", path, IDENTITY_MAX_TEXT,
+				     &fields->last_name);
 	snprintf(path, sizeof(path), "%sprofile.displayName", prefix);
-	ok = ok && get_text(element, profile, "displayName", path, IDENTITY_MAX_TEXT,
-			    &fields->display_name);
+	ok = ok && json_field_string(element, profile, "displayName", path, IDENTITY_MAX_TEXT,
+				     &fields->display_name);
 	return ok;
 }
 
-static bool read_app_profile_fields(const struct element *element, const cJSON *profile,
+static bool read_app_profile_fields(const struct json_element *element, const cJSON *profile,
 				    struct user_fields *fields)
 {
-	return get_text(element, profile, "email", "profile.email", IDENTITY_MAX_TEXT,
-			&fields->app_email) &&
-	       get_text(element, profile, "given_name", "profile.given_name", IDENTITY_MAX_TEXT,
-			&fields->app_given_name) &&
-	       get_text(element, profile, "family_name", "profile.family_name", IDENTITY_MAX_TEXT,
-			&fields->app_family_name) &&
-	       get_text(element, profile, "name", "profile.name", IDENTITY_MAX_TEXT,
-			&fields->app_name);
+	return json_field_string(element, profile, "email", "profile.email", IDENTITY_MAX_TEXT,
+				 &fields->app_email) &&
+	       json_field_string(element, profile, "given_name", "profile.given_name",
+				 IDENTITY_MAX_TEXT, &fields->app_given_name) &&
+	       json_field_string(element, profile, "family_name", "profile.family_name",
+				 IDENTITY_MAX_TEXT, &fields->app_family_name) &&
+	       json_field_string(element, profile, "name", "profile.name", IDENTITY_MAX_TEXT,
+				 &fields->app_name);
 }
 
 /*
@@ -395,7 +222,7 @@ struct trim_space {
 /*
  * Returns text without the white space around it, or NULL when nothing is
  * left.  Text with nothing to cut is returned as it is; a trimmed copy goes
- * into space.  Every text comes from get_text(), so it fits IDENTITY_MAX_TEXT.
+ * into space.  Every text comes from json_field_string(), so it fits IDENTITY_MAX_TEXT.
  */
 static const char *trim_view(struct trim_space *space, const char *text)
 {
@@ -468,7 +295,7 @@ void okta_user_release(struct identity *identity)
  * tree and from space, so record is valid while both are; identity_set_add()
  * copies it, and okta_parse_user() duplicates it.
  */
-static void view_identity(const struct element *element, const char *id,
+static void view_identity(const struct json_element *element, const char *id,
 			  const struct user_fields *fields, struct trim_space *space,
 			  struct identity *record)
 {
@@ -521,7 +348,7 @@ static enum rs_err dup_identity(const struct identity *view, struct identity *ou
 
 /* ---- app users ---- */
 
-static bool read_scope(const struct element *element, const cJSON *item, bool *direct)
+static bool read_scope(const struct json_element *element, const cJSON *item, bool *direct)
 {
 	const char *scope;
 
@@ -537,7 +364,7 @@ static bool read_scope(const struct element *element, const cJSON *item, bool *d
 }
 
 /* Finds _embedded.user, which only expand=user puts into an app user. */
-static bool read_embedded_user(const struct element *element, const cJSON *item,
+static bool read_embedded_user(const struct json_element *element, const cJSON *item,
 			       const char *id, const cJSON **user)
 {
 	const cJSON *embedded;
@@ -547,21 +374,24 @@ static bool read_embedded_user(const struct element *element, const cJSON *item,
 	    !get_object(element, embedded, "user", "_embedded.user", user))
 		return false;
 	if (!*user) {
-		element_error(element, "has no _embedded.user: the request must use expand=user");
+		json_field_error(element,
+				 "has no _embedded.user: the request must use expand=user");
 		return false;
 	}
 
-	if (!get_text(element, *user, "id", "_embedded.user.id", IDENTITY_MAX_TEXT, &user_id))
+	if (!json_field_string(element, *user, "id", "_embedded.user.id", IDENTITY_MAX_TEXT,
+			       &user_id))
 		return false;
 	if (user_id && strcmp(user_id, id) != 0) {
-		element_error(element, "_embedded.user.id is \"%.*s\", expected the app user id",
-			      IDENTITY_MAX_ID, user_id);
+		json_field_error(element,
+				 "_embedded.user.id is \"%.*s\", expected the app user id",
+				 IDENTITY_MAX_ID, user_id);
 		return false;
 	}
 	return true;
 }
 
-static enum rs_err map_app_user(struct element *element, const cJSON *item,
+static enum rs_err map_app_user(struct json_element *element, const cJSON *item,
 				struct identity_set *set)
 {
 	struct user_fields fields = { 0 };
@@ -573,10 +403,10 @@ static enum rs_err map_app_user(struct element *element, const cJSON *item,
 
 	element->id = NULL;
 	if (!cJSON_IsObject(item)) {
-		element_error(element, "is %s, expected an object", json_type_name(item));
+		json_field_error(element, "is %s, expected an object", json_field_type_name(item));
 		return RS_ERR_PROTOCOL;
 	}
-	if (!get_id(element, item, "id", "id", &id))
+	if (!json_field_id(element, item, "id", "id", &id))
 		return RS_ERR_PROTOCOL;
 	element->id = id;
 
@@ -604,7 +434,7 @@ static enum rs_err parse_app_users(const char *where, const char *body, size_t l
 				   struct identity_set *set, struct json_arena *arena,
 				   size_t *added)
 {
-	struct element element = { where, "app user", 0, true, NULL };
+	struct json_element element = { where, "app user", 0, true, NULL };
 	const cJSON *item;
 	enum rs_err err = RS_OK;
 	cJSON *root;
@@ -638,7 +468,7 @@ enum rs_err okta_parse_app_users(const char *body, size_t len, struct identity_s
 
 enum rs_err okta_parse_user(const char *body, size_t len, struct identity *out)
 {
-	struct element element = { "response", "user", 0, false, NULL };
+	struct json_element element = { "response", "user", 0, false, NULL };
 	struct user_fields fields = { 0 };
 	struct identity view = { 0 };
 	struct trim_space space = { .used = 0 };
@@ -652,10 +482,11 @@ enum rs_err okta_parse_user(const char *body, size_t len, struct identity *out)
 		return RS_ERR_PROTOCOL;
 
 	if (!cJSON_IsObject(root)) {
-		element_error(&element, "the body is %s, expected an object", json_type_name(root));
+		json_field_error(&element, "the body is %s, expected an object",
+				 json_field_type_name(root));
 		goto out;
 	}
-	if (!get_id(&element, root, "id", "id", &id))
+	if (!json_field_id(&element, root, "id", "id", &id))
 		goto out;
 	element.id = id;
 	if (!read_user_fields(&element, root, "", &fields))
@@ -689,7 +520,7 @@ void okta_groups_free(struct okta_group *groups, size_t count)
 static enum rs_err parse_id_list(const char *where, const char *kind, const char *body,
 				 size_t len, char ***ids, size_t *count)
 {
-	struct element element = { where, kind, 0, true, NULL };
+	struct json_element element = { where, kind, 0, true, NULL };
 	cJSON *root = json_parse_array(where, body, len);
 	const cJSON *item;
 	enum rs_err err = RS_OK;
@@ -702,11 +533,12 @@ static enum rs_err parse_id_list(const char *where, const char *kind, const char
 		char **grown;
 
 		if (!cJSON_IsObject(item)) {
-			element_error(&element, "is %s, expected an object", json_type_name(item));
+			json_field_error(&element, "is %s, expected an object",
+					 json_field_type_name(item));
 			err = RS_ERR_PROTOCOL;
 			break;
 		}
-		if (!get_id(&element, item, "id", "id", &id)) {
+		if (!json_field_id(&element, item, "id", "id", &id)) {
 			err = RS_ERR_PROTOCOL;
 			break;
 		}
@@ -734,7 +566,7 @@ enum rs_err okta_parse_id_list(const char *body, size_t len, char ***ids, size_t
 }
 
 /* Reads the group name from _embedded.group.profile.name (expand=group). */
-static bool read_group_name(const struct element *element, const cJSON *item,
+static bool read_group_name(const struct json_element *element, const cJSON *item,
 			    const char **name)
 {
 	const cJSON *embedded;
@@ -745,8 +577,8 @@ static bool read_group_name(const struct element *element, const cJSON *item,
 	return get_object(element, item, "_embedded", "_embedded", &embedded) &&
 	       get_object(element, embedded, "group", "_embedded.group", &group) &&
 	       get_object(element, group, "profile", "_embedded.group.profile", &profile) &&
-	       get_text(element, profile, "name", "_embedded.group.profile.name",
-			IDENTITY_MAX_TEXT, name);
+	       json_field_string(element, profile, "name", "_embedded.group.profile.name",
+				 IDENTITY_MAX_TEXT, name);
 }
 
 static bool append_group(struct okta_group **groups, size_t *count, const char *id,
@@ -776,7 +608,7 @@ static bool append_group(struct okta_group **groups, size_t *count, const char *
 static enum rs_err parse_app_groups(const char *where, const char *body, size_t len,
 				    struct okta_group **groups, size_t *count)
 {
-	struct element element = { where, "group", 0, true, NULL };
+	struct json_element element = { where, "group", 0, true, NULL };
 	cJSON *root = json_parse_array(where, body, len);
 	const cJSON *item;
 	enum rs_err err = RS_OK;
@@ -790,11 +622,12 @@ static enum rs_err parse_app_groups(const char *where, const char *body, size_t 
 
 		element.id = NULL;
 		if (!cJSON_IsObject(item)) {
-			element_error(&element, "is %s, expected an object", json_type_name(item));
+			json_field_error(&element, "is %s, expected an object",
+					 json_field_type_name(item));
 			err = RS_ERR_PROTOCOL;
 			break;
 		}
-		if (!get_id(&element, item, "id", "id", &id)) {
+		if (!json_field_id(&element, item, "id", "id", &id)) {
 			err = RS_ERR_PROTOCOL;
 			break;
 		}

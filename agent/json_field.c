@@ -1,0 +1,180 @@
+/*
+ * json_field.c - JSON text checks and typed member reads shared by the
+ * Okta and Graph parsers.  The contracts are in json_field.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "identity.h"
+#include "json_field.h"
+#include "log.h"
+
+void json_field_error(const struct json_element *element, const char *format, ...)
+{
+	char message[1024];
+	char index[32] = "";
+	va_list args;
+
+	va_start(args, format);
+	vsnprintf(message, sizeof(message), format, args);
+	va_end(args);
+
+	if (element->has_index)
+		snprintf(index, sizeof(index), " %zu", element->index);
+	if (element->id)
+		log_msg(LOG_ERROR, "%s: %s%s (%s): %s", element->where, element->kind, index,
+			element->id, message);
+	else
+		log_msg(LOG_ERROR, "%s: %s%s: %s", element->where, element->kind, index, message);
+}
+
+const char *json_field_type_name(const cJSON *item)
+{
+	if (cJSON_IsNumber(item))
+		return "a number";
+	if (cJSON_IsString(item))
+		return "a string";
+	if (cJSON_IsBool(item))
+		return "a boolean";
+	if (cJSON_IsArray(item))
+		return "an array";
+	if (cJSON_IsObject(item))
+		return "an object";
+	if (cJSON_IsNull(item))
+		return "null";
+	return "not a JSON value";
+}
+
+/* ---- JSON text ---- */
+
+/* True when p (a backslash) starts the escape \u0000. */
+static bool escape_is_nul(const char *p, size_t left)
+{
+	if (left < 6 || p[1] != 'u')
+		return false;
+	for (int i = 2; i < 6; i++) {
+		if (p[i] != '0')
+			return false;
+	}
+	return true;
+}
+
+/* Checks the byte at i inside a string; *i skips the byte after a backslash. */
+static bool check_string_byte(const char *where, const char *body, size_t len, size_t *i,
+			      bool *in_string)
+{
+	unsigned char c = (unsigned char)body[*i];
+
+	if (c == '\\') {
+		if (escape_is_nul(body + *i, len - *i)) {
+			log_msg(LOG_ERROR, "%s: a JSON string contains \\u0000 at byte %zu", where,
+				*i);
+			return false;
+		}
+		(*i)++;
+	} else if (c == '"') {
+		*in_string = false;
+	} else if (c < 0x20) {
+		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: control character in a string",
+			where, *i);
+		return false;
+	}
+	return true;
+}
+
+bool json_field_check_text(const char *where, const char *body, size_t len)
+{
+	bool in_string = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)body[i];
+
+		if (in_string) {
+			if (!check_string_byte(where, body, len, &i, &in_string))
+				return false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > JSON_FIELD_MAX_DEPTH) {
+				log_msg(LOG_ERROR,
+					"%s: JSON nested deeper than %d levels at byte %zu", where,
+					JSON_FIELD_MAX_DEPTH, i);
+				return false;
+			}
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	return true;
+}
+
+/* ---- fields ---- */
+
+bool json_field_printable_ascii(const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		if (*p < '!' || *p > '~')
+			return false;
+	}
+	return true;
+}
+
+bool json_field_string(const struct json_element *element, const cJSON *object,
+		       const char *key, const char *path, size_t max, const char **out)
+{
+	const cJSON *item = object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
+
+	*out = NULL;
+	if (!item || cJSON_IsNull(item))
+		return true;
+	if (!cJSON_IsString(item) || !item->valuestring) {
+		json_field_error(element, "%s is %s, expected a string", path,
+				 json_field_type_name(item));
+		return false;
+	}
+	if (strlen(item->valuestring) > max) {
+		json_field_error(element, "%s is longer than %zu bytes", path, max);
+		return false;
+	}
+	if (!identity_text_valid(item->valuestring)) {
+		json_field_error(element, "%s is not valid UTF-8 or contains control characters",
+				 path);
+		return false;
+	}
+	*out = item->valuestring;
+	return true;
+}
+
+bool json_field_id(const struct json_element *element, const cJSON *object, const char *key,
+		   const char *path, const char **out)
+{
+	if (!json_field_string(element, object, key, path, IDENTITY_MAX_TEXT, out))
+		return false;
+	if (!*out) {
+		json_field_error(element, "%s is missing", path);
+		return false;
+	}
+	if ((*out)[0] == '\0' || strlen(*out) > IDENTITY_MAX_ID ||
+	    !json_field_printable_ascii(*out)) {
+		json_field_error(element, "%s is not 1 to %d printable ASCII characters", path,
+				 IDENTITY_MAX_ID);
+		*out = NULL;
+		return false;
+	}
+	return true;
+}
+
+bool json_field_ascii(const struct json_element *element, const cJSON *object,
+		      const char *key, const char *path, size_t max, const char **out)
+{
+	if (!json_field_string(element, object, key, path, max, out))
+		return false;
+	if (*out && !json_field_printable_ascii(*out)) {
+		json_field_error(element, "%s is not printable ASCII", path);
+		*out = NULL;
+		return false;
+	}
+	return true;
+}
