@@ -429,6 +429,127 @@ static enum rs_err apply_entry(struct roster *roster, const struct roster_apply 
 	return err;
 }
 
+/* True when entry makes a row for a member new to the roster. */
+static bool inserts_member(const struct plan_entry *entry)
+{
+	return !entry->has_before && (entry->op == PLAN_ASSIGN || entry->op == PLAN_WAIT);
+}
+
+/* True when the ROSTER_INSERT_BATCH entries from first on all insert new members. */
+static bool batch_ahead(const struct plan *plan, size_t first)
+{
+	if (plan->count - first < ROSTER_INSERT_BATCH)
+		return false;
+	for (size_t i = first; i < first + ROSTER_INSERT_BATCH; i++) {
+		if (!inserts_member(&plan->entries[i]))
+			return false;
+	}
+	return true;
+}
+
+/* Binds member as row row of STMT_MEMBER_INSERT_BATCH, as roster_member_insert() does. */
+static bool bind_new_member(sqlite3_stmt *stmt, int row, const struct member *member,
+			    int64_t now)
+{
+	int p = row * 14 + 1;
+	int64_t checksum = roster_checksum_to_int64(member_checksum(member));
+
+	return roster_bind_text(stmt, p, member->source) &&
+	       roster_bind_text(stmt, p + 1, member->external_id) &&
+	       roster_bind_text(stmt, p + 2, member->email) &&
+	       roster_bind_text(stmt, p + 3, member->email) &&
+	       roster_bind_text(stmt, p + 4, member->user_name) &&
+	       roster_bind_text(stmt, p + 5, member->given_name) &&
+	       roster_bind_text(stmt, p + 6, member->family_name) &&
+	       roster_bind_text(stmt, p + 7, member->display_name) &&
+	       roster_bind_text(stmt, p + 8, member->provenance) &&
+	       roster_bind_text(stmt, p + 9, member_state_name(member->state)) &&
+	       sqlite3_bind_int64(stmt, p + 10, member->created_at ? member->created_at : now) ==
+		       SQLITE_OK &&
+	       sqlite3_bind_int64(stmt, p + 11, now) == SQLITE_OK &&
+	       sqlite3_bind_int64(stmt, p + 12, member->state_since ? member->state_since : now) ==
+		       SQLITE_OK &&
+	       sqlite3_bind_int64(stmt, p + 13, checksum) == SQLITE_OK;
+}
+
+/* Binds the event of a new member as row row of STMT_MEMBER_EVENT_INSERT_BATCH. */
+static bool bind_new_member_event(sqlite3_stmt *stmt, int row, const struct roster_apply *apply,
+				  const struct plan_entry *entry, int64_t member_id)
+{
+	const struct member *after = &entry->after;
+	int p = row * 18 + 1;
+
+	return roster_bind_text(stmt, p, apply->run_id) &&
+	       sqlite3_bind_int64(stmt, p + 1, apply->now) == SQLITE_OK &&
+	       roster_bind_text(stmt, p + 2, plan_op_name(entry->op)) &&
+	       sqlite3_bind_int64(stmt, p + 3, member_id) == SQLITE_OK &&
+	       roster_bind_text(stmt, p + 4, after->email) &&
+	       roster_bind_text(stmt, p + 5, after->external_id) &&
+	       roster_bind_text(stmt, p + 6, after->source) &&
+	       sqlite3_bind_int64(stmt, p + 7, member_id) == SQLITE_OK &&
+	       roster_bind_text(stmt, p + 8, after->source) &&
+	       roster_bind_text(stmt, p + 9, after->external_id) &&
+	       roster_bind_text(stmt, p + 10, after->email) &&
+	       roster_bind_text(stmt, p + 11, after->user_name) &&
+	       roster_bind_text(stmt, p + 12, after->given_name) &&
+	       roster_bind_text(stmt, p + 13, after->family_name) &&
+	       roster_bind_text(stmt, p + 14, after->display_name) &&
+	       roster_bind_text(stmt, p + 15, after->provenance) &&
+	       roster_bind_text(stmt, p + 16, member_state_name(after->state)) &&
+	       roster_bind_text(stmt, p + 17, entry->reason);
+}
+
+/* Writes the events of the batch of new members whose ids start at first_id. */
+static enum rs_err record_new_members(struct roster *roster, const struct roster_apply *apply,
+				      const struct plan_entry *entries, int64_t first_id)
+{
+	sqlite3_stmt *stmt = roster_stmt(roster, STMT_MEMBER_EVENT_INSERT_BATCH);
+	bool ok = stmt != NULL;
+
+	if (!stmt)
+		return RS_ERR_IO;
+	for (int row = 0; ok && row < ROSTER_INSERT_BATCH; row++)
+		ok = bind_new_member_event(stmt, row, apply, &entries[row], first_id + row);
+	if (!ok)
+		return roster_sqlite_error(roster, "binding events");
+	return roster_step_done(roster, stmt, "writing events");
+}
+
+/*
+ * Inserts the ROSTER_INSERT_BATCH new members of the entries from first on
+ * with one statement, then their events with another.  AUTOINCREMENT gives
+ * the rows of one statement consecutive ids, the same ones that inserting
+ * them one by one in this order would give.  When the insert fails, the
+ * entries are applied one by one, so the failing member is named.
+ */
+static enum rs_err insert_batch(struct roster *roster, const struct roster_apply *apply,
+				size_t first)
+{
+	const struct plan_entry *entries = &apply->plan->entries[first];
+	sqlite3_stmt *stmt = roster_stmt(roster, STMT_MEMBER_INSERT_BATCH);
+	int64_t last_id;
+	enum rs_err err = RS_OK;
+	bool ok = stmt != NULL;
+
+	if (!stmt)
+		return RS_ERR_IO;
+	for (int row = 0; ok && row < ROSTER_INSERT_BATCH; row++)
+		ok = bind_new_member(stmt, row, &entries[row].after, apply->now);
+	if (!ok)
+		return roster_sqlite_error(roster, "binding new members");
+
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		sqlite3_reset(stmt);
+		for (size_t i = first; err == RS_OK && i < first + ROSTER_INSERT_BATCH; i++)
+			err = apply_entry(roster, apply, i);
+		return err;
+	}
+	sqlite3_reset(stmt);
+
+	last_id = sqlite3_last_insert_rowid(roster->db);
+	return record_new_members(roster, apply, entries, last_id - ROSTER_INSERT_BATCH + 1);
+}
+
 /*
  * Writes the audit event of an approval: which plan an operator approved
  * past the deletion threshold, and how many unassigns it carried.
@@ -517,8 +638,15 @@ static enum rs_err apply_in_transaction(struct roster *roster, const struct rost
 		err = update_team(roster, apply);
 	if (err == RS_OK)
 		err = park_changed_emails(roster, apply->plan);
-	for (size_t i = 0; err == RS_OK && i < apply->plan->count; i++)
-		err = apply_entry(roster, apply, i);
+	for (size_t i = 0; err == RS_OK && i < apply->plan->count;) {
+		if (batch_ahead(apply->plan, i)) {
+			err = insert_batch(roster, apply, i);
+			i += ROSTER_INSERT_BATCH;
+		} else {
+			err = apply_entry(roster, apply, i);
+			i++;
+		}
+	}
 	if (err == RS_OK)
 		err = record_approval(roster, apply);
 	for (size_t i = 0; err == RS_OK && i < apply->state_count; i++)

@@ -27,6 +27,8 @@ enum roster_stmt_id {
 	STMT_DELETED_IDS,
 	STMT_EVENT_INSERT,
 	STMT_MEMBER_EVENT_INSERT,
+	STMT_MEMBER_INSERT_BATCH,
+	STMT_MEMBER_EVENT_INSERT_BATCH,
 	STMT_APPROVAL_INSERT,
 	STMT_APPROVAL_GET,
 	STMT_RUN_START,
@@ -44,6 +46,12 @@ struct roster {
 	char *path;
 	sqlite3_stmt *stmts[STMT_COUNT];
 };
+
+/*
+ * New members written by one statement, and their events by another, when
+ * a plan inserts at least this many in a row (see roster_apply.c).
+ */
+#define ROSTER_INSERT_BATCH 32
 
 /* One row of the events table; before and after are JSON texts or NULL. */
 struct roster_event {

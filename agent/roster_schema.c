@@ -111,6 +111,22 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == ROSTER_SCHEMA_VERSI
 	"rostersync_checksum(source, external_id, email, user_name, given_name," \
 	" family_name, display_name, provenance, state)"
 
+/* One row of STMT_MEMBER_INSERT_BATCH: 14 parameters, the email twice. */
+#define NEW_MEMBER_ROW "(?, ?, ?, lower(?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+/* One row of STMT_MEMBER_EVENT_INSERT_BATCH: 18 parameters, no "before". */
+#define NEW_MEMBER_EVENT_ROW \
+	"(?, ?, ?, ?, ?, ?, ?, NULL, json_object('id', ?, 'source', ?, 'external_id', ?," \
+	" 'email', ?, 'user_name', ?, 'given_name', ?, 'family_name', ?," \
+	" 'display_name', ?, 'provenance', ?, 'state', ?), ?)"
+
+#define ROWS_4(row) row ", " row ", " row ", " row
+#define ROWS_32(row) \
+	ROWS_4(row) ", " ROWS_4(row) ", " ROWS_4(row) ", " ROWS_4(row) ", " \
+	ROWS_4(row) ", " ROWS_4(row) ", " ROWS_4(row) ", " ROWS_4(row)
+
+_Static_assert(ROSTER_INSERT_BATCH == 32, "ROWS_32 writes ROSTER_INSERT_BATCH rows");
+
 const char *const roster_stmt_sql[STMT_COUNT] = {
 	[STMT_TEAM_GET] =
 		"SELECT name, seats, source, org, app, managed_since, released_at"
@@ -191,6 +207,21 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 		" 'user_name', ?22, 'given_name', ?23, 'family_name', ?24,"
 		" 'display_name', ?25, 'provenance', ?26, 'state', ?27),"
 		" ?8)",
+	/*
+	 * ROSTER_INSERT_BATCH rows of STMT_MEMBER_INSERT and of
+	 * STMT_MEMBER_EVENT_INSERT for new members, with anonymous parameters
+	 * in row order.  One statement per 32 rows saves the statement set-up
+	 * and the sqlite_sequence update of every row.
+	 */
+	[STMT_MEMBER_INSERT_BATCH] =
+		"INSERT INTO members (source, external_id, email, email_key, user_name,"
+		" given_name, family_name, display_name, provenance, state, created_at,"
+		" updated_at, state_since, checksum) VALUES "
+		ROWS_32(NEW_MEMBER_ROW),
+	[STMT_MEMBER_EVENT_INSERT_BATCH] =
+		"INSERT INTO events (run_id, at, op, member_id, email, external_id,"
+		" source, before, after, reason) VALUES "
+		ROWS_32(NEW_MEMBER_EVENT_ROW),
 	[STMT_APPROVAL_INSERT] =
 		"INSERT INTO approvals (plan_id, run_id, at) VALUES (?1, ?2, ?3)",
 	[STMT_APPROVAL_GET] =

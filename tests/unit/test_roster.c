@@ -569,6 +569,71 @@ static void apply_update_keeps_row_history(void **state)
 	member_release(&after);
 }
 
+/* Adds count assigns of new members ext-<from>, user<from>@example.com, ... */
+static void plan_add_new(struct plan *plan, int from, int count)
+{
+	for (int i = from; i < from + count; i++) {
+		char id[32];
+		char email[64];
+		struct member m;
+
+		snprintf(id, sizeof(id), "ext-%d", i);
+		snprintf(email, sizeof(email), "user%d@example.com", i);
+		m = person(id, email, "Given", MEMBER_ACTIVE);
+		plan_add(plan, PLAN_ASSIGN, NULL, &m, "assigned to the app in Okta");
+	}
+}
+
+/*
+ * 70 new members, two full batches and six one by one: every event names
+ * the row it wrote, and the ids follow the plan's order.
+ */
+static void batched_inserts_match_events(void **state)
+{
+	struct fixture *f = *state;
+	struct member_list members;
+	struct plan plan = { 0 };
+
+	plan_add_new(&plan, 100, 70);
+	assert_int_equal(apply_plan(f, &plan, NOW, NULL), RS_OK);
+	plan_release(&plan);
+
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM members"), 70);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events WHERE op = 'assign'"), 70);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events AS e JOIN members AS m"
+				   " ON m.id = e.member_id WHERE e.op = 'assign'"
+				   " AND e.email = m.email AND e.external_id = m.external_id"
+				   " AND json_extract(e.after, '$.id') = m.id"
+				   " AND json_extract(e.after, '$.email') = m.email"
+				   " AND e.before IS NULL"), 70);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM members"
+				   " WHERE id - (SELECT min(id) FROM members)"
+				   " = CAST(substr(external_id, 5) AS INTEGER) - 100"), 70);
+
+	/* The checksums were sealed: no row counts as drifted. */
+	snapshot(f, &members, NULL, NULL);
+	assert_int_equal(members.count, 70);
+	for (size_t i = 0; i < members.count; i++)
+		assert_false(members.items[i].drifted);
+	member_list_release(&members);
+}
+
+/* A batch that fails is applied again one by one, and nothing is kept. */
+static void failing_batch_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	struct plan plan = { 0 };
+	struct member dup = person("ext-dup", "USER105@example.com", "Eve", MEMBER_ACTIVE);
+
+	plan_add_new(&plan, 100, 40);
+	plan.entries[20].after.email = plan_text(&plan, dup.email);
+	assert_int_equal(apply_plan(f, &plan, NOW, NULL), RS_ERR_IO);
+	plan_release(&plan);
+
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM members"), 0);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events"), 0);
+}
+
 static void failing_entry_rolls_back_everything(void **state)
 {
 	struct fixture *f = *state;
@@ -1162,6 +1227,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(apply_writes_event_per_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(event_json_escapes_like_cjson, setup, teardown),
 		cmocka_unit_test_setup_teardown(apply_update_keeps_row_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(batched_inserts_match_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(failing_batch_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(failing_entry_rolls_back_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(entry_without_row_is_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(update_of_missing_row_fails, setup, teardown),
