@@ -305,8 +305,9 @@ static bool add_problem(struct planner *p, const struct identity *identity, char
 }
 
 /*
- * Appends an entry with reason, a text kept in the plan's pool.  Its before
- * and after start as the row before, whose strings stay the snapshot's.
+ * Appends an entry with reason, a text kept in the plan's pool.  It points
+ * at the row before, and its after starts as a copy of that row whose
+ * strings stay the snapshot's.
  */
 static struct plan_entry *add_entry(struct planner *p, enum plan_op op,
 				    const struct member *before, char *reason)
@@ -333,8 +334,7 @@ static struct plan_entry *add_entry(struct planner *p, enum plan_op op,
 	entry->reason = reason;
 
 	if (before) {
-		entry->has_before = true;
-		entry->before = *before;
+		entry->before = before;
 		entry->after = *before;
 	}
 	plan->counts[op]++;
@@ -966,8 +966,9 @@ static bool compute_plan_id(struct plan *plan, int64_t roster_version)
 		const struct plan_entry *e = &plan->entries[i];
 		char numbers[64];
 
-		snprintf(numbers, sizeof(numbers), "%lld/%d/%d", (long long)e->before.id,
-			 e->has_before ? (int)e->before.state : -1, (int)e->after.state);
+		snprintf(numbers, sizeof(numbers), "%lld/%d/%d",
+			 e->before ? (long long)e->before->id : 0LL,
+			 e->before ? (int)e->before->state : -1, (int)e->after.state);
 		hash_text(ctx, plan_op_name(e->op));
 		hash_text(ctx, numbers);
 		hash_text(ctx, e->after.source);
@@ -1000,7 +1001,7 @@ static size_t count_seat_losses(const struct plan *plan)
 	for (size_t i = 0; i < plan->count; i++) {
 		const struct plan_entry *e = &plan->entries[i];
 
-		if (e->op == PLAN_WAIT && e->has_before && e->before.state == MEMBER_ACTIVE)
+		if (e->op == PLAN_WAIT && e->before && e->before->state == MEMBER_ACTIVE)
 			losses++;
 	}
 	return losses;

@@ -104,11 +104,11 @@ static cJSON *plan_entry_json(const struct plan_entry *e)
 	add_string_or_null(item, "external_id", e->after.external_id);
 	add_string_or_null(item, "user_name", e->after.user_name);
 	add_string_or_null(item, "state_before",
-			   e->has_before ? member_state_name(e->before.state) : NULL);
+			   e->before ? member_state_name(e->before->state) : NULL);
 	cJSON_AddStringToObject(item, "state_after", member_state_name(e->after.state));
-	if (e->has_before && e->before.email && e->after.email &&
-	    strcmp(e->before.email, e->after.email) != 0)
-		cJSON_AddStringToObject(item, "email_before", e->before.email);
+	if (e->before && e->before->email && e->after.email &&
+	    strcmp(e->before->email, e->after.email) != 0)
+		cJSON_AddStringToObject(item, "email_before", e->before->email);
 	cJSON_AddStringToObject(item, "reason", e->reason);
 	return item;
 }

@@ -215,13 +215,11 @@ static enum rs_err set_pragmas(struct roster *roster)
 	if (err == RS_OK)
 		err = roster_exec(roster, "PRAGMA synchronous = NORMAL", "setting synchronous");
 	/*
-	 * 8 MiB of page cache instead of SQLite's 2 MiB default.  A sync of
-	 * 100,000 new members writes about 60 MB: a cache that holds it all
-	 * adds that much to the peak memory, while spilling pages to the WAL
-	 * during the transaction cost about 5% more CPU time (make bench).
+	 * SQLite's default page cache of 2 MiB is enough to read the roster;
+	 * roster_apply() raises it for the length of a large write.
 	 */
 	if (err == RS_OK)
-		err = roster_exec(roster, "PRAGMA cache_size = -8192", "setting cache_size");
+		err = roster_exec(roster, "PRAGMA cache_size = " ROSTER_READ_CACHE, "setting cache_size");
 	if (err == RS_OK)
 		err = roster_exec(roster, "PRAGMA foreign_keys = ON", "enabling foreign keys");
 	/*

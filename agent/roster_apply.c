@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "roster_internal.h"
@@ -150,6 +151,7 @@ enum rs_err roster_snapshot(struct roster *roster, const char *source,
 		*deleted_ids = ids;
 		*deleted_count = id_count;
 	}
+
 	return RS_OK;
 }
 
@@ -260,13 +262,13 @@ static enum rs_err park_changed_emails(struct roster *roster, const struct plan 
 		sqlite3_stmt *stmt;
 		enum rs_err err;
 
-		if (!entry->has_before || !texts_differ(entry->before.email, entry->after.email))
+		if (!entry->before || !texts_differ(entry->before->email, entry->after.email))
 			continue;
 
 		stmt = roster_stmt(roster, STMT_MEMBER_PARK_EMAIL);
 		if (!stmt)
 			return RS_ERR_IO;
-		if (sqlite3_bind_int64(stmt, 1, entry->before.id) != SQLITE_OK)
+		if (sqlite3_bind_int64(stmt, 1, entry->before->id) != SQLITE_OK)
 			return roster_sqlite_error(roster, "binding a member id");
 		err = roster_step_done(roster, stmt, "moving a changed email aside");
 		if (err != RS_OK)
@@ -381,13 +383,16 @@ static enum rs_err record_entry(struct roster *roster, const struct roster_apply
 				const struct plan_entry *entry, int64_t member_id)
 {
 	sqlite3_stmt *stmt = roster_stmt(roster, STMT_MEMBER_EVENT_INSERT);
-	const char *external_id = entry->after.external_id ? entry->after.external_id
-							    : entry->before.external_id;
-	const char *source = entry->after.source ? entry->after.source : entry->before.source;
+	const char *external_id = entry->after.external_id;
+	const char *source = entry->after.source;
 	bool ok;
 
 	if (!stmt)
 		return RS_ERR_IO;
+	if (!external_id && entry->before)
+		external_id = entry->before->external_id;
+	if (!source && entry->before)
+		source = entry->before->source;
 
 	ok = roster_bind_text(stmt, 1, apply->run_id) &&
 	     sqlite3_bind_int64(stmt, 2, apply->now) == SQLITE_OK &&
@@ -398,9 +403,9 @@ static enum rs_err record_entry(struct roster *roster, const struct roster_apply
 	     roster_bind_text(stmt, 7, source) &&
 	     roster_bind_text(stmt, 8, entry->reason) &&
 	     bind_member_json(stmt, 19, &entry->after);
-	if (ok && entry->has_before)
-		ok = sqlite3_bind_int64(stmt, 9, entry->before.id) == SQLITE_OK &&
-		     bind_member_json(stmt, 10, &entry->before);
+	if (ok && entry->before)
+		ok = sqlite3_bind_int64(stmt, 9, entry->before->id) == SQLITE_OK &&
+		     bind_member_json(stmt, 10, entry->before);
 	if (!ok)
 		return roster_sqlite_error(roster, "binding an event");
 	return roster_step_done(roster, stmt, "writing an event");
@@ -410,10 +415,10 @@ static enum rs_err apply_entry(struct roster *roster, const struct roster_apply 
 			       size_t index)
 {
 	const struct plan_entry *entry = &apply->plan->entries[index];
-	int64_t member_id = entry->before.id;
+	int64_t member_id = entry->before ? entry->before->id : 0;
 	enum rs_err err;
 
-	if (entry->has_before) {
+	if (entry->before) {
 		err = update_member(roster, member_id, &entry->after, apply->now);
 	} else if (entry->op == PLAN_ASSIGN || entry->op == PLAN_WAIT) {
 		err = roster_member_insert(roster, &entry->after, apply->now, true, &member_id);
@@ -432,7 +437,7 @@ static enum rs_err apply_entry(struct roster *roster, const struct roster_apply 
 /* True when entry makes a row for a member new to the roster. */
 static bool inserts_member(const struct plan_entry *entry)
 {
-	return !entry->has_before && (entry->op == PLAN_ASSIGN || entry->op == PLAN_WAIT);
+	return !entry->before && (entry->op == PLAN_ASSIGN || entry->op == PLAN_WAIT);
 }
 
 /* True when the ROSTER_INSERT_BATCH entries from first on all insert new members. */
@@ -662,13 +667,18 @@ static enum rs_err apply_in_transaction(struct roster *roster, const struct rost
 enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply)
 {
 	enum rs_err err = validate_apply(roster, apply);
+	struct timespec start;
+	struct timespec end;
 
 	if (err != RS_OK)
 		return err;
 
 	log_msg(LOG_DEBUG, "roster %s: applying %zu operations in one transaction", roster->path,
 		apply->plan->count);
-	err = roster_write_begin(roster, "applying the plan");
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	err = roster_exec(roster, "PRAGMA cache_size = " ROSTER_WRITE_CACHE, "setting cache_size");
+	if (err == RS_OK)
+		err = roster_write_begin(roster, "applying the plan");
 	if (err != RS_OK)
 		return err;
 
@@ -682,7 +692,9 @@ enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply
 			roster->path);
 		return err;
 	}
-	log_msg(LOG_DEBUG, "roster %s: applied %zu operations", roster->path,
-		apply->plan->count);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	log_msg(LOG_DEBUG, "roster %s: applied %zu operations in %.3f s", roster->path,
+		apply->plan->count, (double)(end.tv_sec - start.tv_sec) +
+		(double)(end.tv_nsec - start.tv_nsec) / 1e9);
 	return RS_OK;
 }

@@ -46,8 +46,8 @@ struct plan_input {
  */
 struct plan_entry {
 	enum plan_op op;
-	bool has_before;      /* false for a member new to the roster */
-	struct member before; /* the row as it is; zeroed when !has_before */
+	const struct member *before; /* the row as it is, in the input's members;
+				      * NULL for a member new to the roster */
 	struct member after;  /* the row as it will be */
 	char *reason;         /* in words, e.g. "user suspended in Okta" */
 };

@@ -117,7 +117,7 @@ static void first_sync_assigns_everyone(void **state)
 	assert_int_equal(f->plan.counts[PLAN_ASSIGN], 2);
 	assert_string_equal(f->plan.entries[0].after.email, "ada@example.com");
 	assert_int_equal(f->plan.entries[0].after.state, MEMBER_ACTIVE);
-	assert_false(f->plan.entries[0].has_before);
+	assert_null(f->plan.entries[0].before);
 	assert_string_equal(f->plan.entries[0].reason, "assigned to the app in Okta");
 	assert_int_equal(f->plan.seats_used, 2);
 	assert_false(f->plan.threshold_tripped);
@@ -166,8 +166,8 @@ static void email_rename_is_one_update(void **state)
 	assert_int_equal(f->plan.count, 1);
 	e = &f->plan.entries[0];
 	assert_int_equal(e->op, PLAN_UPDATE);
-	assert_int_equal(e->before.id, 1);
-	assert_string_equal(e->before.email, "ada@example.com");
+	assert_int_equal(e->before->id, 1);
+	assert_string_equal(e->before->email, "ada@example.com");
 	assert_string_equal(e->after.email, "ada.king@example.com");
 	assert_non_null(strstr(e->reason, "email"));
 }
@@ -257,7 +257,7 @@ static void manual_member_adopted_by_email_case(void **state)
 	assert_int_equal(f->plan.count, 1);
 	e = &f->plan.entries[0];
 	assert_int_equal(e->op, PLAN_UPDATE);
-	assert_int_equal(e->before.id, 7);
+	assert_int_equal(e->before->id, 7);
 	assert_string_equal(e->after.external_id, "00u1");
 	assert_string_equal(e->after.source, "okta");
 	assert_string_equal(e->after.email, "Ada@Example.com");
@@ -494,7 +494,7 @@ static void suspended_with_bad_email_loses_seat(void **state)
 	e = entry_for(f, "taken@example.com");
 	assert_non_null(e);
 	assert_int_equal(e->op, PLAN_UNASSIGN);
-	assert_int_equal(e->before.id, 2);
+	assert_int_equal(e->before->id, 2);
 	assert_int_equal(f->plan.seats_used, 1);
 }
 
@@ -510,8 +510,8 @@ static void swapped_emails_are_two_updates(void **state)
 
 	assert_int_equal(f->plan.problem_count, 0);
 	assert_int_equal(f->plan.counts[PLAN_UPDATE], 2);
-	assert_int_equal(entry_for(f, "bob@example.com")->before.id, 1);
-	assert_int_equal(entry_for(f, "ada@example.com")->before.id, 2);
+	assert_int_equal(entry_for(f, "bob@example.com")->before->id, 1);
+	assert_int_equal(entry_for(f, "ada@example.com")->before->id, 2);
 }
 
 static void departed_email_goes_to_new_row(void **state)
@@ -527,7 +527,7 @@ static void departed_email_goes_to_new_row(void **state)
 	assert_int_equal(f->plan.count, 1);
 	e = &f->plan.entries[0];
 	assert_int_equal(e->op, PLAN_ASSIGN);
-	assert_false(e->has_before);
+	assert_null(e->before);
 	assert_string_equal(e->after.external_id, "00u9");
 }
 
@@ -545,7 +545,7 @@ static void departing_holder_frees_email(void **state)
 	assert_int_equal(f->plan.counts[PLAN_UNASSIGN], 1);
 	assert_int_equal(f->plan.counts[PLAN_UPDATE], 1);
 	assert_int_equal(f->plan.entries[0].op, PLAN_UNASSIGN);
-	assert_int_equal(f->plan.entries[0].before.id, 1);
+	assert_int_equal(f->plan.entries[0].before->id, 1);
 }
 
 static void lowered_limit_counts_for_threshold(void **state)

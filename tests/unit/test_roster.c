@@ -127,9 +127,7 @@ static void plan_add(struct plan *plan, enum plan_op op, const struct member *be
 	memset(entry, 0, sizeof(*entry));
 
 	entry->op = op;
-	entry->has_before = before != NULL;
-	if (before)
-		plan_member(plan, &entry->before, before);
+	entry->before = before;
 	plan_member(plan, &entry->after, after);
 	entry->reason = plan_text(plan, reason);
 	plan->counts[op]++;
