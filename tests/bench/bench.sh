@@ -3,17 +3,19 @@
 # checks the performance targets.  `make bench` runs it; docs/benchmarks.md
 # explains the output.
 #
-# For each user count and added latency it measures, BENCH_REPEAT times
-# each and in turn:
+# For each source, user count and added latency it measures, BENCH_REPEAT
+# times each and in turn:
 #   full      a sync into an empty roster
 #   resync    a sync of the same users into the roster the full sync left
 #   churn     a sync into that roster after --churn BENCH_CHURN percent
-#   transfer  floor transfer: the same pages fetched over one connection
-#   read      floor read: the same pages fetched and parsed with cJSON
+#             (Okta only: the fake's --churn does not change its Graph users)
+#   transfer  floor transfer: the full sync's GETs, fetched over one connection
+#   read      floor read: the same GETs, fetched and parsed with cJSON
 # Each run gets a fresh fake IdP, so the fake's CPU time is per run.
 #
 # Settings (environment):
 #   BUILD            build directory with rostersync, fakeidp, bench/ (build)
+#   BENCH_SOURCES    sources to measure (default "okta graph")
 #   BENCH_USERS      user counts (default "10000 100000")
 #   BENCH_1M=1       adds 1000000 to the user counts
 #   BENCH_LATENCIES  added latency per response in ms (default "0 50")
@@ -41,13 +43,19 @@ REPEAT=${BENCH_REPEAT:-3}
 GROUP_COUNT=${BENCH_GROUPS:-50}
 CHURN=${BENCH_CHURN:-1}
 WORK=${BENCH_DIR:-$ROOT/$BUILD/bench/work}
+SOURCES=${BENCH_SOURCES:-"okta graph"}
 TOKEN="bench-token-$RANDOM$RANDOM"
+GRAPH_SECRET="bench-secret-$RANDOM$RANDOM"
+GRAPH_CLIENT_ID=bench-client
 SOURCE=okta
 
 # Page sizes the Okta source requests: app users, app groups, group members.
 APP_USERS_PAGE=500
 APP_GROUPS_PAGE=200
 GROUP_USERS_PAGE=1000
+# Graph: $top of every listing, and users per $batch request.
+GRAPH_PAGE=999
+GRAPH_BATCH=20
 
 RESULTS="$WORK/results.tsv"
 FAKE_PID=""
@@ -106,25 +114,39 @@ fake_stop() {
 
 # ---- counting requests -----------------------------------------------------
 
-# min_requests ASSIGNED USERS: the fewest requests one full Okta read needs,
-# one per page of every listing: app users, app groups and the member list
-# of each group (a group's first page is needed even when it is empty).
-# Group g has the members 10 m for m = g, g + G, ... up to the base users.
+# min_requests ASSIGNED USERS: the fewest requests one full read needs.
+# Okta: one per page of every listing: app users, app groups and the member
+# list of each group (a group's first page is needed even when it is empty).
+# Graph: the token, the service principal, every page of the assignments
+# (the users not in a group, and the groups) and of each group's members,
+# then the attributes of the directly assigned users: $batch requests of 20,
+# or the tenant's user count and every page of its users, whichever is
+# fewer.  Group g has the members 10 m for m = g, g + G, ... up to the users.
 min_requests() {
-	awk -v assigned="$1" -v users="$2" -v groups="$GROUP_COUNT" \
+	awk -v source="$SOURCE" -v assigned="$1" -v users="$2" -v groups="$GROUP_COUNT" \
 		-v p_users=$APP_USERS_PAGE -v p_groups=$APP_GROUPS_PAGE \
-		-v p_members=$GROUP_USERS_PAGE '
+		-v p_members=$GROUP_USERS_PAGE -v p_graph=$GRAPH_PAGE -v batch=$GRAPH_BATCH '
 		function pages(n, size) { return n <= 0 ? 1 : int((n + size - 1) / size) }
-		BEGIN {
-			total = pages(assigned, p_users)
-			if (assigned > 0 && groups > 0) {
-				total += pages(groups, p_groups)
-				granted = int(users / 10)
-				for (g = 1; g <= groups; g++) {
-					members = granted >= g ? int((granted - g) / groups) + 1 : 0
-					total += pages(members, p_members)
-				}
+		function member_pages(size,    g, granted, members, total) {
+			granted = int(users / 10)
+			for (g = 1; g <= groups; g++) {
+				members = granted >= g ? int((granted - g) / groups) + 1 : 0
+				total += pages(members, size)
 			}
+			return total
+		}
+		BEGIN {
+			if (source == "graph") {
+				direct = groups > 0 ? users - int(users / 10) : users
+				listing = 1 + pages(users, p_graph)
+				batches = int((direct + batch - 1) / batch)
+				total = 2 + pages(direct + groups, p_graph) + member_pages(p_graph)
+				print total + (batches < listing ? batches : listing)
+				exit
+			}
+			total = pages(assigned, p_users)
+			if (assigned > 0 && groups > 0)
+				total += pages(groups, p_groups) + member_pages(p_members)
 			print total
 		}'
 }
@@ -146,17 +168,40 @@ request_stats() {
 	echo "$requests $repeated"
 }
 
+# page_urls DIR: prints path?query of every GET the agent sent, in order,
+# from the fake's request log.
+page_urls() {
+	sed -n 's/.*"method":"GET","path":"\([^"]*\)","query":"\([^"]*\)".*/\1?\2/p' \
+		"$1/requests.log"
+}
+
 # ---- the agent -------------------------------------------------------------
 
 write_config() {
 	local dir=$1
-	cat > "$dir/config.yaml" <<-EOF
-		tenant: bench
-		source: okta
-		okta:
-		  org_url: http://127.0.0.1:$PORT
-		  app_id: 0oaapp1
-		  api_token_file: $WORK/token
+	if [ "$SOURCE" = graph ]; then
+		cat > "$dir/config.yaml" <<-EOF
+			tenant: bench
+			source: graph
+			graph:
+			  tenant_id: contoso.example
+			  client_id: $GRAPH_CLIENT_ID
+			  client_secret_file: $WORK/graph-secret
+			  app_id: 11111111-1111-1111-1111-111111111111
+			  login_url: http://127.0.0.1:$PORT
+			  graph_url: http://127.0.0.1:$PORT
+		EOF
+	else
+		cat > "$dir/config.yaml" <<-EOF
+			tenant: bench
+			source: okta
+			okta:
+			  org_url: http://127.0.0.1:$PORT
+			  app_id: 0oaapp1
+			  api_token_file: $WORK/token
+		EOF
+	fi
+	cat >> "$dir/config.yaml" <<-EOF
 		team:
 		  name: Bench
 		  seats: 10000000
@@ -216,8 +261,8 @@ record() {
 # run_agent USERS LATENCY KIND REP
 run_agent() {
 	local users=$1 latency=$2 kind=$3 rep=$4
-	local dir="$WORK/$users-$latency-$kind-$rep"
-	local baseline="$WORK/baseline-$users.db"
+	local dir="$WORK/$SOURCE-$users-$latency-$kind-$rep"
+	local baseline="$WORK/baseline-$SOURCE-$users.db"
 	local churn=0 assigned=$users expected_writes
 	rm -rf "$dir"
 	mkdir -p "$dir"
@@ -248,8 +293,7 @@ run_agent() {
 
 	if [ "$kind" = full ] && [ ! -f "$baseline" ]; then
 		sqlite3 "$dir/roster.db" ".backup '$baseline'"
-		sed -n 's/.*"path":"\([^"]*\)","query":"\([^"]*\)".*/\1?\2/p' "$dir/requests.log" |
-			grep -v 'after=' > "$WORK/first-pages-$users"
+		page_urls "$dir" > "$WORK/pages-$SOURCE-$users"
 	fi
 
 	local writes
@@ -268,7 +312,7 @@ run_agent() {
 # run_floor USERS LATENCY MODE REP
 run_floor() {
 	local users=$1 latency=$2 mode=$3 rep=$4
-	local dir="$WORK/$users-$latency-$mode-$rep"
+	local dir="$WORK/$SOURCE-$users-$latency-$mode-$rep"
 	rm -rf "$dir"
 	mkdir -p "$dir"
 
@@ -276,8 +320,8 @@ run_floor() {
 	local urls=()
 	while IFS= read -r path; do
 		urls+=("http://127.0.0.1:$PORT$path")
-	done < "$WORK/first-pages-$users"
-	"$MEASURE" "$dir/cost" -- "$FLOOR" "$mode" "$WORK/headers" "${urls[@]}" \
+	done < "$WORK/pages-$SOURCE-$users"
+	"$MEASURE" "$dir/cost" -- "$FLOOR" "$mode" "$WORK/headers-$SOURCE" "${urls[@]}" \
 		> "$dir/floor.out" 2> "$dir/floor.err" ||
 		die "floor $mode ($users users) failed: $(tail -n 3 "$dir/floor.err")"
 	local bytes connections
@@ -345,7 +389,7 @@ report() {
 				median(values["sys", k]), rss[k], requests[k],
 				bytes[k] == "-" ? "-" : sprintf("%.1f", bytes[k] / 1e6),
 				connections[k], median(values["fake", k]), write[k]
-			users_seen[f[2]] = 1; lat_seen[f[3]] = 1; src = f[1]
+			users_seen[f[2]] = 1; lat_seen[f[3]] = 1; sources_seen[f[1]] = 1
 		}
 
 		print ""
@@ -355,10 +399,12 @@ report() {
 			if (f[4] != "full")
 				continue
 			b = f[1] SUBSEP f[2] SUBSEP f[3] SUBSEP
-			printf "  %s %d users, %d ms: full/transfer %.2f  full/read %.2f  resync/full %.2f  churn/resync %.2f\n",
+			printf "  %s %d users, %d ms: full/transfer %.2f  full/read %.2f  resync/full %.2f",
 				f[1], f[2], f[3], wall[b "full"] / wall[b "transfer"],
-				wall[b "full"] / wall[b "read"], wall[b "resync"] / wall[b "full"],
-				wall[b "churn"] / wall[b "resync"]
+				wall[b "full"] / wall[b "read"], wall[b "resync"] / wall[b "full"]
+			if ((b "churn") in wall)
+				printf "  churn/resync %.2f", wall[b "churn"] / wall[b "resync"]
+			printf "\n"
 		}
 
 		print ""
@@ -403,19 +449,24 @@ report() {
 				sprintf("churn cost: %s %d users, %d ms: churn %.2f s <= resync %.2f s x 1.05 + its write %.2f s = %.2f s",
 					f[1], f[2], f[3], wall[k], wall[b "resync"], write[k], allowed))
 		}
-		for (u in users_seen) {
-			peak = 0
-			for (i = 1; i <= keys; i++) {
-				split(order[i], f, SUBSEP)
-				if (f[2] == u && f[4] != "transfer" && f[4] != "read" && rss[order[i]] > peak)
-					peak = rss[order[i]]
+		for (src in sources_seen) {
+			for (u in users_seen) {
+				peak = 0
+				for (i = 1; i <= keys; i++) {
+					split(order[i], f, SUBSEP)
+					if (f[1] == src && f[2] == u && f[4] != "transfer" && f[4] != "read" &&
+					    rss[order[i]] > peak)
+						peak = rss[order[i]]
+				}
+				if (u == 100000)
+					verdict(peak <= 64, sprintf("memory: %s %d users: peak RSS %.1f MiB <= 64 MiB",
+								    src, u, peak))
+				if (u == 1000000)
+					verdict(peak <= 200, sprintf("memory: %s %d users: peak RSS %.1f MiB <= 200 MiB",
+								     src, u, peak))
 			}
-			if (u == 100000)
-				verdict(peak <= 64, sprintf("memory: %d users: peak RSS %.1f MiB <= 64 MiB", u, peak))
-			if (u == 1000000)
-				verdict(peak <= 200, sprintf("memory: %d users: peak RSS %.1f MiB <= 200 MiB", u, peak))
-		}
-		if ((1000000 in users_seen) && (100000 in users_seen)) {
+			if (!((1000000 in users_seen) && (100000 in users_seen)))
+				continue
 			for (l in lat_seen) {
 				big = src SUBSEP 1000000 SUBSEP l SUBSEP "full"
 				small = src SUBSEP 100000 SUBSEP l SUBSEP "full"
@@ -431,6 +482,19 @@ report() {
 
 # ---- main ------------------------------------------------------------------
 
+# measure_round USERS LATENCY REP: one run of each kind for SOURCE.
+measure_round() {
+	local users=$1 latency=$2 rep=$3 kinds="full resync churn"
+	[ "$SOURCE" = graph ] && kinds="full resync"
+	for kind in $kinds; do
+		run_agent "$users" "$latency" "$kind" "$rep"
+	done
+	for mode in transfer read; do
+		run_floor "$users" "$latency" "$mode" "$rep"
+	done
+	echo "bench: $SOURCE, $users users, $latency ms, round $rep of $REPEAT done" >&2
+}
+
 machine() {
 	local cpu
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -440,24 +504,27 @@ machine() {
 
 main() {
 	mkdir -p "$WORK"
-	rm -f "$RESULTS" "$WORK"/baseline-*.db "$WORK"/first-pages-*
-	printf '{"token": "%s", "rate_limit": 1000000000}\n' "$TOKEN" > "$WORK/settings.json"
+	rm -f "$RESULTS" "$WORK"/baseline-*.db "$WORK"/pages-*
+	printf '{"token": "%s", "rate_limit": 1000000000, "oauth": {"client_id": "%s",
+		"client_secret": "%s", "tenant": "contoso.example"}}\n' \
+		"$TOKEN" "$GRAPH_CLIENT_ID" "$GRAPH_SECRET" > "$WORK/settings.json"
 	printf '%s\n' "$TOKEN" > "$WORK/token"
-	chmod 600 "$WORK/token"
-	printf 'Authorization: SSWS %s\n' "$TOKEN" > "$WORK/headers"
+	printf '%s\n' "$GRAPH_SECRET" > "$WORK/graph-secret"
+	chmod 600 "$WORK/token" "$WORK/graph-secret"
+	printf 'Authorization: SSWS %s\n' "$TOKEN" > "$WORK/headers-okta"
+	# The fake checks no Graph token without graph.token in its settings.
+	printf 'Authorization: Bearer %s\nConsistencyLevel: eventual\n' "$TOKEN" \
+		> "$WORK/headers-graph"
 
 	machine
-	echo "users: $USERS; latencies: $LATENCIES ms; repeat: $REPEAT; groups: $GROUP_COUNT; churn: $CHURN%"
-	for users in $USERS; do
-		for latency in $LATENCIES; do
-			for rep in $(seq 1 "$REPEAT"); do
-				for kind in full resync churn; do
-					run_agent "$users" "$latency" "$kind" "$rep"
+	echo "sources: $SOURCES; users: $USERS; latencies: $LATENCIES ms; repeat: $REPEAT;" \
+		"groups: $GROUP_COUNT; churn: $CHURN%"
+	for SOURCE in $SOURCES; do
+		for users in $USERS; do
+			for latency in $LATENCIES; do
+				for rep in $(seq 1 "$REPEAT"); do
+					measure_round "$users" "$latency" "$rep"
 				done
-				for mode in transfer read; do
-					run_floor "$users" "$latency" "$mode" "$rep"
-				done
-				echo "bench: $users users, $latency ms, round $rep of $REPEAT done" >&2
 			done
 		done
 	done

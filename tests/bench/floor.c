@@ -1,17 +1,17 @@
 /*
  * floor.c - the two lower bounds that the benchmark compares the agent
- * with.  It GETs the same pages the agent reads, one after the other over
- * one libcurl easy handle (so one connection), and does no other work:
+ * with.  It GETs the pages the agent read, one after the other over one
+ * libcurl easy handle (so one connection), and does no other work:
  *
  *   floor transfer HEADERS URL...   fetch every page, do not parse it
  *   floor read HEADERS URL...       fetch every page and parse it with cJSON
  *
- * Each URL is the first page of a listing.  The next page comes from the
- * Link header's rel="next" target (Okta), else from "@odata.nextLink" in
- * the body (Microsoft Graph).  HEADERS is a file with one request header
- * per line, such as "Authorization: SSWS <token>".  Like the agent, it
- * sends Accept: application/json and accepts every encoding libcurl
- * supports.
+ * The URLs are every GET of the agent's run, paging cursors included, from
+ * the fake IdP's request log; the fake's cursors hold no server state, so a
+ * new fake serves the same pages for them.  HEADERS is a file with one
+ * request header per line, such as "Authorization: SSWS <token>".  Like the
+ * agent, it sends Accept: application/json and accepts every encoding
+ * libcurl supports.
  *
  * On success it prints one line, for example
  *
@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -37,12 +36,6 @@ struct body {
 	size_t len;
 	size_t capacity;
 	bool failed;
-};
-
-/* What one page transfer leaves behind. */
-struct page {
-	struct body body;
-	char *next;             /* rel="next" target of a Link header, or NULL */
 };
 
 struct totals {
@@ -76,44 +69,6 @@ static size_t on_body(char *data, size_t size, size_t count, void *context)
 	return len;
 }
 
-/* Keeps the target of a "Link: <URL>; rel="next"" header line. */
-static size_t on_header(char *data, size_t size, size_t count, void *context)
-{
-	struct page *page = context;
-	size_t len = size * count;
-	char *line;
-	char *open;
-	char *close;
-
-	if (len < 5 || strncasecmp(data, "link:", 5) != 0)
-		return len;
-	line = strndup(data, len);
-	if (line == NULL)
-		return 0;
-	open = strchr(line, '<');
-	close = open ? strchr(open, '>') : NULL;
-	if (close != NULL && strstr(close, "rel=\"next\"") != NULL) {
-		free(page->next);
-		page->next = strndup(open + 1, (size_t)(close - open - 1));
-	}
-	free(line);
-	return len;
-}
-
-/* Returns a copy of the body's "@odata.nextLink" value, or NULL. */
-static char *odata_next_link(const struct body *body)
-{
-	static const char key[] = "\"@odata.nextLink\":\"";
-	const char *start = body->len ? strstr(body->data, key) : NULL;
-	const char *end;
-
-	if (start == NULL)
-		return NULL;
-	start += sizeof(key) - 1;
-	end = strchr(start, '"');
-	return end ? strndup(start, (size_t)(end - start)) : NULL;
-}
-
 static bool parse_body(const struct body *body, const char *url)
 {
 	cJSON *root = cJSON_ParseWithLength(body->data, body->len);
@@ -126,24 +81,22 @@ static bool parse_body(const struct body *body, const char *url)
 	return true;
 }
 
-/* GETs url into page; returns false after printing why. */
-static bool fetch(CURL *curl, const char *url, struct page *page, struct totals *totals)
+/* GETs url into body; returns false after printing why. */
+static bool fetch(CURL *curl, const char *url, struct body *body, struct totals *totals)
 {
 	long status = 0;
 	long connects = 0;
 	CURLcode code;
 
-	page->body.len = 0;
-	free(page->next);
-	page->next = NULL;
+	body->len = 0;
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	code = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
 	totals->connections += connects;
-	if (code != CURLE_OK || page->body.failed) {
+	if (code != CURLE_OK || body->failed) {
 		fprintf(stderr, "floor: GET %s failed: %s\n", url,
-			page->body.failed ? "out of memory" : curl_easy_strerror(code));
+			body->failed ? "out of memory" : curl_easy_strerror(code));
 		return false;
 	}
 	if (status != 200) {
@@ -151,32 +104,8 @@ static bool fetch(CURL *curl, const char *url, struct page *page, struct totals 
 		return false;
 	}
 	totals->pages++;
-	totals->bytes += (long long)page->body.len;
+	totals->bytes += (long long)body->len;
 	return true;
-}
-
-/* Reads every page of the listing that starts at first_url. */
-static bool read_listing(CURL *curl, const char *first_url, bool parse, struct page *page,
-			 struct totals *totals)
-{
-	char *url = strdup(first_url);
-	bool ok = url != NULL;
-
-	while (ok && url != NULL) {
-		char *next;
-
-		ok = fetch(curl, url, page, totals);
-		if (ok && parse)
-			ok = parse_body(&page->body, url);
-		next = page->next;
-		page->next = NULL;
-		if (ok && next == NULL)
-			next = odata_next_link(&page->body);
-		free(url);
-		url = next;
-	}
-	free(url);
-	return ok;
 }
 
 /* Reads the header lines of path into a curl list; NULL after printing why. */
@@ -203,7 +132,7 @@ static struct curl_slist *read_headers(const char *path)
 int main(int argc, char **argv)
 {
 	struct totals totals = { 0, 0, 0 };
-	struct page page = { { NULL, 0, 0, false }, NULL };
+	struct body body = { NULL, 0, 0, false };
 	struct curl_slist *headers;
 	bool parse;
 	bool ok = true;
@@ -225,17 +154,17 @@ int main(int argc, char **argv)
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &page.body);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &page);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
 
-	for (int i = 3; ok && i < argc; i++)
-		ok = read_listing(curl, argv[i], parse, &page, &totals);
+	for (int i = 3; ok && i < argc; i++) {
+		ok = fetch(curl, argv[i], &body, &totals);
+		if (ok && parse)
+			ok = parse_body(&body, argv[i]);
+	}
 
 	curl_easy_cleanup(curl);
 	curl_slist_free_all(headers);
-	free(page.body.data);
-	free(page.next);
+	free(body.data);
 	curl_global_cleanup();
 	if (!ok)
 		return 1;
