@@ -625,9 +625,49 @@ static enum rs_err validate_apply(struct roster *roster, const struct roster_app
 	return RS_ERR_INTERNAL;
 }
 
+/* Counts the entries of plan that insert new members. */
+static size_t count_inserts(const struct plan *plan)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < plan->count; i++)
+		count += inserts_member(&plan->entries[i]);
+	return count;
+}
+
+/*
+ * Decides whether to write this plan's events without the index on
+ * (source, external_id).  Events of new members come in email order, which
+ * is random in that index, and once it outgrows the page cache every insert
+ * rewrites a page; building the index again afterwards sorts the keys once.
+ * Worth it only when the plan at least doubles the events table.
+ */
+static enum rs_err should_reindex(struct roster *roster, const struct plan *plan, bool *reindex)
+{
+	size_t inserts = count_inserts(plan);
+	sqlite3_stmt *stmt;
+	int64_t events;
+
+	*reindex = false;
+	if (inserts < ROSTER_REINDEX_MIN)
+		return RS_OK;
+	stmt = roster_stmt(roster, STMT_EVENTS_LAST_ID);
+	if (!stmt)
+		return RS_ERR_IO;
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		return roster_sqlite_error(roster, "counting events");
+	}
+	events = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	*reindex = (int64_t)inserts > events;
+	return RS_OK;
+}
+
 static enum rs_err apply_in_transaction(struct roster *roster, const struct roster_apply *apply)
 {
 	enum rs_err err = RS_OK;
+	bool reindex = false;
 
 	/*
 	 * SQLite opens a statement journal for every write to a table with
@@ -639,6 +679,10 @@ static enum rs_err apply_in_transaction(struct roster *roster, const struct rost
 	if (apply->plan->count > 0)
 		err = roster_triggers_drop(roster);
 
+	if (err == RS_OK)
+		err = should_reindex(roster, apply->plan, &reindex);
+	if (err == RS_OK && reindex)
+		err = roster_exec(roster, ROSTER_EVENTS_INDEX_DROP, "dropping the events index");
 	if (err == RS_OK)
 		err = update_team(roster, apply);
 	if (err == RS_OK)
@@ -657,6 +701,8 @@ static enum rs_err apply_in_transaction(struct roster *roster, const struct rost
 	for (size_t i = 0; err == RS_OK && i < apply->state_count; i++)
 		err = roster_state_write(roster, apply->state[i].key, apply->state[i].value,
 					 apply->now);
+	if (err == RS_OK && reindex)
+		err = roster_exec(roster, ROSTER_EVENTS_INDEX_CREATE, "building the events index");
 
 	/* Also repairs triggers that another program dropped. */
 	if (err == RS_OK)

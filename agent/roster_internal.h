@@ -29,6 +29,7 @@ enum roster_stmt_id {
 	STMT_MEMBER_EVENT_INSERT,
 	STMT_MEMBER_INSERT_BATCH,
 	STMT_MEMBER_EVENT_INSERT_BATCH,
+	STMT_EVENTS_LAST_ID,
 	STMT_APPROVAL_INSERT,
 	STMT_APPROVAL_GET,
 	STMT_RUN_START,
@@ -61,6 +62,18 @@ struct roster {
  * memory (make bench).
  */
 #define ROSTER_READ_CACHE "-2048"
+
+/*
+ * A plan that inserts at least this many new members, and more than the
+ * events table holds, writes its events without their index and builds the
+ * index again afterwards (see roster_apply.c).
+ */
+#define ROSTER_REINDEX_MIN 10000
+
+/* The events index, as the first schema creates it. */
+#define ROSTER_EVENTS_INDEX_CREATE \
+	"CREATE INDEX events_source_external_id ON events (source, external_id)"
+#define ROSTER_EVENTS_INDEX_DROP "DROP INDEX events_source_external_id"
 #define ROSTER_WRITE_CACHE "-8192"
 
 /* One row of the events table; before and after are JSON texts or NULL. */

@@ -67,7 +67,7 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX members_email_key_seated ON members (email_key)"
 	" WHERE state <> 'unassigned';"
 	"CREATE INDEX members_email_key ON members (email_key);"
-	"CREATE INDEX events_source_external_id ON events (source, external_id);"
+	ROSTER_EVENTS_INDEX_CREATE ";"
 	"CREATE TABLE runs ("
 	" id TEXT PRIMARY KEY,"
 	" command TEXT,"
@@ -222,6 +222,8 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 		"INSERT INTO events (run_id, at, op, member_id, email, external_id,"
 		" source, before, after, reason) VALUES "
 		ROWS_32(NEW_MEMBER_EVENT_ROW),
+	[STMT_EVENTS_LAST_ID] =
+		"SELECT coalesce(max(id), 0) FROM events",
 	[STMT_APPROVAL_INSERT] =
 		"INSERT INTO approvals (plan_id, run_id, at) VALUES (?1, ?2, ?3)",
 	[STMT_APPROVAL_GET] =
