@@ -8,7 +8,6 @@
 #   full      a sync into an empty roster
 #   resync    a sync of the same users into the roster the full sync left
 #   churn     a sync into that roster after --churn BENCH_CHURN percent
-#             (Okta only: the fake's --churn does not change its Graph users)
 #   transfer  floor transfer: the full sync's GETs, fetched over one connection
 #   read      floor read: the same GETs, fetched and parsed with cJSON
 # Each run gets a fresh fake IdP, so the fake's CPU time is per run.
@@ -114,7 +113,9 @@ fake_stop() {
 
 # ---- counting requests -----------------------------------------------------
 
-# min_requests ASSIGNED USERS: the fewest requests one full read needs.
+# min_requests ASSIGNED USERS ADDED: the fewest requests one full read of
+# ASSIGNED users needs, when the fake generated USERS and the churn ADDED
+# new ones.
 # Okta: one per page of every listing: app users, app groups and the member
 # list of each group (a group's first page is needed even when it is empty).
 # Graph: the token, the service principal, every page of the assignments
@@ -123,7 +124,8 @@ fake_stop() {
 # or the tenant's user count and every page of its users, whichever is
 # fewer.  Group g has the members 10 m for m = g, g + G, ... up to the users.
 min_requests() {
-	awk -v source="$SOURCE" -v assigned="$1" -v users="$2" -v groups="$GROUP_COUNT" \
+	awk -v source="$SOURCE" -v assigned="$1" -v users="$2" -v added="$3" \
+		-v groups="$GROUP_COUNT" \
 		-v p_users=$APP_USERS_PAGE -v p_groups=$APP_GROUPS_PAGE \
 		-v p_members=$GROUP_USERS_PAGE -v p_graph=$GRAPH_PAGE -v batch=$GRAPH_BATCH '
 		function pages(n, size) { return n <= 0 ? 1 : int((n + size - 1) / size) }
@@ -137,8 +139,8 @@ min_requests() {
 		}
 		BEGIN {
 			if (source == "graph") {
-				direct = groups > 0 ? users - int(users / 10) : users
-				listing = 1 + pages(users, p_graph)
+				direct = groups > 0 ? assigned - int(users / 10) : assigned
+				listing = 1 + pages(users + added, p_graph)
 				batches = int((direct + batch - 1) / batch)
 				total = 2 + pages(direct + groups, p_graph) + member_pages(p_graph)
 				print total + (batches < listing ? batches : listing)
@@ -152,7 +154,12 @@ min_requests() {
 }
 
 # churn_counts USERS: prints "unassigned renamed added" for BENCH_CHURN.
+# The fake churns Okta's app-user list, and Graph's direct assignments
+# only: every tenth user is assigned through a group.
 churn_counts() {
+	if [ "$SOURCE" = graph ] && [ "$GROUP_COUNT" -gt 0 ]; then
+		set -- $(( $1 - $1 / 10 ))
+	fi
 	local changes=$(( $1 * CHURN / 100 ))
 	local third=$(( changes / 3 ))
 	echo "$third $third $(( changes - 2 * third ))"
@@ -263,7 +270,7 @@ run_agent() {
 	local users=$1 latency=$2 kind=$3 rep=$4
 	local dir="$WORK/$SOURCE-$users-$latency-$kind-$rep"
 	local baseline="$WORK/baseline-$SOURCE-$users.db"
-	local churn=0 assigned=$users expected_writes
+	local churn=0 assigned=$users added=0 expected_writes
 	rm -rf "$dir"
 	mkdir -p "$dir"
 
@@ -303,7 +310,7 @@ run_agent() {
 		writes=$(roster_writes "$dir" "$baseline")
 	fi
 	record "$users" "$latency" "$kind" "$rep" "$dir" $(request_stats "$dir") \
-		"$(min_requests "$assigned" "$users")" $(agent_stats "$dir") "$FAKE_CPU" \
+		"$(min_requests "$assigned" "$users" "$added")" $(agent_stats "$dir") "$FAKE_CPU" \
 		"$(tr ' ' / <<< "$writes")" "$(tr ' ' / <<< "$expected_writes")" \
 		"$(write_seconds "$dir")"
 	rm -f "$dir/roster.db" "$dir/roster.db-wal" "$dir/roster.db-shm"
@@ -329,7 +336,7 @@ run_floor() {
 	bytes=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$dir/floor.out")
 	connections=$(sed -n 's/.*connections=\([0-9]*\).*/\1/p' "$dir/floor.out")
 	record "$users" "$latency" "$mode" "$rep" "$dir" $(request_stats "$dir") \
-		"$(min_requests "$users" "$users")" "$bytes" "$connections" "$FAKE_CPU" - - 0
+		"$(min_requests "$users" "$users" 0)" "$bytes" "$connections" "$FAKE_CPU" - - 0
 }
 
 # ---- the report ------------------------------------------------------------
@@ -484,9 +491,8 @@ report() {
 
 # measure_round USERS LATENCY REP: one run of each kind for SOURCE.
 measure_round() {
-	local users=$1 latency=$2 rep=$3 kinds="full resync churn"
-	[ "$SOURCE" = graph ] && kinds="full resync"
-	for kind in $kinds; do
+	local users=$1 latency=$2 rep=$3
+	for kind in full resync churn; do
 		run_agent "$users" "$latency" "$kind" "$rep"
 	done
 	for mode in transfer read; do

@@ -88,7 +88,7 @@ users() {
 
 start_fake() {
 	rm -f "$T/port"
-	"$FAKE_BIN" --port 0 --port-file "$T/port" --log "$T/requests.log" "$@" \
+	"$FAKE_BIN" --port "${FAKE_PORT:-0}" --port-file "$T/port" --log "$T/requests.log" "$@" \
 		2> "$T/fake.err" &
 	FAKE_PID=$!
 	for _ in $(seq 1 100); do

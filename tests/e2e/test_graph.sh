@@ -371,3 +371,26 @@ test_graph_synthetic_users() {
 		"members through a group"
 	assert_eq "$(graph_requests /v1.0/users)" 4 "count and tenant user pages"
 }
+
+# --churn 3 changes 3% of the 2700 direct assignments of 3000 generated
+# users: 27 unassigned, the 27 after them renamed, 27 new ones assigned.
+test_graph_synthetic_churn() {
+	start_fake --synthetic 3000 --groups 5
+	start_token_server
+	SEATS=5000 write_graph_config
+	sync_ok
+	local before
+	before=$(sql "SELECT count(*) FROM events")
+
+	stop_fake
+	FAKE_PORT=$PORT start_fake --synthetic 3000 --groups 5 --churn 3
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM events")" "$((before + 81))" "events of the churn"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='unassigned'")" 27 "unassigned"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE email LIKE 'renamed%'")" 27 "renamed"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE email LIKE 'new%' AND state='active'")" \
+		27 "added"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE provenance LIKE 'group:%'")" 300 \
+		"members through a group"
+}

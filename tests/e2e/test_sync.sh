@@ -246,3 +246,24 @@ test_plan_table_lists_reasons() {
 	assert_contains "$T/out" "user0003@example.com"
 	[ ! -e "$T/roster.db" ] || fail "plan created the roster file"
 }
+
+# The fake's --churn 3 on 3000 generated users unassigns 30 of them, renames
+# the 30 that follow and assigns 30 new ones; the sync writes those 90 rows.
+test_generated_churn_is_applied() {
+	start_fake --synthetic 3000 --groups 5
+	SEATS=5000 write_config
+	sync_ok
+	local before
+	before=$(sql "SELECT count(*) FROM events")
+
+	stop_fake
+	FAKE_PORT=$PORT start_fake --synthetic 3000 --groups 5 --churn 3
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM events")" "$((before + 90))" "events of the churn"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='unassigned'")" 30 "unassigned"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE email LIKE 'renamed%'")" 30 "renamed"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE email LIKE 'new%' AND state='active'")" \
+		30 "added"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 3000 "active"
+}

@@ -215,8 +215,8 @@ static struct dataset *dataset_build(const struct dataset_options *options, cJSO
 	if (!dataset_file_load(ds, root, err, err_len))
 		goto fail;
 	if (!graph_data_load(root ? cJSON_GetObjectItemCaseSensitive(root, "graph") : NULL,
-			     options->synthetic_users, options->synthetic_groups, &ds->graph,
-			     err, err_len))
+			     options->synthetic_users, options->synthetic_groups,
+			     options->synthetic_churn, &ds->graph, err, err_len))
 		goto fail;
 	if (options->synthetic_users > 0)
 		dataset_synthetic_init(ds, options->synthetic_users, options->synthetic_groups,
@@ -342,7 +342,7 @@ static void describe(const struct dataset *ds, char *out, size_t len)
 	if (ds->synthetic_users > 0)
 		snprintf(out, len, "%ld synthetic users, %ld groups, churn: %ld unassigned, "
 			 "%ld renamed, %ld added", ds->synthetic_users, ds->synthetic_groups,
-			 ds->churn_unassigned, ds->churn_unassigned, ds->churn_added);
+			 ds->churn.unassigned, ds->churn.unassigned, ds->churn.added);
 	else
 		snprintf(out, len, "%zu users, %zu groups, %zu app-user entries, %zu faults",
 			 ds->user_count, ds->group_count, ds->entry_count, ds->control.fault_count);

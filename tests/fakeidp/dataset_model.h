@@ -7,6 +7,7 @@
 #ifndef FAKEIDP_DATASET_MODEL_H
 #define FAKEIDP_DATASET_MODEL_H
 
+#include "churn.h"
 #include "fakeidp.h"
 
 /* The accessors of fakeidp.h, implemented once per model. */
@@ -74,11 +75,8 @@ struct dataset {
 	int user_id_width;
 	int group_id_width;
 
-	/* The churn applied to the generated users; all 0 without --churn. */
-	long churn_unassigned;  /* base users unassigned, and as many renamed */
-	long churn_added;       /* new users assigned directly */
-	long churn_step;        /* distance between two unassigned users */
-	long churn_first;       /* number of the first unassigned user */
+	/* The churn applied to the app-user list; all 0 without --churn. */
+	struct churn churn;
 };
 
 extern const struct dataset_model dataset_file_model;

@@ -10,13 +10,11 @@
  * directly; with G = 0 everyone is assigned directly.  All G groups are
  * assigned to the app.
  *
- * Churn of P percent changes C = N * P / 100 users: K = C / 3 of them are
- * unassigned, K are renamed and C - 2 K new users are assigned directly.
- * The unassigned users are spread evenly: with the step S = N / K they are
- * the numbers j S + S / 2 + 1 for j = 0 .. K - 1, and the user after each
- * of them is renamed.  New user m (1 .. C - 2 K) has the id "00v" followed
- * by m, which sorts after every "00u" id.  Group member lists do not
- * change.
+ * --churn unassigns, renames and adds users of the app-user list as churn.h
+ * describes.  A renamed user's login and email become "renamed<n>@..." and
+ * its family name "Renamed<n>".  New user m has the id "00v" followed by
+ * m, which sorts after every "00u" id, and is assigned directly.  Group
+ * member lists do not change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,64 +41,13 @@ void dataset_synthetic_init(struct dataset *ds, long users, long groups, long ch
 {
 	int user_digits = digit_count(users);
 	int group_digits = digit_count(groups);
-	long changes = (long)((long long)users * churn_percent / 100);
 
 	ds->model = &dataset_synthetic_model;
 	ds->synthetic_users = users;
 	ds->synthetic_groups = groups;
 	ds->user_id_width = user_digits < 6 ? 6 : user_digits;
 	ds->group_id_width = group_digits < 4 ? 4 : group_digits;
-
-	ds->churn_unassigned = changes / 3;
-	ds->churn_added = changes - 2 * ds->churn_unassigned;
-	ds->churn_step = ds->churn_unassigned > 0 ? users / ds->churn_unassigned : 0;
-	ds->churn_first = ds->churn_step / 2 + 1;
-}
-
-/* True when base user number was unassigned by the churn. */
-static bool is_unassigned(const struct dataset *ds, long number)
-{
-	long offset = number - ds->churn_first;
-
-	return ds->churn_unassigned > 0 && offset >= 0 && offset % ds->churn_step == 0 &&
-	       offset / ds->churn_step < ds->churn_unassigned;
-}
-
-/* True when base user number was renamed by the churn: the user after an unassigned one. */
-static bool is_renamed(const struct dataset *ds, long number)
-{
-	return number > 1 && is_unassigned(ds, number - 1);
-}
-
-/* Counts the unassigned users with a number of at most number. */
-static long unassigned_up_to(const struct dataset *ds, long number)
-{
-	long count;
-
-	if (ds->churn_unassigned == 0 || number < ds->churn_first)
-		return 0;
-	count = (number - ds->churn_first) / ds->churn_step + 1;
-	return count < ds->churn_unassigned ? count : ds->churn_unassigned;
-}
-
-/*
- * Returns the number of the base user at position i (from 0) of the
- * app-user list: the smallest n with n - unassigned_up_to(n) = i + 1.
- */
-static long base_number_at(const struct dataset *ds, size_t i)
-{
-	long low = (long)i + 1;
-	long high = ds->synthetic_users;
-
-	while (low < high) {
-		long mid = low + (high - low) / 2;
-
-		if (mid - unassigned_up_to(ds, mid) >= (long)i + 1)
-			high = mid;
-		else
-			low = mid + 1;
-	}
-	return low;
+	churn_init(&ds->churn, users, churn_percent);
 }
 
 /* Users 1 .. N are the base users; N + m is the new user m of the churn. */
@@ -164,32 +111,27 @@ static long parse_login(const struct dataset *ds, const char *s)
 	long number = parse_login_as(s, "user", ds->synthetic_users);
 
 	if (number > 0)
-		return is_renamed(ds, number) ? 0 : number;
+		return churn_is_renamed(&ds->churn, number) ? 0 : number;
 	number = parse_login_as(s, "renamed", ds->synthetic_users);
 	if (number > 0)
-		return is_renamed(ds, number) ? number : 0;
-	number = parse_login_as(s, "new", ds->churn_added);
+		return churn_is_renamed(&ds->churn, number) ? number : 0;
+	number = parse_login_as(s, "new", ds->churn.added);
 	return number > 0 ? ds->synthetic_users + number : 0;
 }
 
 static size_t synthetic_assignment_count(const struct dataset *ds)
 {
-	return (size_t)(ds->synthetic_users - ds->churn_unassigned + ds->churn_added);
+	return churn_kept_count(&ds->churn);
 }
 
 static void synthetic_assignment_at(const struct dataset *ds, size_t i, struct fake_assignment *out)
 {
-	size_t base_count = (size_t)(ds->synthetic_users - ds->churn_unassigned);
-	long number;
+	long number = churn_kept_number(&ds->churn, i);
 
 	memset(out, 0, sizeof(*out));
-	if (i >= base_count) {
-		synthetic_user_view(ds, ds->synthetic_users + (long)(i - base_count) + 1, &out->user);
-		return;
-	}
-	number = base_number_at(ds, i);
 	synthetic_user_view(ds, number, &out->user);
-	if (ds->synthetic_groups > 0 && number % SYNTHETIC_GROUP_STRIDE == 0) {
+	if (number <= ds->synthetic_users && ds->synthetic_groups > 0 &&
+	    number % SYNTHETIC_GROUP_STRIDE == 0) {
 		long m = number / SYNTHETIC_GROUP_STRIDE;
 
 		out->by_group = true;
@@ -214,7 +156,7 @@ static bool synthetic_find_user(const struct dataset *ds, const char *key, struc
 	long number = parse_number(key, "00u", ds->user_id_width, ds->synthetic_users);
 
 	if (number == 0) {
-		number = parse_number(key, "00v", ds->user_id_width, ds->churn_added);
+		number = parse_number(key, "00v", ds->user_id_width, ds->churn.added);
 		if (number > 0)
 			number += ds->synthetic_users;
 	}
@@ -285,7 +227,7 @@ static bool synthetic_user_field(const struct fake_user *user, enum user_field f
 		login_prefix = "new";
 		given_prefix = "NewGiven";
 		family_prefix = "NewFamily";
-	} else if (is_renamed(ds, number)) {
+	} else if (churn_is_renamed(&ds->churn, number)) {
 		login_prefix = "renamed";
 		family_prefix = "Renamed";
 	}

@@ -399,11 +399,12 @@ bool graph_check_access(struct fake_exchange *ex);
 
 /*
  * Reads the dataset's "graph" object (item may be NULL) into *out.  With
- * synthetic_users > 0 the directory is generated and item may hold only
- * settings.  On failure err contains the reason and *out is NULL.
+ * synthetic_users > 0 the directory is generated, churn_percent of its
+ * direct assignments changed, and item may hold only settings.  On failure
+ * err contains the reason and *out is NULL.
  */
 bool graph_data_load(const cJSON *item, long synthetic_users, long synthetic_groups,
-		     struct graph_data **out, char *err, size_t err_len);
+		     long churn_percent, struct graph_data **out, char *err, size_t err_len);
 void graph_data_free(struct graph_data *gd);
 
 /* The Graph directory of ds. */

@@ -7,13 +7,16 @@
  * the agent a wrong type or a null.  Only ids and the references between
  * records are checked.  Generated records follow the rule of the Okta
  * personality: every tenth user is assigned through a group, the rest
- * directly.
+ * directly.  --churn changes the list of direct assignments as churn.h
+ * describes: a renamed user's mail becomes "renamed<n>@...", and new user
+ * m is the generated user N + m, whose mail is "new<m>@...".
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "churn.h"
 #include "graph_model.h"
 
 #define DEFAULT_APP_ID "11111111-1111-1111-1111-111111111111"
@@ -78,7 +81,10 @@ struct graph_data {
 	/* Generated: 0 users means the file supplies the directory. */
 	long synthetic_users;
 	long synthetic_groups;
+	struct churn churn;     /* over the direct assignments, numbered from 1 */
 };
+
+static size_t synthetic_direct_count(const struct graph_data *gd);
 
 static bool key_in(const char *key, const char *const *keys)
 {
@@ -387,7 +393,7 @@ void graph_data_free(struct graph_data *gd)
 }
 
 bool graph_data_load(const cJSON *item, long synthetic_users, long synthetic_groups,
-		     struct graph_data **out, char *err, size_t err_len)
+		     long churn_percent, struct graph_data **out, char *err, size_t err_len)
 {
 	struct graph_data *gd = calloc(1, sizeof(*gd));
 
@@ -401,6 +407,7 @@ bool graph_data_load(const cJSON *item, long synthetic_users, long synthetic_gro
 	gd->settings.page_size_max = DEFAULT_PAGE_SIZE_MAX;
 	gd->synthetic_users = synthetic_users;
 	gd->synthetic_groups = synthetic_groups;
+	churn_init(&gd->churn, (long)synthetic_direct_count(gd), churn_percent);
 
 	if (item != NULL && !cJSON_IsObject(item)) {
 		snprintf(err, err_len, "graph: must be an object");
@@ -464,7 +471,7 @@ static long synthetic_number(const char *id, const char *prefix, long max)
 	return number;
 }
 
-/* The direct assignments come first: user i is the i-th number that is not a multiple of 10. */
+/* Without churn the direct assignments are the numbers that are not a multiple of 10. */
 static size_t synthetic_direct_count(const struct graph_data *gd)
 {
 	long users = gd->synthetic_users;
@@ -472,11 +479,26 @@ static size_t synthetic_direct_count(const struct graph_data *gd)
 	return (size_t)(gd->synthetic_groups > 0 ? users - users / SYNTHETIC_GROUP_STRIDE : users);
 }
 
+/* The user number of the direct assignment at position i of the churned list. */
 static long synthetic_direct_number(const struct graph_data *gd, size_t i)
 {
+	long q = churn_kept_number(&gd->churn, i);
+
+	if (q > gd->churn.items)
+		return gd->synthetic_users + (q - gd->churn.items);
 	if (gd->synthetic_groups == 0)
-		return (long)i + 1;
-	return (long)i + (long)i / (SYNTHETIC_GROUP_STRIDE - 1) + 1;
+		return q;
+	return q - 1 + (q - 1) / (SYNTHETIC_GROUP_STRIDE - 1) + 1;
+}
+
+/* The position (from 1) of a base user in the direct list, or 0 for one granted by a group. */
+static long synthetic_direct_position(const struct graph_data *gd, long number)
+{
+	if (gd->synthetic_groups == 0)
+		return number;
+	if (number % SYNTHETIC_GROUP_STRIDE == 0)
+		return 0;
+	return number - number / SYNTHETIC_GROUP_STRIDE;
 }
 
 /* Group g contains the users 10 m for m = g, g + G, g + 2 G, ... up to N. */
@@ -490,17 +512,47 @@ static size_t synthetic_member_count(const struct graph_data *gd, size_t group)
 	return (size_t)((granted - first) / gd->synthetic_groups + 1);
 }
 
-static void synthetic_property(long number, const char *name, struct buf *out, bool *found)
+/* The prefixes of a generated user's mail, given name and surname, and the number they carry. */
+struct synthetic_names {
+	const char *login;
+	const char *given;
+	const char *family;
+	const char *display;
+	long number;
+};
+
+static void synthetic_names(const struct graph_data *gd, long number, struct synthetic_names *out)
 {
+	long position;
+
+	*out = (struct synthetic_names){ "user", "Given", "Family", "User ", number };
+	if (number > gd->synthetic_users) {
+		*out = (struct synthetic_names){ "new", "NewGiven", "NewFamily", "New user ",
+						 number - gd->synthetic_users };
+		return;
+	}
+	position = synthetic_direct_position(gd, number);
+	if (position > 0 && churn_is_renamed(&gd->churn, position)) {
+		out->login = "renamed";
+		out->family = "Renamed";
+	}
+}
+
+static void synthetic_property(const struct graph_data *gd, long number, const char *name,
+			       struct buf *out, bool *found)
+{
+	struct synthetic_names names;
+
+	synthetic_names(gd, number, &names);
 	*found = true;
 	if (strcmp(name, "userPrincipalName") == 0 || strcmp(name, "mail") == 0)
-		buf_printf(out, "\"user%ld@example.com\"", number);
+		buf_printf(out, "\"%s%ld@example.com\"", names.login, names.number);
 	else if (strcmp(name, "givenName") == 0)
-		buf_printf(out, "\"Given%ld\"", number);
+		buf_printf(out, "\"%s%ld\"", names.given, names.number);
 	else if (strcmp(name, "surname") == 0)
-		buf_printf(out, "\"Family%ld\"", number);
+		buf_printf(out, "\"%s%ld\"", names.family, names.number);
 	else if (strcmp(name, "displayName") == 0)
-		buf_printf(out, "\"User %ld\"", number);
+		buf_printf(out, "\"%s%ld\"", names.display, names.number);
 	else if (strcmp(name, "accountEnabled") == 0)
 		BUF_LIT(out, "true");
 	else if (strcmp(name, "userType") == 0)
@@ -548,7 +600,7 @@ bool graph_object_property(const struct graph_object *o, const char *name, struc
 		return true;
 	}
 	if (o->gd->synthetic_users > 0 && o->kind == GRAPH_KIND_USER) {
-		synthetic_property((long)o->index + 1, name, out, &found);
+		synthetic_property(o->gd, (long)o->index + 1, name, out, &found);
 		return found;
 	}
 	if (o->gd->synthetic_users > 0) {
@@ -570,7 +622,8 @@ bool graph_find_object(const struct graph_data *gd, const char *id, struct graph
 	long number;
 
 	if (gd->synthetic_users > 0) {
-		number = synthetic_number(id, SYNTHETIC_USER_PREFIX, gd->synthetic_users);
+		number = synthetic_number(id, SYNTHETIC_USER_PREFIX,
+					  gd->synthetic_users + gd->churn.added);
 		if (number > 0) {
 			synthetic_view(gd, GRAPH_KIND_USER, number, out);
 			return true;
@@ -621,7 +674,9 @@ void graph_group_at(const struct graph_data *gd, size_t i, struct graph_object *
 
 size_t graph_user_count(const struct graph_data *gd)
 {
-	return gd->synthetic_users > 0 ? (size_t)gd->synthetic_users : gd->user_count;
+	if (gd->synthetic_users > 0)
+		return (size_t)(gd->synthetic_users + gd->churn.added);
+	return gd->user_count;
 }
 
 void graph_user_at(const struct graph_data *gd, size_t i, struct graph_object *out)
@@ -635,7 +690,7 @@ void graph_user_at(const struct graph_data *gd, size_t i, struct graph_object *o
 size_t graph_assignment_count(const struct graph_data *gd)
 {
 	if (gd->synthetic_users > 0)
-		return synthetic_direct_count(gd) + (size_t)gd->synthetic_groups;
+		return churn_kept_count(&gd->churn) + (size_t)gd->synthetic_groups;
 	return gd->assignment_count;
 }
 
@@ -645,7 +700,7 @@ void graph_assignment_at(const struct graph_data *gd, size_t i, struct graph_ass
 
 	memset(out, 0, sizeof(*out));
 	if (gd->synthetic_users > 0) {
-		direct = synthetic_direct_count(gd);
+		direct = churn_kept_count(&gd->churn);
 		out->exists = true;
 		if (i < direct)
 			synthetic_view(gd, GRAPH_KIND_USER, synthetic_direct_number(gd, i),
