@@ -11,8 +11,10 @@
  *   4. the directly assigned users that no group listing returned: in
  *      $batch requests of 20, or by listing the tenant's users when that
  *      takes fewer requests.
- * Pages are parsed by graph_parse.c one at a time and freed before the next
- * request.  The first request that finally fails ends the read.
+ * Pages are parsed by graph_parse.c one at a time.  A listing requests its
+ * next page before it parses the current one (read_listing()), so at most
+ * two pages are in memory.  The first request that finally fails ends the
+ * read.
  */
 #include <errno.h>
 #include <math.h>
@@ -224,37 +226,56 @@ struct request {
 	size_t body_len;
 };
 
+/* The headers of one request: credentials, its extra headers, a client-request-id. */
+struct request_headers {
+	const char *list[16];    /* NULL-terminated */
+	char **credentials;
+	char client_request_id[64];
+};
+
+static enum rs_err build_headers(const struct reader *reader, const struct request *request,
+				 struct request_headers *headers)
+{
+	char uuid[37];
+	size_t n = 0;
+	enum rs_err err;
+
+	headers->credentials = NULL;
+	err = auth_headers(reader->auth, request->method, request->url, &headers->credentials);
+	if (err != RS_OK)
+		return err;
+
+	for (size_t i = 0; headers->credentials && headers->credentials[i] && n < 8; i++)
+		headers->list[n++] = headers->credentials[i];
+	for (size_t i = 0; i < 3 && request->extra[i]; i++)
+		headers->list[n++] = request->extra[i];
+	new_request_id(uuid);
+	snprintf(headers->client_request_id, sizeof(headers->client_request_id),
+		 "client-request-id: %s", uuid);
+	headers->list[n++] = headers->client_request_id;
+	headers->list[n] = NULL;
+	return RS_OK;
+}
+
 /* Sends request once with the current credential headers. */
 static enum rs_err send_once(struct reader *reader, const struct request *request,
 			     struct http_response *response)
 {
-	const char *headers[16];
-	char client_request_id[64];
-	char uuid[37];
-	char **credentials = NULL;
-	size_t n = 0;
+	struct request_headers headers;
 	enum rs_err err;
 
 	memset(response, 0, sizeof(*response));
-	err = auth_headers(reader->auth, request->method, request->url, &credentials);
+	err = build_headers(reader, request, &headers);
 	if (err != RS_OK)
 		return err;
-	for (size_t i = 0; credentials && credentials[i] && n < 8; i++)
-		headers[n++] = credentials[i];
-	for (size_t i = 0; i < 3 && request->extra[i]; i++)
-		headers[n++] = request->extra[i];
-	new_request_id(uuid);
-	snprintf(client_request_id, sizeof(client_request_id), "client-request-id: %s", uuid);
-	headers[n++] = client_request_id;
-	headers[n] = NULL;
 
 	reader->requests++;
 	if (strcmp(request->method, "POST") == 0)
-		err = http_post(reader->http, request->url, headers, request->body,
+		err = http_post(reader->http, request->url, headers.list, request->body,
 				request->body_len, response);
 	else
-		err = http_get(reader->http, request->url, headers, response);
-	auth_headers_free(credentials);
+		err = http_get(reader->http, request->url, headers.list, response);
+	auth_headers_free(headers.credentials);
 	return err;
 }
 
@@ -311,62 +332,171 @@ static enum rs_err check_next_link(const struct reader *reader, const struct lis
 	return RS_ERR_PROTOCOL;
 }
 
-/* Requests url and hands a 200 page to the listing. */
-static enum rs_err read_page(struct reader *reader, struct listing *listing, const char *url,
-			     char **next_link)
+/* Starts the GET of url without waiting for it; collect_page() collects it. */
+static enum rs_err start_get(struct reader *reader, const struct listing *listing,
+			     const char *url)
 {
 	struct request request = { "GET", url, { listing->extra, NULL }, NULL, 0 };
-	struct http_response response;
-	const char *request_id;
-	char where[IDENTITY_MAX_TEXT + 256];
-	enum rs_err err = send_request(reader, &request, &response);
+	struct request_headers headers;
+	enum rs_err err = build_headers(reader, &request, &headers);
 
-	*next_link = NULL;
 	if (err != RS_OK)
 		return err;
-	if (response.status == 404 && listing->allow_not_found && listing->pages == 0) {
-		listing->not_found = true;
-		graph_report_error(&response, "GET", url, NULL);
-	} else if (response.status != 200) {
-		err = graph_report_error(&response, "GET", url, listing->permission);
-	} else {
-		listing->pages++;
-		request_id = http_response_request_id(&response);
-		snprintf(where, sizeof(where), "%s page %ld (request id %.100s)", listing->name,
-			 listing->pages, request_id ? request_id : "none");
-		err = listing->on_page(reader, listing->context, where, &response, next_link);
-	}
-	http_response_release(&response);
+	err = http_get_start(reader->http, url, headers.list);
+	if (err == RS_OK)
+		reader->requests++;
+	auth_headers_free(headers.credentials);
 	return err;
 }
 
-/* Reads every page of a listing, following @odata.nextLink from first_url. */
+/*
+ * Collects the GET of url that start_get() began.  After a 401 the
+ * credential decides whether a new token can help, and if so the request
+ * is sent once more with it, as send_request() does.
+ */
+static enum rs_err finish_get(struct reader *reader, const struct listing *listing,
+			      const char *url, struct http_response *response)
+{
+	struct request request = { "GET", url, { listing->extra, NULL }, NULL, 0 };
+	enum rs_err err = http_get_finish(reader->http, response);
+
+	if (err != RS_OK || response->status != 401 ||
+	    !auth_handle_unauthorized(reader->auth, response))
+		return err;
+
+	log_msg(LOG_INFO, "GET %.*s returned 401: fetching a new access token and trying once "
+		"more", (int)strcspn(url, "?"), url);
+	http_response_release(response);
+	return send_once(reader, &request, response);
+}
+
+/*
+ * Collects the page of url and counts it when its status is 200.  A 404 on
+ * the first page of a listing that allows it sets not_found.  Any other
+ * status is logged and returned as an error.
+ */
+static enum rs_err collect_page(struct reader *reader, struct listing *listing,
+				const char *url, struct http_response *response)
+{
+	enum rs_err err = finish_get(reader, listing, url, response);
+
+	if (err != RS_OK)
+		return err;
+	if (response->status == 404 && listing->allow_not_found && listing->pages == 0) {
+		listing->not_found = true;
+		graph_report_error(response, "GET", url, NULL);
+		return RS_OK;
+	}
+	if (response->status != 200)
+		return graph_report_error(response, "GET", url, listing->permission);
+	listing->pages++;
+	return RS_OK;
+}
+
+/* Hands a 200 page to the listing, which stores the page's next link in *next_link. */
+static enum rs_err handle_page(struct reader *reader, struct listing *listing,
+			       const struct http_response *response, char **next_link)
+{
+	const char *request_id = http_response_request_id(response);
+	char where[IDENTITY_MAX_TEXT + 256];
+
+	snprintf(where, sizeof(where), "%s page %ld (request id %.100s)", listing->name,
+		 listing->pages, request_id ? request_id : "none");
+	return listing->on_page(reader, listing->context, where, response, next_link);
+}
+
+/*
+ * Requests the next page before the current one is parsed, when a scan of
+ * its text finds an @odata.nextLink that passes every check.  Returns the
+ * link requested, or NULL when none was: follow_next() then decides on the
+ * parsed link and logs why it is rejected.
+ */
+static char *prefetch_next(struct reader *reader, const struct listing *listing,
+			   const struct str_map *followed, const struct http_response *response)
+{
+	char *link = graph_scan_next_link(response->body, response->body_len);
+
+	if (link && (listing->pages >= GRAPH_MAX_PAGES ||
+		     !http_same_origin(reader->config->graph.graph_url, link) ||
+		     str_map_get(followed, link, NULL) ||
+		     start_get(reader, listing, link) != RS_OK)) {
+		free(link);
+		link = NULL;
+	}
+	return link;
+}
+
+/*
+ * Checks the parsed next link *next against the one that prefetch_next()
+ * requested, or requests it now when none was.  Frees *next and fails when
+ * it must not be followed.
+ */
+static enum rs_err follow_next(struct reader *reader, struct listing *listing,
+			       const struct str_map *followed, const char *prefetched, char **next)
+{
+	enum rs_err err;
+
+	if (prefetched && *next && strcmp(prefetched, *next) == 0)
+		return RS_OK;
+	if (prefetched) {
+		log_msg(LOG_ERROR, "%s page %ld: the @odata.nextLink found before parsing, %.300s, "
+			"differs from the parsed one, %.300s", listing->name, listing->pages,
+			prefetched, *next ? *next : "none");
+		err = RS_ERR_PROTOCOL;
+	} else if (!*next) {
+		return RS_OK;
+	} else if (listing->pages >= GRAPH_MAX_PAGES) {
+		log_msg(LOG_ERROR, "%s: more than %d pages", listing->name, GRAPH_MAX_PAGES);
+		err = RS_ERR_PROTOCOL;
+	} else {
+		err = check_next_link(reader, listing, followed, next);
+		if (err == RS_OK)
+			err = start_get(reader, listing, *next);
+	}
+	if (err != RS_OK) {
+		free(*next);
+		*next = NULL;
+	}
+	return err;
+}
+
+/*
+ * Reads every page of a listing, following @odata.nextLink from first_url.
+ * The next page is requested as soon as its link is found, before the
+ * current page is parsed, so that Graph prepares it meanwhile.
+ */
 static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 				const char *first_url)
 {
 	struct str_map followed = { 0 };
 	char *url = strdup(first_url);
-	enum rs_err err = url ? RS_OK : RS_ERR_INTERNAL;
+	enum rs_err err = url ? start_get(reader, listing, url) : RS_ERR_INTERNAL;
 
 	while (err == RS_OK && url) {
+		struct http_response response;
+		char *prefetched = NULL;
 		char *next = NULL;
 
-		if (listing->pages >= GRAPH_MAX_PAGES) {
-			log_msg(LOG_ERROR, "%s: more than %d pages", listing->name, GRAPH_MAX_PAGES);
-			err = RS_ERR_PROTOCOL;
-			break;
-		}
 		if (!str_map_put(&followed, url, 0)) {
 			err = RS_ERR_INTERNAL;
 			break;
 		}
-		err = read_page(reader, listing, url, &next);
-		if (err == RS_OK && next)
-			err = check_next_link(reader, listing, &followed, &next);
+
+		err = collect_page(reader, listing, url, &response);
+		if (err == RS_OK && response.status == 200) {
+			prefetched = prefetch_next(reader, listing, &followed, &response);
+			err = handle_page(reader, listing, &response, &next);
+		}
+		if (err == RS_OK)
+			err = follow_next(reader, listing, &followed, prefetched, &next);
+
+		http_response_release(&response);
+		free(prefetched);
 		free(url);
 		url = next;
 	}
 
+	http_get_cancel(reader->http);
 	free(url);
 	str_map_release(&followed);
 	return err;

@@ -177,6 +177,125 @@ static cJSON *parse_collection(const char *where, const char *body, size_t len,
 	return root;
 }
 
+/* ---- finding the next link before parsing ---- */
+
+static const char *skip_white_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+/* Skips a JSON string that starts at p (a quote); returns the end, or NULL. */
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Skips one JSON value that starts at p; returns its end, or NULL when the
+ * text ends inside it.  Only quotes and brackets are followed: the value
+ * is not checked, because the parser checks the whole body later.
+ */
+static const char *skip_value(const char *p, const char *end)
+{
+	size_t depth = 0;
+
+	while (p < end) {
+		char c = *p;
+
+		if (c == '"') {
+			p = skip_string(p, end);
+			if (!p)
+				return NULL;
+		} else if (c == '{' || c == '[') {
+			depth++;
+			p++;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0)
+				return p;
+			depth--;
+			p++;
+		} else if (c == ',' && depth == 0) {
+			return p;
+		} else {
+			p++;
+		}
+		if (depth == 0 && (c == '"' || c == '}' || c == ']'))
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * Finds the first member of the top-level object whose key is key.
+ * Returns the start of its value and sets *value_end, or returns NULL when
+ * there is no such member or the text cannot be scanned.  A key with an
+ * escape before it also gives NULL, because it might decode to key, and
+ * cJSON_GetObjectItemCaseSensitive() takes the first member that matches.
+ */
+static const char *find_top_member(const char *body, size_t len, const char *key,
+				   const char **value_end)
+{
+	const char *end = body + len;
+	const char *p = skip_white_space(body, end);
+	size_t key_len = strlen(key);
+
+	if (p == end || *p != '{')
+		return NULL;
+	for (p++;;) {
+		const char *name;
+		const char *name_end;
+
+		p = skip_white_space(p, end);
+		if (p == end || *p != '"')
+			return NULL;
+		name = p + 1;
+		name_end = skip_string(p, end);
+		if (!name_end || memchr(name, '\\', (size_t)(name_end - 1 - name)))
+			return NULL;
+		p = skip_white_space(name_end, end);
+		if (p == end || *p != ':')
+			return NULL;
+		p = skip_white_space(p + 1, end);
+		*value_end = p < end ? skip_value(p, end) : NULL;
+		if (!*value_end)
+			return NULL;
+		if ((size_t)(name_end - 1 - name) == key_len && memcmp(name, key, key_len) == 0)
+			return p;
+		p = skip_white_space(*value_end, end);
+		if (p == end || *p != ',')
+			return NULL;
+		p++;
+	}
+}
+
+char *graph_scan_next_link(const char *body, size_t len)
+{
+	const char *value_end = NULL;
+	const char *value = body ? find_top_member(body, len, "@odata.nextLink", &value_end) : NULL;
+	size_t link_len;
+	char *link;
+
+	if (!value || *value != '"' || value_end - value < 3 || value_end[-1] != '"')
+		return NULL;
+	link_len = (size_t)(value_end - value) - 2;
+	if (link_len > MAX_NEXT_LINK || memchr(value + 1, '\\', link_len))
+		return NULL;
+	link = strndup(value + 1, link_len);
+	if (link && !json_field_printable_ascii(link)) {
+		free(link);
+		return NULL;
+	}
+	return link;
+}
+
 /* ---- service principals ---- */
 
 void graph_service_principal_release(struct graph_service_principal *sp)

@@ -136,6 +136,17 @@ enum rs_err graph_parse_assignments(const char *where, const char *body, size_t 
 				    char **next_link);
 void graph_assignments_free(struct graph_assignment *items, size_t count);
 
+/*
+ * Finds the top-level "@odata.nextLink" of a collection page by scanning
+ * the text without building a tree, so that the next page can be requested
+ * before this one is parsed.  Returns a new string, or NULL when the link
+ * is absent or null, when it is not a non-empty string of printable ASCII
+ * without escapes, or when the body cannot be scanned.  The parse functions
+ * stay the authority on the link: a caller compares their result with this
+ * one.
+ */
+char *graph_scan_next_link(const char *body, size_t len);
+
 /* ---- directory objects: users, group members, $batch ---- */
 
 /*

@@ -46,13 +46,27 @@ static enum rs_err check_group(void *context, const char *id, const char *name)
 
 static const struct graph_object_sink sink = { check_user, check_group, NULL, NULL };
 
+/* A link that the scan finds must be the parsed one whenever the page parses. */
+static void check_scanned_link(const char *body, size_t len, enum rs_err parsed,
+			       const char *next)
+{
+	char *scanned = graph_scan_next_link(body, len);
+
+	if (scanned && parsed == RS_OK && (!next || strcmp(scanned, next) != 0))
+		abort();
+	free(scanned);
+}
+
 static void fuzz_assignments(const char *body, size_t len)
 {
 	struct graph_assignment *items = NULL;
 	size_t count = 0;
 	char *next = NULL;
+	enum rs_err err;
 
-	if (graph_parse_assignments("fuzz", body, len, &items, &count, &next) == RS_OK) {
+	err = graph_parse_assignments("fuzz", body, len, &items, &count, &next);
+	check_scanned_link(body, len, err, next);
+	if (err == RS_OK) {
 		for (size_t i = 0; i < count; i++) {
 			if (!items[i].principal_id || items[i].principal_id[0] == '\0')
 				abort();
@@ -122,7 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (len > 0)
 		memcpy(body, data + 1, len);
 	if (mode == 0)
-		graph_parse_objects("fuzz", body, len, false, &sink, &next);
+		check_scanned_link(body, len,
+				   graph_parse_objects("fuzz", body, len, false, &sink, &next), next);
 	else if (mode == 1)
 		fuzz_assignments(body, len);
 	else if (mode == 6)

@@ -570,6 +570,64 @@ static void members_page_types(void **state)
 	collected_release(&c);
 }
 
+/* The scanned next link agrees with the parsed one, or is NULL. */
+static void next_link_scan_cases(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *expected;
+	} cases[] = {
+		{ "{\"@odata.nextLink\":\"https://g/v1.0/x?$skiptoken=A\",\"value\":[]}",
+		  "https://g/v1.0/x?$skiptoken=A" },
+		{ " {\"@odata.context\":\"c\", \"value\" : [{\"a\":\"}\\\"]\",\"b\":[1,{\"c\":null}]},"
+		  "2,true], \"@odata.nextLink\" : \"https://g/n\" } ", "https://g/n" },
+		{ "{\"value\":[{\"@odata.nextLink\":\"https://g/inner\"}]}", NULL },
+		{ "{\"x\":{\"@odata.nextLink\":\"https://g/inner\"},\"@odata.nextLink\":\"https://g/"
+		  "outer\"}", "https://g/outer" },
+		{ "{\"@odata.nextLink\":\"https://g/first\",\"@odata.nextLink\":\"https://g/second\"}",
+		  "https://g/first" },
+		{ "{\"value\":[],\"@odata.nextLink\":null}", NULL },
+		{ "{\"value\":[],\"@odata.nextLink\":7}", NULL },
+		{ "{\"value\":[],\"@odata.nextLink\":\"\"}", NULL },
+		{ "{\"value\":[],\"@odata.nextLink\":\"https://g/x y\"}", NULL },
+		{ "{\"value\":[],\"@odata.nextLink\":\"https:\\/\\/g\\/x\"}", NULL },
+		{ "{\"value\":[],\"@odata.next\\u004cink\":\"https://g/x\"}", NULL },
+		{ "{\"@odata.next\\u004cink\":\"https://g/a\",\"@odata.nextLink\":\"https://g/b\"}",
+		  NULL },
+		{ "{\"value\":[\"unterminated}", NULL },
+		{ "{\"value\":[]", NULL },
+		{ "[{\"@odata.nextLink\":\"https://g/x\"}]", NULL },
+		{ "", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char label[32];
+		char *link = graph_scan_next_link(cases[i].json, strlen(cases[i].json));
+
+		snprintf(label, sizeof(label), "case %zu", i);
+		expect_text(label, link, cases[i].expected);
+		free(link);
+	}
+	assert_null(graph_scan_next_link(NULL, 0));
+}
+
+/* Only len bytes are scanned: a link past them is not found. */
+static void next_link_scan_stops_at_length(void **state)
+{
+	static const char json[] = "{\"value\":[],\"@odata.nextLink\":\"https://g/x\"}";
+	char *link;
+
+	(void)state;
+	assert_null(graph_scan_next_link(json, strlen(json) - 3));
+	assert_null(graph_scan_next_link(json, strlen("{\"value\":[],\"@odata.nextLink\":")));
+	assert_null(graph_scan_next_link(json, strlen("{\"value\":[],\"@odata.nextLink\"")));
+	assert_null(graph_scan_next_link(json, strlen("{\"value\":[]")));
+	link = graph_scan_next_link(json, strlen(json));
+	expect_text("whole body", link, "https://g/x");
+	free(link);
+}
+
 static void members_untyped_are_users(void **state)
 {
 	static const char json[] =
@@ -1156,6 +1214,8 @@ int main(void)
 		cmocka_unit_test(user_email_rules),
 		cmocka_unit_test(user_without_email_warns_with_id),
 		cmocka_unit_test(members_page_types),
+		cmocka_unit_test(next_link_scan_cases),
+		cmocka_unit_test(next_link_scan_stops_at_length),
 		cmocka_unit_test(members_untyped_are_users),
 		cmocka_unit_test(members_limited_information),
 		cmocka_unit_test(members_reject_wrong_fields),
