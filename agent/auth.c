@@ -74,6 +74,7 @@ struct auth {
 	bool dpop_bound;               /* token_type DPoP */
 	double expires_at;             /* clock seconds after which it is not used */
 	bool fetched_again;            /* a 401 already dropped one token */
+	unsigned generation;           /* counts changes of the token or the API nonce */
 
 	double (*clock)(void *context);
 	void *clock_context;
@@ -530,6 +531,7 @@ static enum rs_err accept_token(struct auth *auth, const struct http_response *r
 	drop_token(auth);
 	auth->access_token = token.access_token;
 	token.access_token = NULL;
+	auth->generation++;
 	auth->dpop_bound = dpop;
 	auth->expires_at = auth->clock(auth->clock_context) + (double)token.expires_in -
 			   expiry_margin(token.expires_in);
@@ -688,11 +690,17 @@ bool auth_handle_unauthorized(struct auth *auth, const struct http_response *res
 		    (previous == NULL || strcmp(previous, auth->api_nonce) != 0);
 	free(previous);
 	if (new_nonce) {
+		auth->generation++;
 		log_msg(LOG_INFO, "the API asked for a DPoP nonce; sending the request once more "
 			"with it");
 		return true;
 	}
 	return auth_invalidate(auth);
+}
+
+unsigned auth_generation(const struct auth *auth)
+{
+	return auth->generation;
 }
 
 bool auth_uses_oauth(const struct auth *auth)

@@ -35,6 +35,14 @@
 
 struct pending;
 
+/* The waiting of a client and its siblings: one retry budget and one rate-limit pause. */
+struct http_budget {
+	double waited;          /* seconds spent in retries and pacing */
+	double pace_pending;    /* pause to take before the next request */
+	long long pace_remaining;
+	long long pace_limit;   /* -1 when the server sent none */
+};
+
 struct http_client {
 	CURL *curl;
 	CURLM *multi;           /* runs every transfer, so one connection cache serves all */
@@ -45,10 +53,8 @@ struct http_client {
 	char user_agent[128];
 	char error_buffer[CURL_ERROR_SIZE];
 	struct http_stats stats;
-	double waited;          /* seconds spent in retries and pacing */
-	double pace_pending;    /* pause to take before the next request */
-	long long pace_remaining;
-	long long pace_limit;   /* -1 when the server sent none */
+	struct http_budget budget;
+	struct http_budget *shared; /* &budget, or the one of the client it is a sibling of */
 	uint64_t random_state;
 	void (*sleep_fn)(void *context, double seconds);
 	void *sleep_context;
@@ -372,6 +378,7 @@ enum rs_err http_client_new(const struct http_options *options, struct http_clie
 	client->proxy = options->proxy ? strdup(options->proxy) : NULL;
 	client->options.ca_file = client->ca_file;
 	client->options.proxy = client->proxy;
+	client->shared = &client->budget;
 	client->random_state = random_seed();
 	client->sleep_fn = sleep_seconds;
 	snprintf(client->user_agent, sizeof(client->user_agent), "rostersync/%s libcurl/%s",
@@ -405,6 +412,27 @@ void http_client_free(struct http_client *client)
 	free(client);
 }
 
+enum rs_err http_client_sibling(struct http_client *client, struct http_client **out)
+{
+	enum rs_err err = http_client_new(&client->options, out);
+
+	if (err != RS_OK)
+		return err;
+	(*out)->shared = client->shared;
+	http_client_set_sleep(*out, client->sleep_fn, client->sleep_context);
+	return RS_OK;
+}
+
+void http_client_add_stats(struct http_client *client, const struct http_client *other)
+{
+	if (!client || !other)
+		return;
+	client->stats.requests += other->stats.requests;
+	client->stats.retries += other->stats.retries;
+	client->stats.bytes += other->stats.bytes;
+	client->stats.connections += other->stats.connections;
+}
+
 struct http_stats http_client_stats(const struct http_client *client)
 {
 	struct http_stats none = { 0, 0, 0, 0 };
@@ -421,7 +449,7 @@ void http_client_set_sleep(struct http_client *client,
 
 static void client_wait(struct http_client *client, double seconds)
 {
-	client->waited += seconds;
+	client->shared->waited += seconds;
 	client->sleep_fn(client->sleep_context, seconds);
 }
 
@@ -711,10 +739,10 @@ static void log_retry(const struct http_client *client, const struct attempt *at
 static void schedule_pace(struct http_client *client, const struct http_response *response)
 {
 	double wait = http_pace_wait(response, time(NULL));
-	double budget_left = (double)client->options.retry_budget - client->waited;
+	double budget_left = (double)client->options.retry_budget - client->shared->waited;
 	const char *limit = http_response_header(response, "X-Rate-Limit-Limit", 0);
 
-	client->pace_pending = 0;
+	client->shared->pace_pending = 0;
 	if (wait <= 0)
 		return;
 	if (wait > (double)client->options.max_wait)
@@ -726,27 +754,27 @@ static void schedule_pace(struct http_client *client, const struct http_response
 		return;
 	}
 
-	client->pace_pending = wait;
-	client->pace_remaining = strtoll(http_response_header(response, "X-Rate-Limit-Remaining", 0),
+	client->shared->pace_pending = wait;
+	client->shared->pace_remaining = strtoll(http_response_header(response, "X-Rate-Limit-Remaining", 0),
 					 NULL, 10);
-	client->pace_limit = limit ? strtoll(limit, NULL, 10) : -1;
+	client->shared->pace_limit = limit ? strtoll(limit, NULL, 10) : -1;
 }
 
 static void take_pace(struct http_client *client)
 {
-	if (client->pace_pending <= 0)
+	if (client->shared->pace_pending <= 0)
 		return;
 
-	if (client->pace_limit >= 0)
+	if (client->shared->pace_limit >= 0)
 		log_msg(LOG_INFO, "rate limit nearly used (%lld of %lld requests left); "
-			"pausing %.1f s until it resets", client->pace_remaining,
-			client->pace_limit, client->pace_pending);
+			"pausing %.1f s until it resets", client->shared->pace_remaining,
+			client->shared->pace_limit, client->shared->pace_pending);
 	else
 		log_msg(LOG_INFO, "rate limit nearly used (%lld requests left); "
-			"pausing %.1f s until it resets", client->pace_remaining,
-			client->pace_pending);
-	client_wait(client, client->pace_pending);
-	client->pace_pending = 0;
+			"pausing %.1f s until it resets", client->shared->pace_remaining,
+			client->shared->pace_pending);
+	client_wait(client, client->shared->pace_pending);
+	client->shared->pace_pending = 0;
 }
 
 /* Logs and rejects a request whose URL is not allowed; fills request->log_url. */
@@ -803,7 +831,7 @@ static enum rs_err run_request(struct http_client *client, const struct request 
 			stop = GIVE_UP_RETRIES;
 		else if (requested > (double)client->options.max_wait)
 			stop = GIVE_UP_TOO_LONG;
-		else if (client->waited + wait > (double)client->options.retry_budget)
+		else if (client->shared->waited + wait > (double)client->options.retry_budget)
 			stop = GIVE_UP_BUDGET;
 		if (stop >= 0) {
 			err = give_up(client, attempt, request, retries,

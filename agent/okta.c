@@ -22,6 +22,7 @@
 #include "json_field.h"
 #include "log.h"
 #include "okta.h"
+#include "strpool.h"
 
 /* Page sizes: the maximum for app users and app groups, the default for group members. */
 #define APP_USERS_LIMIT 500
@@ -926,12 +927,19 @@ static void url_set_release(struct url_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
+/* Most group labels kept for later while the app-user list is read. */
+#define DEFERRED_LABELS_MAX 200000
+
+struct group_reader;
+
 struct reader {
 	const struct config *config;
-	struct http_client *http;
+	struct http_client *http;   /* the app-user listing */
+	struct http_client *side;   /* the group listings, while app-user pages are awaited */
 	struct auth *auth;
 	struct identity_set *set;
 	struct json_arena *arena;   /* memory for the tree of one app-user page */
+	struct group_reader *groups;
 };
 
 /* A paged listing and the handler of its pages. */
@@ -944,6 +952,15 @@ struct listing {
 	bool not_found;
 	long pages;
 	size_t items;
+};
+
+/* A listing being read: the page under way on one HTTP client. */
+struct cursor {
+	struct listing *listing;
+	struct http_client *http;
+	struct url_set followed;
+	char *url;          /* the page being fetched; NULL once the listing ended */
+	unsigned generation; /* auth_generation() when the page was requested */
 };
 
 static enum rs_err next_page_url(const struct reader *reader, const struct listing *listing,
@@ -986,9 +1003,9 @@ static enum rs_err next_page_url(const struct reader *reader, const struct listi
 	return RS_ERR_PROTOCOL;
 }
 
-/* GETs url with the credential headers; *out is empty unless RS_OK. */
-static enum rs_err get_once(const struct reader *reader, const char *url,
-			    struct http_response *out)
+/* GETs url on http with the credential headers; *out is empty unless RS_OK. */
+static enum rs_err get_once(const struct reader *reader, struct http_client *http,
+			    const char *url, struct http_response *out)
 {
 	char **headers = NULL;
 	enum rs_err err;
@@ -997,54 +1014,59 @@ static enum rs_err get_once(const struct reader *reader, const char *url,
 	err = auth_headers(reader->auth, "GET", url, &headers);
 	if (err != RS_OK)
 		return err;
-	err = http_get(reader->http, url, (const char *const *)headers, out);
+	err = http_get(http, url, (const char *const *)headers, out);
 	auth_headers_free(headers);
 	return err;
 }
 
-/* Starts the GET of url with the credential headers; finish_get() collects it. */
-static enum rs_err start_get(const struct reader *reader, const char *url)
+/* Starts the GET of the cursor's url with the credential headers; finish_get() collects it. */
+static enum rs_err start_get(const struct reader *reader, struct cursor *cursor)
 {
 	char **headers = NULL;
 	enum rs_err err;
 
-	err = auth_headers(reader->auth, "GET", url, &headers);
+	err = auth_headers(reader->auth, "GET", cursor->url, &headers);
 	if (err != RS_OK)
 		return err;
-	err = http_get_start(reader->http, url, (const char *const *)headers);
+	cursor->generation = auth_generation(reader->auth);
+	err = http_get_start(cursor->http, cursor->url, (const char *const *)headers);
 	auth_headers_free(headers);
 	return err;
 }
 
 /*
- * Collects the GET of url that start_get() began, and after a 401 sends it
- * once more when the credential can recover (a new access token, or a DPoP
- * nonce).  A second 401 is returned to the caller like any other status.
+ * Collects the GET that start_get() began, and after a 401 sends it once
+ * more when the credentials changed since it was signed, or when they can
+ * recover (a new access token, or a DPoP nonce).  A second 401 is returned
+ * to the caller like any other status.
  */
-static enum rs_err finish_get(const struct reader *reader, const char *url,
+static enum rs_err finish_get(const struct reader *reader, const struct cursor *cursor,
 			      struct http_response *response)
 {
-	enum rs_err err = http_get_finish(reader->http, response);
+	enum rs_err err = http_get_finish(cursor->http, response);
+	const char *url = cursor->url;
 
 	if (err != RS_OK || response->status != 401)
 		return err;
-	if (!auth_handle_unauthorized(reader->auth, response))
+	if (auth_generation(reader->auth) == cursor->generation &&
+	    !auth_handle_unauthorized(reader->auth, response))
 		return RS_OK;
 
 	log_msg(LOG_INFO, "GET %.*s returned 401; sending it once more with new credentials",
 		(int)strcspn(url, "?#"), url);
 	http_response_release(response);
-	return get_once(reader, url, response);
+	return get_once(reader, cursor->http, url, response);
 }
 
 /*
- * Collects the page of url that start_get() began.  Any status but 200 is
- * an error, except a 404 on the first page of a listing that allows it.
+ * Collects the page that the cursor's start_get() began.  Any status but
+ * 200 is an error, except a 404 on the first page of a listing that allows it.
  */
-static enum rs_err collect_page(const struct reader *reader, struct listing *listing,
-				const char *url, struct http_response *response)
+static enum rs_err collect_page(const struct reader *reader, struct cursor *cursor,
+				struct http_response *response)
 {
-	enum rs_err err = finish_get(reader, url, response);
+	struct listing *listing = cursor->listing;
+	enum rs_err err = finish_get(reader, cursor, response);
 
 	if (err != RS_OK)
 		return err;
@@ -1053,7 +1075,7 @@ static enum rs_err collect_page(const struct reader *reader, struct listing *lis
 		return RS_OK;
 	}
 	if (response->status != 200)
-		return report_error(response, url, auth_uses_oauth(reader->auth));
+		return report_error(response, cursor->url, auth_uses_oauth(reader->auth));
 	listing->pages++;
 	return RS_OK;
 }
@@ -1075,46 +1097,83 @@ static enum rs_err handle_page(struct listing *listing, const struct http_respon
 	return err;
 }
 
+/* Starts reading listing from first_url on http. */
+static enum rs_err cursor_open(const struct reader *reader, struct cursor *cursor,
+			       struct listing *listing, struct http_client *http,
+			       const char *first_url)
+{
+	memset(cursor, 0, sizeof(*cursor));
+	cursor->listing = listing;
+	cursor->http = http;
+	cursor->url = strdup(first_url);
+	if (!cursor->url)
+		return RS_ERR_INTERNAL;
+	return start_get(reader, cursor);
+}
+
 /*
- * Reads every page of a listing, following rel="next" links from first_url.
- * The next page is requested as soon as its link is known, before the
- * current page is parsed, so the server prepares it while this one is read.
+ * Reads the page under way, then follows its rel="next" link.  The next
+ * page is requested as soon as its link is known, before the current page
+ * is parsed, so the server prepares it while this one is read.
+ */
+static enum rs_err cursor_next(const struct reader *reader, struct cursor *cursor)
+{
+	struct listing *listing = cursor->listing;
+	struct http_response response;
+	char *next = NULL;
+	enum rs_err err = RS_OK;
+
+	if (!url_set_add(&cursor->followed, cursor->url))
+		return RS_ERR_INTERNAL;
+
+	err = collect_page(reader, cursor, &response);
+	if (err == RS_OK && !listing->not_found)
+		err = next_page_url(reader, listing, &response, &cursor->followed, &next);
+	if (err == RS_OK && next && listing->pages >= OKTA_MAX_PAGES) {
+		log_msg(LOG_ERROR, "%s: more than %d pages", listing->name, OKTA_MAX_PAGES);
+		err = RS_ERR_PROTOCOL;
+	}
+	free(cursor->url);
+	cursor->url = next;
+	if (err == RS_OK && next)
+		err = start_get(reader, cursor);
+	if (err == RS_OK && !listing->not_found)
+		err = handle_page(listing, &response);
+
+	http_response_release(&response);
+	return err;
+}
+
+/* Abandons the page under way, if any, and frees the cursor. */
+static void cursor_close(struct cursor *cursor)
+{
+	if (cursor->url)
+		http_get_cancel(cursor->http);
+	free(cursor->url);
+	url_set_release(&cursor->followed);
+	memset(cursor, 0, sizeof(*cursor));
+}
+
+static enum rs_err group_step(const struct reader *reader, bool *done);
+
+/*
+ * Reads every page of listing on the main client.  Between two pages of
+ * the app-user list, while the next one is on its way, one page of the
+ * group listings is read on the side client.
  */
 static enum rs_err read_listing(const struct reader *reader, struct listing *listing,
 				const char *first_url)
 {
-	struct url_set followed = { NULL, 0, 0 };
-	char *url = strdup(first_url);
-	enum rs_err err = url ? start_get(reader, url) : RS_ERR_INTERNAL;
+	struct cursor cursor;
+	enum rs_err err = cursor_open(reader, &cursor, listing, reader->http, first_url);
+	bool groups_done = reader->groups == NULL;
 
-	while (err == RS_OK && url) {
-		struct http_response response;
-		char *next = NULL;
-
-		if (!url_set_add(&followed, url)) {
-			err = RS_ERR_INTERNAL;
-			break;
-		}
-
-		err = collect_page(reader, listing, url, &response);
-		if (err == RS_OK && !listing->not_found)
-			err = next_page_url(reader, listing, &response, &followed, &next);
-		if (err == RS_OK && next && listing->pages >= OKTA_MAX_PAGES) {
-			log_msg(LOG_ERROR, "%s: more than %d pages", listing->name, OKTA_MAX_PAGES);
-			err = RS_ERR_PROTOCOL;
-		}
-		if (err == RS_OK && next)
-			err = start_get(reader, next);
-		if (err == RS_OK && !listing->not_found)
-			err = handle_page(listing, &response);
-		http_response_release(&response);
-		free(url);
-		url = next;
+	while (err == RS_OK && cursor.url) {
+		err = cursor_next(reader, &cursor);
+		if (err == RS_OK && cursor.url && !groups_done)
+			err = group_step(reader, &groups_done);
 	}
-
-	http_get_cancel(reader->http);
-	free(url);
-	url_set_release(&followed);
+	cursor_close(&cursor);
 	return err;
 }
 
@@ -1169,124 +1228,281 @@ static enum rs_err read_app_users(const struct reader *reader)
 	return err;
 }
 
-struct group_list {
+/* ---- group listings ---- */
+
+/* A group label to give once the app-user list is complete. */
+struct deferred_label {
+	const char *id;         /* in group_reader.ids */
+	size_t group;           /* index into group_reader.groups */
+};
+
+/* The counts of one group's member listing. */
+struct group_tally {
+	long pages;
+	size_t users;
+	size_t matched;         /* members who are app users */
+	bool not_found;
+};
+
+/*
+ * The group listings: the app's groups, then each group's members, read
+ * one page at a time by group_step().  Members read before the app-user
+ * list is complete are labelled afterwards, by label_deferred().
+ */
+struct group_reader {
 	struct okta_group *groups;
 	size_t count;
+	struct group_tally *tallies;
+	bool listed;            /* the app's groups are known */
+	size_t next;            /* the next group whose members to read */
+	size_t current;         /* the group whose members the cursor reads */
+	struct cursor cursor;   /* cursor.url is NULL when no listing is open */
+	struct listing listing;
+	char name[IDENTITY_MAX_TEXT + 64];
+	bool set_complete;      /* the app-user list is read; labels go on at once */
+	struct deferred_label *deferred;
+	size_t deferred_count;
+	size_t deferred_capacity;
+	struct strpool ids;
+	const struct reader *reader;
 };
 
 static enum rs_err on_app_groups_page(void *context, const char *where,
 				      const struct http_response *page, size_t *items)
 {
-	struct group_list *list = context;
-	size_t before = list->count;
-	enum rs_err err = parse_app_groups(where, page->body, page->body_len, &list->groups,
-					   &list->count);
+	struct group_reader *groups = context;
+	size_t before = groups->count;
+	enum rs_err err = parse_app_groups(where, page->body, page->body_len, &groups->groups,
+					   &groups->count);
 
-	*items = list->count - before;
+	*items = groups->count - before;
 	return err;
 }
 
-static enum rs_err read_app_groups(const struct reader *reader, struct group_list *list)
+static bool defer_label(struct group_reader *groups, const char *id)
 {
-	struct listing listing = { "app groups", on_app_groups_page, list, false, false, 0, 0 };
-	char *url = build_url(reader->config, "/api/v1/apps/", reader->config->okta.app_id,
-			      "/groups?limit=" STRINGIFY(APP_GROUPS_LIMIT) "&expand=group");
-	enum rs_err err;
+	struct deferred_label *grown;
+	size_t capacity;
 
-	if (!url)
-		return RS_ERR_INTERNAL;
-	err = read_listing(reader, &listing, url);
-	free(url);
-	if (err == RS_OK)
-		log_msg(LOG_INFO, "read the groups assigned to Okta app %s: %ld %s, %zu groups",
-			reader->config->okta.app_id, listing.pages, pages_word(listing.pages),
-			listing.items);
-	return err;
+	if (groups->deferred_count == groups->deferred_capacity) {
+		capacity = groups->deferred_capacity ? 2 * groups->deferred_capacity : 1024;
+		grown = realloc(groups->deferred, capacity * sizeof(*grown));
+		if (!grown)
+			return false;
+		groups->deferred = grown;
+		groups->deferred_capacity = capacity;
+	}
+	groups->deferred[groups->deferred_count].id = strpool_dup(&groups->ids, id);
+	groups->deferred[groups->deferred_count].group = groups->current;
+	return groups->deferred[groups->deferred_count++].id != NULL;
 }
 
-struct member_page {
-	struct identity_set *set;
-	const char *group_name;
-	size_t matched;   /* members who are app users */
-};
+/* Labels the app user whose external id is id, if there is one, with group number group. */
+static enum rs_err label_member(struct group_reader *groups, size_t group, const char *id)
+{
+	struct identity *identity = identity_set_find(groups->reader->set, id);
+
+	if (!identity)
+		return RS_OK;
+	groups->tallies[group].matched++;
+	return identity_add_group(identity, groups->groups[group].name);
+}
 
 static enum rs_err on_members_page(void *context, const char *where,
 				   const struct http_response *page, size_t *items)
 {
-	struct member_page *members = context;
+	struct group_reader *groups = context;
 	char **ids = NULL;
 	size_t count = 0;
 	enum rs_err err = parse_id_list(where, "user", page->body, page->body_len, &ids, &count);
 
 	for (size_t i = 0; err == RS_OK && i < count; i++) {
-		struct identity *identity = identity_set_find(members->set, ids[i]);
-
-		if (!identity)
-			continue;
-		err = identity_add_group(identity, members->group_name);
-		members->matched++;
+		if (groups->set_complete)
+			err = label_member(groups, groups->current, ids[i]);
+		else if (!defer_label(groups, ids[i]))
+			err = RS_ERR_INTERNAL;
 	}
 	*items = count;
 	okta_id_list_free(ids, count);
 	return err;
 }
 
-/*
- * Labels the app users who are members of group with its name.  A group
- * deleted since the app groups were listed (404) only loses its label.
- */
-static enum rs_err read_group_members(const struct reader *reader,
-				      const struct okta_group *group)
+static enum rs_err open_app_groups(const struct reader *reader, struct group_reader *groups)
 {
-	struct member_page members = { reader->set, group->name, 0 };
-	char name[IDENTITY_MAX_TEXT + 64];
-	struct listing listing = { name, on_members_page, &members, true, false, 0, 0 };
+	char *url = build_url(reader->config, "/api/v1/apps/", reader->config->okta.app_id,
+			      "/groups?limit=" STRINGIFY(APP_GROUPS_LIMIT) "&expand=group");
+	enum rs_err err;
+
+	if (!url)
+		return RS_ERR_INTERNAL;
+	groups->listing = (struct listing){ "app groups", on_app_groups_page, groups, false,
+					    false, 0, 0 };
+	err = cursor_open(reader, &groups->cursor, &groups->listing, reader->side, url);
+	free(url);
+	return err;
+}
+
+/* Opens the member listing of the next group; a deleted group (404) only loses its label. */
+static enum rs_err open_next_members(const struct reader *reader, struct group_reader *groups)
+{
+	const struct okta_group *group = &groups->groups[groups->next];
 	char *url = build_url(reader->config, "/api/v1/groups/", group->id,
 			      "/users?limit=" STRINGIFY(GROUP_USERS_LIMIT));
 	enum rs_err err;
 
 	if (!url)
 		return RS_ERR_INTERNAL;
-	snprintf(name, sizeof(name), "members of group %s (%s)", group->name, group->id);
-	err = read_listing(reader, &listing, url);
+	groups->current = groups->next++;
+	snprintf(groups->name, sizeof(groups->name), "members of group %s (%s)", group->name,
+		 group->id);
+	groups->listing = (struct listing){ groups->name, on_members_page, groups, true, false,
+					    0, 0 };
+	err = cursor_open(reader, &groups->cursor, &groups->listing, reader->side, url);
 	free(url);
-
-	if (err == RS_OK && listing.not_found) {
-		log_msg(LOG_WARN, "group %s (%s) was not found, perhaps deleted during the read, "
-			"so no member is labelled with it", group->name, group->id);
-		return RS_OK;
-	}
-	if (err == RS_OK)
-		log_msg(LOG_INFO, "read the %s: %ld %s, %zu users, %zu of them app users",
-			name, listing.pages, pages_word(listing.pages), listing.items,
-			members.matched);
 	return err;
 }
 
+static bool allocate_tallies(struct group_reader *groups)
+{
+	groups->tallies = calloc(groups->count + 1, sizeof(*groups->tallies));
+	return groups->tallies != NULL;
+}
+
+/* Records the listing the cursor finished: the app's groups, or one group's members. */
+static enum rs_err end_listing(const struct reader *reader, struct group_reader *groups)
+{
+	struct group_tally *tally;
+
+	cursor_close(&groups->cursor);
+	if (!groups->listed) {
+		groups->listed = true;
+		log_msg(LOG_INFO, "read the groups assigned to Okta app %s: %ld %s, %zu groups",
+			reader->config->okta.app_id, groups->listing.pages,
+			pages_word(groups->listing.pages), groups->count);
+		return allocate_tallies(groups) ? RS_OK : RS_ERR_INTERNAL;
+	}
+	tally = &groups->tallies[groups->current];
+	tally->pages = groups->listing.pages;
+	tally->users = groups->listing.items;
+	tally->not_found = groups->listing.not_found;
+	return RS_OK;
+}
+
+/*
+ * Reads one page of the group listings, opening the next listing first
+ * when none is open.  Sets *done once every listing is read.
+ */
+static enum rs_err group_step(const struct reader *reader, bool *done)
+{
+	struct group_reader *groups = reader->groups;
+	enum rs_err err = RS_OK;
+
+	*done = false;
+	if (!groups->set_complete && groups->deferred_count >= DEFERRED_LABELS_MAX)
+		return RS_OK;
+	if (!groups->cursor.url) {
+		if (!groups->listed)
+			err = open_app_groups(reader, groups);
+		else if (groups->next < groups->count)
+			err = open_next_members(reader, groups);
+		else
+			*done = true;
+	}
+	if (err != RS_OK || *done)
+		return err;
+
+	err = cursor_next(reader, &groups->cursor);
+	if (err == RS_OK && !groups->cursor.url)
+		err = end_listing(reader, groups);
+	if (err == RS_OK && groups->listed && !groups->cursor.url &&
+	    groups->next == groups->count)
+		*done = true;
+	return err;
+}
+
+/* Gives the labels of the members read before the app-user list was complete. */
+static enum rs_err label_deferred(struct group_reader *groups)
+{
+	enum rs_err err = RS_OK;
+
+	for (size_t i = 0; err == RS_OK && i < groups->deferred_count; i++)
+		err = label_member(groups, groups->deferred[i].group, groups->deferred[i].id);
+	free(groups->deferred);
+	groups->deferred = NULL;
+	groups->deferred_count = 0;
+	groups->deferred_capacity = 0;
+	strpool_release(&groups->ids);
+	groups->set_complete = true;
+	return err;
+}
+
+static void log_group_tallies(const struct group_reader *groups)
+{
+	for (size_t i = 0; i < groups->count; i++) {
+		const struct okta_group *group = &groups->groups[i];
+		const struct group_tally *tally = &groups->tallies[i];
+
+		if (tally->not_found)
+			log_msg(LOG_WARN, "group %s (%s) was not found, perhaps deleted during the "
+				"read, so no member is labelled with it", group->name, group->id);
+		else
+			log_msg(LOG_INFO, "read the members of group %s (%s): %ld %s, %zu users, "
+				"%zu of them app users", group->name, group->id, tally->pages,
+				pages_word(tally->pages), tally->users, tally->matched);
+	}
+}
+
+/* Finishes the group listings once the app-user list is complete. */
 static enum rs_err read_groups(const struct reader *reader)
 {
-	struct group_list list = { NULL, 0 };
-	enum rs_err err = read_app_groups(reader, &list);
+	struct group_reader *groups = reader->groups;
+	enum rs_err err = label_deferred(groups);
+	bool done = false;
 
-	for (size_t i = 0; err == RS_OK && i < list.count; i++)
-		err = read_group_members(reader, &list.groups[i]);
-	okta_groups_free(list.groups, list.count);
+	while (err == RS_OK && !done)
+		err = group_step(reader, &done);
+	if (err == RS_OK)
+		log_group_tallies(groups);
 	return err;
 }
 
+static void group_reader_release(struct group_reader *groups)
+{
+	cursor_close(&groups->cursor);
+	okta_groups_free(groups->groups, groups->count);
+	free(groups->tallies);
+	free(groups->deferred);
+	strpool_release(&groups->ids);
+}
+
+/*
+ * Reads the app-user list on http, and the group listings on a second
+ * client in the waits for its pages.  The group listings need no more
+ * than the app-user list's waits when they have fewer pages.
+ */
 enum rs_err okta_read(const struct config *config, struct auth *auth,
 		      struct http_client *http, struct identity_set *set)
 {
 	struct json_arena arena;
-	struct reader reader = { config, http, auth, set, &arena };
+	struct group_reader groups;
+	struct reader reader = { config, http, NULL, auth, set, &arena, &groups };
 	enum rs_err err;
 
+	memset(&groups, 0, sizeof(groups));
+	groups.reader = &reader;
+	strpool_init(&groups.ids);
 	json_arena_init(&arena);
-	err = read_app_users(&reader);
+	err = http_client_sibling(http, &reader.side);
+	if (err == RS_OK)
+		err = read_app_users(&reader);
 	json_arena_release(&arena);
 	if (err == RS_OK)
 		err = identity_set_finish(set);
 	if (err == RS_OK && set->count > 0)
 		err = read_groups(&reader);
+
+	group_reader_release(&groups);
+	http_client_add_stats(http, reader.side);
+	http_client_free(reader.side);
 	return err;
 }

@@ -21,20 +21,26 @@ void source_http_options(const struct config *config, struct http_options *out)
 	out->max_body = 0;
 }
 
-/* Reads Okta or Microsoft Graph with one HTTP client and the credential of config. */
+/*
+ * Reads Okta or Microsoft Graph with the credential of config.  Token
+ * requests get their own HTTP client, so that fetching a token never
+ * cancels a page request that the reader has under way.
+ */
 static enum rs_err read_idp(const struct config *config, struct identity_set *set,
 			    struct http_stats *stats)
 {
 	struct http_options options;
 	struct http_client *http = NULL;
+	struct http_client *token_http = NULL;
 	struct auth *auth = NULL;
 	enum rs_err err;
 
 	source_http_options(config, &options);
 	err = http_client_new(&options, &http);
-	if (err != RS_OK)
-		goto out;
-	err = auth_new(config, http, &auth);
+	if (err == RS_OK)
+		err = http_client_sibling(http, &token_http);
+	if (err == RS_OK)
+		err = auth_new(config, token_http, &auth);
 	if (err != RS_OK)
 		goto out;
 
@@ -46,8 +52,10 @@ static enum rs_err read_idp(const struct config *config, struct identity_set *se
 		err = identity_set_finish(set);
 
 out:
+	http_client_add_stats(http, token_http);
 	*stats = http_client_stats(http);
 	auth_free(auth);
+	http_client_free(token_http);
 	http_client_free(http);
 	return err;
 }

@@ -68,6 +68,15 @@ bool auth_invalidate(struct auth *auth);
  */
 bool auth_handle_unauthorized(struct auth *auth, const struct http_response *response);
 
+/*
+ * Returns a number that changes whenever the access token or the API's
+ * DPoP nonce does.  A request that was signed under an older number and
+ * returned 401 can be sent again with the current credentials before
+ * auth_handle_unauthorized() is asked: another request renewed them while
+ * it was under way.
+ */
+unsigned auth_generation(const struct auth *auth);
+
 /* True when the credential is an OAuth access token rather than an API token. */
 bool auth_uses_oauth(const struct auth *auth);
 

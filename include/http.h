@@ -58,6 +58,17 @@ enum rs_err http_client_new(const struct http_options *options, struct http_clie
 void http_client_free(struct http_client *client);
 
 /*
+ * Creates a second client with the options of client, for requests that
+ * run while one of client's is pending.  It opens its own connection, and
+ * shares client's retry budget and rate-limit pause, so client must
+ * outlive it.
+ */
+enum rs_err http_client_sibling(struct http_client *client, struct http_client **out);
+
+/* Adds the counts of other to those of client, for one figure per read. */
+void http_client_add_stats(struct http_client *client, const struct http_client *other);
+
+/*
  * GETs url with the extra request headers (NULL-terminated "Name: value"
  * strings; they may carry credentials and are never logged).  Retries
  * transient failures as described above.  Returns:

@@ -2,9 +2,10 @@
  * okta.h - the Okta source: who is assigned to one app.
  *
  * okta_read() lists /api/v1/apps/{appId}/users?limit=500&expand=user page
- * by page (one page's JSON in memory at a time), then the app's group
- * assignments and each group's members, only to name the groups through
- * which a person was granted the app.  The app-user list decides who is
+ * by page (one page's JSON in memory at a time).  On a second connection,
+ * in the waits for those pages, it lists the app's group assignments and
+ * each group's members, only to name the groups through which a person was
+ * granted the app.  The app-user list decides who is
  * assigned; group listings never add anyone.  Paging follows Link rel="next"
  * to the same origin only.  Any failed, truncated or unparseable page makes
  * the whole read fail: the caller must not apply anything then.

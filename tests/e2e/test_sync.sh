@@ -267,3 +267,24 @@ test_generated_churn_is_applied() {
 		30 "added"
 	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 3000 "active"
 }
+
+# The group listings are read on a second connection while app-user pages
+# are on their way, and members read before the app-user list is complete
+# still get their group label.
+test_groups_read_between_app_user_pages() {
+	start_fake --synthetic 2500 --groups 3
+	SEATS=5000 write_config
+	sync_ok
+
+	local paths first_group last_app_users
+	paths=$(jq -r '.path' "$T/requests.log")
+	first_group=$(grep -n -m 1 '^/api/v1/groups/' <<< "$paths" | cut -d: -f1)
+	last_app_users=$(grep -n '^/api/v1/apps/0oaapp1/users$' <<< "$paths" | tail -n 1 | cut -d: -f1)
+	[ -n "$first_group" ] || fail "no group member request in the request log"
+	[ "$first_group" -lt "$last_app_users" ] ||
+		fail "group members were read only after the last app-user page: $(tr '\n' ' ' <<< "$paths")"
+	assert_eq "$(grep -c '^/api/v1/apps/0oaapp1/users$' <<< "$paths")" 5 "app-user pages"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE provenance LIKE 'group:%'")" 250 \
+		"members through a group"
+	assert_contains "$T/err" "in 9 requests over 2 connections"
+}

@@ -621,6 +621,9 @@ struct okta_server {
 	int listen_fd;
 	int port;
 	pthread_t thread;
+	pthread_t connections[8];  /* one thread per accepted connection */
+	size_t connection_count;
+	pthread_mutex_t lock;      /* guards the request log below */
 	struct route routes[12];
 	size_t route_count;
 	char targets[16][256];   /* request targets in arrival order */
@@ -687,29 +690,70 @@ static void add_route(struct okta_server *server, const char *target, int status
 		 strlen(body), body);
 }
 
+struct server_connection {
+	struct okta_server *server;
+	int fd;
+};
+
+/* Records a request's target in arrival order and returns the reply for it. */
+static const char *server_log_request(struct okta_server *server, const char *request)
+{
+	char target[256] = "";
+	const char *reply;
+
+	sscanf(request, "GET %255s HTTP/1.1", target);
+	pthread_mutex_lock(&server->lock);
+	if (server->request_count == 0)
+		snprintf(server->first_request, sizeof(server->first_request), "%s", request);
+	if (server->request_count < COUNT(server->targets))
+		snprintf(server->targets[server->request_count], sizeof(server->targets[0]),
+			 "%s", target);
+	server->request_count++;
+	reply = server_find_route(server, target);
+	pthread_mutex_unlock(&server->lock);
+	return reply;
+}
+
+/* Answers the requests of one connection until the client closes it. */
+static void *server_connection_main(void *context)
+{
+	struct server_connection *connection = context;
+	char request[4096];
+
+	while (server_read_request(connection->fd, request, sizeof(request))) {
+		const char *reply = server_log_request(connection->server, request);
+
+		if (send(connection->fd, reply, strlen(reply), MSG_NOSIGNAL) < 0)
+			break;
+	}
+	close(connection->fd);
+	free(connection);
+	return NULL;
+}
+
+/* Accepts connections and serves each on its own thread, as an IdP serves several at once. */
 static void *okta_server_main(void *context)
 {
 	struct okta_server *server = context;
-	char request[4096];
 	int fd;
 
 	while ((fd = accept(server->listen_fd, NULL, NULL)) >= 0) {
-		while (server_read_request(fd, request, sizeof(request))) {
-			char target[256] = "";
-			const char *reply;
+		struct server_connection *connection = malloc(sizeof(*connection));
 
-			sscanf(request, "GET %255s HTTP/1.1", target);
-			if (server->request_count == 0)
-				snprintf(server->first_request, sizeof(server->first_request), "%s", request);
-			if (server->request_count < COUNT(server->targets))
-				snprintf(server->targets[server->request_count], sizeof(server->targets[0]),
-					 "%s", target);
-			server->request_count++;
-			reply = server_find_route(server, target);
-			if (send(fd, reply, strlen(reply), MSG_NOSIGNAL) < 0)
-				break;
+		if (!connection || server->connection_count == COUNT(server->connections)) {
+			free(connection);
+			close(fd);
+			continue;
 		}
-		close(fd);
+		connection->server = server;
+		connection->fd = fd;
+		if (pthread_create(&server->connections[server->connection_count], NULL,
+				   server_connection_main, connection) != 0) {
+			free(connection);
+			close(fd);
+			continue;
+		}
+		server->connection_count++;
 	}
 	return NULL;
 }
@@ -727,6 +771,7 @@ static void okta_server_start(struct okta_server *server)
 	assert_int_equal(listen(server->listen_fd, 8), 0);
 	assert_int_equal(getsockname(server->listen_fd, (struct sockaddr *)&address, &length), 0);
 	server->port = ntohs(address.sin_port);
+	assert_int_equal(pthread_mutex_init(&server->lock, NULL), 0);
 	add_route(server, "", 404, NULL,
 		  "{\"errorCode\":\"E0000007\",\"errorSummary\":\"Not found: Resource not found\"}");
 	assert_int_equal(pthread_create(&server->thread, NULL, okta_server_main, server), 0);
@@ -737,6 +782,9 @@ static void okta_server_stop(struct okta_server *server)
 	shutdown(server->listen_fd, SHUT_RDWR);
 	close(server->listen_fd);
 	pthread_join(server->thread, NULL);
+	for (size_t i = 0; i < server->connection_count; i++)
+		pthread_join(server->connections[i], NULL);
+	pthread_mutex_destroy(&server->lock);
 }
 
 struct read_fixture {
@@ -952,6 +1000,8 @@ static void read_failures_table(void **state)
 			add_route(&fixture.server, USERS_PAGE2, c->second_status,
 				  c->second_body ? NULL : c->link,
 				  c->second_body ? c->second_body : "[]");
+		/* The app has no groups; they are listed while page 2 is awaited. */
+		add_route(&fixture.server, GROUPS_PAGE1, 200, NULL, "[]");
 		err = read_fixture_run(&fixture, &logged);
 		read_fixture_stop(&fixture);
 
