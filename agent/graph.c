@@ -29,7 +29,9 @@
 #include <curl/curl.h>
 
 #include "graph.h"
+#include "json_arena.h"
 #include "log.h"
+#include "strpool.h"
 
 #define STRINGIFY_VALUE(x) #x
 #define STRINGIFY(x) STRINGIFY_VALUE(x)
@@ -38,17 +40,28 @@
 #define PERMISSION_USERS GRAPH_PERMISSION_USERS
 #define PERMISSION_MEMBERS GRAPH_PERMISSION_MEMBERS
 
+/*
+ * cJSON memory for a page as a multiple of its JSON text: the block that
+ * the page's tree is first given.  A tree that needs more grows the block.
+ */
+#define TREE_PER_BODY_BYTE 6
+
 /* Ids named one by one in a warning before the rest are only counted. */
 #define MAX_IDS_LOGGED 20
 
 /* ---- a string-keyed hash map ---- */
 
-/* Maps strings (copied) to indices; used for id lookups and followed links. */
+/*
+ * Maps strings to indices, for id lookups and followed links.  The
+ * keys are copied into a pool of the map, so that 100,000 ids take a few
+ * large blocks instead of as many small allocations.
+ */
 struct str_map {
-	char **keys;
+	const char **keys;
 	size_t *values;
 	size_t capacity;   /* a power of two, or 0 */
 	size_t count;
+	struct strpool pool; /* the keys */
 };
 
 static uint64_t str_hash(const char *text)
@@ -72,7 +85,8 @@ static size_t str_map_slot(const struct str_map *map, const char *key)
 
 static bool str_map_grow(struct str_map *map)
 {
-	struct str_map bigger = { NULL, NULL, map->capacity ? map->capacity * 2 : 64, map->count };
+	struct str_map bigger = { NULL, NULL, map->capacity ? map->capacity * 2 : 64, map->count,
+				  map->pool };
 
 	bigger.keys = calloc(bigger.capacity, sizeof(*bigger.keys));
 	bigger.values = calloc(bigger.capacity, sizeof(*bigger.values));
@@ -110,8 +124,38 @@ static bool str_map_get(const struct str_map *map, const char *key, size_t *valu
 	return true;
 }
 
+/*
+ * Adds key with value unless present.  Returns the map's copy of key, which
+ * lives as long as the map, or NULL when memory runs out.
+ */
+static const char *str_map_put_key(struct str_map *map, const char *key, size_t value)
+{
+	size_t slot;
+
+	if ((map->count + 1) * 2 > map->capacity && !str_map_grow(map))
+		return NULL;
+	slot = str_map_slot(map, key);
+	if (map->keys[slot])
+		return map->keys[slot];
+	map->keys[slot] = strpool_dup(&map->pool, key);
+	if (!map->keys[slot])
+		return NULL;
+	map->values[slot] = value;
+	map->count++;
+	return map->keys[slot];
+}
+
 /* Adds key with value unless present; false when memory runs out. */
 static bool str_map_put(struct str_map *map, const char *key, size_t value)
+{
+	return str_map_put_key(map, key, value) != NULL;
+}
+
+/*
+ * Adds key with value unless present, without copying key, which must
+ * outlive the map.  Returns false when memory runs out.
+ */
+static bool str_map_put_borrowed(struct str_map *map, const char *key, size_t value)
 {
 	size_t slot;
 
@@ -120,9 +164,7 @@ static bool str_map_put(struct str_map *map, const char *key, size_t value)
 	slot = str_map_slot(map, key);
 	if (map->keys[slot])
 		return true;
-	map->keys[slot] = strdup(key);
-	if (!map->keys[slot])
-		return false;
+	map->keys[slot] = key;
 	map->values[slot] = value;
 	map->count++;
 	return true;
@@ -130,10 +172,9 @@ static bool str_map_put(struct str_map *map, const char *key, size_t value)
 
 static void str_map_release(struct str_map *map)
 {
-	for (size_t i = 0; i < map->capacity; i++)
-		free(map->keys[i]);
 	free(map->keys);
 	free(map->values);
+	strpool_release(&map->pool);
 	memset(map, 0, sizeof(*map));
 }
 
@@ -158,17 +199,18 @@ struct reader {
 	struct identity_set *set;
 	char *base;             /* graph_url + "/v1.0" */
 
-	struct str_map seen_users;  /* user id -> index of its first record */
+	struct str_map seen_users;  /* user id -> index of its first record; keys borrowed from set */
 	struct group *groups;
 	size_t group_count;
 	struct str_map group_index; /* group id -> index in groups */
-	char **direct;          /* ids of users assigned directly, unique */
+	const char **direct;    /* ids of users assigned directly, unique: keys of direct_index */
 	size_t direct_count;
 	struct str_map direct_index;
 	size_t skipped[GRAPH_PRINCIPAL_OTHER + 1];
 	size_t nested_ignored;
 	size_t other_members;   /* devices, contacts, service principals in groups */
 	long requests;
+	struct json_arena arena; /* memory for the tree of one listing page */
 };
 
 static void reader_release(struct reader *reader)
@@ -180,12 +222,11 @@ static void reader_release(struct reader *reader)
 		free(reader->groups[i].users);
 	}
 	free(reader->groups);
-	for (size_t i = 0; i < reader->direct_count; i++)
-		free(reader->direct[i]);
 	free(reader->direct);
 	str_map_release(&reader->seen_users);
 	str_map_release(&reader->group_index);
 	str_map_release(&reader->direct_index);
+	json_arena_release(&reader->arena);
 	free(reader->base);
 }
 
@@ -393,16 +434,23 @@ static enum rs_err collect_page(struct reader *reader, struct listing *listing,
 	return RS_OK;
 }
 
-/* Hands a 200 page to the listing, which stores the page's next link in *next_link. */
+/*
+ * Hands a 200 page to the listing, which stores the page's next link in
+ * *next_link.  The page's cJSON tree is allocated from the reader's arena.
+ */
 static enum rs_err handle_page(struct reader *reader, struct listing *listing,
 			       const struct http_response *response, char **next_link)
 {
 	const char *request_id = http_response_request_id(response);
 	char where[IDENTITY_MAX_TEXT + 256];
+	enum rs_err err;
 
 	snprintf(where, sizeof(where), "%s page %ld (request id %.100s)", listing->name,
 		 listing->pages, request_id ? request_id : "none");
-	return listing->on_page(reader, listing->context, where, response, next_link);
+	json_arena_begin(&reader->arena, response->body_len * TREE_PER_BODY_BYTE + 65536);
+	err = listing->on_page(reader, listing->context, where, response, next_link);
+	json_arena_end(&reader->arena);
+	return err;
 }
 
 /*
@@ -641,7 +689,7 @@ static enum rs_err add_group(struct reader *reader, const char *id, const char *
 
 static enum rs_err add_direct_user(struct reader *reader, const char *id)
 {
-	char **grown;
+	const char **grown;
 
 	if (str_map_get(&reader->direct_index, id, NULL))
 		return RS_OK;
@@ -649,12 +697,11 @@ static enum rs_err add_direct_user(struct reader *reader, const char *id)
 	if (!grown)
 		return RS_ERR_INTERNAL;
 	reader->direct = grown;
-	grown[reader->direct_count] = strdup(id);
-	if (!grown[reader->direct_count] ||
-	    !str_map_put(&reader->direct_index, id, reader->direct_count)) {
-		free(grown[reader->direct_count]);
+
+	grown[reader->direct_count] = str_map_put_key(&reader->direct_index, id,
+						      reader->direct_count);
+	if (!grown[reader->direct_count])
 		return RS_ERR_INTERNAL;
-	}
 	reader->direct_count++;
 	return RS_OK;
 }
@@ -764,7 +811,8 @@ static enum rs_err add_user_record(struct reader *reader, const struct identity 
 	record.group_count = group_name ? 1 : 0;
 	*index = reader->set->count;
 	err = identity_set_add(reader->set, &record);
-	if (err == RS_OK && !str_map_put(&reader->seen_users, user->external_id, *index))
+	if (err == RS_OK && !str_map_put_borrowed(&reader->seen_users,
+						  reader->set->items[*index].external_id, *index))
 		err = RS_ERR_INTERNAL;
 	return err;
 }
@@ -1120,7 +1168,8 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 	return err;
 }
 
-static enum rs_err read_users_by_batch(struct reader *reader, char **pending, size_t count)
+static enum rs_err read_users_by_batch(struct reader *reader, const char *const *pending,
+				       size_t count)
 {
 	double waited = 0;
 	long batches = 0;
@@ -1129,8 +1178,7 @@ static enum rs_err read_users_by_batch(struct reader *reader, char **pending, si
 	for (size_t start = 0; err == RS_OK && start < count; start += GRAPH_BATCH_SIZE) {
 		size_t n = count - start < GRAPH_BATCH_SIZE ? count - start : GRAPH_BATCH_SIZE;
 
-		err = read_user_batch(reader, (const char *const *)pending + start, n, ++batches,
-				      &waited);
+		err = read_user_batch(reader, pending + start, n, ++batches, &waited);
 	}
 	if (err == RS_OK)
 		log_msg(LOG_INFO, "read %zu directly assigned %s in %ld $batch %s", count,
@@ -1211,7 +1259,7 @@ static enum rs_err choose_listing(struct reader *reader, size_t count, bool *lis
 	return RS_OK;
 }
 
-static void warn_not_found(const struct reader *reader, char **pending, size_t count)
+static void warn_not_found(const struct reader *reader, const char *const *pending, size_t count)
 {
 	size_t missing = 0;
 
@@ -1229,7 +1277,7 @@ static void warn_not_found(const struct reader *reader, char **pending, size_t c
 
 static enum rs_err read_direct_users(struct reader *reader)
 {
-	char **pending = calloc(reader->direct_count + 1, sizeof(*pending));
+	const char **pending = calloc(reader->direct_count + 1, sizeof(*pending));
 	size_t count = 0;
 	bool listing = false;
 	enum rs_err err = pending ? RS_OK : RS_ERR_INTERNAL;
@@ -1260,6 +1308,7 @@ static enum rs_err reader_init(struct reader *reader, const struct config *confi
 			       struct identity_set *set)
 {
 	memset(reader, 0, sizeof(*reader));
+	json_arena_init(&reader->arena);
 	reader->config = config;
 	reader->auth = auth;
 	reader->http = http;
