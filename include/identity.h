@@ -53,6 +53,13 @@ void identity_set_init(struct identity_set *set);
 void identity_set_release(struct identity_set *set);
 
 /*
+ * Frees the items and their group lists but keeps count and the strings,
+ * which a plan borrows.  Nothing but count may be read afterwards, and
+ * identity_set_release() still frees the strings.
+ */
+void identity_set_drop_items(struct identity_set *set);
+
+/*
  * Appends a copy of *identity (strings are duplicated; groups too).  Returns
  * RS_ERR_INTERNAL when memory runs out.
  */
