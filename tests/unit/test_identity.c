@@ -169,6 +169,41 @@ static void email_compare_ignores_case(void **state)
 	assert_true(identity_email_compare("ada@example.com", "bob@example.com") < 0);
 }
 
+/* Equal strings share one pooled copy; different ones keep their own. */
+static void add_shares_equal_strings(void **state)
+{
+	struct identity first = {
+		.external_id = "u1", .user_name = "ada@example.com", .email = "ada@example.com",
+		.status = "enabled", .activity = IDENTITY_ACTIVE,
+	};
+	struct identity second = {
+		.external_id = "u2", .user_name = "bob@corp.example", .email = "bob@example.com",
+		.status = "enabled", .activity = IDENTITY_ACTIVE,
+	};
+	struct identity third = {
+		.external_id = "u3", .user_name = "cy@example.com", .email = NULL,
+		.status = "disabled", .activity = IDENTITY_INACTIVE,
+	};
+	struct identity_set set;
+
+	(void)state;
+	identity_set_init(&set);
+	assert_int_equal(identity_set_add(&set, &first), RS_OK);
+	assert_int_equal(identity_set_add(&set, &second), RS_OK);
+	assert_int_equal(identity_set_add(&set, &third), RS_OK);
+
+	assert_string_equal(set.items[0].email, "ada@example.com");
+	assert_ptr_equal(set.items[0].email, set.items[0].user_name);
+	assert_string_equal(set.items[1].email, "bob@example.com");
+	assert_string_equal(set.items[1].user_name, "bob@corp.example");
+	assert_null(set.items[2].email);
+	assert_ptr_equal(set.items[1].status, set.items[0].status);
+	assert_string_equal(set.items[1].status, "enabled");
+	assert_string_equal(set.items[2].status, "disabled");
+	assert_ptr_not_equal(set.items[0].email, first.email);
+	identity_set_release(&set);
+}
+
 static void disagreeing_duplicates_become_unknown(void **state)
 {
 	struct identity_set set;
@@ -206,6 +241,7 @@ int main(void)
 		cmocka_unit_test(text_validation_table),
 		cmocka_unit_test(trim_dup_table),
 		cmocka_unit_test(email_compare_ignores_case),
+		cmocka_unit_test(add_shares_equal_strings),
 		cmocka_unit_test(disagreeing_duplicates_become_unknown),
 	};
 
