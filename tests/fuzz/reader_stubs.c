@@ -36,6 +36,12 @@ bool auth_uses_oauth(const struct auth *auth)
 	abort();
 }
 
+unsigned auth_generation(const struct auth *auth)
+{
+	(void)auth;
+	abort();
+}
+
 const char *oauth_error_hint(enum oauth_server server, const struct oauth_error *error)
 {
 	(void)server;
