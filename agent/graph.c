@@ -46,6 +46,12 @@
  */
 #define TREE_PER_BODY_BYTE 6
 
+/*
+ * Group member listings under way at once, each on its own connection: the
+ * one being read and the first pages of the next ones.
+ */
+#define GROUP_LANES 4
+
 /* Ids named one by one in a warning before the rest are only counted. */
 #define MAX_IDS_LOGGED 20
 
@@ -192,11 +198,19 @@ struct group {
 	unsigned visit;         /* last propagation pass that reached it */
 };
 
+/* One HTTP client and the credentials of the GET it has under way. */
+struct lane {
+	struct http_client *http;
+	unsigned generation;    /* auth_generation() when its GET was signed */
+};
+
 struct reader {
 	const struct config *config;
 	struct auth *auth;
 	struct http_client *http;
 	struct identity_set *set;
+	struct lane main;       /* every listing but the group member ones */
+	struct lane member_lanes[GROUP_LANES]; /* [0].http is http; the others are siblings */
 	char *base;             /* graph_url + "/v1.0" */
 
 	struct str_map seen_users;  /* user id -> index of its first record; keys borrowed from set */
@@ -228,6 +242,10 @@ static void reader_release(struct reader *reader)
 	str_map_release(&reader->direct_index);
 	json_arena_release(&reader->arena);
 	free(reader->base);
+	for (size_t i = 1; i < GROUP_LANES; i++) {
+		http_client_add_stats(reader->http, reader->member_lanes[i].http);
+		http_client_free(reader->member_lanes[i].http);
+	}
 }
 
 static const char *plural(size_t count, const char *singular, const char *plural_form)
@@ -298,9 +316,9 @@ static enum rs_err build_headers(const struct reader *reader, const struct reque
 	return RS_OK;
 }
 
-/* Sends request once with the current credential headers. */
-static enum rs_err send_once(struct reader *reader, const struct request *request,
-			     struct http_response *response)
+/* Sends request once on http with the current credential headers. */
+static enum rs_err send_once(struct reader *reader, struct http_client *http,
+			     const struct request *request, struct http_response *response)
 {
 	struct request_headers headers;
 	enum rs_err err;
@@ -312,10 +330,10 @@ static enum rs_err send_once(struct reader *reader, const struct request *reques
 
 	reader->requests++;
 	if (strcmp(request->method, "POST") == 0)
-		err = http_post(reader->http, request->url, headers.list, request->body,
+		err = http_post(http, request->url, headers.list, request->body,
 				request->body_len, response);
 	else
-		err = http_get(reader->http, request->url, headers.list, response);
+		err = http_get(http, request->url, headers.list, response);
 	auth_headers_free(headers.credentials);
 	return err;
 }
@@ -328,14 +346,14 @@ static enum rs_err send_once(struct reader *reader, const struct request *reques
 static enum rs_err send_request(struct reader *reader, const struct request *request,
 				struct http_response *response)
 {
-	enum rs_err err = send_once(reader, request, response);
+	enum rs_err err = send_once(reader, reader->http, request, response);
 
 	if (err == RS_OK && response->status == 401 &&
 	    auth_handle_unauthorized(reader->auth, response)) {
 		log_msg(LOG_INFO, "%s %.*s returned 401: fetching a new access token and trying "
 			"once more", request->method, (int)strcspn(request->url, "?"), request->url);
 		http_response_release(response);
-		err = send_once(reader, request, response);
+		err = send_once(reader, reader->http, request, response);
 	}
 	return err;
 }
@@ -352,7 +370,14 @@ struct listing {
 	bool allow_not_found;    /* a 404 on the first page sets not_found */
 	bool not_found;
 	long pages;
+	struct lane *lane;       /* where its pages are requested; NULL for reader->main */
+	bool first_started;      /* the first page is already under way on the lane */
 };
+
+static struct lane *listing_lane(struct reader *reader, const struct listing *listing)
+{
+	return listing->lane ? listing->lane : &reader->main;
+}
 
 /* Checks the next link of a page; frees it and fails when it must not be followed. */
 static enum rs_err check_next_link(const struct reader *reader, const struct listing *listing,
@@ -378,12 +403,14 @@ static enum rs_err start_get(struct reader *reader, const struct listing *listin
 			     const char *url)
 {
 	struct request request = { "GET", url, { listing->extra, NULL }, NULL, 0 };
+	struct lane *lane = listing_lane(reader, listing);
 	struct request_headers headers;
 	enum rs_err err = build_headers(reader, &request, &headers);
 
 	if (err != RS_OK)
 		return err;
-	err = http_get_start(reader->http, url, headers.list);
+	lane->generation = auth_generation(reader->auth);
+	err = http_get_start(lane->http, url, headers.list);
 	if (err == RS_OK)
 		reader->requests++;
 	auth_headers_free(headers.credentials);
@@ -391,24 +418,28 @@ static enum rs_err start_get(struct reader *reader, const struct listing *listin
 }
 
 /*
- * Collects the GET of url that start_get() began.  After a 401 the
- * credential decides whether a new token can help, and if so the request
- * is sent once more with it, as send_request() does.
+ * Collects the GET of url that start_get() began.  After a 401 it is sent
+ * once more when another request renewed the token since it was signed,
+ * or when the credential decides that a new token can help, as
+ * send_request() does.
  */
 static enum rs_err finish_get(struct reader *reader, const struct listing *listing,
 			      const char *url, struct http_response *response)
 {
 	struct request request = { "GET", url, { listing->extra, NULL }, NULL, 0 };
-	enum rs_err err = http_get_finish(reader->http, response);
+	struct lane *lane = listing_lane(reader, listing);
+	enum rs_err err = http_get_finish(lane->http, response);
 
-	if (err != RS_OK || response->status != 401 ||
+	if (err != RS_OK || response->status != 401)
+		return err;
+	if (auth_generation(reader->auth) == lane->generation &&
 	    !auth_handle_unauthorized(reader->auth, response))
 		return err;
 
 	log_msg(LOG_INFO, "GET %.*s returned 401: fetching a new access token and trying once "
 		"more", (int)strcspn(url, "?"), url);
 	http_response_release(response);
-	return send_once(reader, &request, response);
+	return send_once(reader, lane->http, &request, response);
 }
 
 /*
@@ -518,7 +549,10 @@ static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 {
 	struct str_map followed = { 0 };
 	char *url = strdup(first_url);
-	enum rs_err err = url ? start_get(reader, listing, url) : RS_ERR_INTERNAL;
+	enum rs_err err = RS_ERR_INTERNAL;
+
+	if (url)
+		err = listing->first_started ? RS_OK : start_get(reader, listing, url);
 
 	while (err == RS_OK && url) {
 		struct http_response response;
@@ -544,7 +578,7 @@ static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 		url = next;
 	}
 
-	http_get_cancel(reader->http);
+	http_get_cancel(listing_lane(reader, listing)->http);
 	free(url);
 	str_map_release(&followed);
 	return err;
@@ -772,7 +806,7 @@ static char *assignments_url(const struct reader *reader, const char *sp_id, lon
 static enum rs_err read_assignments(struct reader *reader, const char *sp_id)
 {
 	struct listing listing = { "app role assignments", PERMISSION_APPS, on_assignments_page,
-				   NULL, NULL, false, false, 0 };
+				   NULL, NULL, false, false, 0, NULL, false };
 	char *url = assignments_url(reader, sp_id, GRAPH_PAGE_SIZE);
 	enum rs_err err;
 
@@ -904,7 +938,7 @@ static enum rs_err read_group_members(struct reader *reader, size_t index,
 	struct member_context members = { reader, index, nested_seen, 0, 0 };
 	char name[IDENTITY_MAX_TEXT + 400];
 	struct listing listing = { name, PERMISSION_MEMBERS, on_members_page, &members, NULL,
-				   true, false, 0 };
+				   true, false, 0, &reader->member_lanes[index % GROUP_LANES], true };
 	char *url = members_url(reader, reader->groups[index].id, GRAPH_PAGE_SIZE);
 	enum rs_err err;
 
@@ -964,14 +998,55 @@ static enum rs_err label_nested_members(struct reader *reader)
 	return err;
 }
 
-static enum rs_err read_groups(struct reader *reader)
+/*
+ * Requests the first member page of group index on its lane, and creates
+ * the lane's HTTP client the first time.
+ */
+static enum rs_err start_members(struct reader *reader, size_t index)
+{
+	struct lane *lane = &reader->member_lanes[index % GROUP_LANES];
+	struct listing listing = { .lane = lane };
+	enum rs_err err = RS_OK;
+	char *url;
+
+	if (!lane->http)
+		err = http_client_sibling(reader->http, &lane->http);
+	if (err != RS_OK)
+		return err;
+
+	url = members_url(reader, reader->groups[index].id, GRAPH_PAGE_SIZE);
+	if (!url)
+		return RS_ERR_INTERNAL;
+	err = start_get(reader, &listing, url);
+	free(url);
+	return err;
+}
+
+/*
+ * Reads the member listings of every group in order.  While one is read,
+ * the first pages of the next GROUP_LANES - 1 are already requested, each
+ * on its own connection, so one round trip serves several groups.
+ */
+static enum rs_err read_all_members(struct reader *reader)
 {
 	struct str_map nested_seen = { 0 };
 	enum rs_err err = RS_OK;
+	size_t started = 0;
 
-	for (size_t i = 0; err == RS_OK && i < reader->group_count; i++)
-		err = read_group_members(reader, i, &nested_seen);
+	for (size_t i = 0; err == RS_OK && i < reader->group_count; i++) {
+		while (err == RS_OK && started < reader->group_count && started < i + GROUP_LANES)
+			err = start_members(reader, started++);
+		if (err == RS_OK)
+			err = read_group_members(reader, i, &nested_seen);
+	}
 	str_map_release(&nested_seen);
+	return err;
+}
+
+static enum rs_err read_groups(struct reader *reader)
+{
+	enum rs_err err = read_all_members(reader);
+
 	if (err == RS_OK && reader->config->graph.nested_groups)
 		err = label_nested_members(reader);
 	if (err != RS_OK)
@@ -1199,7 +1274,7 @@ static enum rs_err on_tenant_users_page(struct reader *reader, void *context, co
 static enum rs_err read_users_by_listing(struct reader *reader, size_t count)
 {
 	struct listing listing = { "users of the tenant", PERMISSION_USERS, on_tenant_users_page,
-				   NULL, NULL, false, false, 0 };
+				   NULL, NULL, false, false, 0, NULL, false };
 	char *url = build_url(reader, "/users?$select=", NULL,
 			      GRAPH_USER_SELECT "&$top=" STRINGIFY(GRAPH_PAGE_SIZE));
 	enum rs_err err;
@@ -1312,6 +1387,8 @@ static enum rs_err reader_init(struct reader *reader, const struct config *confi
 	reader->config = config;
 	reader->auth = auth;
 	reader->http = http;
+	reader->main.http = http;
+	reader->member_lanes[0].http = http;
 	reader->set = set;
 	if (asprintf(&reader->base, "%s/v1.0", config->graph.graph_url) < 0) {
 		reader->base = NULL;

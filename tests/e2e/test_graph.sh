@@ -394,3 +394,17 @@ test_graph_synthetic_churn() {
 	assert_eq "$(sql "SELECT count(*) FROM members WHERE provenance LIKE 'group:%'")" 300 \
 		"members through a group"
 }
+
+# Up to four group member listings are under way at once, each on its own
+# connection: the main one and three more, beside the token's.
+test_graph_group_listings_overlap() {
+	start_fake --synthetic 600 --groups 6
+	start_token_server
+	SEATS=1000 write_graph_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE provenance LIKE 'group:%'")" 60 \
+		"members through a group"
+	assert_eq "$(graph_requests /v1.0/groups/)" 6 "member listings"
+	assert_contains "$T/err" "over 5 connections"
+}
