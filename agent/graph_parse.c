@@ -9,7 +9,6 @@
  * Graph adds properties over time.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "graph.h"
 #include "json_field.h"
 #include "log.h"
+#include "logline.h"
 
 /* Maximum length of an @odata.nextLink, in bytes. */
 #define MAX_NEXT_LINK 16384
@@ -30,9 +30,6 @@
 
 /* Maximum length of principalType, @odata.type and userType values, in bytes. */
 #define MAX_TYPE_LEN 128
-
-/* Bytes of a body that is not a Graph error quoted in the log. */
-#define ERROR_EXCERPT_LEN 200
 
 /* The account status stored for accountEnabled true and false. */
 #define STATUS_ENABLED "enabled"
@@ -1028,61 +1025,17 @@ bool graph_parse_error(const char *body, size_t len, struct graph_error *out)
 	return true;
 }
 
-/* A bounded string builder for the one error line. */
-struct line {
-	char text[2048];
-	size_t len;
-};
-
-static void line_add(struct line *line, const char *format, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void line_add(struct line *line, const char *format, ...)
-{
-	va_list args;
-	int written;
-
-	if (line->len >= sizeof(line->text) - 1)
-		return;
-	va_start(args, format);
-	written = vsnprintf(line->text + line->len, sizeof(line->text) - line->len, format, args);
-	va_end(args);
-	if (written > 0)
-		line->len += (size_t)written;
-	if (line->len >= sizeof(line->text))
-		line->len = sizeof(line->text) - 1;
-}
-
-static void line_add_excerpt(struct line *line, const char *body, size_t len)
-{
-	char excerpt[ERROR_EXCERPT_LEN + 1];
-	size_t n = len < ERROR_EXCERPT_LEN ? len : ERROR_EXCERPT_LEN;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)body[i];
-
-		if (c >= 0x20 && c < 0x7f)
-			excerpt[i] = (char)c;
-		else if (c == '\n' || c == '\t')
-			excerpt[i] = ' ';
-		else
-			excerpt[i] = '?';
-	}
-	excerpt[n] = '\0';
-	line_add(line, ": \"%s\"%s", excerpt, len > n ? "..." : "");
-}
-
-static void line_add_ids(struct line *line, const struct graph_error *error,
+static void line_add_ids(struct log_line *line, const struct graph_error *error,
 			 const char *header_request_id)
 {
 	const char *request_id = error->request_id ? error->request_id : header_request_id;
 
-	line_add(line, " [request id %.128s", request_id ? request_id : "none");
+	log_line_add(line, " [request id %.128s", request_id ? request_id : "none");
 	if (error->client_request_id)
-		line_add(line, ", client request id %s", error->client_request_id);
+		log_line_add(line, ", client request id %s", error->client_request_id);
 	if (error->date)
-		line_add(line, ", date %s", error->date);
-	line_add(line, "]");
+		log_line_add(line, ", date %s", error->date);
+	log_line_add(line, "]");
 }
 
 static const char *error_hint(long status, const char *code)
@@ -1120,20 +1073,20 @@ static enum rs_err error_for_status(long status)
 enum rs_err graph_report_error(const struct http_response *response, const char *method,
 			       const char *url, const char *permission)
 {
-	struct line line = { "", 0 };
+	struct log_line line = { "", 0 };
 	struct graph_error error;
 	const char *safe_url = url ? url : "";
 	bool parsed = graph_parse_error(response->body, response->body_len, &error);
 
-	line_add(&line, "%s %.*s returned %ld", method, (int)strcspn(safe_url, "?#"), safe_url,
+	log_line_add(&line, "%s %.*s returned %ld", method, (int)strcspn(safe_url, "?#"), safe_url,
 		 response->status);
 	if (parsed)
-		line_add(&line, " %s: %.500s", error.code[0] ? error.code : "(no code)",
+		log_line_add(&line, " %s: %.500s", error.code[0] ? error.code : "(no code)",
 			 error.message ? error.message : "(no message)");
 	else if (response->body_len > 0)
-		line_add_excerpt(&line, response->body, response->body_len);
+		log_line_add_excerpt(&line, response->body, response->body_len);
 	else
-		line_add(&line, " with an empty body");
+		log_line_add(&line, " with an empty body");
 	line_add_ids(&line, &error, http_response_request_id(response));
 
 	if (response->status == 403 && permission)

@@ -7,7 +7,6 @@
  * a time and fails the whole read on the first page it cannot use.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "json_arena.h"
 #include "json_field.h"
 #include "log.h"
+#include "logline.h"
 #include "okta.h"
 #include "strpool.h"
 
@@ -34,9 +34,6 @@
 
 /* Maximum length of status and scope values, in bytes. */
 #define MAX_ENUM_LEN 64
-
-/* Bytes of a non-Okta error body quoted in the log. */
-#define ERROR_EXCERPT_LEN 200
 
 /* ---- JSON text ---- */
 
@@ -687,50 +684,7 @@ static bool read_error_body(const cJSON *root, struct okta_error *error)
 	return error->code || error->summary || error->oauth_error;
 }
 
-/* A bounded string builder for the one error line. */
-struct line {
-	char text[2048];
-	size_t len;
-};
-
-static void line_add(struct line *line, const char *format, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void line_add(struct line *line, const char *format, ...)
-{
-	va_list args;
-	int written;
-
-	if (line->len >= sizeof(line->text) - 1)
-		return;
-	va_start(args, format);
-	written = vsnprintf(line->text + line->len, sizeof(line->text) - line->len, format, args);
-	va_end(args);
-	if (written > 0)
-		line->len += (size_t)written;
-	if (line->len >= sizeof(line->text))
-		line->len = sizeof(line->text) - 1;
-}
-
-/* Quotes up to ERROR_EXCERPT_LEN bytes of body with non-printable bytes as '?'. */
-static void line_add_excerpt(struct line *line, const char *body, size_t len)
-{
-	char excerpt[ERROR_EXCERPT_LEN + 1];
-	size_t n = len < ERROR_EXCERPT_LEN ? len : ERROR_EXCERPT_LEN;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)body[i];
-
-		if (c == '\n' || c == '\r' || c == '\t')
-			excerpt[i] = ' ';
-		else
-			excerpt[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	excerpt[n] = '\0';
-	line_add(line, ": \"%s\"%s", excerpt, len > n ? "..." : "");
-}
-
-static void line_add_causes(struct line *line, const cJSON *causes)
+static void line_add_causes(struct log_line *line, const cJSON *causes)
 {
 	const cJSON *cause;
 	int causes_logged = 0;
@@ -742,11 +696,11 @@ static void line_add_causes(struct line *line, const cJSON *causes)
 
 		if (!summary)
 			continue;
-		line_add(line, "%s%.300s", causes_logged == 0 ? " (causes: " : "; ", summary);
+		log_line_add(line, "%s%.300s", causes_logged == 0 ? " (causes: " : "; ", summary);
 		causes_logged++;
 	}
 	if (causes_logged > 0)
-		line_add(line, ")");
+		log_line_add(line, ")");
 }
 
 /* Hints for 401 and 403 when the credential is an OAuth access token. */
@@ -810,7 +764,7 @@ static enum rs_err report_error(const struct http_response *response, const char
 			       bool oauth)
 {
 	char log_url[512];
-	struct line line = { "", 0 };
+	struct log_line line = { "", 0 };
 	struct okta_error error;
 	const char *request_id = http_response_request_id(response);
 	cJSON *root = NULL;
@@ -820,26 +774,26 @@ static enum rs_err report_error(const struct http_response *response, const char
 	if (response->body && response->body_len > 0)
 		root = cJSON_ParseWithLength(response->body, response->body_len);
 
-	line_add(&line, "GET %s returned %ld", log_url, response->status);
+	log_line_add(&line, "GET %s returned %ld", log_url, response->status);
 	if (read_error_body(root, &error)) {
 		if (error.code)
-			line_add(&line, " %.64s", error.code);
+			log_line_add(&line, " %.64s", error.code);
 		if (error.oauth_error)
-			line_add(&line, " %.64s", error.oauth_error);
+			log_line_add(&line, " %.64s", error.oauth_error);
 		if (error.summary || error.oauth_description)
-			line_add(&line, ": %.300s",
+			log_line_add(&line, ": %.300s",
 				 error.summary ? error.summary : error.oauth_description);
 		line_add_causes(&line, error.causes);
 	} else if (response->body_len > 0) {
-		line_add_excerpt(&line, response->body, response->body_len);
+		log_line_add_excerpt(&line, response->body, response->body_len);
 	} else {
-		line_add(&line, " with an empty body");
+		log_line_add(&line, " with an empty body");
 	}
 
 	if (error.error_id && request_id)
-		line_add(&line, " [error id %.100s, request id %.100s]", error.error_id, request_id);
+		log_line_add(&line, " [error id %.100s, request id %.100s]", error.error_id, request_id);
 	else if (error.error_id || request_id)
-		line_add(&line, " [%s %.100s]", error.error_id ? "error id" : "request id",
+		log_line_add(&line, " [%s %.100s]", error.error_id ? "error id" : "request id",
 			 error.error_id ? error.error_id : request_id);
 
 	log_msg(LOG_ERROR, "%s; %s", line.text,

@@ -15,6 +15,9 @@
  */
 #define RUN_UNFINISHED "unfinished (still running, or killed before it ended)"
 
+/* Waiting members that the text status lists; more are counted in one line. */
+#define REPORT_WAITING_SHOWN 20
+
 static const char *or_dash(const char *text)
 {
 	return text && text[0] ? text : "-";
@@ -229,6 +232,27 @@ static void print_runs(FILE *out, const struct report_status *s)
 	}
 }
 
+/* Lists the waiting members, at most REPORT_WAITING_SHOWN of them; --json lists all. */
+static void print_waiting(FILE *out, const struct report_status *s)
+{
+	size_t shown = 0;
+	size_t waiting = count_state(s->members, MEMBER_WAITING);
+
+	for (size_t i = 0; i < s->members->count && shown < REPORT_WAITING_SHOWN; i++) {
+		const struct member *m = &s->members->items[i];
+		char waited[32];
+
+		if (m->state != MEMBER_WAITING)
+			continue;
+		format_duration(s->now - m->state_since, waited, sizeof(waited));
+		fprintf(out, "  %-32s waiting for %s\n", or_dash(m->email), waited);
+		shown++;
+	}
+	if (waiting > shown)
+		fprintf(out, "  ... and %zu more; \"rostersync members list\" or \"status --json\""
+			" lists them all\n", waiting - shown);
+}
+
 /* Manual changes that a sync found and reverted, newest first. */
 static void print_drifts(FILE *out, const struct report_status *s)
 {
@@ -263,16 +287,7 @@ void report_status_table(FILE *out, const struct report_status *s)
 	fprintf(out, "Seats:    %zu of %ld used\n", count_state(s->members, MEMBER_ACTIVE),
 		s->seats);
 	fprintf(out, "Waiting:  %zu\n", count_state(s->members, MEMBER_WAITING));
-
-	for (size_t i = 0; i < s->members->count; i++) {
-		const struct member *m = &s->members->items[i];
-		char waited[32];
-
-		if (m->state != MEMBER_WAITING)
-			continue;
-		format_duration(s->now - m->state_since, waited, sizeof(waited));
-		fprintf(out, "  %-32s waiting for %s\n", or_dash(m->email), waited);
-	}
+	print_waiting(out, s);
 
 	if (s->blocked_plan_id)
 		fprintf(out, "Blocked:  plan %s awaits approval (%s)\n", s->blocked_plan_id,

@@ -288,3 +288,20 @@ test_groups_read_between_app_user_pages() {
 		"members through a group"
 	assert_contains "$T/err" "in 9 requests over 2 connections"
 }
+
+# The text status lists the first 20 waiting members and counts the rest;
+# status --json lists every one.
+test_status_caps_waiting_list() {
+	users 30 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=5 write_config
+	sync_ok
+	rs status -c "$T/config.yaml"
+
+	assert_rc 0
+	assert_contains "$T/out" "Waiting:  25"
+	assert_eq "$(grep -c ' waiting for ' "$T/out")" 20 "waiting members listed"
+	assert_contains "$T/out" "... and 5 more"
+	rs status -c "$T/config.yaml" --json
+	assert_eq "$(jq '.waiting_members | length' "$T/out")" 25 "waiting members in JSON"
+}
