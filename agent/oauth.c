@@ -8,7 +8,6 @@
  * first.  Okta sends only "error" and "error_description".
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +18,12 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "logline.h"
 #include "oauth.h"
 
 /* Maximum length of an error text, description or id copied from an error body, in bytes. */
 #define MAX_ERROR_FIELD 400
 
-/* Bytes of a body that is not an OAuth error quoted in the log. */
-#define ERROR_EXCERPT_LEN 200
 
 /* Maximum token lifetime accepted: one year, in seconds. */
 #define MAX_LIFETIME 31536000L
@@ -403,88 +401,49 @@ enum rs_err oauth_error_result(const struct oauth_error *error)
 	return RS_ERR_PROTOCOL;
 }
 
-/* A bounded string builder for the one error line. */
-struct line {
-	char text[2048];
-	size_t len;
-};
-
-static void line_add(struct line *line, const char *format, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void line_add(struct line *line, const char *format, ...)
-{
-	va_list args;
-	int written;
-
-	if (line->len >= sizeof(line->text) - 1)
-		return;
-	va_start(args, format);
-	written = vsnprintf(line->text + line->len, sizeof(line->text) - line->len, format, args);
-	va_end(args);
-	if (written > 0)
-		line->len += (size_t)written;
-	if (line->len >= sizeof(line->text))
-		line->len = sizeof(line->text) - 1;
-}
-
-static void line_add_excerpt(struct line *line, const char *body, size_t len)
-{
-	char excerpt[ERROR_EXCERPT_LEN + 1];
-	size_t n = len < ERROR_EXCERPT_LEN ? len : ERROR_EXCERPT_LEN;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)body[i];
-
-		excerpt[i] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
-	}
-	excerpt[n] = '\0';
-	line_add(line, ": \"%s\"%s", excerpt, len > n ? "..." : "");
-}
-
-static void line_add_ids(struct line *line, const struct oauth_error *error)
+static void line_add_ids(struct log_line *line, const struct oauth_error *error)
 {
 	const char *separator = " [";
 
 	if (error->trace_id != NULL) {
-		line_add(line, "%strace id %s", separator, error->trace_id);
+		log_line_add(line, "%strace id %s", separator, error->trace_id);
 		separator = ", ";
 	}
 	if (error->correlation_id != NULL) {
-		line_add(line, "%scorrelation id %s", separator, error->correlation_id);
+		log_line_add(line, "%scorrelation id %s", separator, error->correlation_id);
 		separator = ", ";
 	}
 	if (error->request_id != NULL && error->trace_id == NULL) {
-		line_add(line, "%srequest id %s", separator, error->request_id);
+		log_line_add(line, "%srequest id %s", separator, error->request_id);
 		separator = ", ";
 	}
 	if (separator[0] == ',')
-		line_add(line, "]");
+		log_line_add(line, "]");
 }
 
 enum rs_err oauth_report_error(enum oauth_server server, const struct http_response *response,
 			       const char *url)
 {
-	struct line line = { "", 0 };
+	struct log_line line = { "", 0 };
 	struct oauth_error error;
 	bool parsed = oauth_parse_error(response, &error);
 	enum rs_err err;
 
-	line_add(&line, "token request to %.*s returned %ld", (int)strcspn(url, "?#"), url,
+	log_line_add(&line, "token request to %.*s returned %ld", (int)strcspn(url, "?#"), url,
 		 response->status);
 	if (parsed) {
-		line_add(&line, " %s", error.error);
+		log_line_add(&line, " %s", error.error);
 		if (error.code_count > 0 &&
 		    (error.description == NULL || strncmp(error.description, "AADSTS", 6) != 0))
-			line_add(&line, " (AADSTS%ld)", error.codes[0]);
+			log_line_add(&line, " (AADSTS%ld)", error.codes[0]);
 		if (error.description != NULL)
-			line_add(&line, ": %s", error.description);
+			log_line_add(&line, ": %s", error.description);
 	} else if (response->body_len > 0) {
-		line_add_excerpt(&line, response->body, response->body_len);
+		log_line_add_excerpt(&line, response->body, response->body_len);
 	} else {
-		line_add(&line, " with an empty body");
+		log_line_add(&line, " with an empty body");
 	}
-	line_add(&line, "; %s", oauth_error_hint(server, &error));
+	log_line_add(&line, "; %s", oauth_error_hint(server, &error));
 	line_add_ids(&line, &error);
 
 	log_msg(LOG_ERROR, "%s", line.text);

@@ -99,6 +99,27 @@ start_fake() {
 	PORT=$(cat "$T/port")
 }
 
+# Restarts the generated fake on the same port with --churn PERCENT, syncs,
+# and checks that the sync unassigned, renamed and added COUNT members each
+# and wrote one event per change.  USERS and GROUPS are the fake's first
+# --synthetic and --groups.
+assert_churn_applied() {
+	local users=$1 groups=$2 percent=$3 count=$4 before
+	before=$(sql "SELECT count(*) FROM events")
+	stop_fake
+	FAKE_PORT=$PORT start_fake --synthetic "$users" --groups "$groups" --churn "$percent"
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM events")" "$((before + 3 * count))" \
+		"events of the churn"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='unassigned'")" "$count" \
+		"unassigned"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE email LIKE 'renamed%'")" "$count" \
+		"renamed"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE email LIKE 'new%' AND state='active'")" \
+		"$count" "added"
+}
+
 stop_fake() {
 	if [ -n "${FAKE_PID:-}" ]; then
 		kill "$FAKE_PID" 2>/dev/null

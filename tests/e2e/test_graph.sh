@@ -379,18 +379,8 @@ test_graph_synthetic_churn() {
 	start_token_server
 	SEATS=5000 write_graph_config
 	sync_ok
-	local before
-	before=$(sql "SELECT count(*) FROM events")
 
-	stop_fake
-	FAKE_PORT=$PORT start_fake --synthetic 3000 --groups 5 --churn 3
-	sync_ok
-
-	assert_eq "$(sql "SELECT count(*) FROM events")" "$((before + 81))" "events of the churn"
-	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='unassigned'")" 27 "unassigned"
-	assert_eq "$(sql "SELECT count(*) FROM members WHERE email LIKE 'renamed%'")" 27 "renamed"
-	assert_eq "$(sql "SELECT count(*) FROM members WHERE email LIKE 'new%' AND state='active'")" \
-		27 "added"
+	assert_churn_applied 3000 5 3 27
 	assert_eq "$(sql "SELECT count(*) FROM members WHERE provenance LIKE 'group:%'")" 300 \
 		"members through a group"
 }
