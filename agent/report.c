@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -232,25 +233,43 @@ static void print_runs(FILE *out, const struct report_status *s)
 	}
 }
 
-/* Lists the waiting members, at most REPORT_WAITING_SHOWN of them; --json lists all. */
+/* Orders waiting members as seats go to them: longest waiting first, then by email. */
+static int compare_waiting(const void *a, const void *b)
+{
+	const struct member *x = *(const struct member *const *)a;
+	const struct member *y = *(const struct member *const *)b;
+
+	if (x->state_since != y->state_since)
+		return x->state_since < y->state_since ? -1 : 1;
+	return strcasecmp(or_dash(x->email), or_dash(y->email));
+}
+
+/*
+ * Lists the waiting members in the order they get a free seat, at most
+ * REPORT_WAITING_SHOWN of them; --json lists all.
+ */
 static void print_waiting(FILE *out, const struct report_status *s)
 {
-	size_t shown = 0;
 	size_t waiting = count_state(s->members, MEMBER_WAITING);
+	const struct member **list = calloc(waiting + 1, sizeof(*list));
+	size_t count = 0;
 
-	for (size_t i = 0; i < s->members->count && shown < REPORT_WAITING_SHOWN; i++) {
-		const struct member *m = &s->members->items[i];
+	for (size_t i = 0; list && i < s->members->count; i++) {
+		if (s->members->items[i].state == MEMBER_WAITING)
+			list[count++] = &s->members->items[i];
+	}
+	qsort(list, count, sizeof(*list), compare_waiting);
+
+	for (size_t i = 0; i < count && i < REPORT_WAITING_SHOWN; i++) {
 		char waited[32];
 
-		if (m->state != MEMBER_WAITING)
-			continue;
-		format_duration(s->now - m->state_since, waited, sizeof(waited));
-		fprintf(out, "  %-32s waiting for %s\n", or_dash(m->email), waited);
-		shown++;
+		format_duration(s->now - list[i]->state_since, waited, sizeof(waited));
+		fprintf(out, "  %-32s waiting for %s\n", or_dash(list[i]->email), waited);
 	}
-	if (waiting > shown)
+	if (waiting > REPORT_WAITING_SHOWN)
 		fprintf(out, "  ... and %zu more; \"rostersync members list\" or \"status --json\""
-			" lists them all\n", waiting - shown);
+			" lists them all\n", waiting - REPORT_WAITING_SHOWN);
+	free(list);
 }
 
 /* Manual changes that a sync found and reverted, newest first. */

@@ -279,8 +279,8 @@ test_groups_read_between_app_user_pages() {
 	assert_contains "$T/err" "in 9 requests over 2 connections"
 }
 
-# The text status lists the first 20 waiting members and counts the rest;
-# status --json lists every one.
+# The text status lists the first 20 waiting members in the order they get
+# a seat and counts the rest; status --json lists every one.
 test_status_caps_waiting_list() {
 	users 30 | write_users
 	start_fake --data "$T/data.json"
@@ -291,7 +291,21 @@ test_status_caps_waiting_list() {
 	assert_rc 0
 	assert_contains "$T/out" "Waiting:  25"
 	assert_eq "$(grep -c ' waiting for ' "$T/out")" 20 "waiting members listed"
+	assert_eq "$(grep ' waiting for ' "$T/out" | head -n 1 | awk '{ print $1 }')" \
+		user0006@example.com "first in line for a seat"
+	assert_eq "$(grep ' waiting for ' "$T/out" | tail -n 1 | awk '{ print $1 }')" \
+		user0025@example.com "last one listed"
 	assert_contains "$T/out" "... and 5 more"
 	rs status -c "$T/config.yaml" --json
 	assert_eq "$(jq '.waiting_members | length' "$T/out")" 25 "waiting members in JSON"
+
+	# user0005 loses its seat a second later, so it waits behind the others.
+	sleep 1.1
+	SEATS=4 write_config
+	sync_ok
+	rs status -c "$T/config.yaml"
+	assert_contains "$T/out" "... and 6 more"
+	assert_eq "$(grep ' waiting for ' "$T/out" | head -n 1 | awk '{ print $1 }')" \
+		user0006@example.com "first in line after the demotion"
+	assert_not_contains "$T/out" "user0005@example.com"
 }
