@@ -33,6 +33,18 @@
 /* A URL is cut to this many bytes in log lines. */
 #define LOG_URL_MAX 512
 
+/*
+ * Maximum number of clients that share one budget: a reader's own client,
+ * its token client and its siblings.
+ */
+#define SHARED_CLIENTS_MAX 8
+
+/*
+ * Maximum pause, in seconds, between two turns of the siblings' transfers
+ * while a client waits for its own transfer or sleeps before a retry.
+ */
+#define SIBLING_TURN_SECONDS 0.01
+
 struct pending;
 
 /* The waiting of a client and its siblings: one retry budget and one rate-limit pause. */
@@ -41,6 +53,8 @@ struct http_budget {
 	double pace_pending;    /* pause to take before the next request */
 	long long pace_remaining;
 	long long pace_limit;   /* -1 when the server sent none */
+	struct http_client *clients[SHARED_CLIENTS_MAX]; /* the clients that share it */
+	size_t client_count;
 };
 
 struct http_client {
@@ -379,6 +393,8 @@ enum rs_err http_client_new(const struct http_options *options, struct http_clie
 	client->options.ca_file = client->ca_file;
 	client->options.proxy = client->proxy;
 	client->shared = &client->budget;
+	client->budget.clients[0] = client;
+	client->budget.client_count = 1;
 	client->random_state = random_seed();
 	client->sleep_fn = sleep_seconds;
 	snprintf(client->user_agent, sizeof(client->user_agent), "rostersync/%s libcurl/%s",
@@ -398,11 +414,25 @@ enum rs_err http_client_new(const struct http_options *options, struct http_clie
 	return RS_OK;
 }
 
+/* Removes client from the clients of the budget it shares. */
+static void leave_budget(struct http_client *client)
+{
+	struct http_budget *budget = client->shared;
+
+	for (size_t i = 0; i < budget->client_count; i++) {
+		if (budget->clients[i] == client) {
+			budget->clients[i] = budget->clients[--budget->client_count];
+			return;
+		}
+	}
+}
+
 void http_client_free(struct http_client *client)
 {
 	if (!client)
 		return;
 	http_get_cancel(client);
+	leave_budget(client);
 	if (client->multi)
 		curl_multi_cleanup(client->multi);
 	if (client->curl)
@@ -419,6 +449,12 @@ enum rs_err http_client_sibling(struct http_client *client, struct http_client *
 	if (err != RS_OK)
 		return err;
 	(*out)->shared = client->shared;
+	if (client->shared->client_count < SHARED_CLIENTS_MAX)
+		client->shared->clients[client->shared->client_count++] = *out;
+	else
+		log_msg(LOG_DEBUG, "more than %d HTTP clients share one retry budget; the "
+			"transfers of the others are driven only while they are collected",
+			SHARED_CLIENTS_MAX);
 	http_client_set_sleep(*out, client->sleep_fn, client->sleep_context);
 	return RS_OK;
 }
@@ -447,10 +483,43 @@ void http_client_set_sleep(struct http_client *client,
 	client->sleep_context = sleep_fn ? context : NULL;
 }
 
+/*
+ * Lets libcurl move on the transfers that the siblings of client have under
+ * way (http_get_start()), and returns true while one is still running.
+ * libcurl moves a transfer only inside calls on its own multi handle, and
+ * its timeout (http.timeout) counts from the start, so a pending GET that
+ * no call drives while a sibling sleeps or reads fails with a timeout.
+ * A finished transfer stays in its multi handle until its client collects it.
+ */
+static bool drive_siblings(struct http_client *client)
+{
+	struct http_budget *budget = client->shared;
+	bool running_any = false;
+
+	for (size_t i = 0; i < budget->client_count; i++) {
+		struct http_client *other = budget->clients[i];
+		int running = 0;
+
+		if (other == client || !other->pending)
+			continue;
+		curl_multi_perform(other->multi, &running);
+		running_any = running_any || running > 0;
+	}
+	return running_any;
+}
+
+/* Sleeps seconds, in short turns while the transfers of siblings are under way. */
 static void client_wait(struct http_client *client, double seconds)
 {
 	client->shared->waited += seconds;
-	client->sleep_fn(client->sleep_context, seconds);
+	while (seconds > 0 && drive_siblings(client)) {
+		double turn = seconds < SIBLING_TURN_SECONDS ? seconds : SIBLING_TURN_SECONDS;
+
+		client->sleep_fn(client->sleep_context, turn);
+		seconds -= turn;
+	}
+	if (seconds > 0)
+		client->sleep_fn(client->sleep_context, seconds);
 }
 
 /* ---- request headers ---- */
@@ -598,6 +667,7 @@ static CURLcode wait_for_transfer(struct http_client *client)
 	while (!done) {
 		int running = 0;
 		int queued = 0;
+		int poll_ms;
 		CURLMsg *message;
 		CURLMcode status = curl_multi_perform(client->multi, &running);
 
@@ -611,7 +681,10 @@ static CURLcode wait_for_transfer(struct http_client *client)
 		}
 		if (!done && running == 0)
 			return CURLE_FAILED_INIT;
-		if (!done && curl_multi_poll(client->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+		if (done)
+			break;
+		poll_ms = drive_siblings(client) ? (int)(SIBLING_TURN_SECONDS * 1000) : 1000;
+		if (curl_multi_poll(client->multi, NULL, 0, poll_ms, NULL) != CURLM_OK)
 			return CURLE_FAILED_INIT;
 	}
 	return code;

@@ -89,9 +89,11 @@ enum rs_err http_get(struct http_client *client, const char *url,
  * response, so the caller can work on the previous page while the server
  * prepares the next one.  http_get_finish() waits for the response, with
  * the retries and results of http_get().  One request can be pending per
- * client: starting another, or any other request, cancels it.  Returns
- * RS_ERR_CONFIG for a URL that is not allowed, RS_ERR_INTERNAL when memory
- * runs out; nothing is pending then.
+ * client: starting another, or any other request, cancels it.  While a
+ * sibling client (http_client_sibling()) waits for a response or sleeps
+ * before a retry, it drives the pending GET on, so that the GET's timeout
+ * does not run out unread.  Returns RS_ERR_CONFIG for a URL that is not
+ * allowed, RS_ERR_INTERNAL when memory runs out; nothing is pending then.
  */
 enum rs_err http_get_start(struct http_client *client, const char *url,
 			   const char *const *headers);

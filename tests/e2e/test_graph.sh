@@ -398,3 +398,23 @@ test_graph_group_listings_overlap() {
 	assert_eq "$(graph_requests /v1.0/groups/)" 6 "member listings"
 	assert_contains "$T/err" "over 5 connections"
 }
+
+# While the first group's page is rate-limited twice for 3 s, 6 s in all
+# and longer than http.timeout (5 s), the first pages of the next three
+# groups are under way on their own connections.  They are still read
+# without a timeout or a retry.
+test_graph_group_wait_keeps_other_lanes() {
+	jq -n --arg token "$GRAPH_ACCESS_TOKEN" '{graph: {token: $token},
+		faults: [{path: "/v1.0/groups/20000000-0000-4000-8000-000000000001/members",
+			  kind: "rate_limit", retry_after: "3", count: 2}]}' > "$T/data.json"
+	start_fake --synthetic 600 --groups 6 --data "$T/data.json"
+	start_token_server
+	SEATS=1000 write_graph_config
+	sync_ok
+
+	assert_not_contains "$T/err" "timed out"
+	assert_eq "$(graph_requests /v1.0/groups/)" 8 "member listing requests"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE provenance LIKE 'group:%'")" 60 \
+		"members through a group"
+	assert_contains "$T/err" "over 5 connections"
+}

@@ -309,3 +309,21 @@ test_status_caps_waiting_list() {
 		user0006@example.com "first in line after the demotion"
 	assert_not_contains "$T/out" "user0005@example.com"
 }
+
+# A group page that is rate-limited twice for 3 s keeps the side connection
+# waiting 6 s, longer than http.timeout (5 s), while the next app-user page
+# is under way on the main connection.  That page is still read without a
+# timeout or a retry.
+test_side_wait_keeps_app_user_page() {
+	echo '{"faults": [{"path": "/api/v1/groups/00g0001/users", "kind": "rate_limit",
+		"retry_after": "3", "count": 2}]}' > "$T/data.json"
+	start_fake --synthetic 2500 --groups 3 --data "$T/data.json"
+	SEATS=5000 write_config
+	sync_ok
+
+	assert_not_contains "$T/err" "timed out"
+	assert_eq "$(requests_to /api/v1/apps/0oaapp1/users)" 5 "app-user requests"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE provenance LIKE 'group:%'")" 250 \
+		"members through a group"
+	assert_contains "$T/err" "in 11 requests over 2 connections"
+}
