@@ -881,7 +881,11 @@ static void url_set_release(struct url_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
-/* Most group labels kept for later while the app-user list is read. */
+/*
+ * Group labels kept for later while the app-user list is read, after which
+ * no further group page is read until it ends: the page under way can add
+ * up to GROUP_USERS_LIMIT more.
+ */
 #define DEFERRED_LABELS_MAX 200000
 
 struct group_reader;
