@@ -1334,9 +1334,10 @@ static enum rs_err end_listing(const struct reader *reader, struct group_reader 
 	cursor_close(&groups->cursor);
 	if (!groups->listed) {
 		groups->listed = true;
-		log_msg(LOG_INFO, "read the groups assigned to Okta app %s: %ld %s, %zu groups",
+		log_msg(LOG_INFO, "read the groups assigned to Okta app %s: %ld %s, %zu %s",
 			reader->config->okta.app_id, groups->listing.pages,
-			pages_word(groups->listing.pages), groups->count);
+			pages_word(groups->listing.pages), groups->count,
+			groups->count == 1 ? "group" : "groups");
 		return allocate_tallies(groups) ? RS_OK : RS_ERR_INTERNAL;
 	}
 	tally = &groups->tallies[groups->current];

@@ -128,6 +128,8 @@ EOF
 		"direct,group:Engineering" "provenance of both"
 	assert_eq "$(sql "SELECT provenance FROM members WHERE external_id='00u2'")" \
 		"group:Engineering" "provenance of group-only"
+	assert_eq "$(grep -c 'groups assigned to Okta app 0oaapp1: 1 page, 1 group$' "$T/err")" 1 \
+		"log line of the app's groups"
 
 	edit_data '.assignments.users -= ["00u1"]'
 	sync_ok
