@@ -250,7 +250,7 @@ test_plan_table_lists_reasons() {
 }
 
 # The fake's --churn 3 on 3000 generated users unassigns 30 of them, renames
-# the 30 that follow and assigns 30 new ones; the sync writes those 90 rows.
+# the 30 that follow and assigns 30 new ones.  The sync writes those 90 rows.
 test_generated_churn_is_applied() {
 	start_fake --synthetic 3000 --groups 5
 	SEATS=5000 write_config

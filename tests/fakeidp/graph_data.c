@@ -512,12 +512,12 @@ static size_t synthetic_member_count(const struct graph_data *gd, size_t group)
 	return (size_t)((granted - first) / gd->synthetic_groups + 1);
 }
 
-/* The prefixes of a generated user's mail, given name and surname, and the number they carry. */
+/* Prefixes of a generated user's mail and names, and the number that follows them. */
 struct synthetic_names {
 	const char *login;
-	const char *given;
-	const char *family;
-	const char *display;
+	const char *given_name;
+	const char *surname;
+	const char *display_name;
 	long number;
 };
 
@@ -534,7 +534,7 @@ static void synthetic_names(const struct graph_data *gd, long number, struct syn
 	position = synthetic_direct_position(gd, number);
 	if (position > 0 && churn_is_renamed(&gd->churn, position)) {
 		out->login = "renamed";
-		out->family = "Renamed";
+		out->surname = "Renamed";
 	}
 }
 
@@ -548,11 +548,11 @@ static void synthetic_property(const struct graph_data *gd, long number, const c
 	if (strcmp(name, "userPrincipalName") == 0 || strcmp(name, "mail") == 0)
 		buf_printf(out, "\"%s%ld@example.com\"", names.login, names.number);
 	else if (strcmp(name, "givenName") == 0)
-		buf_printf(out, "\"%s%ld\"", names.given, names.number);
+		buf_printf(out, "\"%s%ld\"", names.given_name, names.number);
 	else if (strcmp(name, "surname") == 0)
-		buf_printf(out, "\"%s%ld\"", names.family, names.number);
+		buf_printf(out, "\"%s%ld\"", names.surname, names.number);
 	else if (strcmp(name, "displayName") == 0)
-		buf_printf(out, "\"%s%ld\"", names.display, names.number);
+		buf_printf(out, "\"%s%ld\"", names.display_name, names.number);
 	else if (strcmp(name, "accountEnabled") == 0)
 		BUF_LIT(out, "true");
 	else if (strcmp(name, "userType") == 0)

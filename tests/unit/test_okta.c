@@ -714,7 +714,7 @@ static const char *server_log_request(struct okta_server *server, const char *re
 	return reply;
 }
 
-/* Answers the requests of one connection until the client closes it. */
+/* Serves the requests of one connection until the client closes it. */
 static void *server_connection_main(void *context)
 {
 	struct server_connection *connection = context;
