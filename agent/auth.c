@@ -328,12 +328,12 @@ static enum rs_err new_okta_oauth(const struct config *config, struct http_clien
 	return RS_OK;
 }
 
-enum rs_err auth_new(const struct config *config, struct http_client *http, struct auth **out)
+static enum rs_err new_auth(const struct config *config, struct http_client *http,
+			    struct auth **out)
 {
 	struct secret *secret = NULL;
 	enum rs_err err;
 
-	*out = NULL;
 	if (config->source == CONFIG_SOURCE_GRAPH)
 		return new_entra(config, http, out);
 	if (config->okta.oauth.client_id != NULL)
@@ -343,6 +343,17 @@ enum rs_err auth_new(const struct config *config, struct http_client *http, stru
 	if (err == RS_OK)
 		err = auth_new_api_token(secret, out);
 	secret_free(secret);
+	return err;
+}
+
+enum rs_err auth_new(const struct config *config, struct http_client *http, struct auth **out)
+{
+	enum rs_err err;
+
+	*out = NULL;
+	err = new_auth(config, http, out);
+	if (err == RS_OK)
+		auth_attach(*out, http);
 	return err;
 }
 
@@ -442,10 +453,8 @@ static enum rs_err build_proof(const struct auth *auth, const char *method, cons
 }
 
 /*
- * Sends one token request; *response is empty unless RS_OK.
- * NOTE: http_post() repeats the same body and headers after a transient
- * failure, so a retried request reuses the jti of its assertion and proof,
- * which a server that processed the first attempt may reject as a replay.
+ * Sends one token request; *response is empty unless RS_OK.  A retry after
+ * a transient failure gets a new assertion and proof from renew_request().
  */
 static enum rs_err request_token(struct auth *auth, struct http_response *response)
 {
@@ -655,6 +664,108 @@ void auth_headers_free(char **headers)
 	for (size_t i = 0; headers[i] != NULL; i++)
 		wipe_free(headers[i]);
 	free(headers);
+}
+
+/* ---- retries ---- */
+
+/* A NULL-terminated array of count + 1 entries, or NULL when memory runs out. */
+static char **new_lines(size_t count)
+{
+	return calloc(count + 1, sizeof(char *));
+}
+
+/* The lines of a token request's next attempt: a new assertion and proof. */
+static enum rs_err renew_token_request(struct auth *auth, struct http_renewal *out)
+{
+	struct oauth_form form;
+	char *proof = NULL;
+	enum rs_err err = build_form(auth, &form);
+
+	if (err == RS_OK)
+		err = build_proof(auth, "POST", auth->token_url, auth->token_nonce, NULL, &proof);
+	if (err == RS_OK)
+		out->headers = new_lines(2);
+	if (err == RS_OK && out->headers) {
+		out->headers[0] = strdup(OAUTH_FORM_CONTENT_TYPE);
+		out->headers[1] = proof ? header_line("DPoP", "", proof) : NULL;
+	}
+	if (err == RS_OK && (!out->headers || !out->headers[0] || (proof && !out->headers[1])))
+		err = RS_ERR_INTERNAL;
+	if (err == RS_OK) {
+		out->body = form.data;
+		out->body_len = form.len;
+		form.data = NULL;
+	}
+	jwt_text_free(proof);
+	oauth_form_release(&form);
+	return err;
+}
+
+/* True when line is a "Name: value" header that auth_headers() writes. */
+static bool credential_line(const char *line)
+{
+	return strncasecmp(line, "Authorization:", 14) == 0 || strncasecmp(line, "DPoP:", 5) == 0;
+}
+
+/* The lines of an API request's next attempt: its own lines with new credentials. */
+static enum rs_err renew_api_request(struct auth *auth, const char *method, const char *url,
+				     const char *const *headers, struct http_renewal *out)
+{
+	char **credentials = NULL;
+	size_t count = 0;
+	enum rs_err err = auth_headers(auth, method, url, &credentials);
+
+	if (err != RS_OK)
+		return err;
+	for (size_t i = 0; credentials[i]; i++)
+		count++;
+	for (size_t i = 0; headers[i]; i++)
+		count++;
+	out->headers = new_lines(count);
+
+	count = 0;
+	for (size_t i = 0; out->headers && credentials[i]; i++) {
+		out->headers[count++] = credentials[i];
+		credentials[i] = NULL;
+	}
+	for (size_t i = 0; out->headers && headers[i] && err == RS_OK; i++) {
+		if (credential_line(headers[i]))
+			continue;
+		out->headers[count] = strdup(headers[i]);
+		if (out->headers[count++] == NULL)
+			err = RS_ERR_INTERNAL;
+	}
+	auth_headers_free(credentials);
+	return out->headers ? err : RS_ERR_INTERNAL;
+}
+
+/*
+ * http_renew_fn: a retried token request gets a new client assertion and
+ * DPoP proof, and a retried API request a new proof (and a new token when
+ * the cached one ran out meanwhile).  An API token or a client secret is
+ * sent again as it was.
+ */
+static enum rs_err renew_request(void *context, const char *method, const char *url,
+				 const char *const *headers, struct http_renewal *out)
+{
+	struct auth *auth = context;
+
+	memset(out, 0, sizeof(*out));
+	if (auth->token_url != NULL && strcmp(method, "POST") == 0 &&
+	    strcmp(url, auth->token_url) == 0) {
+		if (auth->kind == AUTH_ENTRA_SECRET && auth->dpop_key == NULL)
+			return RS_OK;
+		return renew_token_request(auth, out);
+	}
+	if (auth->kind == AUTH_API_TOKEN)
+		return RS_OK;
+	return renew_api_request(auth, method, url, headers, out);
+}
+
+void auth_attach(struct auth *auth, struct http_client *http)
+{
+	if (auth != NULL && http != NULL)
+		http_client_set_renew(http, renew_request, auth);
 }
 
 /* ---- after a 401 ---- */

@@ -72,6 +72,8 @@ struct http_client {
 	uint64_t random_state;
 	void (*sleep_fn)(void *context, double seconds);
 	void *sleep_context;
+	http_renew_fn renew;    /* NULL: retries send the same request again */
+	void *renew_context;
 };
 
 /* The state of one transfer, shared with the libcurl callbacks. */
@@ -456,7 +458,14 @@ enum rs_err http_client_sibling(struct http_client *client, struct http_client *
 			"transfers of the others are driven only while they are collected",
 			SHARED_CLIENTS_MAX);
 	http_client_set_sleep(*out, client->sleep_fn, client->sleep_context);
+	http_client_set_renew(*out, client->renew, client->renew_context);
 	return RS_OK;
+}
+
+void http_client_set_renew(struct http_client *client, http_renew_fn renew, void *context)
+{
+	client->renew = renew;
+	client->renew_context = context;
 }
 
 void http_client_add_stats(struct http_client *client, const struct http_client *other)
@@ -545,6 +554,40 @@ static struct curl_slist *build_header_list(const char *const *headers)
 		list = grown;
 	}
 	return list;
+}
+
+static void wipe_free(char *text, size_t len)
+{
+	if (!text)
+		return;
+	explicit_bzero(text, len);
+	free(text);
+}
+
+static void renewal_release(struct http_renewal *renewal)
+{
+	for (size_t i = 0; renewal->headers && renewal->headers[i]; i++)
+		wipe_free(renewal->headers[i], strlen(renewal->headers[i]));
+	free(renewal->headers);
+	wipe_free(renewal->body, renewal->body_len);
+	memset(renewal, 0, sizeof(*renewal));
+}
+
+/* The caller's lines of list, without the Accept line build_header_list() put first. */
+static const char **header_lines(const struct curl_slist *list)
+{
+	size_t count = 0;
+	const char **lines;
+
+	for (const struct curl_slist *item = list ? list->next : NULL; item; item = item->next)
+		count++;
+	lines = calloc(count + 1, sizeof(*lines));
+	if (!lines)
+		return NULL;
+	count = 0;
+	for (const struct curl_slist *item = list ? list->next : NULL; item; item = item->next)
+		lines[count++] = item->data;
+	return lines;
 }
 
 /* ---- one attempt ---- */
@@ -863,14 +906,59 @@ static enum rs_err check_request(struct request *request)
 }
 
 /*
- * Runs request until it gets a response worth returning, retrying transient
- * failures.  When started is true, the first attempt is already under way
- * in *attempt (http_get_start()); else every attempt starts here.
+ * Asks the client's renewer for the headers and body of the next attempt
+ * of request, and puts them in place: *list, request->body, and *body,
+ * which keeps a renewed body until the request ends.
  */
-static enum rs_err run_request(struct http_client *client, const struct request *request,
-			       struct curl_slist *list, bool started, struct attempt *attempt,
+static enum rs_err renew_request(struct http_client *client, struct request *request,
+				 struct curl_slist **list, struct http_renewal *body)
+{
+	struct http_renewal renewal = { 0 };
+	struct curl_slist *renewed = NULL;
+	const char **lines;
+	enum rs_err err;
+
+	if (!client->renew)
+		return RS_OK;
+	lines = header_lines(*list);
+	if (!lines)
+		return RS_ERR_INTERNAL;
+	err = client->renew(client->renew_context, request->method, request->url, lines,
+			    &renewal);
+	free(lines);
+
+	if (err == RS_OK && renewal.headers) {
+		renewed = build_header_list((const char *const *)renewal.headers);
+		err = renewed ? RS_OK : RS_ERR_INTERNAL;
+	}
+	if (renewed) {
+		free_header_list(*list);
+		*list = renewed;
+	}
+	if (err == RS_OK && renewal.body) {
+		renewal_release(body);
+		body->body = renewal.body;
+		body->body_len = renewal.body_len;
+		renewal.body = NULL;
+		request->body = body->body;
+		request->body_len = body->body_len;
+	}
+	renewal_release(&renewal);
+	return err;
+}
+
+/*
+ * Runs request until it gets a response worth returning, retrying transient
+ * failures; every retry gets new credentials from the client's renewer.
+ * When started is true, the first attempt is already under way in
+ * *attempt (http_get_start()); else every attempt starts here.
+ */
+static enum rs_err run_request(struct http_client *client, const struct request *first,
+			       struct curl_slist **list, bool started, struct attempt *attempt,
 			       struct http_response *out)
 {
+	struct request request = *first;
+	struct http_renewal body = { 0 };
 	enum rs_err err = RS_OK;
 
 	for (long retries = 0;; retries++) {
@@ -879,9 +967,16 @@ static enum rs_err run_request(struct http_client *client, const struct request 
 		double requested;
 		int stop = -1;
 
+		if (retries > 0)
+			err = renew_request(client, &request, list, &body);
+		if (err != RS_OK) {
+			log_msg(LOG_ERROR, "%s %s: cannot renew the credentials for a retry",
+				request.method, request.log_url);
+			break;
+		}
 		if (retries > 0 || !started) {
 			take_pace(client);
-			start_attempt(client, request, list, attempt);
+			start_attempt(client, &request, *list, attempt);
 		}
 		outcome = finish_attempt(client, attempt);
 		if (outcome == ATTEMPT_DONE) {
@@ -891,7 +986,7 @@ static enum rs_err run_request(struct http_client *client, const struct request 
 			break;
 		}
 		if (outcome == ATTEMPT_FAILED) {
-			err = attempt_error(client, attempt, request->log_url);
+			err = attempt_error(client, attempt, request.log_url);
 			http_response_release(&attempt->response);
 			break;
 		}
@@ -907,18 +1002,19 @@ static enum rs_err run_request(struct http_client *client, const struct request 
 		else if (client->shared->waited + wait > (double)client->options.retry_budget)
 			stop = GIVE_UP_BUDGET;
 		if (stop >= 0) {
-			err = give_up(client, attempt, request, retries,
+			err = give_up(client, attempt, &request, retries,
 				      stop == GIVE_UP_TOO_LONG ? requested : wait,
 				      (enum give_up_reason)stop);
 			http_response_release(&attempt->response);
 			break;
 		}
 
-		log_retry(client, attempt, request, retries + 1, wait);
+		log_retry(client, attempt, &request, retries + 1, wait);
 		http_response_release(&attempt->response);
 		client->stats.retries++;
 		client_wait(client, wait);
 	}
+	renewal_release(&body);
 	return err;
 }
 
@@ -938,7 +1034,7 @@ static enum rs_err perform_request(struct http_client *client, struct request *r
 	if (!list)
 		return RS_ERR_INTERNAL;
 
-	err = run_request(client, request, list, false, &attempt, out);
+	err = run_request(client, request, &list, false, &attempt, out);
 	free_header_list(list);
 	return err;
 }
@@ -1004,7 +1100,7 @@ enum rs_err http_get_finish(struct http_client *client, struct http_response *ou
 		return RS_ERR_INTERNAL;
 	}
 	client->pending = NULL;
-	err = run_request(client, &pending->request, pending->headers, true, &pending->attempt,
+	err = run_request(client, &pending->request, &pending->headers, true, &pending->attempt,
 			  out);
 	pending_free(pending);
 	return err;

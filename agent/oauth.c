@@ -457,7 +457,7 @@ enum rs_err oauth_report_error(enum oauth_server server, const struct http_respo
 enum rs_err oauth_post(struct http_client *http, const char *url, const struct oauth_form *form,
 		       const char *dpop_proof, struct http_response *out)
 {
-	const char *headers[3] = { "Content-Type: application/x-www-form-urlencoded", NULL, NULL };
+	const char *headers[3] = { OAUTH_FORM_CONTENT_TYPE, NULL, NULL };
 	char *dpop_line = NULL;
 	enum rs_err err;
 

@@ -43,6 +43,7 @@ static enum rs_err read_idp(const struct config *config, struct identity_set *se
 		err = auth_new(config, token_http, &auth);
 	if (err != RS_OK)
 		goto out;
+	auth_attach(auth, http);
 
 	if (config->source == CONFIG_SOURCE_GRAPH)
 		err = graph_read(config, auth, http, set);

@@ -53,6 +53,16 @@ enum rs_err auth_headers(struct auth *auth, const char *method, const char *url,
 void auth_headers_free(char **headers);
 
 /*
+ * Makes every retry of a request on http (after a timeout, 429 or 5xx)
+ * carry new credentials.  A retried API request gets a new DPoP proof, and
+ * a retried token request a new client assertion too, because a server
+ * may refuse an id (jti) it has seen.  auth_new() attaches its own client.
+ * Attach every other client that sends requests with auth_headers(),
+ * before creating its siblings.  auth must outlive the client's requests.
+ */
+void auth_attach(struct auth *auth, struct http_client *http);
+
+/*
  * Drops the cached access token after a 401 so the next auth_headers()
  * fetches a new one.  Returns false when retrying cannot help: a static API
  * token, or a token already fetched again once in this run.

@@ -69,6 +69,35 @@ enum rs_err http_client_sibling(struct http_client *client, struct http_client *
 void http_client_add_stats(struct http_client *client, const struct http_client *other);
 
 /*
+ * The parts of a request that must be new for every attempt.  A DPoP
+ * proof or a client assertion has an id (jti) that a server may keep to
+ * refuse a replay, and an access token may expire during a long wait.
+ * headers: the NULL-terminated "Name: value" lines of the next attempt.
+ * body: its body, for a POST, or NULL to send the same body again.  http
+ * wipes and frees both after the attempt.
+ */
+struct http_renewal {
+	char **headers;
+	char *body;
+	size_t body_len;
+};
+
+/*
+ * Builds *out for the next attempt of the request method url, whose first
+ * attempt sent headers.  Leaving out->headers NULL sends the same headers
+ * again.  An error ends the request with that error.
+ */
+typedef enum rs_err (*http_renew_fn)(void *context, const char *method, const char *url,
+				     const char *const *headers, struct http_renewal *out);
+
+/*
+ * Makes client call renew before every retry of a request, so that no
+ * retry repeats a credential that must be used once.  Siblings created
+ * afterwards inherit it.  context must outlive the client's requests.
+ */
+void http_client_set_renew(struct http_client *client, http_renew_fn renew, void *context);
+
+/*
  * GETs url with the extra request headers (NULL-terminated "Name: value"
  * strings; they may carry credentials and are never logged).  Retries
  * transient failures as described above.  Returns:

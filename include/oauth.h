@@ -20,6 +20,9 @@
 enum oauth_server { OAUTH_SERVER_OKTA = 0, OAUTH_SERVER_ENTRA };
 
 /* An application/x-www-form-urlencoded body; its storage is owned by the form. */
+/* The header line of a token request's body. */
+#define OAUTH_FORM_CONTENT_TYPE "Content-Type: application/x-www-form-urlencoded"
+
 struct oauth_form {
 	char *data;       /* NUL-terminated; NULL while empty */
 	size_t len;

@@ -119,6 +119,40 @@ test_okta_oauth_api_asks_nonce() {
 	assert_contains "$T/err" "the API asked for a DPoP nonce"
 }
 
+# The values of one credential the agent sent, one per line: the DPoP
+# header ($1 = dpop) or the client assertion of the token form ($1 = assertion).
+sent_values() {
+	if [ "$1" = dpop ]; then
+		jq -r '.headers.dpop // empty' "$T/requests.log"
+	else
+		jq -r '.body // empty | split("&")[] | select(startswith("client_assertion="))' \
+			"$T/requests.log"
+	fi
+}
+
+# A connection reset after the fake processed the request (it keeps every
+# jti it saw) is retried with a new client assertion and new DPoP proofs:
+# the token request with the nonce, and the first app-user page.
+test_okta_oauth_retry_sends_new_assertion_and_proof() {
+	make_rsa_key okta
+	write_okta_oauth_data 3 '{client_id: $client, public_key_pem: $pub, require_dpop: true,
+		nonce: "n-2"}' '.faults = [
+		{path: "/oauth2/v1/token", skip: 1, count: 1, kind: "reset"},
+		{path: "/api/v1/apps/0oaapp1/users", count: 1, kind: "reset"}]'
+	start_fake --data "$T/data.json"
+	write_okta_oauth_config
+	sync_ok
+	register_sent_secrets
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 3 "active members"
+	assert_eq "$(token_requests /oauth2/v1/token | wc -l)" 3 "token requests"
+	assert_eq "$(jq -r 'select(.path == "/api/v1/apps/0oaapp1/users") | .path' \
+		"$T/requests.log" | wc -l)" 2 "app-user page 1 requests"
+	assert_eq "$(sent_values dpop | sort | uniq -d)" "" "DPoP proofs sent twice"
+	assert_eq "$(sent_values assertion | sort | uniq -d)" "" "client assertions sent twice"
+	assert_not_contains "$T/err" "already been used"
+}
+
 test_okta_oauth_without_dpop() {
 	make_rsa_key okta
 	write_okta_oauth_data 4 '{client_id: $client, public_key_pem: $pub, key_id: "kid-1"}'
@@ -290,6 +324,24 @@ test_graph_oauth_certificate_ps256() {
 	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 1 "active members"
 	assert_eq "$(jq -r 'select(.path | endswith("/oauth2/v2.0/token")) | .body' \
 		"$T/requests.log" | grep -c 'client_assertion=')" 1 "assertions sent"
+}
+
+# The token request is reset after the fake took its assertion; the retry
+# signs a new one.
+test_graph_oauth_certificate_retry_signs_new_assertion() {
+	make_graph_certificate
+	write_graph_oauth_data '{client_id: $client, public_key_pem: $pub,
+		certificate_thumbprint_s256: $s256}'
+	jq '.faults = [{method: "POST", count: 1, kind: "reset"}]' \
+		"$T/data.json" > "$T/data.json.tmp" && mv "$T/data.json.tmp" "$T/data.json"
+	start_graph_oauth
+	use_certificate PS256
+	sync_ok
+	register_sent_secrets
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 1 "active members"
+	assert_eq "$(sent_values assertion | wc -l)" 2 "assertions sent"
+	assert_eq "$(sent_values assertion | sort -u | wc -l)" 2 "different assertions"
 }
 
 test_graph_oauth_certificate_rs256() {

@@ -10,6 +10,7 @@
  *                                         assertion (x5t#S256 or x5t)
  *
  * Both read the dataset's "oauth" settings and issue opaque random tokens.
+ * A client assertion or DPoP proof whose jti was seen before is refused.
  * Issued tokens live in one table for the whole process, so they survive
  * dataset reloads.  Okta and Graph routes accept them through
  * oauth_check_api().  Error bodies have each server's shape: Okta's
@@ -472,6 +473,8 @@ static enum proof_result check_proof(const char *proof, const struct proof_check
 	} else if (check->nonce != NULL && (nonce == NULL || strcmp(nonce, check->nonce) != 0)) {
 		*reason = "Authorization server requires nonce in DPoP proof.";
 		result = PROOF_NEEDS_NONCE;
+	} else if (!claim_jti(fake_jwt_text(jwt.claims, "jti"))) {
+		*reason = "The DPoP proof JWT has already been used.";
 	} else {
 		thumbprint = fake_jwk_thumbprint(jwk);
 		if (thumbprint != NULL) {

@@ -827,6 +827,77 @@ static void get_start_then_finish(void **state)
 	assert_int_equal(fixture.waits.count, 1);
 }
 
+/* Counts the renewals; each gives a new "X-Proof: <n>" line and keeps the others. */
+struct renewer {
+	int calls;
+	char method[8];
+};
+
+static enum rs_err renew_proof(void *context, const char *method, const char *url,
+			       const char *const *headers, struct http_renewal *out)
+{
+	struct renewer *renewer = context;
+	size_t count = 0;
+	char line[32];
+
+	(void)url;
+	renewer->calls++;
+	snprintf(renewer->method, sizeof(renewer->method), "%s", method);
+	while (headers[count])
+		count++;
+	out->headers = calloc(count + 2, sizeof(char *));
+	assert_non_null(out->headers);
+	snprintf(line, sizeof(line), "X-Proof: %d", renewer->calls);
+	out->headers[0] = strdup(line);
+	for (size_t i = 0, n = 1; i < count; i++) {
+		if (strncmp(headers[i], "X-Proof:", 8) != 0)
+			out->headers[n++] = strdup(headers[i]);
+	}
+	return RS_OK;
+}
+
+/* Every retry, of a GET and of a started GET, carries the renewer's new lines. */
+static void get_retry_renews_credentials(void **state)
+{
+	static const struct scripted script[] = {
+		{ "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n",
+		  false, false },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", false, false },
+		{ "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n",
+		  false, false },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", false, false },
+	};
+	const char *headers[] = { "X-Proof: 0", "X-Keep: yes", NULL };
+	struct renewer renewer = { 0 };
+	struct get_fixture fixture;
+	struct http_response response;
+	struct http_client *sibling = NULL;
+
+	(void)state;
+	get_fixture_start(&fixture, script, COUNT(script), NULL);
+	http_client_set_renew(fixture.client, renew_proof, &renewer);
+	assert_int_equal(http_get(fixture.client, fixture.url, headers, &response), RS_OK);
+	http_response_release(&response);
+	assert_int_equal(http_client_sibling(fixture.client, &sibling), RS_OK);
+	http_client_free(sibling);
+	assert_int_equal(http_get_start(fixture.client, fixture.url, headers), RS_OK);
+	assert_int_equal(http_get_finish(fixture.client, &response), RS_OK);
+	http_response_release(&response);
+	get_fixture_stop(&fixture);
+
+	assert_int_equal(renewer.calls, 2);
+	assert_string_equal(renewer.method, "GET");
+	assert_non_null(strstr(fixture.server.requests[0], "X-Proof: 0"));
+	assert_non_null(strstr(fixture.server.requests[1], "X-Proof: 1"));
+	assert_null(strstr(fixture.server.requests[1], "X-Proof: 0"));
+	assert_non_null(strstr(fixture.server.requests[1], "X-Keep: yes"));
+	assert_non_null(strstr(fixture.server.requests[2], "X-Proof: 0"));
+	assert_non_null(strstr(fixture.server.requests[3], "X-Proof: 2"));
+	assert_non_null(strstr(fixture.server.requests[3], "X-Keep: yes"));
+	assert_non_null(strstr(fixture.server.requests[3], "Accept:"));
+	assert_null(strstr(strstr(fixture.server.requests[3], "Accept:") + 1, "Accept:"));
+}
+
 static void get_retries_503_then_succeeds(void **state)
 {
 	static const struct scripted script[] = {
@@ -1090,6 +1161,7 @@ int main(void)
 		cmocka_unit_test(get_returns_body_and_headers),
 		cmocka_unit_test(get_start_then_finish),
 		cmocka_unit_test(get_retries_503_then_succeeds),
+		cmocka_unit_test(get_retry_renews_credentials),
 		cmocka_unit_test(get_gives_up_on_persistent_429),
 		cmocka_unit_test(get_stops_at_retry_budget),
 		cmocka_unit_test(get_retries_truncated_body),
