@@ -67,6 +67,9 @@ struct log_repeat {
 static struct log_repeat log_repeats[LOG_REPEAT_SLOTS];
 static bool log_repeat_atexit;
 
+/* The first error message since the run id was last set, control bytes replaced. */
+static char log_first_error_text[LOG_FIRST_ERROR_MAX + 1];
+
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
 	[LOG_WARN] = "warn",
@@ -115,6 +118,12 @@ void log_set_run_id(const char *run_id)
 {
 	log_flush_repeats();
 	copy_field(log_state.run_id, run_id);
+	log_first_error_text[0] = '\0';
+}
+
+const char *log_first_error(void)
+{
+	return log_first_error_text[0] ? log_first_error_text : NULL;
 }
 
 bool log_enabled(enum log_level level)
@@ -417,6 +426,16 @@ static void copy_cut(char *buf, size_t size, const char *text)
 	buf[len] = '\0';
 }
 
+/* Keeps msg, cut to LOG_FIRST_ERROR_MAX bytes, with its control bytes as spaces. */
+static void keep_first_error(const char *msg)
+{
+	copy_cut(log_first_error_text, sizeof(log_first_error_text), msg);
+	for (char *c = log_first_error_text; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
+	}
+}
+
 /*
  * Counts a line from fmt and returns true when it is to be written: the
  * first LOG_REPEAT_MAX of each format are, later ones are kept as the last
@@ -484,6 +503,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	format_message(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
+	if (level == LOG_ERROR && log_first_error_text[0] == '\0')
+		keep_first_error(msg);
 	if (repeat_allows(level, fmt, msg))
 		write_line(level, msg);
 	errno = saved_errno;

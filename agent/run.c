@@ -333,8 +333,22 @@ static const char *run_outcome(const struct run *run, enum rs_err err)
 	return "failed";
 }
 
+/* The run record's error: the category, then the first error line of the run. */
+static const char *run_error(enum rs_err err, char *buf, size_t size)
+{
+	const char *first = log_first_error();
+
+	if (err == RS_OK)
+		return NULL;
+	if (first == NULL)
+		return err_name(err);
+	snprintf(buf, size, "%s: %s", err_name(err), first);
+	return buf;
+}
+
 static void record_finish(struct run *run, enum rs_err err, int64_t finished_at)
 {
+	char error[LOG_FIRST_ERROR_MAX + 64];
 	struct roster_run record = {
 		.id = run->id,
 		.command = "sync",
@@ -345,7 +359,7 @@ static void record_finish(struct run *run, enum rs_err err, int64_t finished_at)
 		.exit_status = err_exit_status(err),
 		.skipped = (long)run->plan.problem_count,
 		.plan_id = run->plan.id[0] ? run->plan.id : NULL,
-		.error = err == RS_OK ? NULL : (char *)err_name(err),
+		.error = (char *)run_error(err, error, sizeof(error)),
 	};
 
 	for (int op = 0; op < PLAN_OP_COUNT; op++)

@@ -35,6 +35,16 @@ void log_msg(enum log_level level, const char *fmt, ...)
  */
 void log_flush_repeats(void);
 
+/* The longest error message log_first_error() keeps, in bytes. */
+#define LOG_FIRST_ERROR_MAX 400
+
+/*
+ * The first error message logged since log_set_run_id() (control bytes as
+ * spaces, cut to LOG_FIRST_ERROR_MAX bytes), or NULL when none was.  The
+ * run record keeps it, so `status` can say why a run failed.
+ */
+const char *log_first_error(void);
+
 /* Parses "error", "warn", "info", "debug"; returns false for anything else. */
 bool log_level_parse(const char *text, enum log_level *out);
 const char *log_level_name(enum log_level level);

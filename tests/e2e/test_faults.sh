@@ -50,6 +50,19 @@ expect_failed_read() {
 	assert_contains "$T/err" "the read from ${SOURCE_TITLE:-Okta} was not complete; the roster is unchanged"
 	assert_eq "$(sql "SELECT outcome || '|' || exit_status FROM runs ORDER BY rowid DESC LIMIT 1")" \
 		"failed|$1" "run record"
+	assert_run_error
+}
+
+# The last run record's error is the category, then the first error line
+# the run logged (the first 120 bytes are compared).
+assert_run_error() {
+	local first
+	first=$(sed -n 's/^[^ ]* error [^ ]* run=[^:]*: //p' "$T/err" | head -n 1)
+	[ -n "$first" ] || fail "the run logged no error line"
+	assert_eq "$(sql "SELECT substr(error, instr(error, ': ') + 2, 120) FROM runs
+		ORDER BY rowid DESC LIMIT 1")" "${first:0:120}" "first error line in the run record"
+	assert_eq "$(sql "SELECT length(error) <= 400 + 32 FROM runs ORDER BY rowid DESC LIMIT 1")" \
+		1 "run record error length"
 }
 
 # Runs a sync that must succeed and apply the removal of user 00u0001.
