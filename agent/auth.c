@@ -359,6 +359,7 @@ enum rs_err auth_new(const struct config *config, struct http_client *http, stru
 
 static void drop_token(struct auth *auth)
 {
+	log_forget_secret(auth->access_token);
 	wipe_free(auth->access_token);
 	auth->access_token = NULL;
 	auth->dpop_bound = false;
@@ -540,6 +541,7 @@ static enum rs_err accept_token(struct auth *auth, const struct http_response *r
 	drop_token(auth);
 	auth->access_token = token.access_token;
 	token.access_token = NULL;
+	log_add_secret(auth->access_token, strlen(auth->access_token));
 	auth->generation++;
 	auth->dpop_bound = dpop;
 	auth->expires_at = auth->clock(auth->clock_context) + (double)token.expires_in -

@@ -212,7 +212,8 @@ static void okta_check_group_members(struct checker *c, const struct okta_group 
 	if (err == RS_OK)
 		err = okta_parse_id_list(response.body, response.body_len, &ids, &count);
 	if (err == RS_OK)
-		report(c, OUTCOME_OK, "group members", "readable (group %.200s)", group->name);
+		report(c, OUTCOME_OK, "group members", "readable (the first assigned group, "
+		       "%.200s; a sync reads the members of every assigned group)", group->name);
 	else
 		okta_failed(c, "group members", &response, err);
 	okta_id_list_free(ids, count);
@@ -408,7 +409,7 @@ static enum rs_err graph_list(struct checker *c, const char *path, const char *p
 			      bool users_untyped, struct graph_found *found,
 			      struct http_response *response)
 {
-	const struct graph_object_sink sink = { note_user, note_group, NULL, found };
+	const struct graph_object_sink sink = { note_user, note_group, NULL, found, NULL };
 	char *next = NULL;
 	enum rs_err err = graph_get(c->config, c->auth, c->http, path, permission, response);
 

@@ -909,7 +909,7 @@ static enum rs_err on_members_page(struct reader *reader, void *context, const c
 				   const struct http_response *page, char **next_link)
 {
 	const struct graph_object_sink sink = { on_member_user, on_member_group, on_member_other,
-						context };
+						context, NULL };
 
 	(void)reader;
 	return graph_parse_objects(where, page->body, page->body_len, false, &sink, next_link);
@@ -1078,13 +1078,21 @@ static void wait_seconds(double seconds)
 		continue;
 }
 
+/* True for a directly assigned user whose record the read still needs. */
+static bool wants_direct_user(void *context, const char *id)
+{
+	struct reader *reader = context;
+
+	return str_map_get(&reader->direct_index, id, NULL) &&
+	       !str_map_get(&reader->seen_users, id, NULL);
+}
+
 static enum rs_err on_direct_user(void *context, const struct identity *user)
 {
 	struct reader *reader = context;
 	size_t index;
 
-	if (!str_map_get(&reader->direct_index, user->external_id, NULL) ||
-	    str_map_get(&reader->seen_users, user->external_id, NULL))
+	if (!wants_direct_user(reader, user->external_id))
 		return RS_OK;
 	return add_user_record(reader, user, true, NULL, &index);
 }
@@ -1130,7 +1138,7 @@ static enum rs_err send_batch(struct reader *reader, const char *const *ids, siz
 	char *body = batch_body(ids, count);
 	struct request request = { "POST", url, { "Content-Type: application/json", NULL },
 				   body, body ? strlen(body) : 0 };
-	const struct graph_object_sink sink = { on_direct_user, NULL, NULL, reader };
+	const struct graph_object_sink sink = { on_direct_user, NULL, NULL, reader, NULL };
 	struct http_response response;
 	const char *request_id;
 	char where[160];
@@ -1265,7 +1273,8 @@ static enum rs_err read_users_by_batch(struct reader *reader, const char *const 
 static enum rs_err on_tenant_users_page(struct reader *reader, void *context, const char *where,
 					const struct http_response *page, char **next_link)
 {
-	const struct graph_object_sink sink = { on_direct_user, NULL, NULL, reader };
+	const struct graph_object_sink sink = { on_direct_user, NULL, NULL, reader,
+						wants_direct_user };
 
 	(void)context;
 	return graph_parse_objects(where, page->body, page->body_len, true, &sink, next_link);

@@ -93,6 +93,13 @@ static bool get_text(const struct json_element *element, const cJSON *object, co
 	return json_field_string(element, object, key, key, max, out);
 }
 
+/* Reads a name, login or address of a directory object: see json_field_text(). */
+static bool get_profile_text(const struct json_element *element, const cJSON *object,
+			     const char *key, const char **out)
+{
+	return json_field_text(element, object, key, key, out);
+}
+
 static bool get_id(const struct json_element *element, const cJSON *object, const char *key,
 		   const char **out)
 {
@@ -321,7 +328,7 @@ static enum rs_err map_service_principal(struct json_element *element, const cJS
 		return RS_ERR_PROTOCOL;
 	element->id = id;
 	if (!get_text(element, item, "appId", IDENTITY_MAX_TEXT, &app_id) ||
-	    !get_text(element, item, "displayName", IDENTITY_MAX_TEXT, &name) ||
+	    !get_profile_text(element, item, "displayName", &name) ||
 	    !get_bool(element, item, "appRoleAssignmentRequired", &out->assignment_required,
 		      &out->assignment_required_known))
 		return RS_ERR_PROTOCOL;
@@ -441,7 +448,7 @@ static enum rs_err map_assignment(struct json_element *element, const cJSON *ite
 		return RS_ERR_PROTOCOL;
 	element->id = principal_id;
 	if (!get_type(element, item, "principalType", &type) ||
-	    !get_text(element, item, "principalDisplayName", IDENTITY_MAX_TEXT, &name))
+	    !get_profile_text(element, item, "principalDisplayName", &name))
 		return RS_ERR_PROTOCOL;
 	if (!type) {
 		json_field_error(element, "principalType is missing");
@@ -534,7 +541,7 @@ static bool read_other_mails(const struct json_element *element, const cJSON *us
 			return false;
 		}
 		if (!cJSON_IsString(item) || strlen(item->valuestring) > IDENTITY_MAX_TEXT ||
-		    !identity_text_valid(item->valuestring)) {
+		    !identity_text_blank_controls(item->valuestring)) {
 			json_field_error(element,
 					 "otherMails[%zu] is %s, expected a string of valid "
 					 "text within %d bytes", index - 1,
@@ -551,12 +558,12 @@ static bool read_user_fields(const struct json_element *element, const cJSON *us
 			     struct user_fields *fields)
 {
 	memset(fields, 0, sizeof(*fields));
-	return get_text(element, user, "userPrincipalName", IDENTITY_MAX_TEXT, &fields->upn) &&
-	       get_text(element, user, "mail", IDENTITY_MAX_TEXT, &fields->mail) &&
+	return get_profile_text(element, user, "userPrincipalName", &fields->upn) &&
+	       get_profile_text(element, user, "mail", &fields->mail) &&
 	       read_other_mails(element, user, &fields->other_mail) &&
-	       get_text(element, user, "givenName", IDENTITY_MAX_TEXT, &fields->given_name) &&
-	       get_text(element, user, "surname", IDENTITY_MAX_TEXT, &fields->surname) &&
-	       get_text(element, user, "displayName", IDENTITY_MAX_TEXT, &fields->display_name) &&
+	       get_profile_text(element, user, "givenName", &fields->given_name) &&
+	       get_profile_text(element, user, "surname", &fields->surname) &&
+	       get_profile_text(element, user, "displayName", &fields->display_name) &&
 	       get_type(element, user, "userType", &fields->user_type) &&
 	       get_bool(element, user, "accountEnabled", &fields->enabled,
 			&fields->enabled_present);
@@ -660,8 +667,16 @@ static enum rs_err deliver_user(struct json_element *element, const cJSON *item,
 				const struct graph_object_sink *sink)
 {
 	struct identity user;
-	enum rs_err err = map_user(element, item, &user);
+	const char *id;
+	enum rs_err err;
 
+	if (sink->wants_user) {
+		if (!get_id(element, item, "id", &id))
+			return RS_ERR_PROTOCOL;
+		if (!sink->wants_user(sink->context, id))
+			return RS_OK;
+	}
+	err = map_user(element, item, &user);
 	if (err != RS_OK)
 		return err;
 	err = sink->user ? sink->user(sink->context, &user) : RS_OK;
@@ -678,7 +693,7 @@ static enum rs_err deliver_group(struct json_element *element, const cJSON *item
 	if (!get_id(element, item, "id", &id))
 		return RS_ERR_PROTOCOL;
 	element->id = id;
-	if (!get_text(element, item, "displayName", IDENTITY_MAX_TEXT, &name))
+	if (!get_profile_text(element, item, "displayName", &name))
 		return RS_ERR_PROTOCOL;
 	return sink->group ? sink->group(sink->context, id, name) : RS_OK;
 }

@@ -366,6 +366,31 @@ bool identity_text_valid(const char *text)
 	return true;
 }
 
+bool identity_text_blank_controls(char *text)
+{
+	unsigned char *p = (unsigned char *)text;
+
+	while (*p) {
+		size_t len;
+
+		if (*p < 0x20 || *p == 0x7f) {
+			*p++ = ' ';
+			continue;
+		}
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			p[0] = ' ';
+			p[1] = ' ';
+			p += 2;
+			continue;
+		}
+		len = utf8_sequence_length(p);
+		if (len == 0)
+			return false;
+		p += len;
+	}
+	return true;
+}
+
 char *identity_provenance(const struct identity *identity)
 {
 	size_t size = identity->direct ? sizeof("direct") : 1;

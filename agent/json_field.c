@@ -147,6 +147,31 @@ bool json_field_string(const struct json_element *element, const cJSON *object,
 	return true;
 }
 
+bool json_field_text(const struct json_element *element, const cJSON *object,
+		     const char *key, const char *path, const char **out)
+{
+	const cJSON *item = object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
+
+	*out = NULL;
+	if (!item || cJSON_IsNull(item))
+		return true;
+	if (!cJSON_IsString(item) || !item->valuestring) {
+		json_field_error(element, "%s is %s, expected a string", path,
+				 json_field_type_name(item));
+		return false;
+	}
+	if (strlen(item->valuestring) > IDENTITY_MAX_TEXT) {
+		json_field_error(element, "%s is longer than %d bytes", path, IDENTITY_MAX_TEXT);
+		return false;
+	}
+	if (!identity_text_blank_controls(item->valuestring)) {
+		json_field_error(element, "%s is not valid UTF-8", path);
+		return false;
+	}
+	*out = item->valuestring;
+	return true;
+}
+
 bool json_field_id(const struct json_element *element, const cJSON *object, const char *key,
 		   const char *path, const char **out)
 {

@@ -67,6 +67,17 @@ struct log_repeat {
 static struct log_repeat log_repeats[LOG_REPEAT_SLOTS];
 static bool log_repeat_atexit;
 
+/* The secrets registered with log_add_secret(): pointers, never copies. */
+#define LOG_SECRETS_MAX 32
+#define LOG_REDACTED "[redacted]"
+
+struct log_secret {
+	const char *value;
+	size_t len;
+};
+
+static struct log_secret log_secrets[LOG_SECRETS_MAX];
+
 /* The first error message since the run id was last set, control bytes replaced. */
 static char log_first_error_text[LOG_FIRST_ERROR_MAX + 1];
 
@@ -119,6 +130,63 @@ void log_set_run_id(const char *run_id)
 	log_flush_repeats();
 	copy_field(log_state.run_id, run_id);
 	log_first_error_text[0] = '\0';
+}
+
+void log_add_secret(const char *value, size_t len)
+{
+	if (value == NULL || len < LOG_SECRET_MIN)
+		return;
+	for (size_t i = 0; i < LOG_SECRETS_MAX; i++) {
+		if (log_secrets[i].value == NULL) {
+			log_secrets[i].value = value;
+			log_secrets[i].len = len;
+			return;
+		}
+	}
+	log_msg(LOG_WARN, "more than %d secrets are in use; later ones are not redacted from "
+		"quoted error bodies", LOG_SECRETS_MAX);
+}
+
+void log_forget_secret(const char *value)
+{
+	for (size_t i = 0; value != NULL && i < LOG_SECRETS_MAX; i++) {
+		if (log_secrets[i].value == value)
+			memset(&log_secrets[i], 0, sizeof(log_secrets[i]));
+	}
+}
+
+size_t log_secret_at(const char *text, size_t len)
+{
+	for (size_t i = 0; i < LOG_SECRETS_MAX; i++) {
+		const struct log_secret *secret = &log_secrets[i];
+
+		if (secret->value != NULL && secret->len <= len &&
+		    memcmp(text, secret->value, secret->len) == 0)
+			return secret->len;
+	}
+	return 0;
+}
+
+/* Writes msg into out (of size bytes) with every registered secret redacted. */
+static void redact(const char *msg, char *out, size_t size)
+{
+	size_t len = strlen(msg);
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 1 < size;) {
+		size_t secret = log_secret_at(msg + i, len - i);
+
+		if (secret == 0) {
+			out[n++] = msg[i++];
+			continue;
+		}
+		if (n + sizeof(LOG_REDACTED) > size)
+			break;
+		memcpy(out + n, LOG_REDACTED, sizeof(LOG_REDACTED) - 1);
+		n += sizeof(LOG_REDACTED) - 1;
+		i += secret;
+	}
+	out[n] = '\0';
 }
 
 const char *log_first_error(void)
@@ -490,6 +558,7 @@ void log_flush_repeats(void)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
+	char formatted[LOG_MESSAGE_MAX + 1];
 	char msg[LOG_MESSAGE_MAX + 1];
 	va_list ap;
 	int saved_errno = errno;
@@ -500,8 +569,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		return;
 
 	va_start(ap, fmt);
-	format_message(msg, sizeof(msg), fmt, ap);
+	format_message(formatted, sizeof(formatted), fmt, ap);
 	va_end(ap);
+	redact(formatted, msg, sizeof(msg));
 
 	if (level == LOG_ERROR && log_first_error_text[0] == '\0')
 		keep_first_error(msg);

@@ -3,8 +3,12 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "log.h"
 #include "logline.h"
+
+#define REDACTED "[redacted]"
 
 void log_line_add(struct log_line *line, const char *format, ...)
 {
@@ -26,17 +30,28 @@ void log_line_add(struct log_line *line, const char *format, ...)
 
 void log_line_add_excerpt(struct log_line *line, const char *body, size_t len)
 {
-	char excerpt[LOG_LINE_EXCERPT_LEN + 1];
+	/* A redacted secret is at least LOG_SECRET_MIN bytes, so twice the length is enough. */
+	char excerpt[2 * LOG_LINE_EXCERPT_LEN + sizeof(REDACTED)];
 	size_t n = len < LOG_LINE_EXCERPT_LEN ? len : LOG_LINE_EXCERPT_LEN;
+	size_t out = 0;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	while (i < n && out + sizeof(REDACTED) < sizeof(excerpt)) {
 		unsigned char c = (unsigned char)body[i];
+		size_t secret = log_secret_at(body + i, len - i);
 
+		if (secret > 0) {
+			memcpy(excerpt + out, REDACTED, sizeof(REDACTED) - 1);
+			out += sizeof(REDACTED) - 1;
+			i += secret;
+			continue;
+		}
 		if (c == '\n' || c == '\r' || c == '\t')
-			excerpt[i] = ' ';
+			excerpt[out++] = ' ';
 		else
-			excerpt[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+			excerpt[out++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+		i++;
 	}
-	excerpt[n] = '\0';
-	log_line_add(line, ": \"%s\"%s", excerpt, len > n ? "..." : "");
+	excerpt[out] = '\0';
+	log_line_add(line, ": \"%s\"%s", excerpt, len > i ? "..." : "");
 }

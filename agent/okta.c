@@ -178,34 +178,28 @@ static bool read_user_fields(const struct json_element *element, const cJSON *us
 		return false;
 
 	snprintf(path, sizeof(path), "%sprofile.login", prefix);
-	ok = ok && json_field_string(element, profile, "login", path, IDENTITY_MAX_TEXT,
-				     &fields->login);
+	ok = ok && json_field_text(element, profile, "login", path, &fields->login);
 	snprintf(path, sizeof(path), "%sprofile.email", prefix);
-	ok = ok && json_field_string(element, profile, "email", path, IDENTITY_MAX_TEXT,
-				     &fields->email);
+	ok = ok && json_field_text(element, profile, "email", path, &fields->email);
 	snprintf(path, sizeof(path), "%sprofile.firstName", prefix);
-	ok = ok && json_field_string(element, profile, "firstName", path, IDENTITY_MAX_TEXT,
-				     &fields->first_name);
+	ok = ok && json_field_text(element, profile, "firstName", path, &fields->first_name);
 	snprintf(path, sizeof(path), "%sprofile.lastName", prefix);
-	ok = ok && json_field_string(element, profile, "lastName", path, IDENTITY_MAX_TEXT,
-				     &fields->last_name);
+	ok = ok && json_field_text(element, profile, "lastName", path, &fields->last_name);
 	snprintf(path, sizeof(path), "%sprofile.displayName", prefix);
-	ok = ok && json_field_string(element, profile, "displayName", path, IDENTITY_MAX_TEXT,
-				     &fields->display_name);
+	ok = ok && json_field_text(element, profile, "displayName", path,
+				   &fields->display_name);
 	return ok;
 }
 
 static bool read_app_profile_fields(const struct json_element *element, const cJSON *profile,
 				    struct user_fields *fields)
 {
-	return json_field_string(element, profile, "email", "profile.email", IDENTITY_MAX_TEXT,
-				 &fields->app_email) &&
-	       json_field_string(element, profile, "given_name", "profile.given_name",
-				 IDENTITY_MAX_TEXT, &fields->app_given_name) &&
-	       json_field_string(element, profile, "family_name", "profile.family_name",
-				 IDENTITY_MAX_TEXT, &fields->app_family_name) &&
-	       json_field_string(element, profile, "name", "profile.name", IDENTITY_MAX_TEXT,
-				 &fields->app_name);
+	return json_field_text(element, profile, "email", "profile.email", &fields->app_email) &&
+	       json_field_text(element, profile, "given_name", "profile.given_name",
+			       &fields->app_given_name) &&
+	       json_field_text(element, profile, "family_name", "profile.family_name",
+			       &fields->app_family_name) &&
+	       json_field_text(element, profile, "name", "profile.name", &fields->app_name);
 }
 
 /*
@@ -575,8 +569,7 @@ static bool read_group_name(const struct json_element *element, const cJSON *ite
 	return get_object(element, item, "_embedded", "_embedded", &embedded) &&
 	       get_object(element, embedded, "group", "_embedded.group", &group) &&
 	       get_object(element, group, "profile", "_embedded.group.profile", &profile) &&
-	       json_field_string(element, profile, "name", "_embedded.group.profile.name",
-				 IDENTITY_MAX_TEXT, name);
+	       json_field_text(element, profile, "name", "_embedded.group.profile.name", name);
 }
 
 static bool append_group(struct okta_group **groups, size_t *count, const char *id,
@@ -718,6 +711,7 @@ static const char *oauth_error_hint(long status)
 static const char *error_hint(long status, const char *code, const char *url, bool oauth)
 {
 	bool app_url = url && strstr(url, "/api/v1/apps/") != NULL;
+	bool group_url = url && strstr(url, "/api/v1/groups/") != NULL;
 
 	if (oauth && (status == 401 || status == 403))
 		return oauth_error_hint(status);
@@ -726,6 +720,10 @@ static const char *error_hint(long status, const char *code, const char *url, bo
 		       "Console (Security > API > Tokens) and update okta.api_token_file";
 	if (status == 401)
 		return "Okta rejected the credentials: check okta.api_token_file or okta.api_token_env";
+	if (status == 403 && code && strcmp(code, "E0000006") == 0 && group_url)
+		return "the token's admin lacks permission to read this group's members: use a "
+		       "Read-only Administrator token, or an admin role whose resource set "
+		       "includes every group assigned to the app";
 	if (status == 403 && code && strcmp(code, "E0000006") == 0)
 		return "the token's admin lacks permission to read app assignments: use a "
 		       "Read-only Administrator token or grant okta.apps.read";
@@ -890,6 +888,17 @@ static void url_set_release(struct url_set *set)
 
 struct group_reader;
 
+/*
+ * One hash per app-user page over the ids it listed, whatever their order.
+ * A page whose ids equal an earlier page's means the next links loop with
+ * new cursors, which the repeated-link check cannot see.
+ */
+struct page_hashes {
+	uint64_t *items;
+	size_t count;
+	size_t capacity;
+};
+
 struct reader {
 	const struct config *config;
 	struct http_client *http;   /* the app-user listing */
@@ -898,6 +907,7 @@ struct reader {
 	struct identity_set *set;
 	struct json_arena *arena;   /* memory for the tree of one app-user page */
 	struct group_reader *groups;
+	struct page_hashes *pages;  /* of the app-user listing */
 };
 
 /* A paged listing and the handler of its pages. */
@@ -1032,6 +1042,12 @@ static enum rs_err collect_page(const struct reader *reader, struct cursor *curs
 		listing->not_found = true;
 		return RS_OK;
 	}
+	if (response->status == 404 && listing->allow_not_found) {
+		log_msg(LOG_ERROR, "%s page %ld returned 404: the group was deleted during the "
+			"read; run again, and the next run reads without it", listing->name,
+			listing->pages + 1);
+		return RS_ERR_TEMPFAIL;
+	}
 	if (response->status != 200)
 		return report_error(response, cursor->url, auth_uses_oauth(reader->auth));
 	listing->pages++;
@@ -1158,13 +1174,67 @@ static const char *pages_word(long pages)
 	return pages == 1 ? "page" : "pages";
 }
 
+/* FNV-1a of id, mixed so that a sum over a page does not cancel out. */
+static uint64_t id_hash(const char *id)
+{
+	uint64_t hash = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		hash = (hash ^ *p) * 1099511628211ULL;
+	hash ^= hash >> 31;
+	return hash * 0x9e3779b97f4a7c15ULL;
+}
+
+/*
+ * Records the ids of the count identities from first as one page; fails
+ * when an earlier page listed the same ids.
+ */
+static enum rs_err note_page(struct page_hashes *pages, const char *where,
+			     const struct identity *first, size_t count)
+{
+	uint64_t hash = 0;
+	uint64_t *grown;
+
+	if (count == 0)
+		return RS_OK;
+	for (size_t i = 0; i < count; i++)
+		hash += id_hash(first[i].external_id);
+
+	for (size_t i = 0; i < pages->count; i++) {
+		if (pages->items[i] == hash) {
+			log_msg(LOG_ERROR, "%s: lists the same %zu users as page %zu, although its "
+				"link had a new cursor; the listing is looping, so the read stops "
+				"(run again, and report it to Okta support if it persists)", where,
+				count, i + 1);
+			return RS_ERR_PROTOCOL;
+		}
+	}
+
+	if (pages->count == pages->capacity) {
+		size_t capacity = pages->capacity ? 2 * pages->capacity : 64;
+
+		grown = realloc(pages->items, capacity * sizeof(*grown));
+		if (!grown)
+			return RS_ERR_INTERNAL;
+		pages->items = grown;
+		pages->capacity = capacity;
+	}
+	pages->items[pages->count++] = hash;
+	return RS_OK;
+}
+
 static enum rs_err on_app_users_page(void *context, const char *where,
 				     const struct http_response *page, size_t *items)
 {
 	const struct reader *reader = context;
+	size_t first = reader->set->count;
+	enum rs_err err = parse_app_users(where, page->body, page->body_len, reader->set,
+					  reader->arena, items);
 
-	return parse_app_users(where, page->body, page->body_len, reader->set, reader->arena,
-			       items);
+	if (err != RS_OK)
+		return err;
+	return note_page(reader->pages, where, reader->set->items + first,
+			 reader->set->count - first);
 }
 
 static enum rs_err read_app_users(const struct reader *reader)
@@ -1444,7 +1514,8 @@ enum rs_err okta_read(const struct config *config, struct auth *auth,
 {
 	struct json_arena arena;
 	struct group_reader groups;
-	struct reader reader = { config, http, NULL, auth, set, &arena, &groups };
+	struct page_hashes pages = { NULL, 0, 0 };
+	struct reader reader = { config, http, NULL, auth, set, &arena, &groups, &pages };
 	enum rs_err err;
 
 	memset(&groups, 0, sizeof(groups));
@@ -1455,6 +1526,7 @@ enum rs_err okta_read(const struct config *config, struct auth *auth,
 	if (err == RS_OK)
 		err = read_app_users(&reader);
 	json_arena_release(&arena);
+	free(pages.items);
 	if (err == RS_OK)
 		err = identity_set_finish(set);
 	if (err == RS_OK && set->count > 0)

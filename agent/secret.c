@@ -37,6 +37,7 @@ struct secret *secret_new(const char *value, size_t len)
 	secret->len = len;
 	memcpy(secret->value, value, len);
 	secret->value[len] = '\0';
+	log_add_secret(secret->value, len);
 	return secret;
 }
 
@@ -54,6 +55,7 @@ void secret_free(struct secret *secret)
 {
 	if (secret == NULL)
 		return;
+	log_forget_secret(secret->value);
 	explicit_bzero(secret, sizeof(*secret) + secret->len + 1);
 	free(secret);
 }

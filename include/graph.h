@@ -160,6 +160,12 @@ struct graph_object_sink {
 	enum rs_err (*group)(void *context, const char *id, const char *display_name);
 	void (*other)(void *context, const char *type, const char *id);
 	void *context;
+	/*
+	 * When set, a user whose id it rejects is skipped before its other
+	 * fields are read, so that a listing of the whole tenant is not
+	 * failed by a user the read does not need.
+	 */
+	bool (*wants_user)(void *context, const char *id);
 };
 
 /*

@@ -97,6 +97,13 @@ char *identity_trim_dup(const char *text);
 bool identity_text_valid(const char *text);
 
 /*
+ * Replaces each control character of text (C0, DEL and C1) with spaces, in
+ * place.  Returns false when text is not valid UTF-8; it may be partly
+ * changed then.
+ */
+bool identity_text_blank_controls(char *text);
+
+/*
  * Writes the provenance of identity ("direct", "group:Sales",
  * "direct,group:Sales,group:Support") into a new string.
  */

@@ -54,6 +54,16 @@ bool json_field_printable_ascii(const char *text);
 bool json_field_string(const struct json_element *element, const cJSON *object,
 		       const char *key, const char *path, size_t max, const char **out);
 
+/*
+ * Reads a profile text (name, login, email) like json_field_string() with
+ * IDENTITY_MAX_TEXT.  A control character, such as a tab or line break
+ * pasted into a profile, becomes a space in the tree instead of failing
+ * the read.  Surrounding spaces are trimmed later, and an email that is
+ * still invalid skips that user.  Invalid UTF-8 still fails the read.
+ */
+bool json_field_text(const struct json_element *element, const cJSON *object,
+		     const char *key, const char *path, const char **out);
+
 /* Reads a required id: 1 to IDENTITY_MAX_ID printable ASCII bytes.  Absent is an error. */
 bool json_field_id(const struct json_element *element, const cJSON *object, const char *key,
 		   const char *path, const char **out);

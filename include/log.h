@@ -11,6 +11,7 @@
 #define ROSTERSYNC_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
@@ -35,13 +36,31 @@ void log_msg(enum log_level level, const char *fmt, ...)
  */
 void log_flush_repeats(void);
 
-/* The longest error message log_first_error() keeps, in bytes. */
+/*
+ * Registers the len bytes at value as a secret that no log line may show:
+ * log_msg() and log_line_add_excerpt() (logline.h) write "[redacted]" in
+ * place of every copy.  A server may echo a credential in an error body,
+ * and rostersync quotes error bodies.  Only the pointer is kept, so the
+ * caller calls log_forget_secret() before it wipes or frees value.  Values
+ * shorter than LOG_SECRET_MIN bytes are not registered.
+ */
+#define LOG_SECRET_MIN 8
+void log_add_secret(const char *value, size_t len);
+void log_forget_secret(const char *value);
+
+/*
+ * Returns the length of the registered secret that text (of len bytes)
+ * starts with, or 0 when it starts with none.
+ */
+size_t log_secret_at(const char *text, size_t len);
+
+/* The maximum length in bytes of the message log_first_error() keeps. */
 #define LOG_FIRST_ERROR_MAX 400
 
 /*
  * The first error message logged since log_set_run_id() (control bytes as
  * spaces, cut to LOG_FIRST_ERROR_MAX bytes), or NULL when none was.  The
- * run record keeps it, so `status` can say why a run failed.
+ * run record keeps it, so `status` can show why a run failed.
  */
 const char *log_first_error(void);
 

@@ -24,7 +24,8 @@ void log_line_add(struct log_line *line, const char *format, ...)
  * Appends ': "<excerpt>"' with up to LOG_LINE_EXCERPT_LEN bytes of body,
  * followed by "..." when the body is longer.  Line breaks and tabs become
  * spaces and other bytes outside printable ASCII become '?', so a body can
- * neither break the log line nor inject control sequences.
+ * neither break the log line nor inject control sequences.  A registered
+ * secret (log_add_secret()) in the body becomes "[redacted]".
  */
 void log_line_add_excerpt(struct log_line *line, const char *body, size_t len);
 

@@ -27,7 +27,7 @@ EOF
 	assert_contains "$T/out" "ok   app: "
 	assert_contains "$T/out" "(0oaapp1), status ACTIVE"
 	assert_contains "$T/out" "ok   assignments: app users readable"
-	assert_contains "$T/out" "ok   group members: readable (group Engineering)"
+	assert_contains "$T/out" "ok   group members: readable (the first assigned group, Engineering; a sync reads the members of every assigned group)"
 	assert_contains "$T/out" "result: a sync can run"
 	assert_not_contains "$T/out" "FAIL"
 	[ ! -e "$T/roster.db" ] || fail "test created the roster file"

@@ -354,6 +354,16 @@ test_wrong_shapes_exit_76() {
 	done
 }
 
+# A gateway page that quotes the request headers, token included: the
+# error line quotes the body with the token redacted.  run.sh fails the
+# test if the token appears in any output or in the roster.
+test_error_body_echoing_token_is_redacted() {
+	synced_roster
+	inject "[{\"path\":\"$APP_USERS\",\"page\":2,\"kind\":\"body\",\"status\":400,
+		\"body\":\"<html>Bad request. Authorization: SSWS $TOKEN; Host: idp</html>\"}]"
+	expect_failed_read 76 'returned 400: "<html>Bad request. Authorization: SSWS \[redacted\]; Host: idp</html>"'
+}
+
 test_deep_nesting_exits_76() {
 	synced_roster
 	deep=$(printf '[%.0s' $(seq 1 100))$(printf ']%.0s' $(seq 1 100))
@@ -387,6 +397,32 @@ test_looping_cursor_exits_76() {
 	expect_failed_read 76 "app users page 2: repeated next link http://127.0.0.1:$PORT$APP_USERS\?after="
 
 	assert_eq "$(page_two_requests)" 1 "requests for page 2"
+}
+
+# Next links that always carry a new cursor but serve page 2 again: the
+# repeated link check cannot see it, the repeated users end the read.
+test_looping_new_cursor_exits_76() {
+	synced_roster
+	inject "[{\"path\":\"$APP_USERS\",\"page\":2,\"count\":50,\"kind\":\"loop_new_cursor\"}]"
+	mark_requests
+	expect_failed_read 76 "app users page 3 \(request id [A-Za-z0-9]+\): lists the same 199 users as page 2"
+
+	# Page 2, its repeat, and the next repeat requested before the first was parsed.
+	assert_eq "$(page_two_requests)" 3 "requests for page 2"
+}
+
+# A group deleted between two pages of its member listing: page 2 returns
+# 404.  The run fails as temporary (75), not as a config error (78).
+test_group_deleted_during_read_exits_75() {
+	printf '{"faults": [{"path": "/api/v1/groups/00g0001/users", "page": 2, "kind": "status",
+		"status": 404}]}\n' > "$T/settings.json"
+	start_fake --synthetic 12000 --groups 1 --data "$T/settings.json"
+	SEATS=20000 write_config
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 75
+	assert_log "members of group Group 1 \(00g0001\) page 2 returned 404: the group was deleted during the read; run again"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members after the failed run"
 }
 
 test_first_page_linking_to_itself_exits_76() {

@@ -345,6 +345,25 @@ test_graph_many_direct_users_list_tenant() {
 	assert_contains "$T/err" "read 100 directly assigned users by listing the tenant's users"
 }
 
+# When the tenant's users are listed, a user who is not assigned is not
+# read, so a field the agent would reject (a number for givenName) does not
+# fail the run.  A tab pasted into an assigned user's name becomes a space.
+test_graph_tenant_listing_skips_unassigned_users() {
+	write_graph "$(jq -n '{
+		users: ([range(1; 61) | {id: ("u" + (. | tostring)), userPrincipalName: "x@contoso.example",
+			mail: ("user\(.)@contoso.example"), accountEnabled: true}]
+			| .[0].displayName = "Ada\tLovelace\n" | .[59].givenName = 42),
+		assignments: [range(1; 51) | {principalId: ("u" + (. | tostring))}]}')"
+	start_graph
+	SEATS=200 write_graph_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 50 "active members"
+	assert_contains "$T/err" "read 50 directly assigned users by listing the tenant's users"
+	assert_eq "$(sql "SELECT display_name FROM members WHERE external_id = 'u1'")" \
+		"Ada Lovelace" "display name with a tab"
+}
+
 test_graph_replayed_error_body() {
 	[ -f "$FIXTURES/graph/error-authorization-requestdenied.json" ] ||
 		skip "recorded Graph responses not found at $FIXTURES (set ROSTERSYNC_FIXTURES)"

@@ -424,6 +424,7 @@ enum fault_kind {
 	FAULT_LOOP,
 	FAULT_OVERSIZE,
 	FAULT_SLOW_BODY,
+	FAULT_LOOP_NEW_CURSOR,
 };
 
 /* One entry of the dataset's "faults"; strings point into the dataset JSON. */

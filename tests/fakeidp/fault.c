@@ -24,6 +24,7 @@ static const char *const kind_names[] = {
 	[FAULT_LOOP] = "loop",
 	[FAULT_OVERSIZE] = "oversize",
 	[FAULT_SLOW_BODY] = "slow_body",
+	[FAULT_LOOP_NEW_CURSOR] = "loop_new_cursor",
 };
 
 #define KIND_COUNT (sizeof(kind_names) / sizeof(kind_names[0]))
@@ -369,13 +370,28 @@ static void loop_link_header(struct fake_response *resp, const char *url)
 	buf_release(&link);
 }
 
-/* Points the next page of a list at the URL that was just requested. */
-static void loop_next_link(struct fake_exchange *ex)
+/* Counts the links that loop_next_link() made new, so that each differs. */
+static unsigned long loop_links;
+
+/*
+ * Points the next page of a list at the URL that was just requested.  With
+ * fresh, the URL ends in a "&loop=N" parameter that no earlier link had (a
+ * previous one is replaced), so the link is new although the page is not.
+ */
+static void loop_next_link(struct fake_exchange *ex, bool fresh)
 {
+	const char *uri = ex->request->uri;
+	const char *previous = strstr(uri, "&loop=");
+	int uri_len = previous ? (int)(previous - uri) : (int)strlen(uri);
 	struct buf url;
 
 	buf_init(&url);
-	buf_printf(&url, "%s%s", ex->origin, ex->request->uri);
+	if (fresh)
+		buf_printf(&url, "%s%.*s%sloop=%lu", ex->origin, uri_len, uri,
+			   strchr(uri, '?') ? "&" : "?",
+			   __atomic_add_fetch(&loop_links, 1, __ATOMIC_RELAXED));
+	else
+		buf_printf(&url, "%s%s", ex->origin, uri);
 	if (url.failed)
 		ex->response.failed = true;
 	else if (!loop_odata_next_link(&ex->response, url.data))
@@ -427,7 +443,10 @@ void fault_finish(struct fake_exchange *ex, const struct fault *f)
 		ex->response.stall_ms = f->delay_ms;
 		break;
 	case FAULT_LOOP:
-		loop_next_link(ex);
+		loop_next_link(ex, false);
+		break;
+	case FAULT_LOOP_NEW_CURSOR:
+		loop_next_link(ex, true);
 		break;
 	default:
 		break;

@@ -161,7 +161,7 @@ static void collected_release(struct collected *c)
 static enum rs_err parse_objects(const char *json, size_t len, bool users_untyped,
 				 struct collected *c, char **next_link)
 {
-	const struct graph_object_sink sink = { collect_user, collect_group, collect_other, c };
+	const struct graph_object_sink sink = { collect_user, collect_group, collect_other, c, NULL };
 
 	return graph_parse_objects("page 1", json, len, users_untyped, &sink, next_link);
 }
@@ -672,9 +672,6 @@ static void members_reject_wrong_fields(void **state)
 		  "\"userPrincipalName\":\"a@b.c\",\"otherMails\":[\"a@b.c\",3]}]}",
 		  "otherMails[1] is a number" },
 		{ "{\"value\":[{\"@odata.type\":\"#microsoft.graph.user\",\"id\":\"u1\","
-		  "\"userPrincipalName\":\"a@b.c\",\"givenName\":\"\\u0001x\"}]}",
-		  "givenName is not valid UTF-8 or contains control characters" },
-		{ "{\"value\":[{\"@odata.type\":\"#microsoft.graph.user\",\"id\":\"u1\","
 		  "\"userPrincipalName\":\"a@b.c\",\"surname\":\"\xff\xfe\"}]}",
 		  "surname is not valid UTF-8" },
 		{ "{\"value\":[{\"@odata.type\":\"#microsoft.graph.group\",\"displayName\":\"G\"}]}",
@@ -770,7 +767,7 @@ static void batch_statuses(void **state)
 		"  \"innerError\":{\"request-id\":\"req-429\"}}}},"
 		"{\"id\":\"4\",\"status\":503,\"headers\":{\"retry-after\":\"2\"}}]}";
 	static const char *const ids[] = { "u1", "u2", "u3", "u4", "u5" };
-	const struct graph_object_sink sink = { collect_user, NULL, NULL, NULL };
+	const struct graph_object_sink sink = { collect_user, NULL, NULL, NULL, NULL };
 	struct graph_object_sink with_context = sink;
 	struct graph_batch_result result;
 	struct collected c;
@@ -826,7 +823,7 @@ static void batch_failures(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct collected c;
-		const struct graph_object_sink sink = { collect_user, NULL, NULL, &c };
+		const struct graph_object_sink sink = { collect_user, NULL, NULL, &c, NULL };
 		struct graph_batch_result result;
 		struct capture capture;
 		enum rs_err err;

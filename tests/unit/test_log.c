@@ -102,6 +102,30 @@ static void test_text_line_format(void **state)
 	free(out);
 }
 
+static void test_secret_redacted_from_messages(void **state)
+{
+	struct capture capture;
+	char token[] = "SSWS-00abcdefghijkl";
+	char *out;
+
+	(void)state;
+	log_add_secret(token, strlen(token));
+	capture_begin(&capture);
+	log_msg(LOG_ERROR, "body: \"%s and %s\"", token, token);
+	out = capture_end(&capture);
+	assert_null(strstr(out, token));
+	assert_non_null(strstr(out, "body: \"[redacted] and [redacted]\""));
+	assert_string_equal(log_first_error(), "body: \"[redacted] and [redacted]\"");
+	free(out);
+
+	log_forget_secret(token);
+	capture_begin(&capture);
+	log_msg(LOG_WARN, "%s", token);
+	out = capture_end(&capture);
+	assert_non_null(strstr(out, token));
+	free(out);
+}
+
 static void test_text_line_without_tenant(void **state)
 {
 	struct capture capture;
@@ -405,6 +429,7 @@ int main(void)
 		cmocka_unit_test_setup(test_journal_prefix_on_json_lines, reset_log),
 		cmocka_unit_test_setup(test_no_prefix_when_stream_differs, reset_log),
 		cmocka_unit_test_setup(test_level_names_round_trip, reset_log),
+		cmocka_unit_test_setup(test_secret_redacted_from_messages, reset_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "log.h"
 #include "logline.h"
 
 static void add_appends_formatted_text(void **state)
@@ -55,6 +56,35 @@ static void excerpt_cuts_long_bodies(void **state)
 	assert_string_equal(line.text + line.len - 4, "\"...");
 }
 
+/* A registered secret is redacted, also when it runs past the excerpt's end. */
+static void excerpt_redacts_secrets(void **state)
+{
+	struct log_line line = { "", 0 };
+	char secret[] = "tok-0123456789";
+	char body[LOG_LINE_EXCERPT_LEN + 20];
+	const char short_value[] = "abc";
+
+	(void)state;
+	log_add_secret(secret, strlen(secret));
+	log_add_secret(short_value, strlen(short_value));
+	log_line_add_excerpt(&line, "SSWS tok-0123456789, again tok-0123456789; abc", 46);
+	assert_string_equal(line.text, ": \"SSWS [redacted], again [redacted]; abc\"");
+
+	memset(body, 'z', sizeof(body));
+	memcpy(body + LOG_LINE_EXCERPT_LEN - 4, secret, strlen(secret));
+	line.len = 0;
+	line.text[0] = '\0';
+	log_line_add_excerpt(&line, body, sizeof(body));
+	assert_null(strstr(line.text, "tok-"));
+	assert_non_null(strstr(line.text, "zz[redacted]\"..."));
+
+	log_forget_secret(secret);
+	line.len = 0;
+	line.text[0] = '\0';
+	log_line_add_excerpt(&line, secret, strlen(secret));
+	assert_string_equal(line.text, ": \"tok-0123456789\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -62,6 +92,7 @@ int main(void)
 		cmocka_unit_test(add_stops_at_the_end),
 		cmocka_unit_test(excerpt_replaces_control_bytes),
 		cmocka_unit_test(excerpt_cuts_long_bodies),
+		cmocka_unit_test(excerpt_redacts_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

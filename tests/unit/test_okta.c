@@ -294,6 +294,26 @@ static void app_users_oidc_name_fallbacks(void **state)
 	identity_set_release(&set);
 }
 
+/* Control characters pasted into a profile become spaces; the ends are trimmed. */
+static void app_users_blank_control_characters(void **state)
+{
+	static const char json[] =
+		"[{\"id\":\"00u1\",\"scope\":\"USER\",\"_embedded\":{\"user\":{\"status\":\"ACTIVE\","
+		"  \"profile\":{\"login\":\"ana@example.com\\n\",\"email\":\"\\tana@example.com\\r\\n\","
+		"    \"firstName\":\"Ana\\u0085Maria\",\"lastName\":\"Smith\\n\","
+		"    \"displayName\":\"Ana\\tSmith\"}}}}]";
+	struct identity_set set;
+
+	(void)state;
+	parse_ok(json, &set);
+	expect_text("email", set.items[0].email, "ana@example.com");
+	expect_text("user_name", set.items[0].user_name, "ana@example.com");
+	expect_text("given_name", set.items[0].given_name, "Ana  Maria");
+	expect_text("family_name", set.items[0].family_name, "Smith");
+	expect_text("display_name", set.items[0].display_name, "Ana Smith");
+	identity_set_release(&set);
+}
+
 struct wrong_case {
 	const char *label;
 	const char *json;
@@ -343,12 +363,11 @@ static void app_users_rejects_wrong_shapes(void **state)
 		  "id is not 1 to 255 printable ASCII characters" },
 		{ "element is a string", "[\"00u1\"]", "app user 0: is a string, expected an object" },
 		{ "element is null", "[null]", "app user 0: is null, expected an object" },
-		{ "control character in a name",
-		  "[{\"id\":\"00u1\",\"_embedded\":{\"user\":{\"profile\":{\"lastName\":\"a\\u0007b\"}}}}]",
-		  "_embedded.user.profile.lastName is not valid UTF-8 or contains control characters" },
 		{ "invalid UTF-8 in an email",
 		  "[{\"id\":\"00u1\",\"_embedded\":{\"user\":{\"profile\":{\"email\":\"a\xff@x.com\"}}}}]",
-		  "_embedded.user.profile.email is not valid UTF-8 or contains control characters" },
+		  "_embedded.user.profile.email is not valid UTF-8" },
+		{ "control character in an id",
+		  "[{\"id\":\"00u1\\u0007\"}]", "id is not valid UTF-8 or contains control characters" },
 		{ "NUL escape", "[{\"id\":\"00u1\\u0000x\"}]", "a JSON string contains \\u0000" },
 		{ "raw control character", "[{\"id\":\"00u1\tx\"}]",
 		  "invalid JSON at byte 12: control character in a string" },
@@ -1585,6 +1604,7 @@ int main(void)
 		cmocka_unit_test(app_users_missing_status_is_unknown),
 		cmocka_unit_test(app_users_email_fallbacks),
 		cmocka_unit_test(app_users_oidc_name_fallbacks),
+		cmocka_unit_test(app_users_blank_control_characters),
 		cmocka_unit_test(app_users_rejects_wrong_shapes),
 		cmocka_unit_test(app_users_rejects_long_strings),
 		cmocka_unit_test(app_users_rejects_deep_nesting),
