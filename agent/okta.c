@@ -889,9 +889,9 @@ static void url_set_release(struct url_set *set)
 struct group_reader;
 
 /*
- * One hash per app-user page over the ids it listed, whatever their order.
- * A page whose ids equal an earlier page's means the next links loop with
- * new cursors, which the repeated-link check cannot see.
+ * One hash per page of a listing over the ids it listed, whatever their
+ * order.  A page whose ids equal an earlier page's means the next links
+ * loop with new cursors, which the repeated-link check cannot see.
  */
 struct page_hashes {
 	uint64_t *items;
@@ -907,14 +907,16 @@ struct reader {
 	struct identity_set *set;
 	struct json_arena *arena;   /* memory for the tree of one app-user page */
 	struct group_reader *groups;
-	struct page_hashes *pages;  /* of the app-user listing */
 };
 
-/* A paged listing and the handler of its pages. */
+/*
+ * A paged listing and the handler of its pages.  The handler counts the
+ * page's items and sums id_hash() over their ids.
+ */
 struct listing {
 	const char *name;   /* "app users", "members of group Sales" */
 	enum rs_err (*on_page)(void *context, const char *where, const struct http_response *page,
-			       size_t *items);
+			       size_t *items, uint64_t *ids_hash);
 	void *context;
 	bool allow_not_found;  /* a 404 on the first page ends the listing empty */
 	bool not_found;
@@ -927,6 +929,7 @@ struct cursor {
 	struct listing *listing;
 	struct http_client *http;
 	struct url_set followed;
+	struct page_hashes pages;
 	char *url;          /* the page being fetched; NULL once the listing ended */
 	unsigned generation; /* auth_generation() when the page was requested */
 };
@@ -1054,18 +1057,68 @@ static enum rs_err collect_page(const struct reader *reader, struct cursor *curs
 	return RS_OK;
 }
 
-/* Hands a collected page to the listing's handler. */
-static enum rs_err handle_page(struct listing *listing, const struct http_response *response)
+/* FNV-1a of id, mixed so that a sum over a page does not cancel out. */
+static uint64_t id_hash(const char *id)
 {
+	uint64_t hash = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		hash = (hash ^ *p) * 1099511628211ULL;
+	hash ^= hash >> 31;
+	return hash * 0x9e3779b97f4a7c15ULL;
+}
+
+/*
+ * Records a page of count items whose ids sum to hash; fails when an
+ * earlier page of the listing had the same ids.
+ */
+static enum rs_err note_page(struct page_hashes *pages, const char *where, uint64_t hash,
+			     size_t count)
+{
+	uint64_t *grown;
+
+	if (count == 0)
+		return RS_OK;
+
+	for (size_t i = 0; i < pages->count; i++) {
+		if (pages->items[i] == hash) {
+			log_msg(LOG_ERROR, "%s: lists the same %zu items as page %zu, although its "
+				"link had a new cursor; the listing is looping, so the read stops "
+				"(run again, and report it to Okta support if it persists)", where,
+				count, i + 1);
+			return RS_ERR_PROTOCOL;
+		}
+	}
+
+	if (pages->count == pages->capacity) {
+		size_t capacity = pages->capacity ? 2 * pages->capacity : 64;
+
+		grown = realloc(pages->items, capacity * sizeof(*grown));
+		if (!grown)
+			return RS_ERR_INTERNAL;
+		pages->items = grown;
+		pages->capacity = capacity;
+	}
+	pages->items[pages->count++] = hash;
+	return RS_OK;
+}
+
+/* Hands a collected page to the listing's handler, and checks that it is new. */
+static enum rs_err handle_page(struct cursor *cursor, const struct http_response *response)
+{
+	struct listing *listing = cursor->listing;
 	const char *request_id = http_response_request_id(response);
 	char where[256];
 	size_t items = 0;
+	uint64_t hash = 0;
 	enum rs_err err;
 
 	snprintf(where, sizeof(where), "%s page %ld (request id %.100s)", listing->name,
 		 listing->pages, request_id ? request_id : "none");
-	err = listing->on_page(listing->context, where, response, &items);
+	err = listing->on_page(listing->context, where, response, &items, &hash);
 	listing->items += items;
+	if (err == RS_OK)
+		err = note_page(&cursor->pages, where, hash, items);
 	if (err == RS_OK)
 		log_msg(LOG_DEBUG, "%s: %zu items", where, items);
 	return err;
@@ -1112,7 +1165,7 @@ static enum rs_err cursor_next(const struct reader *reader, struct cursor *curso
 	if (err == RS_OK && next)
 		err = start_get(reader, cursor);
 	if (err == RS_OK && !listing->not_found)
-		err = handle_page(listing, &response);
+		err = handle_page(cursor, &response);
 
 	http_response_release(&response);
 	return err;
@@ -1125,6 +1178,7 @@ static void cursor_close(struct cursor *cursor)
 		http_get_cancel(cursor->http);
 	free(cursor->url);
 	url_set_release(&cursor->followed);
+	free(cursor->pages.items);
 	memset(cursor, 0, sizeof(*cursor));
 }
 
@@ -1174,67 +1228,18 @@ static const char *pages_word(long pages)
 	return pages == 1 ? "page" : "pages";
 }
 
-/* FNV-1a of id, mixed so that a sum over a page does not cancel out. */
-static uint64_t id_hash(const char *id)
-{
-	uint64_t hash = 1469598103934665603ULL;
-
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-		hash = (hash ^ *p) * 1099511628211ULL;
-	hash ^= hash >> 31;
-	return hash * 0x9e3779b97f4a7c15ULL;
-}
-
-/*
- * Records the ids of the count identities from first as one page; fails
- * when an earlier page listed the same ids.
- */
-static enum rs_err note_page(struct page_hashes *pages, const char *where,
-			     const struct identity *first, size_t count)
-{
-	uint64_t hash = 0;
-	uint64_t *grown;
-
-	if (count == 0)
-		return RS_OK;
-	for (size_t i = 0; i < count; i++)
-		hash += id_hash(first[i].external_id);
-
-	for (size_t i = 0; i < pages->count; i++) {
-		if (pages->items[i] == hash) {
-			log_msg(LOG_ERROR, "%s: lists the same %zu users as page %zu, although its "
-				"link had a new cursor; the listing is looping, so the read stops "
-				"(run again, and report it to Okta support if it persists)", where,
-				count, i + 1);
-			return RS_ERR_PROTOCOL;
-		}
-	}
-
-	if (pages->count == pages->capacity) {
-		size_t capacity = pages->capacity ? 2 * pages->capacity : 64;
-
-		grown = realloc(pages->items, capacity * sizeof(*grown));
-		if (!grown)
-			return RS_ERR_INTERNAL;
-		pages->items = grown;
-		pages->capacity = capacity;
-	}
-	pages->items[pages->count++] = hash;
-	return RS_OK;
-}
-
 static enum rs_err on_app_users_page(void *context, const char *where,
-				     const struct http_response *page, size_t *items)
+				     const struct http_response *page, size_t *items,
+				     uint64_t *ids_hash)
 {
 	const struct reader *reader = context;
 	size_t first = reader->set->count;
 	enum rs_err err = parse_app_users(where, page->body, page->body_len, reader->set,
 					  reader->arena, items);
 
-	if (err != RS_OK)
-		return err;
-	return note_page(reader->pages, where, reader->set->items + first,
-			 reader->set->count - first);
+	for (size_t i = first; err == RS_OK && i < reader->set->count; i++)
+		*ids_hash += id_hash(reader->set->items[i].external_id);
+	return err;
 }
 
 static enum rs_err read_app_users(const struct reader *reader)
@@ -1296,7 +1301,8 @@ struct group_reader {
 };
 
 static enum rs_err on_app_groups_page(void *context, const char *where,
-				      const struct http_response *page, size_t *items)
+				      const struct http_response *page, size_t *items,
+				      uint64_t *ids_hash)
 {
 	struct group_reader *groups = context;
 	size_t before = groups->count;
@@ -1304,6 +1310,8 @@ static enum rs_err on_app_groups_page(void *context, const char *where,
 					   &groups->count);
 
 	*items = groups->count - before;
+	for (size_t i = before; i < groups->count; i++)
+		*ids_hash += id_hash(groups->groups[i].id);
 	return err;
 }
 
@@ -1337,7 +1345,8 @@ static enum rs_err label_member(struct group_reader *groups, size_t group, const
 }
 
 static enum rs_err on_members_page(void *context, const char *where,
-				   const struct http_response *page, size_t *items)
+				   const struct http_response *page, size_t *items,
+				   uint64_t *ids_hash)
 {
 	struct group_reader *groups = context;
 	char **ids = NULL;
@@ -1345,6 +1354,7 @@ static enum rs_err on_members_page(void *context, const char *where,
 	enum rs_err err = parse_id_list(where, "user", page->body, page->body_len, &ids, &count);
 
 	for (size_t i = 0; err == RS_OK && i < count; i++) {
+		*ids_hash += id_hash(ids[i]);
 		if (groups->set_complete)
 			err = label_member(groups, groups->current, ids[i]);
 		else if (!defer_label(groups, ids[i]))
@@ -1514,8 +1524,7 @@ enum rs_err okta_read(const struct config *config, struct auth *auth,
 {
 	struct json_arena arena;
 	struct group_reader groups;
-	struct page_hashes pages = { NULL, 0, 0 };
-	struct reader reader = { config, http, NULL, auth, set, &arena, &groups, &pages };
+	struct reader reader = { config, http, NULL, auth, set, &arena, &groups };
 	enum rs_err err;
 
 	memset(&groups, 0, sizeof(groups));
@@ -1526,7 +1535,6 @@ enum rs_err okta_read(const struct config *config, struct auth *auth,
 	if (err == RS_OK)
 		err = read_app_users(&reader);
 	json_arena_release(&arena);
-	free(pages.items);
 	if (err == RS_OK)
 		err = identity_set_finish(set);
 	if (err == RS_OK && set->count > 0)

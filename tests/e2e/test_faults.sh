@@ -405,10 +405,23 @@ test_looping_new_cursor_exits_76() {
 	synced_roster
 	inject "[{\"path\":\"$APP_USERS\",\"page\":2,\"count\":50,\"kind\":\"loop_new_cursor\"}]"
 	mark_requests
-	expect_failed_read 76 "app users page 3 \(request id [A-Za-z0-9]+\): lists the same 199 users as page 2"
+	expect_failed_read 76 "app users page 3 \(request id [A-Za-z0-9]+\): lists the same 199 items as page 2"
 
 	# Page 2, its repeat, and the next repeat requested before the first was parsed.
 	assert_eq "$(page_two_requests)" 3 "requests for page 2"
+}
+
+# The same loop on a group's member listing (1,200 members, two pages).
+test_group_members_new_cursor_loop_exits_76() {
+	printf '{"faults": [{"path": "/api/v1/groups/00g0001/users", "page": 2, "count": 50,
+		"kind": "loop_new_cursor"}]}\n' > "$T/settings.json"
+	start_fake --synthetic 12000 --groups 1 --data "$T/settings.json"
+	SEATS=20000 write_config
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 76
+	assert_log "members of group Group 1 \(00g0001\) page 3 \(request id [A-Za-z0-9]+\): lists the same 200 items as page 2"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members after the failed run"
 }
 
 # A group deleted between two pages of its member listing: page 2 returns
