@@ -885,6 +885,9 @@ static enum rs_err on_member_group(void *context, const char *id, const char *di
 
 	members->nested++;
 	if (!reader->config->graph.nested_groups) {
+		/* An assigned group's members count through its own assignment. */
+		if (str_map_get(&reader->group_index, id, &child) && reader->groups[child].assigned)
+			return RS_OK;
 		if (!str_map_get(members->nested_seen, id, NULL))
 			reader->nested_ignored++;
 		return str_map_put(members->nested_seen, id, 0) ? RS_OK : RS_ERR_INTERNAL;

@@ -437,3 +437,24 @@ test_graph_group_wait_keeps_other_lanes() {
 		"members through a group"
 	assert_contains "$T/err" "over 5 connections"
 }
+
+# Groups B and C are nested in the assigned group A, and B is assigned
+# too.  B's members hold seats through its own assignment, so only C is
+# logged as an ignored nested group.
+test_graph_nested_assigned_group_not_ignored() {
+	write_graph "$(jq -n \
+		--argjson u1 "$(graph_user u1 ada@contoso.example)" \
+		--argjson u2 "$(graph_user u2 bob@contoso.example)" \
+		--argjson u3 "$(graph_user u3 cy@contoso.example)" \
+		'{users: [$u1, $u2, $u3],
+		  groups: [{id: "g-a", displayName: "A", members: ["g-b", "g-c", "u1"]},
+			   {id: "g-b", displayName: "B", members: ["u2"]},
+			   {id: "g-c", displayName: "C", members: ["u3"]}],
+		  assignments: [{principalId: "g-a"}, {principalId: "g-b"}]}')"
+	start_graph
+	sync_ok
+
+	assert_eq "$(sql "SELECT external_id || ' ' || provenance FROM members ORDER BY external_id")" \
+		"$(printf '%s\n' 'u1 group:A' 'u2 group:B')" "members"
+	assert_contains "$T/err" "ignored 1 nested group in assigned groups"
+}
