@@ -220,6 +220,7 @@ struct reader {
 	const char **direct;    /* ids of users assigned directly, unique: keys of direct_index */
 	size_t direct_count;
 	struct str_map direct_index;
+	struct str_map deleted_users; /* ids whose $batch step returned 404 */
 	size_t skipped[GRAPH_PRINCIPAL_OTHER + 1];
 	size_t nested_ignored;
 	size_t other_members;   /* devices, contacts, service principals in groups */
@@ -240,6 +241,7 @@ static void reader_release(struct reader *reader)
 	str_map_release(&reader->seen_users);
 	str_map_release(&reader->group_index);
 	str_map_release(&reader->direct_index);
+	str_map_release(&reader->deleted_users);
 	json_arena_release(&reader->arena);
 	free(reader->base);
 	for (size_t i = 1; i < GROUP_LANES; i++) {
@@ -1215,6 +1217,10 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 		double wait;
 
 		err = send_batch(reader, todo, todo_count, number, &result);
+		for (size_t i = 0; err == RS_OK && i < result.not_found_count; i++) {
+			if (!str_map_put(&reader->deleted_users, result.not_found[i], 0))
+				err = RS_ERR_INTERNAL;
+		}
 		retry_after = result.retry_after;
 		throttled = result.retry_status == 429;
 		describe_first_retry(&result, first, sizeof(first));
@@ -1346,13 +1352,24 @@ static enum rs_err choose_listing(struct reader *reader, size_t count, bool *lis
 	return RS_OK;
 }
 
-static void warn_not_found(const struct reader *reader, const char *const *pending, size_t count)
+/*
+ * Warns about each of the pending users that the read did not return.  A
+ * user read by $batch counts as not found only after a 404 for it.  Any
+ * other gap fails the read, because skipping the user would unassign it.
+ */
+static enum rs_err check_users_not_found(const struct reader *reader, const char *const *pending,
+				  size_t count, bool listing)
 {
 	size_t missing = 0;
 
 	for (size_t i = 0; i < count; i++) {
 		if (str_map_get(&reader->seen_users, pending[i], NULL))
 			continue;
+		if (!listing && !str_map_get(&reader->deleted_users, pending[i], NULL)) {
+			log_msg(LOG_ERROR, "user %s is assigned to the app, but no $batch response "
+				"returned it or a 404 for it", pending[i]);
+			return RS_ERR_PROTOCOL;
+		}
 		if (++missing <= MAX_IDS_LOGGED)
 			log_msg(LOG_WARN, "user %s is assigned to the app but was not found in the "
 				"directory, perhaps deleted: skipped", pending[i]);
@@ -1360,6 +1377,7 @@ static void warn_not_found(const struct reader *reader, const char *const *pendi
 	if (missing > MAX_IDS_LOGGED)
 		log_msg(LOG_WARN, "%zu assigned users in all were not found in the directory and "
 			"were skipped", missing);
+	return RS_OK;
 }
 
 static enum rs_err read_direct_users(struct reader *reader)
@@ -1383,7 +1401,7 @@ static enum rs_err read_direct_users(struct reader *reader)
 		err = listing ? read_users_by_listing(reader, count) :
 		      read_users_by_batch(reader, pending, count);
 	if (err == RS_OK)
-		warn_not_found(reader, pending, count);
+		err = check_users_not_found(reader, pending, count, listing);
 	free(pending);
 	return err;
 }

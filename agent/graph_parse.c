@@ -872,6 +872,44 @@ static void note_retry(struct graph_batch_result *result, long status, const cJS
 		result->retry_request_id = strndup(header, 128);
 }
 
+/*
+ * Delivers the user in the body of a 200 step, which must be the user that
+ * the step requested.  Another object in its place would leave that user
+ * unread, and the read would take the user for deleted.
+ */
+static enum rs_err map_step_user(struct json_element *element, const char *step_id,
+				 const char *requested, const cJSON *body,
+				 const struct graph_object_sink *sink)
+{
+	const cJSON *id = member_of(body, "id");
+	const char *type;
+
+	if (!cJSON_IsObject(body)) {
+		json_field_error(element, "step %s requested user %s, but its body is %s, expected "
+				 "a user object", step_id, requested,
+				 body ? json_field_type_name(body) : "missing");
+		return RS_ERR_PROTOCOL;
+	}
+	if (!cJSON_IsString(id) || id->valuestring[0] == '\0') {
+		json_field_error(element, "step %s requested user %s, but its body has no id",
+				 step_id, requested);
+		return RS_ERR_PROTOCOL;
+	}
+	if (strcmp(id->valuestring, requested) != 0) {
+		json_field_error(element, "step %s requested user %s, but its body is the object "
+				 "%.300s", step_id, requested, id->valuestring);
+		return RS_ERR_PROTOCOL;
+	}
+	if (!get_type(element, body, "@odata.type", &type))
+		return RS_ERR_PROTOCOL;
+	if (type && strcmp(type, "#microsoft.graph.user") != 0) {
+		json_field_error(element, "step %s requested user %s, but its body is of type %s",
+				 step_id, requested, type);
+		return RS_ERR_PROTOCOL;
+	}
+	return deliver_user(element, body, sink);
+}
+
 /* Handles one step of a batch response; *done marks the ids that have a step. */
 static enum rs_err map_step(struct json_element *element, const cJSON *step,
 			    const char *const *ids, size_t id_count, bool *done,
@@ -907,7 +945,7 @@ static enum rs_err map_step(struct json_element *element, const cJSON *step,
 	done[number - 1] = true;
 	switch ((long)status->valuedouble) {
 	case 200:
-		return map_object(element, member_of(step, "body"), true, sink);
+		return map_step_user(element, step_id, id, member_of(step, "body"), sink);
 	case 404:
 		return append_id(&result->not_found, &result->not_found_count, id) ?
 		       RS_OK : RS_ERR_INTERNAL;

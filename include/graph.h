@@ -214,8 +214,10 @@ struct graph_batch_result {
  * GET /users/{ids[i]}: a 200 step goes to sink->user; 404 to not_found
  * (the user was deleted); 429, 500, 502, 503 and 504 to retry; 401 and 403
  * give RS_ERR_PERMISSION and any other status RS_ERR_PROTOCOL, each with a
- * logged reason.  A step missing from the response is retried.  Release the
- * result with graph_batch_result_release(), also after a failure.
+ * logged reason.  The body of a 200 step must be a user whose id is
+ * ids[i]; any other body gives RS_ERR_PROTOCOL.  A step missing from the
+ * response is retried.  Release the result with
+ * graph_batch_result_release(), also after a failure.
  */
 enum rs_err graph_parse_batch(const char *where, const char *body, size_t len,
 			      const char *const *ids, size_t id_count,

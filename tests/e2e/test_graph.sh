@@ -219,6 +219,37 @@ test_graph_batch_step_throttled_then_read() {
 	assert_contains "$T/err" "users \$batch 1: 1 of 2 users were throttled or failed; retry 1 of 2 in 0.2 s (first: 429, request id "
 }
 
+# A $batch step that returns 200 with another user than the one it requested
+# would leave the requested user unread, and the plan would unassign it.
+test_graph_batch_step_other_user_exits_76() {
+	write_basic_graph
+	start_graph
+	sync_ok
+	before=$(roster_digest)
+	edit_data --argjson u3 "$(graph_user u3 cy@contoso.example)" \
+		'.faults = [{path: "/v1.0/users/u1", kind: "body", body: $u3}]'
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 76
+	assert_eq "$(roster_digest)" "$before" "roster after the failed read"
+	assert_contains "$T/err" "step 1 requested user u1, but its body is the object u3"
+	assert_not_contains "$T/err" "not found in the directory"
+}
+
+test_graph_batch_step_without_id_exits_76() {
+	write_basic_graph
+	start_graph
+	sync_ok
+	before=$(roster_digest)
+	edit_data --argjson u1 "$(graph_user u1 ada@contoso.example)" \
+		'.faults = [{path: "/v1.0/users/u1", kind: "body", body: ($u1 | del(.id))}]'
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 76
+	assert_eq "$(roster_digest)" "$before" "roster after the failed read"
+	assert_contains "$T/err" "step 1 requested user u1, but its body has no id"
+}
+
 test_graph_failing_page_exits_69() {
 	write_basic_graph
 	edit_data '.graph.page_size_max = 2'

@@ -817,6 +817,19 @@ static void batch_failures(void **state)
 		{ "{\"responses\":[7]}", RS_ERR_PROTOCOL, "response 0: is a number, expected an object" },
 		{ "{\"responses\":[{\"id\":\"1\",\"status\":200,\"body\":{\"id\":\"u1\"}}]}",
 		  RS_ERR_PERMISSION, "userPrincipalName is missing" },
+		{ "{\"responses\":[{\"id\":\"1\",\"status\":200,\"body\":{\"id\":\"u2\","
+		  "\"userPrincipalName\":\"u2@c.example\",\"accountEnabled\":true}}]}",
+		  RS_ERR_PROTOCOL,
+		  "response 0 (u1): step 1 requested user u1, but its body is the object u2" },
+		{ "{\"responses\":[{\"id\":\"2\",\"status\":200,\"body\":{"
+		  "\"userPrincipalName\":\"u2@c.example\",\"accountEnabled\":true}}]}",
+		  RS_ERR_PROTOCOL, "step 2 requested user u2, but its body has no id" },
+		{ "{\"responses\":[{\"id\":\"1\",\"status\":200,\"body\":{\"id\":\"u1\","
+		  "\"@odata.type\":\"#microsoft.graph.group\",\"displayName\":\"Sales\"}}]}",
+		  RS_ERR_PROTOCOL,
+		  "step 1 requested user u1, but its body is of type #microsoft.graph.group" },
+		{ "{\"responses\":[{\"id\":\"1\",\"status\":200}]}", RS_ERR_PROTOCOL,
+		  "step 1 requested user u1, but its body is missing, expected a user object" },
 	};
 	static const char *const ids[] = { "u1", "u2" };
 
@@ -838,6 +851,8 @@ static void batch_failures(void **state)
 			fail_msg("case %zu: expected %s, got %s", i, err_name(cases[i].err),
 				 err_name(err));
 		expect_logged(logged, cases[i].logged);
+		if (c.users.count != 0)
+			fail_msg("case %zu: %zu users delivered, expected none", i, c.users.count);
 		free(logged);
 		graph_batch_result_release(&result);
 		collected_release(&c);
