@@ -789,41 +789,91 @@ static void describe_failure(const struct http_client *client, const struct atte
 		snprintf(out, size, "returned %ld", attempt->response.status);
 }
 
-/* Why the retry loop stopped retrying a transient failure. */
-enum give_up_reason {
+/* Whether a transient failure is retried, and if not, why. */
+enum retry_verdict {
+	RETRY,              /* wait and send the request again */
 	GIVE_UP_RETRIES,    /* http.max_retries retries were made */
 	GIVE_UP_BUDGET,     /* the next wait would exceed http.retry_budget */
 	GIVE_UP_TOO_LONG,   /* the server requested a wait beyond http.max_wait */
 };
 
-static enum rs_err give_up(const struct http_client *client, const struct attempt *attempt,
-			   const struct request *request, long retries, double wait,
-			   enum give_up_reason reason)
+/*
+ * Decides on retry number retry (1 for the first) after a wait of wait
+ * seconds, when the server requested requested seconds (0 for none).
+ */
+static enum retry_verdict judge_retry(const struct http_client *client, long retry,
+				      double requested, double wait)
 {
-	char failure[CURL_ERROR_SIZE + 64];
-	bool rate_limited = attempt->code == CURLE_OK && attempt->response.status == 429;
+	if (retry > client->options.max_retries)
+		return GIVE_UP_RETRIES;
+	if (requested > (double)client->options.max_wait)
+		return GIVE_UP_TOO_LONG;
+	if (client->shared->waited + wait > (double)client->options.retry_budget)
+		return GIVE_UP_BUDGET;
+	return RETRY;
+}
+
+/* Logs why subject is not retried; retries is the number already made. */
+static void log_give_up(const struct http_client *client, const char *subject, long retries,
+			double wait, double requested, enum retry_verdict verdict)
+{
 	const char *retries_word = retries == 1 ? "retry" : "retries";
 
-	describe_failure(client, attempt, failure, sizeof(failure));
-	switch (reason) {
+	switch (verdict) {
+	case RETRY:
+		break;
 	case GIVE_UP_RETRIES:
-		log_msg(LOG_ERROR, "%s %s %s; giving up after %ld %s (http.max_retries)",
-			request->method, request->log_url, failure, retries, retries_word);
+		log_msg(LOG_ERROR, "%s; giving up after %ld %s (http.max_retries)", subject,
+			retries, retries_word);
 		break;
 	case GIVE_UP_BUDGET:
-		log_msg(LOG_ERROR, "%s %s %s; giving up after %ld %s: waiting %.1f s more "
-			"would exceed the retry budget of %ld s (http.retry_budget)",
-			request->method, request->log_url, failure, retries, retries_word, wait,
-			client->options.retry_budget);
+		log_msg(LOG_ERROR, "%s; giving up after %ld %s: waiting %.1f s more would exceed "
+			"the retry budget of %ld s (http.retry_budget)", subject, retries,
+			retries_word, wait, client->options.retry_budget);
 		break;
 	case GIVE_UP_TOO_LONG:
-		log_msg(LOG_ERROR, "%s %s %s; giving up after %ld %s: the server requested a "
-			"wait of %.1f s, longer than http.max_wait (%ld s)",
-			request->method, request->log_url, failure, retries, retries_word, wait,
-			client->options.max_wait);
+		log_msg(LOG_ERROR, "%s; giving up after %ld %s: the server requested a wait of "
+			"%.1f s, longer than http.max_wait (%ld s)", subject, retries, retries_word,
+			requested, client->options.max_wait);
 		break;
 	}
-	return rate_limited ? RS_ERR_TEMPFAIL : RS_ERR_UNAVAILABLE;
+}
+
+/*
+ * Makes retry number retry of the failure that subject describes: logs it,
+ * counts it and waits wait seconds, unless judge_retry() gives up.  Then
+ * it logs why and returns RS_ERR_TEMPFAIL for a rate limit, else
+ * RS_ERR_UNAVAILABLE.
+ */
+static enum rs_err retry_or_give_up(struct http_client *client, const char *subject,
+				    long retry, double requested, double wait, bool rate_limited)
+{
+	enum retry_verdict verdict = judge_retry(client, retry, requested, wait);
+
+	if (verdict != RETRY) {
+		log_give_up(client, subject, retry - 1, wait, requested, verdict);
+		return rate_limited ? RS_ERR_TEMPFAIL : RS_ERR_UNAVAILABLE;
+	}
+
+	log_msg(LOG_WARN, "%s; retry %ld of %ld in %.1f s", subject, retry,
+		client->options.max_retries, wait);
+	client->stats.retries++;
+	client_wait(client, wait);
+	return RS_OK;
+}
+
+enum rs_err http_wait_for_retry(struct http_client *client, const char *subject, long retry,
+				double requested, bool rate_limited)
+{
+	double max_wait = (double)client->options.max_wait;
+	double wait;
+
+	if (requested > 0)
+		wait = requested < HTTP_MIN_WAIT ? HTTP_MIN_WAIT :
+		       requested > max_wait ? max_wait : requested;
+	else
+		wait = http_retry_wait(NULL, retry, max_wait, time(NULL), next_random(client));
+	return retry_or_give_up(client, subject, retry, requested, wait, rate_limited);
 }
 
 /*
@@ -839,16 +889,6 @@ static double requested_wait(const struct attempt *attempt)
 		return 0;
 	wait = http_retry_wait(&attempt->response, 1, 1e12, time(NULL), 0);
 	return wait > HTTP_MIN_WAIT ? wait : 0;
-}
-
-static void log_retry(const struct http_client *client, const struct attempt *attempt,
-		      const struct request *request, long retry, double wait)
-{
-	char failure[CURL_ERROR_SIZE + 64];
-
-	describe_failure(client, attempt, failure, sizeof(failure));
-	log_msg(LOG_WARN, "%s %s %s; retry %ld of %ld in %.1f s", request->method,
-		request->log_url, failure, retry, client->options.max_retries, wait);
 }
 
 /* Plans a pause when the response shows the rate limit nearly used up. */
@@ -948,6 +988,28 @@ static enum rs_err renew_request(struct http_client *client, struct request *req
 }
 
 /*
+ * Waits before retry number retry of request after the transient failure
+ * in *attempt, whose response it releases, or gives up as
+ * retry_or_give_up() does.
+ */
+static enum rs_err retry_attempt(struct http_client *client, const struct request *request,
+				 struct attempt *attempt, long retry)
+{
+	char failure[CURL_ERROR_SIZE + 64];
+	char subject[sizeof(failure) + LOG_URL_MAX + 16];
+	bool rate_limited = attempt->code == CURLE_OK && attempt->response.status == 429;
+	double requested = requested_wait(attempt);
+	double wait = http_retry_wait(attempt->code == CURLE_OK ? &attempt->response : NULL,
+				      retry, (double)client->options.max_wait, time(NULL),
+				      next_random(client));
+
+	describe_failure(client, attempt, failure, sizeof(failure));
+	snprintf(subject, sizeof(subject), "%s %s %s", request->method, request->log_url, failure);
+	http_response_release(&attempt->response);
+	return retry_or_give_up(client, subject, retry, requested, wait, rate_limited);
+}
+
+/*
  * Runs request until it gets a response worth returning, retrying transient
  * failures; every retry gets new credentials from the client's renewer.
  * When started is true, the first attempt is already under way in
@@ -963,9 +1025,6 @@ static enum rs_err run_request(struct http_client *client, const struct request 
 
 	for (long retries = 0;; retries++) {
 		enum attempt_outcome outcome;
-		double wait;
-		double requested;
-		int stop = -1;
 
 		if (retries > 0)
 			err = renew_request(client, &request, list, &body);
@@ -991,28 +1050,9 @@ static enum rs_err run_request(struct http_client *client, const struct request 
 			break;
 		}
 
-		wait = http_retry_wait(attempt->code == CURLE_OK ? &attempt->response : NULL,
-				       retries + 1, (double)client->options.max_wait, time(NULL),
-				       next_random(client));
-		requested = requested_wait(attempt);
-		if (retries >= client->options.max_retries)
-			stop = GIVE_UP_RETRIES;
-		else if (requested > (double)client->options.max_wait)
-			stop = GIVE_UP_TOO_LONG;
-		else if (client->shared->waited + wait > (double)client->options.retry_budget)
-			stop = GIVE_UP_BUDGET;
-		if (stop >= 0) {
-			err = give_up(client, attempt, &request, retries,
-				      stop == GIVE_UP_TOO_LONG ? requested : wait,
-				      (enum give_up_reason)stop);
-			http_response_release(&attempt->response);
+		err = retry_attempt(client, &request, attempt, retries + 1);
+		if (err != RS_OK)
 			break;
-		}
-
-		log_retry(client, attempt, &request, retries + 1, wait);
-		http_response_release(&attempt->response);
-		client->stats.retries++;
-		client_wait(client, wait);
 	}
 	renewal_release(&body);
 	return err;

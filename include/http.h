@@ -11,8 +11,11 @@
  * Retry-After (seconds, decimals allowed, or an HTTP date), else from
  * Okta's X-Rate-Limit-Reset measured against the response Date, else from
  * exponential backoff with full jitter.  Waits are capped by max_wait, and
- * all waiting in one client by retry_budget.  Each retry is logged with
- * the status, the wait and the IdP request id.
+ * all waiting in one client and its siblings by retry_budget.  Each retry
+ * is logged with the status, the wait and the IdP request id.  A caller
+ * that finds transient failures inside a 200 response, such as the
+ * sub-requests of a Graph $batch, sends them again itself, but waits
+ * through http_wait_for_retry() under the same policy.
  */
 #ifndef ROSTERSYNC_HTTP_H
 #define ROSTERSYNC_HTTP_H
@@ -149,6 +152,25 @@ enum rs_err http_post(struct http_client *client, const char *url,
 		      struct http_response *out);
 
 void http_response_release(struct http_response *response);
+
+/*
+ * Waits before retry number retry (1 for the first) of a transient failure
+ * that the caller retries itself, with the policy of http_get().
+ * requested is the wait in seconds that the server requested
+ * (Retry-After), or 0 for backoff with full jitter.  subject describes the
+ * failure in the log lines, in the shape "GET URL returned 429 (request id
+ * X)".  The retry is logged as a warning and counted in the client's
+ * stats, and its wait is taken from the retry budget.  Returns RS_OK after
+ * the wait.
+ *
+ * No retry is made when max_retries retries were made, when requested
+ * exceeds max_wait, or when the wait would exceed the retry budget that
+ * client shares with its siblings.  Then the reason is logged, and the
+ * result is RS_ERR_TEMPFAIL when rate_limited (the failure was a 429),
+ * else RS_ERR_UNAVAILABLE.
+ */
+enum rs_err http_wait_for_retry(struct http_client *client, const char *subject, long retry,
+				double requested, bool rate_limited);
 
 /* The index-th value of header name (case-insensitive), or NULL. */
 const char *http_response_header(const struct http_response *response,

@@ -1142,6 +1142,94 @@ static void get_rejects_disallowed_url(void **state)
 	free(logged);
 }
 
+/* Runs http_wait_for_retry() on client, checks its result and returns what it logged. */
+static char *wait_for_retry_logged(struct http_client *client, long retry, double requested,
+				   bool rate_limited, enum rs_err expected)
+{
+	struct capture capture;
+	enum rs_err err;
+	char *logged;
+
+	capture_start(&capture);
+	err = http_wait_for_retry(client, "POST http://x/$batch: step 1 returned 429", retry,
+				  requested, rate_limited);
+	logged = capture_stop(&capture);
+	if (err != expected)
+		fail_msg("retry %ld after %.1f s: got error %d, expected %d; log:\n%s", retry,
+			 requested, (int)err, (int)expected, logged);
+	return logged;
+}
+
+static void expect_in_log(char *logged, const char *expected)
+{
+	if (!strstr(logged, expected))
+		fail_msg("log has no \"%s\":\n%s", expected, logged);
+	free(logged);
+}
+
+/*
+ * A retry that the caller makes itself follows the policy of http_get(),
+ * within the retry budget that a client shares with its siblings.
+ */
+static void wait_for_retry_policy(void **state)
+{
+	struct http_options options = { 5, 3, 8, 4, NULL, NULL, 0 };
+	struct recorded_waits waits = { { 0 }, 0 };
+	struct http_client *client = NULL;
+	struct http_client *sibling = NULL;
+
+	(void)state;
+	assert_int_equal(http_client_new(&options, &client), RS_OK);
+	http_client_set_sleep(client, record_wait, &waits);
+	assert_int_equal(http_client_sibling(client, &sibling), RS_OK);
+
+	expect_in_log(wait_for_retry_logged(client, 1, 5, true, RS_ERR_TEMPFAIL),
+		      "POST http://x/$batch: step 1 returned 429; giving up after 0 retries: the "
+		      "server requested a wait of 5.0 s, longer than http.max_wait (4 s)");
+	assert_int_equal(waits.count, 0);
+
+	expect_in_log(wait_for_retry_logged(sibling, 1, 3, true, RS_OK),
+		      "POST http://x/$batch: step 1 returned 429; retry 1 of 3 in 3.0 s");
+	expect_in_log(wait_for_retry_logged(client, 2, 4, true, RS_OK), "retry 2 of 3 in 4.0 s");
+	assert_int_equal(waits.count, 2);
+	expect_seconds("the sibling's wait", true, waits.waits[0], 3);
+	expect_seconds("the client's wait", true, waits.waits[1], 4);
+
+	/* 7 s of the budget of 8 s are used, by the client and its sibling together. */
+	expect_in_log(wait_for_retry_logged(client, 3, 1.5, false, RS_ERR_UNAVAILABLE),
+		      "returned 429; giving up after 2 retries: waiting 1.5 s more would exceed "
+		      "the retry budget of 8 s (http.retry_budget)");
+	expect_in_log(wait_for_retry_logged(client, 4, 0.5, true, RS_ERR_TEMPFAIL),
+		      "returned 429; giving up after 3 retries (http.max_retries)");
+	assert_int_equal(waits.count, 2);
+	assert_int_equal(http_client_stats(client).retries, 1);
+	assert_int_equal(http_client_stats(sibling).retries, 1);
+	http_client_free(sibling);
+	http_client_free(client);
+}
+
+/* Without a requested wait, the wait is backoff with full jitter: at most 2^(retry - 1) s. */
+static void wait_for_retry_backs_off(void **state)
+{
+	struct http_options options = { 5, 3, 100, 60, NULL, NULL, 0 };
+	struct recorded_waits waits = { { 0 }, 0 };
+	struct http_client *client = NULL;
+
+	(void)state;
+	assert_int_equal(http_client_new(&options, &client), RS_OK);
+	http_client_set_sleep(client, record_wait, &waits);
+	for (long retry = 1; retry <= 3; retry++)
+		free(wait_for_retry_logged(client, retry, 0, false, RS_OK));
+	http_client_free(client);
+
+	assert_int_equal(waits.count, 3);
+	for (size_t i = 0; i < 3; i++) {
+		if (waits.waits[i] < HTTP_MIN_WAIT || waits.waits[i] > ldexp(1.0, (int)i))
+			fail_msg("wait %zu is %.3f s, expected %.2f to %.0f s", i, waits.waits[i],
+				 HTTP_MIN_WAIT, ldexp(1.0, (int)i));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1169,6 +1257,8 @@ int main(void)
 		cmocka_unit_test(get_caps_body_size),
 		cmocka_unit_test(get_paces_when_rate_limit_low),
 		cmocka_unit_test(get_rejects_disallowed_url),
+		cmocka_unit_test(wait_for_retry_policy),
+		cmocka_unit_test(wait_for_retry_backs_off),
 	};
 
 	/* The scripted server is on 127.0.0.1: keep every request off any proxy. */
