@@ -16,8 +16,6 @@
  * two pages are in memory.  The first request that finally fails ends the
  * read.
  */
-#include <errno.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1073,16 +1071,6 @@ static enum rs_err read_groups(struct reader *reader)
 
 /* ---- 4. directly assigned users ---- */
 
-static void wait_seconds(double seconds)
-{
-	struct timespec left;
-
-	left.tv_sec = (time_t)seconds;
-	left.tv_nsec = (long)((seconds - (double)left.tv_sec) * 1e9);
-	while (nanosleep(&left, &left) != 0 && errno == EINTR)
-		continue;
-}
-
 /* True for a directly assigned user whose record the read still needs. */
 static bool wants_direct_user(void *context, const char *id)
 {
@@ -1172,36 +1160,44 @@ static enum rs_err send_batch(struct reader *reader, const char *const *ids, siz
 }
 
 /*
- * Computes the wait before sending the failed sub-requests again: their
- * longest Retry-After, else 1, 2, 4 ... seconds, at most http.max_wait.
+ * Writes the subject of the retry log lines about the steps to send again
+ * of $batch number, which requested count users, such as "users $batch 1:
+ * 2 of 20 users were throttled or failed (first: 429, request id X)".
  */
-static double batch_wait(const struct reader *reader, double retry_after, long attempt)
-{
-	double max_wait = (double)reader->config->http.max_wait;
-	double wait = retry_after > 0 ? retry_after : ldexp(1.0, (int)attempt);
-
-	return wait > max_wait ? max_wait : wait;
-}
-
-/* Writes "first 429, request id X" about the first step to send again. */
-static void describe_first_retry(const struct graph_batch_result *result, char *out,
-				 size_t size)
+static void describe_batch_retry(const struct graph_batch_result *result, long number,
+				 size_t count, char *out, size_t size)
 {
 	if (result->retry_status == 0)
-		snprintf(out, size, "first: missing from the response");
+		snprintf(out, size, "users $batch %ld: %zu of %zu users were throttled or failed "
+			 "(first: missing from the response)", number, result->retry_count, count);
 	else
-		snprintf(out, size, "first: %ld, request id %s", result->retry_status,
+		snprintf(out, size, "users $batch %ld: %zu of %zu users were throttled or failed "
+			 "(first: %ld, request id %s)", number, result->retry_count, count,
+			 result->retry_status,
 			 result->retry_request_id ? result->retry_request_id : "none");
+}
+
+/* Adds the ids whose step returned 404 to the reader's deleted users. */
+static enum rs_err note_deleted_users(struct reader *reader,
+				      const struct graph_batch_result *result)
+{
+	for (size_t i = 0; i < result->not_found_count; i++) {
+		if (!str_map_put(&reader->deleted_users, result->not_found[i], 0))
+			return RS_ERR_INTERNAL;
+	}
+	return RS_OK;
 }
 
 /*
  * Reads the users in ids with one $batch request, and sends the
- * sub-requests that were throttled or failed again, as Graph's throttling
- * guidance recommends: after the longest Retry-After among them, up to
- * http.max_retries times.
+ * sub-requests that were throttled or failed again in a new $batch, as
+ * Graph's throttling guidance recommends.  Each retry waits through
+ * http_wait_for_retry(), with the policy and the retry budget of every
+ * other request: after the longest Retry-After among the steps, else
+ * after backoff.
  */
 static enum rs_err read_user_batch(struct reader *reader, const char *const *ids, size_t count,
-				   long number, double *waited)
+				   long number)
 {
 	struct graph_batch_result result;
 	const char *const *todo = ids;
@@ -1211,19 +1207,16 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 	enum rs_err err = RS_OK;
 
 	for (long attempt = 0; err == RS_OK && todo_count > 0; attempt++) {
-		char first[192];
+		char subject[256];
 		double retry_after;
 		bool throttled;
-		double wait;
 
 		err = send_batch(reader, todo, todo_count, number, &result);
-		for (size_t i = 0; err == RS_OK && i < result.not_found_count; i++) {
-			if (!str_map_put(&reader->deleted_users, result.not_found[i], 0))
-				err = RS_ERR_INTERNAL;
-		}
+		if (err == RS_OK)
+			err = note_deleted_users(reader, &result);
 		retry_after = result.retry_after;
 		throttled = result.retry_status == 429;
-		describe_first_retry(&result, first, sizeof(first));
+		describe_batch_retry(&result, number, count, subject, sizeof(subject));
 		for (size_t i = 0; i < retry_count; i++)
 			free(retry[i]);
 		free(retry);
@@ -1235,22 +1228,8 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 		if (err != RS_OK || retry_count == 0)
 			break;
 
-		wait = batch_wait(reader, retry_after, attempt);
-		if (attempt >= reader->config->http.max_retries ||
-		    *waited + wait > (double)reader->config->http.retry_budget) {
-			log_msg(LOG_ERROR, "users $batch %ld: %zu of %zu users could still not be read "
-				"after %ld %s (http.max_retries, http.retry_budget); %s", number,
-				retry_count, count, attempt, plural((size_t)attempt, "retry", "retries"),
-				first);
-			/* Like a plain request: a rate limit that did not clear is temporary. */
-			err = throttled ? RS_ERR_TEMPFAIL : RS_ERR_UNAVAILABLE;
-			break;
-		}
-		log_msg(LOG_WARN, "users $batch %ld: %zu of %zu users were throttled or failed; "
-			"retry %ld of %ld in %.1f s (%s)", number, retry_count, todo_count,
-			attempt + 1, reader->config->http.max_retries, wait, first);
-		wait_seconds(wait);
-		*waited += wait;
+		/* Like a plain request: a rate limit that did not clear is temporary. */
+		err = http_wait_for_retry(reader->http, subject, attempt + 1, retry_after, throttled);
 		todo = (const char *const *)retry;
 		todo_count = retry_count;
 	}
@@ -1263,14 +1242,13 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 static enum rs_err read_users_by_batch(struct reader *reader, const char *const *pending,
 				       size_t count)
 {
-	double waited = 0;
 	long batches = 0;
 	enum rs_err err = RS_OK;
 
 	for (size_t start = 0; err == RS_OK && start < count; start += GRAPH_BATCH_SIZE) {
 		size_t n = count - start < GRAPH_BATCH_SIZE ? count - start : GRAPH_BATCH_SIZE;
 
-		err = read_user_batch(reader, pending + start, n, ++batches, &waited);
+		err = read_user_batch(reader, pending + start, n, ++batches);
 	}
 	if (err == RS_OK)
 		log_msg(LOG_INFO, "read %zu directly assigned %s in %ld $batch %s", count,

@@ -784,14 +784,14 @@ test_graph_batch_step_failing_exits_69() {
 	graph_synced_roster
 	set_http max_wait 1
 	inject '[{"path":"/v1.0/users/u3","kind":"status","status":503}]'
-	expect_failed_read 69 'users \$batch 1: 1 of [0-9]+ users could still not be read after 2 retries'
+	expect_failed_read 69 'users \$batch 1: 1 of 5 users were throttled or failed \(first: 503, request id [0-9a-f-]{36}\); giving up after 2 retries \(http.max_retries\)'
 }
 
 test_graph_batch_step_throttled_exits_75() {
 	graph_synced_roster
 	set_http max_wait 1
 	inject '[{"path":"/v1.0/users/u3","kind":"rate_limit","retry_after":"0.2"}]'
-	expect_failed_read 75 'users \$batch 1: 1 of [0-9]+ users could still not be read after 2 retries'
+	expect_failed_read 75 'users \$batch 1: 1 of 5 users were throttled or failed \(first: 429, request id [0-9a-f-]{36}\); giving up after 2 retries \(http.max_retries\)'
 }
 
 test_graph_final_statuses_are_not_retried() {
@@ -874,4 +874,33 @@ test_graph_403_after_permission_removed_exits_77() {
 	graph_synced_roster
 	edit_data '.graph.forbidden_permissions = ["Application.Read.All"]'
 	expect_failed_read 77 "returned 403 Authorization_RequestDenied"
+}
+
+# A $batch step follows the retry policy of a plain request: a Retry-After
+# longer than http.max_wait (3 s) fails at once, without an early retry.
+test_graph_batch_step_wait_too_long_exits_75() {
+	graph_synced_roster
+	inject '[{"path":"/v1.0/users/u3","kind":"rate_limit","retry_after":"10"}]'
+	mark_requests
+	start=$(date +%s.%N)
+	expect_failed_read 75 'users \$batch 1: 1 of 5 users were throttled or failed \(first: 429, request id [0-9a-f-]{36}\); giving up after 0 retries: the server requested a wait of 10\.0 s, longer than http.max_wait \(3 s\)'
+
+	assert_eq "$(requests_since '"path":"/v1.0/$batch"')" 1 "batch requests"
+	awk -v s="$(elapsed_since "$start")" 'BEGIN { exit !(s < 3) }' ||
+		fail "the failed run took $(elapsed_since "$start") s, expected no wait"
+}
+
+# The waits of $batch step retries count against the same http.retry_budget
+# as those of plain requests.  Page 2 of the assignments waits 2 s and a
+# throttled step 1 s, so the budget of 3 s leaves no time for a second
+# retry of the step.
+test_graph_batch_retries_share_retry_budget() {
+	graph_synced_roster
+	set_http max_retries 5
+	set_http retry_budget 3
+	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"count\":2,\"kind\":\"rate_limit\",\"reset_in\":0,\"retry_after\":\"1\"},
+		{\"path\":\"/v1.0/users/u3\",\"count\":2,\"kind\":\"rate_limit\",\"retry_after\":\"1\"}]"
+	expect_failed_read 75 'users \$batch 1: 1 of 5 users were throttled or failed \(first: 429, request id [0-9a-f-]{36}\); giving up after 1 retry: waiting 1\.0 s more would exceed the retry budget of 3 s \(http.retry_budget\)'
+
+	assert_log "users \\\$batch 1: 1 of 5 users were throttled or failed \(first: 429, request id [0-9a-f-]{36}\); retry 1 of 5 in 1\.0 s"
 }

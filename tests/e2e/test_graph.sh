@@ -216,7 +216,21 @@ test_graph_batch_step_throttled_then_read() {
 
 	assert_eq "$(sql "SELECT state FROM members WHERE external_id='u3'")" active "u3"
 	assert_eq "$(graph_requests '/v1.0/$batch' POST)" 2 "batch requests"
-	assert_contains "$T/err" "users \$batch 1: 1 of 2 users were throttled or failed; retry 1 of 2 in 0.2 s (first: 429, request id "
+	assert_contains "$T/err" "users \$batch 1: 1 of 2 users were throttled or failed (first: 429, request id "
+	assert_contains "$T/err" "); retry 1 of 2 in 0.2 s"
+}
+
+# A $batch step sent again counts as a retry, like a retried request.
+test_graph_batch_retries_in_metrics() {
+	write_basic_graph
+	edit_data '.faults = [{path: "/v1.0/users/u3", count: 2, kind: "rate_limit",
+		retry_after: "0.2"}]'
+	start_graph "metrics:" "  textfile: $T/metrics.prom"
+	sync_ok
+
+	assert_eq "$(graph_requests '/v1.0/$batch' POST)" 3 "batch requests"
+	assert_eq "$(grep '^rostersync_last_run_idp_retries{' "$T/metrics.prom" | awk '{print $NF}')" \
+		2 "retries in the metrics"
 }
 
 # A $batch step that returns 200 with another user than the one it requested
