@@ -1091,15 +1091,56 @@ static void line_add_ids(struct log_line *line, const struct graph_error *error,
 	log_line_add(line, "]");
 }
 
+/*
+ * Finds the id that follows prefix in the path of url, up to the next '/',
+ * '?' or '#'.  Returns its start and sets *len, or returns NULL when the
+ * path does not contain prefix.
+ */
+static const char *url_segment_after(const char *url, const char *prefix, size_t *len)
+{
+	const char *start = strstr(url, prefix);
+
+	if (!start || start >= url + strcspn(url, "?#"))
+		return NULL;
+	start += strlen(prefix);
+	*len = strcspn(start, "/?#");
+	if (*len > IDENTITY_MAX_ID)
+		*len = IDENTITY_MAX_ID;
+	return start;
+}
+
+/*
+ * Writes what to do about a 404 on url.  A group or user that an
+ * assignment names may have been deleted since.  Any other object belongs
+ * to the enterprise app, which the read found at its start.
+ */
+static void write_not_found_hint(const char *url, char *out, size_t size)
+{
+	size_t len = 0;
+	const char *group = url_segment_after(url, "/v1.0/groups/", &len);
+	const char *user;
+
+	if (group && strncmp(group + len, "/members", 8) == 0) {
+		snprintf(out, size, "group %.*s was not found, perhaps deleted: if an assignment of "
+			 "the enterprise app names it, remove that assignment; else run again once "
+			 "the directory has caught up", (int)len, group);
+		return;
+	}
+	user = url_segment_after(url, "/v1.0/users/", &len);
+	if (user && strchr("?#", user[len]))
+		snprintf(out, size, "user %.*s was not found, perhaps deleted; a sync skips a "
+			 "deleted user that is assigned directly", (int)len, user);
+	else
+		snprintf(out, size, "the object was not found: it may have been deleted during the "
+			 "read; run again, and check graph.app_id if it persists");
+}
+
 static const char *error_hint(long status, const char *code)
 {
 	if (status == 401)
 		return "Microsoft Entra ID rejected the access token even after a new one was "
 		       "fetched: check graph.tenant_id, graph.client_id and the client secret or "
 		       "certificate";
-	if (status == 404)
-		return "the object was not found: it may have been deleted during the read; run "
-		       "again, and check graph.app_id if it persists";
 	if (status == 429)
 		return "Graph kept throttling: run again later or raise http.retry_budget";
 	if (status >= 500)
@@ -1129,6 +1170,7 @@ enum rs_err graph_report_error(const struct http_response *response, const char 
 	struct log_line line = { "", 0 };
 	struct graph_error error;
 	const char *safe_url = url ? url : "";
+	char hint[IDENTITY_MAX_ID + 256];
 	bool parsed = graph_parse_error(response->body, response->body_len, &error);
 
 	log_line_add(&line, "%s %.*s returned %ld", method, (int)strcspn(safe_url, "?#"), safe_url,
@@ -1141,6 +1183,11 @@ enum rs_err graph_report_error(const struct http_response *response, const char 
 	else
 		log_line_add(&line, " with an empty body");
 	line_add_ids(&line, &error, http_response_request_id(response));
+	if (response->status == 404)
+		write_not_found_hint(safe_url, hint, sizeof(hint));
+	else
+		snprintf(hint, sizeof(hint), "%s", error_hint(response->status,
+							      parsed ? error.code : NULL));
 
 	if (response->status == 403 && permission)
 		log_msg(LOG_ERROR, "%s; the app needs the application permission %s with admin "
@@ -1150,8 +1197,7 @@ enum rs_err graph_report_error(const struct http_response *response, const char 
 		log_msg(LOG_ERROR, "%s; the app lacks a permission: check its API permissions and "
 			"admin consent", line.text);
 	else
-		log_msg(LOG_ERROR, "%s; %s", line.text,
-			error_hint(response->status, parsed ? error.code : NULL));
+		log_msg(LOG_ERROR, "%s; %s", line.text, hint);
 	if (parsed)
 		graph_error_release(&error);
 	return error_for_status(response->status);

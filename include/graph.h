@@ -250,8 +250,9 @@ void graph_error_release(struct graph_error *error);
  * matching error: 401 and 403 give RS_ERR_PERMISSION, 429 RS_ERR_TEMPFAIL,
  * 5xx RS_ERR_UNAVAILABLE, others RS_ERR_PROTOCOL.  permission names the
  * application permission the request needs ("GroupMember.Read.All"), for
- * the 403 hint; NULL leaves it out.  A body that is not a Graph error is
- * quoted by its first 200 bytes.
+ * the 403 hint; NULL leaves it out.  The hint of a 404 on a group's
+ * members or on a user names that group or user.  A body that is not a
+ * Graph error is quoted by its first 200 bytes.
  */
 enum rs_err graph_report_error(const struct http_response *response, const char *method,
 			       const char *url, const char *permission);

@@ -177,6 +177,8 @@ test_graph_missing_group_exits_69() {
 	assert_eq "$(roster_digest)" "$before" "roster after the failed read"
 	assert_contains "$T/err" "group Gone (g-gone) assigned to the app was not found"
 	assert_contains "$T/err" "Request_ResourceNotFound"
+	assert_contains "$T/err" "group g-gone was not found, perhaps deleted: if an assignment of the enterprise app names it, remove that assignment"
+	assert_not_contains "$T/err" "graph.app_id"
 }
 
 test_graph_retry_after_decimal() {

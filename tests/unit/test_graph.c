@@ -938,6 +938,50 @@ static void report_error_table(void **state)
 	report(400, "", NULL, RS_ERR_PROTOCOL, empty);
 }
 
+/* A 404 names the group or user of its URL, and graph.app_id only for other objects. */
+static void report_not_found_hints(void **state)
+{
+	static const char body[] = "{\"error\":{\"code\":\"Request_ResourceNotFound\","
+				   "\"message\":\"x\"}}";
+	static const struct {
+		const char *url;
+		const char *hint;
+		bool names_app_id;
+	} cases[] = {
+		{ "https://graph.microsoft.com/v1.0/groups/g1/members?$select=id&$top=999",
+		  "; group g1 was not found, perhaps deleted: if an assignment of the enterprise app "
+		  "names it, remove that assignment; else run again once the directory has caught up",
+		  false },
+		{ "https://graph.microsoft.com/v1.0/users/u9?$select=id",
+		  "; user u9 was not found, perhaps deleted; a sync skips a deleted user that is "
+		  "assigned directly", false },
+		{ "https://graph.microsoft.com/v1.0/users/u9", "; user u9 was not found", false },
+		{ "https://graph.microsoft.com/v1.0/servicePrincipals/sp1/appRoleAssignedTo?$top=999",
+		  "; the object was not found", true },
+		{ "https://graph.microsoft.com/v1.0/groups?$filter=/v1.0/groups/g1/members",
+		  "; the object was not found", true },
+		{ "https://graph.microsoft.com/v1.0/users/u9/memberOf", "; the object was not found",
+		  true },
+	};
+	struct http_response response = { 404, (char *)body, strlen(body), NULL, 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct capture capture;
+		char *logged;
+
+		capture_start(&capture);
+		assert_int_equal(graph_report_error(&response, "GET", cases[i].url, NULL),
+				 RS_ERR_PROTOCOL);
+		logged = capture_stop(&capture);
+		expect_logged(logged, cases[i].hint);
+		if ((strstr(logged, "graph.app_id") != NULL) != cases[i].names_app_id)
+			fail_msg("case %zu: graph.app_id %s named: %s", i,
+				 cases[i].names_app_id ? "not" : "wrongly", logged);
+		free(logged);
+	}
+}
+
 /* ---- recorded responses ---- */
 
 static void recorded_service_principal(void **state)
@@ -1238,6 +1282,7 @@ int main(void)
 		cmocka_unit_test(batch_failures),
 		cmocka_unit_test(error_body_fields),
 		cmocka_unit_test(report_error_table),
+		cmocka_unit_test(report_not_found_hints),
 		cmocka_unit_test(recorded_service_principal),
 		cmocka_unit_test(recorded_assignments),
 		cmocka_unit_test(recorded_users_default),
