@@ -272,6 +272,7 @@ static void check_okta(struct checker *c)
 struct graph_found {
 	char *group_id;
 	char *group_name;
+	bool group_assigned;   /* group_id came from the app's assignments */
 	char *user_id;
 	bool limited;          /* a user came back without its attributes */
 };
@@ -347,6 +348,7 @@ static void remember_assignments(struct graph_found *found, const struct graph_a
 				found->group_name = strdup(items[i].display_name ?
 							   items[i].display_name :
 							   items[i].principal_id);
+				found->group_assigned = true;
 			}
 		}
 	}
@@ -450,6 +452,23 @@ static void graph_find_group(struct checker *c, struct graph_found *found)
 	http_response_release(&response);
 }
 
+/*
+ * Prints the FAIL line for a group whose members returned 404.  A sync
+ * then fails with RS_ERR_UNAVAILABLE, because it cannot know whom the
+ * group grants the app to, and the check fails with the same error.
+ */
+static void graph_missing_group(struct checker *c, const struct graph_found *found)
+{
+	if (found->group_assigned)
+		report(c, OUTCOME_FAIL, "group members", "group %.200s (%s) is assigned to the app "
+		       "but was not found: if it was deleted, remove its assignment from the "
+		       "enterprise app", found->group_name, found->group_id);
+	else
+		report(c, OUTCOME_FAIL, "group members", "group %.200s (%s) was not found: run the "
+		       "test again", found->group_name, found->group_id);
+	fail(c, RS_ERR_UNAVAILABLE);
+}
+
 static void graph_check_members(struct checker *c, struct graph_found *found)
 {
 	struct http_response response;
@@ -475,6 +494,8 @@ static void graph_check_members(struct checker *c, struct graph_found *found)
 		       GRAPH_PERMISSION_USERS);
 		found->limited = true;
 		fail(c, err);
+	} else if (response.status == 404) {
+		graph_missing_group(c, found);
 	} else {
 		graph_failed(c, "group members", GRAPH_PERMISSION_MEMBERS, &response, err);
 	}
@@ -482,6 +503,49 @@ static void graph_check_members(struct checker *c, struct graph_found *found)
 	free(id);
 }
 
+/* Stores the userPrincipalName of the first user of a listing in *context. */
+static enum rs_err note_first_user_name(void *context, const struct identity *user)
+{
+	char **user_name = context;
+
+	if (*user_name || !user->user_name)
+		return RS_OK;
+	*user_name = strdup(user->user_name);
+	return *user_name ? RS_OK : RS_ERR_INTERNAL;
+}
+
+/* Reads the first user of the tenant's user list and names it. */
+static void graph_check_first_user(struct checker *c)
+{
+	char *user_name = NULL;
+	const struct graph_object_sink sink = { note_first_user_name, NULL, NULL, &user_name,
+						NULL };
+	struct http_response response;
+	char *next = NULL;
+	char path[512];
+	enum rs_err err;
+
+	snprintf(path, sizeof(path), "/users?$select=%s&$top=1", GRAPH_USER_SELECT);
+	err = graph_get(c->config, c->auth, c->http, path, GRAPH_PERMISSION_USERS, &response);
+	if (err == RS_OK)
+		err = graph_parse_objects("users", response.body, response.body_len, true, &sink,
+					  &next);
+	if (err == RS_OK && user_name)
+		report(c, OUTCOME_OK, "users", "readable (%.200s, the first user of the tenant)",
+		       user_name);
+	else if (err == RS_OK)
+		report(c, OUTCOME_OK, "users", "readable, but the tenant's user list is empty");
+	else
+		graph_failed(c, "users", GRAPH_PERMISSION_USERS, &response, err);
+	http_response_release(&response);
+	free(user_name);
+	free(next);
+}
+
+/*
+ * Reads the assigned user that an earlier check found.  When there is
+ * none, or it was not found, the first user of the tenant is read instead.
+ */
 static void graph_check_user(struct checker *c, struct graph_found *found)
 {
 	struct http_response response;
@@ -491,31 +555,29 @@ static void graph_check_user(struct checker *c, struct graph_found *found)
 	enum rs_err err;
 
 	if (found->limited)
-		return;
-	if (id) {
-		snprintf(path, sizeof(path), "/users/%s?$select=%s", id, GRAPH_USER_SELECT);
-		err = graph_get(c->config, c->auth, c->http, path, GRAPH_PERMISSION_USERS, &response);
-		if (err == RS_OK)
-			err = graph_parse_user(response.body, response.body_len, &user);
+		goto out;
+	if (!id) {
+		graph_check_first_user(c);
+		goto out;
 	}
-	if (id && err != RS_OK && response.status == 404) {
+
+	snprintf(path, sizeof(path), "/users/%s?$select=%s", id, GRAPH_USER_SELECT);
+	err = graph_get(c->config, c->auth, c->http, path, GRAPH_PERMISSION_USERS, &response);
+	if (err == RS_OK)
+		err = graph_parse_user(response.body, response.body_len, &user);
+	if (err == RS_OK) {
+		report(c, OUTCOME_OK, "users", "readable (%.200s)",
+		       user.user_name ? user.user_name : found->user_id);
+	} else if (response.status == 404) {
 		report(c, OUTCOME_WARN, "users", "assigned user %s was not found, perhaps deleted",
 		       found->user_id);
-		http_response_release(&response);
-		free(id);
-		id = NULL;
-	}
-	if (!id) {
-		snprintf(path, sizeof(path), "/users?$select=%s&$top=1", GRAPH_USER_SELECT);
-		err = graph_list(c, path, GRAPH_PERMISSION_USERS, true, found, &response);
-	}
-	if (err == RS_OK)
-		report(c, OUTCOME_OK, "users", "readable%s%.200s%s", user.user_name ? " (" : "",
-		       user.user_name ? user.user_name : "", user.user_name ? ")" : "");
-	else
+		graph_check_first_user(c);
+	} else {
 		graph_failed(c, "users", GRAPH_PERMISSION_USERS, &response, err);
+	}
 	graph_user_release(&user);
 	http_response_release(&response);
+out:
 	free(id);
 }
 

@@ -25,7 +25,8 @@
  * Returns RS_OK when a sync could run, else the error of the first failed
  * check: RS_ERR_PERMISSION for rejected credentials or a missing
  * permission, RS_ERR_CONFIG for a wrong app id or unreadable secret,
- * RS_ERR_UNAVAILABLE when the IdP cannot be reached.
+ * RS_ERR_UNAVAILABLE when the IdP cannot be reached or, as in a sync, an
+ * assigned Graph group was not found.
  */
 enum rs_err check_run(const struct config *config, FILE *out);
 

@@ -149,3 +149,48 @@ test_check_graph_unreachable_exits_69() {
 	assert_rc 69
 	assert_contains "$T/out" "FAIL app: Microsoft Graph could not be reached"
 }
+
+# An assigned group that was deleted fails the check with the exit status
+# of a sync (69), and the message names the group and the fix.
+test_check_graph_deleted_group_exits_69() {
+	write_graph "$(jq -n --argjson u1 "$(graph_user u1 ada@contoso.example)" \
+		'{users: [$u1],
+		  assignments: [{principalId: "g-gone", principalType: "Group",
+				 principalDisplayName: "Old Sales"}, {principalId: "u1"}]}')"
+	start_graph
+	rs test -c "$T/config.yaml"
+
+	assert_rc 69
+	assert_contains "$T/out" "FAIL group members: group Old Sales (g-gone) is assigned to the app but was not found: if it was deleted, remove its assignment from the enterprise app"
+	assert_contains "$T/err" "GET http://127.0.0.1:$PORT/v1.0/groups/g-gone/members returned 404 Request_ResourceNotFound"
+	assert_contains "$T/err" "group g-gone was not found"
+	assert_not_contains "$T/err" "graph.app_id"
+
+	rs sync -c "$T/config.yaml"
+	assert_rc 69
+	assert_not_contains "$T/err" "graph.app_id"
+}
+
+# When the assigned user that the check reads was deleted, the check lists
+# the tenant's users instead and names the user it read there.
+test_check_graph_deleted_user_reads_another() {
+	write_graph "$(jq -n --argjson u2 "$(graph_user u2 bob@contoso.example)" \
+		'{users: [$u2], assignments: [{principalId: "u-gone", principalType: "User"}]}')"
+	start_graph
+	rs test -c "$T/config.yaml"
+
+	assert_rc 0
+	assert_contains "$T/out" "warn users: assigned user u-gone was not found, perhaps deleted"
+	assert_contains "$T/out" "ok   users: readable (u2@contoso.example, the first user of the tenant)"
+	assert_contains "$T/err" "user u-gone was not found"
+	assert_not_contains "$T/err" "graph.app_id"
+}
+
+test_check_graph_no_user_to_read() {
+	write_graph '{"assignments": [{"principalId": "u-gone", "principalType": "User"}]}'
+	start_graph
+	rs test -c "$T/config.yaml"
+
+	assert_rc 0
+	assert_contains "$T/out" "ok   users: readable, but the tenant's user list is empty"
+}
