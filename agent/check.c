@@ -411,7 +411,7 @@ static enum rs_err graph_list(struct checker *c, const char *path, const char *p
 			      bool users_untyped, struct graph_found *found,
 			      struct http_response *response)
 {
-	const struct graph_object_sink sink = { note_user, note_group, NULL, found, NULL };
+	const struct graph_object_sink sink = { note_user, note_group, NULL, found, NULL, NULL };
 	char *next = NULL;
 	enum rs_err err = graph_get(c->config, c->auth, c->http, path, permission, response);
 
@@ -519,7 +519,7 @@ static void graph_check_first_user(struct checker *c)
 {
 	char *user_name = NULL;
 	const struct graph_object_sink sink = { note_first_user_name, NULL, NULL, &user_name,
-						NULL };
+						NULL, NULL };
 	struct http_response response;
 	char *next = NULL;
 	char path[512];

@@ -364,7 +364,8 @@ struct listing {
 	const char *name;        /* "app role assignments", "members of group Sales" */
 	const char *permission;  /* named in a 403 hint */
 	enum rs_err (*on_page)(struct reader *reader, void *context, const char *where,
-			       const struct http_response *page, char **next_link);
+			       const struct http_response *page, struct page_ids *ids,
+			       char **next_link);
 	void *context;
 	const char *extra;       /* one extra request header, or NULL */
 	bool allow_not_found;    /* a 404 on the first page sets not_found */
@@ -467,20 +468,25 @@ static enum rs_err collect_page(struct reader *reader, struct listing *listing,
 
 /*
  * Hands a 200 page to the listing, which stores the page's next link in
- * *next_link.  The page's cJSON tree is allocated from the reader's arena.
+ * *next_link, and checks in pages that the page is new.  The page's cJSON
+ * tree is allocated from the reader's arena.
  */
 static enum rs_err handle_page(struct reader *reader, struct listing *listing,
-			       const struct http_response *response, char **next_link)
+			       struct page_log *pages, const struct http_response *response,
+			       char **next_link)
 {
 	const char *request_id = http_response_request_id(response);
 	char where[IDENTITY_MAX_TEXT + 256];
+	struct page_ids ids = { 0, 0 };
 	enum rs_err err;
 
 	snprintf(where, sizeof(where), "%s page %ld (request id %.100s)", listing->name,
 		 listing->pages, request_id ? request_id : "none");
 	json_arena_begin(&reader->arena, response->body_len * TREE_PER_BODY_BYTE + 65536);
-	err = listing->on_page(reader, listing->context, where, response, next_link);
+	err = listing->on_page(reader, listing->context, where, response, &ids, next_link);
 	json_arena_end(&reader->arena);
+	if (err == RS_OK)
+		err = page_log_note(pages, where, listing->pages, &ids, "Microsoft");
 	return err;
 }
 
@@ -548,6 +554,7 @@ static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 				const char *first_url)
 {
 	struct str_map followed = { 0 };
+	struct page_log pages = { NULL, 0, 0 };
 	char *url = strdup(first_url);
 	enum rs_err err = RS_ERR_INTERNAL;
 
@@ -567,7 +574,7 @@ static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 		err = collect_page(reader, listing, url, &response);
 		if (err == RS_OK && response.status == 200) {
 			prefetched = prefetch_next(reader, listing, &followed, &response);
-			err = handle_page(reader, listing, &response, &next);
+			err = handle_page(reader, listing, &pages, &response, &next);
 		}
 		if (err == RS_OK)
 			err = follow_next(reader, listing, &followed, prefetched, &next);
@@ -581,6 +588,7 @@ static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 	http_get_cancel(listing_lane(reader, listing)->http);
 	free(url);
 	str_map_release(&followed);
+	page_log_release(&pages);
 	return err;
 }
 
@@ -760,7 +768,8 @@ static enum rs_err record_assignment(struct reader *reader, const struct graph_a
 }
 
 static enum rs_err on_assignments_page(struct reader *reader, void *context, const char *where,
-				       const struct http_response *page, char **next_link)
+				       const struct http_response *page, struct page_ids *ids,
+				       char **next_link)
 {
 	struct graph_assignment *items = NULL;
 	size_t count = 0;
@@ -769,8 +778,10 @@ static enum rs_err on_assignments_page(struct reader *reader, void *context, con
 	(void)context;
 	err = graph_parse_assignments(where, page->body, page->body_len, &items, &count,
 				      next_link);
-	for (size_t i = 0; err == RS_OK && i < count; i++)
+	for (size_t i = 0; err == RS_OK && i < count; i++) {
+		page_ids_add(ids, items[i].principal_id);
 		err = record_assignment(reader, &items[i]);
+	}
 	log_msg(LOG_DEBUG, "%s: %zu assignments", where, count);
 	graph_assignments_free(items, count);
 	return err;
@@ -909,10 +920,11 @@ static void on_member_other(void *context, const char *type, const char *id)
 }
 
 static enum rs_err on_members_page(struct reader *reader, void *context, const char *where,
-				   const struct http_response *page, char **next_link)
+				   const struct http_response *page, struct page_ids *ids,
+				   char **next_link)
 {
 	const struct graph_object_sink sink = { on_member_user, on_member_group, on_member_other,
-						context, NULL };
+						context, NULL, ids };
 
 	(void)reader;
 	return graph_parse_objects(where, page->body, page->body_len, false, &sink, next_link);
@@ -1131,7 +1143,7 @@ static enum rs_err send_batch(struct reader *reader, const char *const *ids, siz
 	char *body = batch_body(ids, count);
 	struct request request = { "POST", url, { "Content-Type: application/json", NULL },
 				   body, body ? strlen(body) : 0 };
-	const struct graph_object_sink sink = { on_direct_user, NULL, NULL, reader, NULL };
+	const struct graph_object_sink sink = { on_direct_user, NULL, NULL, reader, NULL, NULL };
 	struct http_response response;
 	const char *request_id;
 	char where[160];
@@ -1258,10 +1270,11 @@ static enum rs_err read_users_by_batch(struct reader *reader, const char *const 
 }
 
 static enum rs_err on_tenant_users_page(struct reader *reader, void *context, const char *where,
-					const struct http_response *page, char **next_link)
+					const struct http_response *page, struct page_ids *ids,
+					char **next_link)
 {
 	const struct graph_object_sink sink = { on_direct_user, NULL, NULL, reader,
-						wants_direct_user };
+						wants_direct_user, ids };
 
 	(void)context;
 	return graph_parse_objects(where, page->body, page->body_len, true, &sink, next_link);

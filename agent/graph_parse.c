@@ -749,8 +749,12 @@ enum rs_err graph_parse_objects(const char *where, const char *body, size_t len,
 
 	err = read_next_link(where, root, next_link);
 	cJSON_ArrayForEach(item, value) {
+		const cJSON *id = member_of(item, "id");
+
 		if (err != RS_OK)
 			break;
+		if (cJSON_IsString(id))
+			page_ids_add(sink->ids, id->valuestring);
 		err = map_object(&element, item, users_untyped, sink);
 		element.index++;
 	}

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "logline.h"
 #include "okta.h"
+#include "pagelog.h"
 #include "strpool.h"
 
 /* Page sizes: the maximum for app users and app groups, the default for group members. */
@@ -888,17 +889,6 @@ static void url_set_release(struct url_set *set)
 
 struct group_reader;
 
-/*
- * One hash per page of a listing over the ids it listed, whatever their
- * order.  A page whose ids equal an earlier page's means the next links
- * loop with new cursors, which the repeated-link check cannot see.
- */
-struct page_hashes {
-	uint64_t *items;
-	size_t count;
-	size_t capacity;
-};
-
 struct reader {
 	const struct config *config;
 	struct http_client *http;   /* the app-user listing */
@@ -911,12 +901,12 @@ struct reader {
 
 /*
  * A paged listing and the handler of its pages.  The handler counts the
- * page's items and sums id_hash() over their ids.
+ * page's items and adds their ids to *ids (pagelog.h).
  */
 struct listing {
 	const char *name;   /* "app users", "members of group Sales" */
 	enum rs_err (*on_page)(void *context, const char *where, const struct http_response *page,
-			       size_t *items, uint64_t *ids_hash);
+			       size_t *items, struct page_ids *ids);
 	void *context;
 	bool allow_not_found;  /* a 404 on the first page ends the listing empty */
 	bool not_found;
@@ -929,7 +919,7 @@ struct cursor {
 	struct listing *listing;
 	struct http_client *http;
 	struct url_set followed;
-	struct page_hashes pages;
+	struct page_log pages;  /* to find a page served again under a new cursor */
 	char *url;          /* the page being fetched; NULL once the listing ended */
 	unsigned generation; /* auth_generation() when the page was requested */
 };
@@ -1057,52 +1047,6 @@ static enum rs_err collect_page(const struct reader *reader, struct cursor *curs
 	return RS_OK;
 }
 
-/* FNV-1a of id, mixed so that a sum over a page does not cancel out. */
-static uint64_t id_hash(const char *id)
-{
-	uint64_t hash = 1469598103934665603ULL;
-
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-		hash = (hash ^ *p) * 1099511628211ULL;
-	hash ^= hash >> 31;
-	return hash * 0x9e3779b97f4a7c15ULL;
-}
-
-/*
- * Records a page of count items whose ids sum to hash; fails when an
- * earlier page of the listing had the same ids.
- */
-static enum rs_err note_page(struct page_hashes *pages, const char *where, uint64_t hash,
-			     size_t count)
-{
-	uint64_t *grown;
-
-	if (count == 0)
-		return RS_OK;
-
-	for (size_t i = 0; i < pages->count; i++) {
-		if (pages->items[i] == hash) {
-			log_msg(LOG_ERROR, "%s: lists the same %zu items as page %zu, although its "
-				"link had a new cursor; the listing is looping, so the read stops "
-				"(run again, and report it to Okta support if it persists)", where,
-				count, i + 1);
-			return RS_ERR_PROTOCOL;
-		}
-	}
-
-	if (pages->count == pages->capacity) {
-		size_t capacity = pages->capacity ? 2 * pages->capacity : 64;
-
-		grown = realloc(pages->items, capacity * sizeof(*grown));
-		if (!grown)
-			return RS_ERR_INTERNAL;
-		pages->items = grown;
-		pages->capacity = capacity;
-	}
-	pages->items[pages->count++] = hash;
-	return RS_OK;
-}
-
 /* Hands a collected page to the listing's handler, and checks that it is new. */
 static enum rs_err handle_page(struct cursor *cursor, const struct http_response *response)
 {
@@ -1110,15 +1054,15 @@ static enum rs_err handle_page(struct cursor *cursor, const struct http_response
 	const char *request_id = http_response_request_id(response);
 	char where[256];
 	size_t items = 0;
-	uint64_t hash = 0;
+	struct page_ids ids = { 0, 0 };
 	enum rs_err err;
 
 	snprintf(where, sizeof(where), "%s page %ld (request id %.100s)", listing->name,
 		 listing->pages, request_id ? request_id : "none");
-	err = listing->on_page(listing->context, where, response, &items, &hash);
+	err = listing->on_page(listing->context, where, response, &items, &ids);
 	listing->items += items;
 	if (err == RS_OK)
-		err = note_page(&cursor->pages, where, hash, items);
+		err = page_log_note(&cursor->pages, where, listing->pages, &ids, "Okta");
 	if (err == RS_OK)
 		log_msg(LOG_DEBUG, "%s: %zu items", where, items);
 	return err;
@@ -1178,7 +1122,7 @@ static void cursor_close(struct cursor *cursor)
 		http_get_cancel(cursor->http);
 	free(cursor->url);
 	url_set_release(&cursor->followed);
-	free(cursor->pages.items);
+	page_log_release(&cursor->pages);
 	memset(cursor, 0, sizeof(*cursor));
 }
 
@@ -1230,7 +1174,7 @@ static const char *pages_word(long pages)
 
 static enum rs_err on_app_users_page(void *context, const char *where,
 				     const struct http_response *page, size_t *items,
-				     uint64_t *ids_hash)
+				     struct page_ids *ids)
 {
 	const struct reader *reader = context;
 	size_t first = reader->set->count;
@@ -1238,7 +1182,7 @@ static enum rs_err on_app_users_page(void *context, const char *where,
 					  reader->arena, items);
 
 	for (size_t i = first; err == RS_OK && i < reader->set->count; i++)
-		*ids_hash += id_hash(reader->set->items[i].external_id);
+		page_ids_add(ids, reader->set->items[i].external_id);
 	return err;
 }
 
@@ -1302,7 +1246,7 @@ struct group_reader {
 
 static enum rs_err on_app_groups_page(void *context, const char *where,
 				      const struct http_response *page, size_t *items,
-				      uint64_t *ids_hash)
+				      struct page_ids *ids)
 {
 	struct group_reader *groups = context;
 	size_t before = groups->count;
@@ -1311,7 +1255,7 @@ static enum rs_err on_app_groups_page(void *context, const char *where,
 
 	*items = groups->count - before;
 	for (size_t i = before; i < groups->count; i++)
-		*ids_hash += id_hash(groups->groups[i].id);
+		page_ids_add(ids, groups->groups[i].id);
 	return err;
 }
 
@@ -1346,7 +1290,7 @@ static enum rs_err label_member(struct group_reader *groups, size_t group, const
 
 static enum rs_err on_members_page(void *context, const char *where,
 				   const struct http_response *page, size_t *items,
-				   uint64_t *ids_hash)
+				   struct page_ids *ids_seen)
 {
 	struct group_reader *groups = context;
 	char **ids = NULL;
@@ -1354,7 +1298,7 @@ static enum rs_err on_members_page(void *context, const char *where,
 	enum rs_err err = parse_id_list(where, "user", page->body, page->body_len, &ids, &count);
 
 	for (size_t i = 0; err == RS_OK && i < count; i++) {
-		*ids_hash += id_hash(ids[i]);
+		page_ids_add(ids_seen, ids[i]);
 		if (groups->set_complete)
 			err = label_member(groups, groups->current, ids[i]);
 		else if (!defer_label(groups, ids[i]))

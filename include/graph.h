@@ -25,6 +25,7 @@
 #include "error.h"
 #include "http.h"
 #include "identity.h"
+#include "pagelog.h"
 
 struct graph_service_principal;
 
@@ -166,6 +167,7 @@ struct graph_object_sink {
 	 * failed by a user the read does not need.
 	 */
 	bool (*wants_user)(void *context, const char *id);
+	struct page_ids *ids;  /* when set, receives the id of every object of the page */
 };
 
 /*

@@ -861,6 +861,13 @@ test_graph_looping_cursor_exits_76() {
 	assert_eq "$(graph_later_page_requests)" 1 "requests for page 2"
 }
 
+# Page 2's @odata.nextLink has a new value each time but serves page 2 again.
+test_graph_looping_new_cursor_exits_76() {
+	graph_synced_roster
+	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"count\":50,\"kind\":\"loop_new_cursor\"}]"
+	expect_failed_read 76 "app role assignments page 3 \(request id [-a-f0-9]+\): lists the same 2 items as page 2"
+}
+
 test_graph_token_expiring_mid_run_is_renewed() {
 	graph_synced_roster
 	: > "$T/token.log"

@@ -44,7 +44,8 @@ static enum rs_err check_group(void *context, const char *id, const char *name)
 	return RS_OK;
 }
 
-static const struct graph_object_sink sink = { check_user, check_group, NULL, NULL, NULL };
+static const struct graph_object_sink sink = { check_user, check_group, NULL, NULL, NULL,
+						NULL };
 
 /* A link that the scan finds must be the parsed one whenever the page parses. */
 static void check_scanned_link(const char *body, size_t len, enum rs_err parsed,

@@ -161,7 +161,8 @@ static void collected_release(struct collected *c)
 static enum rs_err parse_objects(const char *json, size_t len, bool users_untyped,
 				 struct collected *c, char **next_link)
 {
-	const struct graph_object_sink sink = { collect_user, collect_group, collect_other, c, NULL };
+	const struct graph_object_sink sink = { collect_user, collect_group, collect_other, c,
+						NULL, NULL };
 
 	return graph_parse_objects("page 1", json, len, users_untyped, &sink, next_link);
 }
@@ -767,7 +768,7 @@ static void batch_statuses(void **state)
 		"  \"innerError\":{\"request-id\":\"req-429\"}}}},"
 		"{\"id\":\"4\",\"status\":503,\"headers\":{\"retry-after\":\"2\"}}]}";
 	static const char *const ids[] = { "u1", "u2", "u3", "u4", "u5" };
-	const struct graph_object_sink sink = { collect_user, NULL, NULL, NULL, NULL };
+	const struct graph_object_sink sink = { collect_user, NULL, NULL, NULL, NULL, NULL };
 	struct graph_object_sink with_context = sink;
 	struct graph_batch_result result;
 	struct collected c;
@@ -836,7 +837,7 @@ static void batch_failures(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct collected c;
-		const struct graph_object_sink sink = { collect_user, NULL, NULL, &c, NULL };
+		const struct graph_object_sink sink = { collect_user, NULL, NULL, &c, NULL, NULL };
 		struct graph_batch_result result;
 		struct capture capture;
 		enum rs_err err;
