@@ -121,54 +121,61 @@ bool json_field_printable_ascii(const char *text)
 	return true;
 }
 
-bool json_field_string(const struct json_element *element, const cJSON *object,
-		       const char *key, const char *path, size_t max, const char **out)
+/*
+ * Sets *item to the string member key of object, or NULL when it is absent
+ * or null.  Returns false after logging when it is another type or longer
+ * than max bytes.
+ */
+static bool string_member(const struct json_element *element, const cJSON *object,
+			  const char *key, const char *path, size_t max, const cJSON **item)
 {
-	const cJSON *item = object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
-
-	*out = NULL;
-	if (!item || cJSON_IsNull(item))
+	*item = object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
+	if (!*item || cJSON_IsNull(*item)) {
+		*item = NULL;
 		return true;
-	if (!cJSON_IsString(item) || !item->valuestring) {
+	}
+	if (!cJSON_IsString(*item) || !(*item)->valuestring) {
 		json_field_error(element, "%s is %s, expected a string", path,
-				 json_field_type_name(item));
+				 json_field_type_name(*item));
 		return false;
 	}
-	if (strlen(item->valuestring) > max) {
+	if (strlen((*item)->valuestring) > max) {
 		json_field_error(element, "%s is longer than %zu bytes", path, max);
 		return false;
 	}
-	if (!identity_text_valid(item->valuestring)) {
+	return true;
+}
+
+bool json_field_string(const struct json_element *element, const cJSON *object,
+		       const char *key, const char *path, size_t max, const char **out)
+{
+	const cJSON *item;
+
+	*out = NULL;
+	if (!string_member(element, object, key, path, max, &item))
+		return false;
+	if (item && !identity_text_valid(item->valuestring)) {
 		json_field_error(element, "%s is not valid UTF-8 or contains control characters",
 				 path);
 		return false;
 	}
-	*out = item->valuestring;
+	*out = item ? item->valuestring : NULL;
 	return true;
 }
 
 bool json_field_text(const struct json_element *element, const cJSON *object,
 		     const char *key, const char *path, const char **out)
 {
-	const cJSON *item = object ? cJSON_GetObjectItemCaseSensitive(object, key) : NULL;
+	const cJSON *item;
 
 	*out = NULL;
-	if (!item || cJSON_IsNull(item))
-		return true;
-	if (!cJSON_IsString(item) || !item->valuestring) {
-		json_field_error(element, "%s is %s, expected a string", path,
-				 json_field_type_name(item));
+	if (!string_member(element, object, key, path, IDENTITY_MAX_TEXT, &item))
 		return false;
-	}
-	if (strlen(item->valuestring) > IDENTITY_MAX_TEXT) {
-		json_field_error(element, "%s is longer than %d bytes", path, IDENTITY_MAX_TEXT);
-		return false;
-	}
-	if (!identity_text_blank_controls(item->valuestring)) {
+	if (item && !identity_text_blank_controls(item->valuestring)) {
 		json_field_error(element, "%s is not valid UTF-8", path);
 		return false;
 	}
-	*out = item->valuestring;
+	*out = item ? item->valuestring : NULL;
 	return true;
 }
 

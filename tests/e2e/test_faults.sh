@@ -411,13 +411,20 @@ test_looping_new_cursor_exits_76() {
 	assert_eq "$(page_two_requests)" 3 "requests for page 2"
 }
 
-# The same loop on a group's member listing (1,200 members, two pages).
-test_group_members_new_cursor_loop_exits_76() {
-	printf '{"faults": [{"path": "/api/v1/groups/00g0001/users", "page": 2, "count": 50,
-		"kind": "loop_new_cursor"}]}\n' > "$T/settings.json"
+# Runs a sync of 12,000 generated users, of whom the 1,200 of group 00g0001
+# fill two member pages, with the fault $1 (JSON) on page 2 of that group.
+sync_with_group_page_two_fault() {
+	printf '{"faults": [%s]}\n' "$(jq -c --argjson fault "$1" \
+		'{path: "/api/v1/groups/00g0001/users", page: 2} + $fault' <<< 'null')" \
+		> "$T/settings.json"
 	start_fake --synthetic 12000 --groups 1 --data "$T/settings.json"
 	SEATS=20000 write_config
 	rs sync -c "$T/config.yaml"
+}
+
+# The same loop on a group's member listing.
+test_group_members_new_cursor_loop_exits_76() {
+	sync_with_group_page_two_fault '{"count": 50, "kind": "loop_new_cursor"}'
 
 	assert_rc 76
 	assert_log "members of group Group 1 \(00g0001\) page 3 \(request id [A-Za-z0-9]+\): lists the same 200 items as page 2"
@@ -427,11 +434,7 @@ test_group_members_new_cursor_loop_exits_76() {
 # A group deleted between two pages of its member listing: page 2 returns
 # 404.  The run fails as temporary (75), not as a config error (78).
 test_group_deleted_during_read_exits_75() {
-	printf '{"faults": [{"path": "/api/v1/groups/00g0001/users", "page": 2, "kind": "status",
-		"status": 404}]}\n' > "$T/settings.json"
-	start_fake --synthetic 12000 --groups 1 --data "$T/settings.json"
-	SEATS=20000 write_config
-	rs sync -c "$T/config.yaml"
+	sync_with_group_page_two_fault '{"kind": "status", "status": 404}'
 
 	assert_rc 75
 	assert_log "members of group Group 1 \(00g0001\) page 2 returned 404: the group was deleted during the read; run again"
