@@ -532,7 +532,8 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 		if (err == RS_OK)
 			printf("%s added as %s\n", args->email, member_state_name(state));
 	} else if (strcmp(command, "members remove") == 0) {
-		err = roster_member_remove(roster, run_id, args->email, time(NULL));
+		err = roster_member_remove(roster, run_id, args->email, config->team.seats,
+					   time(NULL));
 		if (err == RS_OK)
 			printf("%s unassigned\n", args->email);
 	} else {

@@ -691,11 +691,23 @@ static bool plan_attribute_update(struct planner *p, const struct match *match)
 	return entry && apply_identity(p, &entry->after, match->identity);
 }
 
+/* A member that may get a seat: an identity's, or a kept waiting member. */
+struct candidate {
+	struct match *match;    /* NULL for a kept member */
+	struct member *kept;    /* a waiting member no identity claimed, kept as it is */
+	const char *email;
+	const char *external_id;
+	int64_t waiting_since;
+	bool waiting;
+};
+
 /*
  * Plans a member that no identity claimed.  Sets *keeps_seat when it stays
- * active (a kept manual member, or one whose identity was skipped).
+ * active (a kept manual member, or one whose identity was skipped), and
+ * *waits when it stays waiting for a seat.
  */
-static bool plan_unclaimed(struct planner *p, struct member *member, bool *keeps_seat)
+static bool plan_unclaimed(struct planner *p, struct member *member, bool *keeps_seat,
+			   bool *waits)
 {
 	const struct plan_input *in = p->in;
 	bool linked = member->external_id != NULL && member->source &&
@@ -704,6 +716,7 @@ static bool plan_unclaimed(struct planner *p, struct member *member, bool *keeps
 	struct plan_entry *entry;
 
 	*keeps_seat = false;
+	*waits = false;
 	if (member->state == MEMBER_UNASSIGNED)
 		return true;
 
@@ -722,6 +735,8 @@ static bool plan_unclaimed(struct planner *p, struct member *member, bool *keeps
 
 	if (!reason) {
 		*keeps_seat = member->state == MEMBER_ACTIVE;
+		*waits = member->state == MEMBER_WAITING &&
+			 !p->marks[member_index(p, member)].protected;
 		return true;
 	}
 
@@ -734,31 +749,34 @@ static bool plan_unclaimed(struct planner *p, struct member *member, bool *keeps
 	return true;
 }
 
-static bool plan_unclaimed_all(struct planner *p)
+/* Plans every unclaimed member; kept waiting members join the seat candidates. */
+static bool plan_unclaimed_all(struct planner *p, struct candidate *candidates, size_t *count)
 {
 	for (size_t i = 0; i < p->in->members->count; i++) {
 		struct member *member = &p->in->members->items[i];
 		bool keeps_seat;
+		bool waits;
 
 		if (p->marks[i].claimed_by)
 			continue;
-		if (!plan_unclaimed(p, member, &keeps_seat))
+		if (!plan_unclaimed(p, member, &keeps_seat, &waits))
 			return false;
 		if (keeps_seat)
 			p->plan->seats_used++;
+		if (waits)
+			candidates[(*count)++] = (struct candidate){
+				.kept = member,
+				.email = member->email,
+				.external_id = member->external_id ? member->external_id : "",
+				.waiting = true,
+				.waiting_since = member->state_since,
+			};
 	}
 	return true;
 }
 
-/* Step 5: seats. */
 
-struct candidate {
-	struct match *match;
-	const char *email;
-	const char *external_id;
-	int64_t waiting_since;
-	bool waiting;
-};
+/* Step 5: seats. */
 
 static int compare_candidates(const void *a, const void *b)
 {
@@ -775,10 +793,28 @@ static int compare_candidates(const void *a, const void *b)
 	return order ? order : strcmp(x->external_id, y->external_id);
 }
 
+/* Gives the kept waiting member of c the free seat. */
+static bool give_kept_seat(struct planner *p, struct candidate *c)
+{
+	struct plan_entry *entry = add_entry(p, PLAN_ASSIGN, c->kept,
+					     keep_text(p, "seat became free"));
+
+	if (!entry)
+		return false;
+	entry->after.state = MEMBER_ACTIVE;
+	entry->after.state_since = p->in->now;
+	p->plan->seats_used++;
+	return true;
+}
+
 static bool give_seat(struct planner *p, struct candidate *c)
 {
 	struct match *match = c->match;
-	struct plan_entry *entry = add_entry(p, PLAN_ASSIGN, match->member, assign_reason(p, match));
+	struct plan_entry *entry;
+
+	if (c->kept)
+		return give_kept_seat(p, c);
+	entry = add_entry(p, PLAN_ASSIGN, match->member, assign_reason(p, match));
 
 	if (!entry || !apply_identity(p, &entry->after, match->identity))
 		return false;
@@ -795,6 +831,8 @@ static bool deny_seat(struct planner *p, struct candidate *c)
 	struct match *match = c->match;
 	struct plan_entry *entry;
 
+	if (c->kept)
+		return true;
 	if (c->waiting)
 		return plan_attribute_update(p, match);
 
@@ -868,7 +906,7 @@ static bool demote_over_limit(struct planner *p, struct match **staying, size_t 
 static bool plan_identities(struct planner *p)
 {
 	size_t n = p->in->identities->count;
-	struct candidate *candidates = calloc(n + 1, sizeof(*candidates));
+	struct candidate *candidates = calloc(n + p->in->members->count + 1, sizeof(*candidates));
 	struct match **staying = calloc(n + 1, sizeof(*staying));
 	size_t candidate_count = 0, staying_count = 0;
 	bool ok = candidates && staying;
@@ -898,7 +936,7 @@ static bool plan_identities(struct planner *p)
 		}
 	}
 
-	ok = ok && plan_unclaimed_all(p);
+	ok = ok && plan_unclaimed_all(p, candidates, &candidate_count);
 	ok = ok && demote_over_limit(p, staying, staying_count);
 	for (size_t i = 0; ok && i < staying_count; i++) {
 		if (!staying[i]->skipped)

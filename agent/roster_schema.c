@@ -170,6 +170,10 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 	[STMT_MEMBER_BY_EMAIL] =
 		"SELECT " MEMBER_COLUMNS " FROM members WHERE email_key = lower(?1)"
 		" ORDER BY state = 'unassigned', updated_at DESC, id DESC LIMIT 1",
+	/* The member a free seat goes to: waiting longest, then by email. */
+	[STMT_MEMBER_LONGEST_WAITING] =
+		"SELECT " MEMBER_COLUMNS " FROM members WHERE state = 'waiting'"
+		" ORDER BY state_since, email_key, id LIMIT 1",
 	[STMT_MEMBER_SET_STATE] =
 		"UPDATE members SET state = ?2, state_since = ?3, updated_at = ?3,"
 		" given_name = coalesce(?4, given_name),"

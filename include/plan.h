@@ -8,7 +8,8 @@
  *
  * Order: unassigns, then updates, then assigns, then waits; within each,
  * by lower-case email and then external id.  Seats go to waiting members
- * first (longest waiting first), then to new assignments in that order.
+ * first (longest waiting first, kept manual members among them), then to
+ * new assignments in that order.
  */
 #ifndef ROSTERSYNC_PLAN_H
 #define ROSTERSYNC_PLAN_H

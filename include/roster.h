@@ -171,13 +171,15 @@ enum rs_err roster_approval_used(struct roster *roster, const char *plan_id, boo
  * active or waiting member has (compared case-insensitively) gives
  * RS_ERR_USAGE; an unassigned member with it is reactivated instead.
  * member_remove marks the member unassigned; an unknown email gives
- * RS_ERR_USAGE, and an unassigned member is left as it is.
+ * RS_ERR_USAGE, and an unassigned member is left as it is.  When that
+ * frees one of seats, the member waiting longest gets it, in the same
+ * transaction.
  */
 enum rs_err roster_member_add(struct roster *roster, const char *run_id,
 			      const struct member *member, long seats, int64_t now,
 			      enum member_state *state_out);
 enum rs_err roster_member_remove(struct roster *roster, const char *run_id,
-				 const char *email, int64_t now);
+				 const char *email, long seats, int64_t now);
 
 /*
  * Hands the team back to manual management, drops the triggers and writes

@@ -84,6 +84,37 @@ test_release_then_take_over() {
 	sync_ok
 }
 
+# A seat freed by hand goes to the member waiting longest; after a take
+# over, a manual member still waiting gets the next seat a sync frees.
+test_freed_seats_go_to_waiting_members() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=3 MAX_PERCENT=0 write_config
+	sync_ok
+	rs release -c "$T/config.yaml"
+	rs members add -c "$T/config.yaml" a@example.com
+	rs members add -c "$T/config.yaml" b@example.com
+	assert_contains "$T/out" "b@example.com added as waiting"
+	rs members add -c "$T/config.yaml" c@example.com
+
+	rs members remove -c "$T/config.yaml" a@example.com
+	assert_rc 0
+	assert_eq "$(sql "SELECT state FROM members WHERE email='b@example.com'")" active \
+		"b after a was removed"
+	assert_eq "$(sql "SELECT reason FROM events WHERE op='assign' AND email='b@example.com'")" \
+		"seat became free" "event of b"
+	assert_eq "$(sql "SELECT state FROM members WHERE email='c@example.com'")" waiting \
+		"c after a was removed"
+
+	edit_data '.assignments.users -= ["00u0001"]'
+	sync_ok --take-over
+	assert_eq "$(sql "SELECT state FROM members WHERE email='c@example.com'")" active \
+		"c after the sync freed a seat"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 3 "active members"
+	sync_ok
+	assert_contains "$T/err" "no change"
+}
+
 test_foreign_database_is_refused() {
 	users 2 | write_users
 	start_fake --data "$T/data.json"

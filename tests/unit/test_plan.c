@@ -440,6 +440,39 @@ static void unmanaged_members_follow_policy(void **state)
 	assert_int_equal(f->plan.seats_used, 1);
 }
 
+/*
+ * A kept manual member who waits competes for free seats with the IdP's
+ * waiting members, longest waiting first; without a free seat it stays as
+ * it is.
+ */
+static void kept_waiting_member_gets_free_seat(void **state)
+{
+	struct fixture *f = *state;
+	const struct plan_entry *e;
+
+	add_active(f, "00u1", "ada@example.com");
+	add_active(f, "00u2", "bob@example.com");
+	add_member(f, 1, "okta", "00u1", "ada@example.com", MEMBER_ACTIVE, 100);
+	add_member(f, 2, "okta", "00u2", "bob@example.com", MEMBER_WAITING, 400);
+	add_member(f, 3, "manual", NULL, "old@example.com", MEMBER_WAITING, 300);
+	f->in.seats = 2;
+	build(f);
+
+	e = entry_for(f, "old@example.com");
+	assert_non_null(e);
+	assert_int_equal(e->op, PLAN_ASSIGN);
+	assert_string_equal(e->reason, "seat became free");
+	assert_int_equal(e->after.state, MEMBER_ACTIVE);
+	assert_int_equal(e->after.state_since, 5000);
+	assert_null(entry_for(f, "bob@example.com"));
+	assert_int_equal(f->plan.seats_used, 2);
+
+	f->in.seats = 1;
+	build(f);
+	assert_null(entry_for(f, "old@example.com"));
+	assert_int_equal(f->plan.count, 0);
+}
+
 static void lowered_limit_moves_newest_waiting(void **state)
 {
 	struct fixture *f = *state;
@@ -604,6 +637,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(drifted_row_is_reverted, setup, teardown),
 		cmocka_unit_test_setup_teardown(deleted_row_is_reassigned, setup, teardown),
 		cmocka_unit_test_setup_teardown(unmanaged_members_follow_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(kept_waiting_member_gets_free_seat, setup, teardown),
 		cmocka_unit_test_setup_teardown(lowered_limit_moves_newest_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(group_only_assignment_names_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(suspended_with_bad_email_loses_seat, setup, teardown),

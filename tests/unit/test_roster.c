@@ -766,18 +766,21 @@ static void manual_add_remove_when_unmanaged(void **state)
 	/* Same address in another case: a duplicate. */
 	assert_int_equal(roster_member_add(f->roster, "run-m3", &again, 5, NOW, NULL),
 			 RS_ERR_USAGE);
-	assert_int_equal(roster_member_remove(f->roster, "run-m4", "nobody@example.com", NOW),
+	assert_int_equal(roster_member_remove(f->roster, "run-m4", "nobody@example.com", 100, NOW),
 			 RS_ERR_USAGE);
 
-	assert_int_equal(roster_member_remove(f->roster, "run-m5", "Ada@Example.com", NOW + 1),
+	/* Removing the seated member gives the seat to the waiting one. */
+	assert_int_equal(roster_member_remove(f->roster, "run-m5", "Ada@Example.com", 1, NOW + 1),
 			 RS_OK);
 	snapshot(f, &members, NULL, NULL);
 	assert_int_equal(find_email(&members, "ada@example.com")->state, MEMBER_UNASSIGNED);
 	assert_int_equal(find_email(&members, "ada@example.com")->state_since, NOW + 1);
+	assert_int_equal(find_email(&members, "bob@example.com")->state, MEMBER_ACTIVE);
+	assert_int_equal(find_email(&members, "bob@example.com")->state_since, NOW + 1);
 	member_list_release(&members);
 
 	/* Removing it again changes nothing and writes no event. */
-	assert_int_equal(roster_member_remove(f->roster, "run-m6", "ada@example.com", NOW + 2),
+	assert_int_equal(roster_member_remove(f->roster, "run-m6", "ada@example.com", 100, NOW + 2),
 			 RS_OK);
 
 	/* Adding it again reactivates the same row with the new given name. */
@@ -792,12 +795,15 @@ static void manual_add_remove_when_unmanaged(void **state)
 	assert_string_equal(members.items[0].email, "ada@example.com");
 	member_list_release(&members);
 
-	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events"), 4);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events"), 5);
 	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events WHERE op = 'add'"
 				   " AND run_id = 'run-m2'"
 				   " AND reason = 'added by hand; no free seat, waiting'"), 1);
 	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events WHERE op = 'remove'"
 				   " AND run_id = 'run-m5' AND reason = 'removed by hand'"), 1);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events WHERE op = 'assign'"
+				   " AND run_id = 'run-m5' AND email = 'bob@example.com'"
+				   " AND reason = 'seat became free'"), 1);
 }
 
 static void manual_add_rejected_while_managed(void **state)
@@ -811,7 +817,7 @@ static void manual_add_rejected_while_managed(void **state)
 
 	assert_int_equal(roster_member_add(f->roster, "run-m1", &carol, 10, NOW, NULL),
 			 RS_ERR_PERMISSION);
-	assert_int_equal(roster_member_remove(f->roster, "run-m2", "a@example.com", NOW),
+	assert_int_equal(roster_member_remove(f->roster, "run-m2", "a@example.com", 100, NOW),
 			 RS_ERR_PERMISSION);
 
 	assert_int_equal(query_int(f->path, "SELECT count(*) FROM members"), 2);
@@ -884,7 +890,7 @@ static void shell_writes_after_release(void **state)
 				   " AND reason = 'roster released to manual management'"), 1);
 
 	/* Manual commands work again, and a second release is a no-op. */
-	assert_int_equal(roster_member_remove(f->roster, "run-m", "b@example.com", NOW + 101),
+	assert_int_equal(roster_member_remove(f->roster, "run-m", "b@example.com", 100, NOW + 101),
 			 RS_OK);
 	assert_int_equal(roster_release(f->roster, "run-release-2", NOW + 102), RS_OK);
 	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events WHERE op = 'release'"),
