@@ -84,7 +84,7 @@ test_release_then_take_over() {
 	sync_ok
 }
 
-# A seat freed by hand goes to the member waiting longest; after a take
+# A seat freed by hand goes to the member waiting longest.  After a take
 # over, a manual member still waiting gets the next seat a sync frees.
 test_freed_seats_go_to_waiting_members() {
 	users 2 | write_users
