@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +64,39 @@ void run_new_id(char *buf, size_t size)
 	snprintf(buf, size, "%s-%02x%02x%02x", stamp, random[0], random[1], random[2]);
 }
 
+/*
+ * Gives the lock file that root just created the owner of the roster file,
+ * as SQLite does for the roster's -wal and -shm files, so that a run by
+ * hand as root does not lock the service user out.
+ */
+static void own_like_roster(int fd, const char *roster_path)
+{
+	struct stat roster;
+
+	if (geteuid() != 0 || stat(roster_path, &roster) != 0)
+		return;
+	if (fchown(fd, roster.st_uid, roster.st_gid) != 0)
+		log_msg(LOG_WARN, "cannot give the lock file of %s the roster's owner (uid %u): %s",
+			roster_path, (unsigned)roster.st_uid, strerror(errno));
+}
+
+/* Logs why the lock file at path cannot be opened, naming its owner when it has one. */
+static void report_lock_error(const char *path, const char *roster_path, int error)
+{
+	struct stat lock;
+
+	if (error == EACCES && stat(path, &lock) == 0) {
+		log_msg(LOG_ERROR, "cannot open the lock file %s: %s; it belongs to uid %u (mode "
+			"%03o), so give it the owner of the roster, e.g. \"chown --reference=%s "
+			"%s\"", path, strerror(error), (unsigned)lock.st_uid,
+			(unsigned)(lock.st_mode & 0777), roster_path, path);
+		return;
+	}
+	log_msg(LOG_ERROR, "cannot create the lock file %s beside roster.path: %s; "
+		"check that the directory of roster.path (%s) exists and is writable",
+		path, strerror(error), roster_path);
+}
+
 enum rs_err run_lock(const struct config *config, int *fd_out)
 {
 	char path[4096];
@@ -72,11 +106,10 @@ enum rs_err run_lock(const struct config *config, int *fd_out)
 	snprintf(path, sizeof(path), "%s.lock", config->roster.path);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		log_msg(LOG_ERROR, "cannot create the lock file %s beside roster.path: %s; "
-			"check that the directory of roster.path (%s) exists and is writable",
-			path, strerror(errno), config->roster.path);
+		report_lock_error(path, config->roster.path, errno);
 		return RS_ERR_IO;
 	}
+	own_like_roster(fd, config->roster.path);
 
 	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited++) {
 		if (errno != EWOULDBLOCK || waited >= RUN_LOCK_WAIT_SECONDS * 10) {

@@ -174,3 +174,42 @@ test_plan_runs_while_sync_holds_lock() {
 	assert_eq "$(sql "SELECT state FROM members WHERE external_id = '00u0001'")" active \
 		"user 00u0001 after the plan"
 }
+
+# Runs rostersync as the unprivileged user 65534, as a service user would.
+rs_as_service_user() {
+	RC=0
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$RS_BIN" "$@" > "$T/out" 2> "$T/err" ||
+		RC=$?
+	cat "$T/out" "$T/err" >> "$T/all-output"
+}
+
+# A run by hand as root that creates the lock file gives it the roster's
+# owner, so the service user's next run still gets the lock.  A lock file
+# the service user cannot open is reported with its owner and the fix.
+test_root_run_keeps_lock_usable_for_service_user() {
+	[ "$(id -u)" = 0 ] || skip "needs root to run as another user"
+	command -v setpriv > /dev/null || skip "setpriv (util-linux) not installed"
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	mkdir "$T/state"
+	chown 65534:65534 "$T/state"
+	chmod 755 "$T"
+	chmod 644 "$T/config.yaml" "$T/token"
+	sed -i "s#^  path: .*#  path: $T/state/roster.db#" "$T/config.yaml"
+
+	rs_as_service_user sync -c "$T/config.yaml"
+	assert_rc 0
+	rm "$T/state/roster.db.lock"
+	rs sync -c "$T/config.yaml"
+	assert_rc 0
+	assert_eq "$(stat -c %u "$T/state/roster.db.lock")" 65534 "owner of the lock file"
+	rs_as_service_user sync -c "$T/config.yaml"
+	assert_rc 0
+
+	chown 0:0 "$T/state/roster.db.lock"
+	rs_as_service_user sync -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/err" "it belongs to uid 0 (mode 600), so give it the owner of the roster"
+	assert_contains "$T/err" "chown --reference=$T/state/roster.db $T/state/roster.db.lock"
+}
