@@ -1858,6 +1858,23 @@ static bool is_single_line(const struct secret *secret)
 	       memchr(value, '\0', len) == NULL;
 }
 
+/*
+ * Warns when systemd passed credentials but none named name: the unit loads
+ * INSTANCE.token (or .secret, .key), so the config's tenant: differs from
+ * the unit's instance name.
+ */
+static void warn_credential_missing(const struct config *config, const char *name)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+	if (dir == NULL || dir[0] == '\0')
+		return;
+	log_msg(LOG_WARN, "%s: $CREDENTIALS_DIRECTORY (%s) has no credential %s, so the secret "
+		"is read from the config's file or variable instead; the unit loads credentials "
+		"named after its instance (rostersync@NAME loads NAME.token), so set tenant: in "
+		"%s to the instance name", config->path, dir, name, config->path);
+}
+
 /* Reads the secret from the first source that the config or systemd provides. */
 static enum rs_err read_secret(const struct config *config, const struct secret_lookup *lookup,
 			       struct secret **out, char *source, size_t source_size)
@@ -1869,6 +1886,7 @@ static enum rs_err read_secret(const struct config *config, const struct secret_
 	err = secret_from_credentials(source + strlen("systemd credential "), out);
 	if (err != RS_OK || *out != NULL)
 		return err;
+	warn_credential_missing(config, source + strlen("systemd credential "));
 
 	if (lookup->file != NULL) {
 		snprintf(source, source_size, "%s (%s)", lookup->file_key, lookup->file);

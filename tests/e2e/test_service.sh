@@ -314,3 +314,20 @@ test_cron_example_is_a_system_crontab_line() {
 	case "$line" in *%*) fail "an unescaped % ends the command in crontab: $line" ;; esac
 	[ "$(tail -c 1 "$cron" | od -An -c | tr -d ' ')" = '\n' ] || fail "no newline at the end"
 }
+
+# systemd passes credentials named after the unit's instance.  When the one
+# the tenant needs is missing (the config's tenant: differs from the
+# instance name), the run says so and reads the config's token file.
+test_credential_named_after_other_instance_warns() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	mkdir "$T/creds"
+	cp "$T/token" "$T/creds/acme.token"
+	CREDENTIALS_DIRECTORY=$T/creds rs sync -c "$T/config.yaml"
+
+	assert_rc 0
+	assert_contains "$T/err" "\$CREDENTIALS_DIRECTORY ($T/creds) has no credential e2e.token"
+	assert_contains "$T/err" "set tenant: in $T/config.yaml to the instance name"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 2 "active members"
+}
