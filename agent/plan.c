@@ -1045,9 +1045,26 @@ static size_t count_seat_losses(const struct plan *plan)
 	return losses;
 }
 
+/*
+ * Writes "N unassigns", or, when some of the losses move active members to
+ * the waiting list (a lowered seat limit), "N seat losses (U unassigns, W
+ * members moved to the waiting list)".
+ */
+static void describe_losses(const struct plan *plan, size_t losses, char *out, size_t size)
+{
+	size_t unassigns = plan->counts[PLAN_UNASSIGN];
+
+	if (losses == unassigns)
+		snprintf(out, size, "%zu unassigns", losses);
+	else
+		snprintf(out, size, "%zu seat losses (%zu unassigns, %zu members moved to the "
+			 "waiting list)", losses, unassigns, losses - unassigns);
+}
+
 static bool check_threshold(const struct plan_input *in, struct plan *plan)
 {
 	size_t unassigns = count_seat_losses(plan);
+	char what[160];
 	bool over_count;
 	bool over_percent;
 	char *reason;
@@ -1059,20 +1076,19 @@ static bool check_threshold(const struct plan_input *in, struct plan *plan)
 	over_percent = in->max_unassign_percent > 0 && plan->active_before > 0 &&
 		       unassigns * 100 > (size_t)in->max_unassign_percent * plan->active_before;
 
+	describe_losses(plan, unassigns, what, sizeof(what));
 	if (in->identities->count == 0 && plan->counts[PLAN_UNASSIGN] > 0)
 		reason = format_text("%s returned no assigned users, which would unassign %zu members",
 				     in->source_title, unassigns);
 	else if (over_count && over_percent)
-		reason = format_text("%zu unassigns exceed sync.max_unassign (%ld) and are more than "
-				     "sync.max_unassign_percent (%ld%%) of %zu active members",
-				     unassigns, in->max_unassign, in->max_unassign_percent,
-				     plan->active_before);
+		reason = format_text("%s exceed sync.max_unassign (%ld) and are more than "
+				     "sync.max_unassign_percent (%ld%%) of %zu active members", what,
+				     in->max_unassign, in->max_unassign_percent, plan->active_before);
 	else if (over_count)
-		reason = format_text("%zu unassigns exceed sync.max_unassign (%ld)", unassigns,
-				     in->max_unassign);
+		reason = format_text("%s exceed sync.max_unassign (%ld)", what, in->max_unassign);
 	else if (over_percent)
-		reason = format_text("%zu unassigns are more than sync.max_unassign_percent (%ld%%) "
-				     "of %zu active members", unassigns, in->max_unassign_percent,
+		reason = format_text("%s are more than sync.max_unassign_percent (%ld%%) of %zu "
+				     "active members", what, in->max_unassign_percent,
 				     plan->active_before);
 	else
 		return true;

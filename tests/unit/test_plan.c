@@ -598,7 +598,9 @@ static void lowered_limit_counts_for_threshold(void **state)
 
 	assert_int_equal(f->plan.counts[PLAN_WAIT], 9);
 	assert_true(f->plan.threshold_tripped);
-	assert_non_null(strstr(f->plan.threshold_reason, "9 unassigns"));
+	assert_string_equal(f->plan.threshold_reason, "9 seat losses (0 unassigns, 9 members moved "
+			    "to the waiting list) are more than sync.max_unassign_percent (20%) "
+			    "of 10 active members");
 }
 
 static void plan_id_follows_roster_version(void **state)
