@@ -346,16 +346,22 @@ static enum rs_err decide_and_apply(struct run *run)
 	return apply_plan(run, NULL);
 }
 
+/*
+ * Logs the counts of the plan.  A blocked plan was not applied, so its
+ * counts are what it would do, and the seats are those used now.
+ */
 static void log_summary(const struct run *run)
 {
 	const struct plan *plan = &run->plan;
+	bool blocked = run->outcome && strcmp(run->outcome, "blocked") == 0;
 
 	log_msg(LOG_INFO,
-		"run %s %s: assigned %zu, updated %zu, unassigned %zu, waiting %zu, "
-		"skipped %zu; %zu of %ld seats used",
-		run->id, run->outcome, plan->counts[PLAN_ASSIGN], plan->counts[PLAN_UPDATE],
-		plan->counts[PLAN_UNASSIGN], plan->counts[PLAN_WAIT], plan->problem_count,
-		plan->seats_used, run->config->team.seats);
+		"run %s %s: %sassigned %zu, updated %zu, unassigned %zu, waiting %zu, "
+		"skipped %zu; %zu of %ld seats used%s",
+		run->id, run->outcome, blocked ? "not applied: " : "", plan->counts[PLAN_ASSIGN],
+		plan->counts[PLAN_UPDATE], plan->counts[PLAN_UNASSIGN], plan->counts[PLAN_WAIT],
+		plan->problem_count, blocked ? plan->active_before : plan->seats_used,
+		run->config->team.seats, blocked ? " now" : "");
 }
 
 /* The outcome stored in the run record: a failed run is "failed" whatever it got to. */

@@ -27,6 +27,10 @@ expect_tripped() {
 	assert_eq "$(roster_digest)" "$BEFORE" "roster after the tripped run"
 	assert_contains "$T/err" "deletion threshold: $1; nothing was applied"
 	assert_contains "$T/out" "The deletion threshold stopped this run: $1."
+	# The summary gives the seats used now, not those the plan would leave.
+	assert_contains "$T/err" "blocked: not applied: assigned "
+	assert_contains "$T/err" \
+		"$(sql "SELECT count(*) FROM members WHERE state='active'") of ${SEATS:-100} seats used now"
 }
 
 unassigned_count() {
