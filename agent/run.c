@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,13 +98,38 @@ static void report_lock_error(const char *path, const char *roster_path, int err
 		path, strerror(error), roster_path);
 }
 
+/*
+ * Writes the lock file's path: the roster file's path with symbolic links
+ * resolved, and ".lock".  Two configs that reach one roster through a link
+ * then share one lock.  A roster that does not exist yet resolves through
+ * its directory.
+ */
+static void lock_path(const char *roster_path, char *out, size_t size)
+{
+	char *resolved = realpath(roster_path, NULL);
+	char *dir_copy = strdup(roster_path);
+	char *base_copy = strdup(roster_path);
+	char *dir = NULL;
+
+	if (resolved)
+		snprintf(out, size, "%s.lock", resolved);
+	else if (dir_copy && base_copy && (dir = realpath(dirname(dir_copy), NULL)))
+		snprintf(out, size, "%s/%s.lock", dir, basename(base_copy));
+	else
+		snprintf(out, size, "%s.lock", roster_path);
+	free(resolved);
+	free(dir);
+	free(dir_copy);
+	free(base_copy);
+}
+
 enum rs_err run_lock(const struct config *config, int *fd_out)
 {
 	char path[4096];
 	int fd;
 
 	*fd_out = -1;
-	snprintf(path, sizeof(path), "%s.lock", config->roster.path);
+	lock_path(config->roster.path, path, sizeof(path));
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		report_lock_error(path, config->roster.path, errno);

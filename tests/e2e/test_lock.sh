@@ -1,4 +1,5 @@
-# test_lock.sh - one run per tenant: the flock(2) on "<roster.path>.lock".
+# test_lock.sh - one run per tenant: the flock(2) on "<roster.path>.lock"
+# (symbolic links in roster.path resolved).
 #
 # A sync waits up to 10 seconds for another run of the same tenant, then
 # exits 75 with a message that names the lock file.  The kernel releases the
@@ -68,6 +69,32 @@ test_second_run_waits_for_first() {
 	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'assign'")" 5 "assign events"
 	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
 		"no change" "outcome of the second run"
+}
+
+# A config that reaches the roster through a symbolic link shares its lock:
+# the lock file is named after the resolved path.
+test_symlinked_roster_path_shares_lock() {
+	users 5 | write_users
+	start_fake --data "$T/data.json" --latency-ms 1000
+	write_config
+	ln -s "$T/roster.db" "$T/alias.db"
+	sed "s#^  path: .*#  path: $T/alias.db#" "$T/config.yaml" > "$T/alias.yaml"
+	chmod 600 "$T/alias.yaml"
+	sync_in_background first
+	first_pid=$BG_PID
+	wait_for_lock_held
+
+	rs sync -c "$T/alias.yaml"
+	second_rc=$RC
+	wait "$first_pid"
+	first_rc=$?
+	collect_background first
+
+	assert_eq "$first_rc" 0 "exit status of the first run"
+	assert_eq "$second_rc" 0 "exit status of the second run"
+	assert_contains "$T/err" "waiting for another run of tenant e2e to finish"
+	[ ! -e "$T/alias.db.lock" ] || fail "the run through the link made its own lock file"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'assign'")" 5 "assign events"
 }
 
 test_held_lock_exits_75_after_bound() {
