@@ -311,12 +311,14 @@ static enum rs_err block_plan(struct run *run)
 
 	log_msg(LOG_ERROR, "deletion threshold: %s; nothing was applied", plan->threshold_reason);
 	printf("The deletion threshold stopped this run: %s.\n", plan->threshold_reason);
-	printf("Pending unassigns:\n");
+	printf("Members who would lose their seat:\n");
 	for (size_t i = 0; i < plan->count; i++) {
 		const struct plan_entry *e = &plan->entries[i];
+		bool demoted = e->op == PLAN_WAIT && e->before && e->before->state == MEMBER_ACTIVE;
 
-		if (e->op == PLAN_UNASSIGN)
-			printf("  %s  %s  (%s)\n", e->after.email ? e->after.email : "-",
+		if (e->op == PLAN_UNASSIGN || demoted)
+			printf("  %s  %s  %s  (%s)\n", plan_op_name(e->op),
+			       e->after.email ? e->after.email : "-",
 			       e->after.external_id ? e->after.external_id : "-", e->reason);
 	}
 	printf("Plan id: %s\n", plan->id);

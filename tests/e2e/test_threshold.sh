@@ -69,6 +69,22 @@ test_either_limit_trips_with_both_set() {
 	expect_tripped "3 unassigns are more than sync.max_unassign_percent (20%) of 10 active members"
 }
 
+# Lowering team.seats moves active members to the waiting list; they lose
+# their seat, so they count and are listed.
+test_lowered_seat_limit_lists_members_losing_seats() {
+	users 8 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=5 write_config
+	sync_ok
+	BEFORE=$(roster_digest)
+	sed -i 's/^  seats: 5$/  seats: 3/' "$T/config.yaml"
+	SEATS=3 expect_tripped "2 seat losses (0 unassigns, 2 members moved to the waiting list) are more than sync.max_unassign_percent (20%) of 5 active members"
+
+	assert_eq "$(grep -c '^  wait  .*(seat limit lowered to 3)$' "$T/out")" 2 "members listed"
+	assert_contains "$T/out" "Members who would lose their seat:"
+	assert_contains "$T/err" "5 of 3 seats used now"
+}
+
 test_limits_are_inclusive() {
 	# Exactly at both limits: 2 unassigns, 20 % of 10 members.
 	MAX_UNASSIGN=2 MAX_PERCENT=20 threshold_roster 10
