@@ -337,7 +337,8 @@ static const char *shorten(const char *text, char *buf, size_t size)
 
 /*
  * Reads the whole config file into *buf.  A missing file, one that is not
- * a regular file and one that is too large stop loading.  A file writable
+ * a regular file (opened without blocking, so a FIFO cannot hang the run)
+ * and one that is too large stop loading.  A file writable
  * by group or others is reported but still parsed, so that all problems
  * show at once.
  */
@@ -346,7 +347,7 @@ static bool read_config_file(struct loader *loader, char **buf, size_t *len)
 	struct stat st;
 	size_t total = 0;
 	bool ok = false;
-	int fd = open(loader->file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd = open(loader->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	*buf = NULL;
 	if (fd < 0) {

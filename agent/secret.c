@@ -91,13 +91,14 @@ enum secret_origin { ORIGIN_FILE, ORIGIN_CREDENTIAL };
 
 /*
  * Opens path without following a symbolic link and checks what fstat(2)
- * reports about the descriptor.  Returns the descriptor, -1 after logging
+ * reports about the descriptor.  O_NONBLOCK keeps a FIFO from blocking the
+ * open; fstat then rejects it.  Returns the descriptor, -1 after logging
  * why, or -2 when a credential does not exist.
  */
 static int open_secret_file(const char *path, enum secret_origin origin)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0) {
 		if (errno == ENOENT && origin == ORIGIN_CREDENTIAL)

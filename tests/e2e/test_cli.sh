@@ -105,3 +105,21 @@ test_killed_run_is_not_a_success() {
 	rs status -c "$T/config.yaml"
 	assert_contains "$T/out" "unfinished"
 }
+
+# A FIFO given as the config or as the token file is rejected at once
+# instead of blocking the run until something writes to it.
+test_fifo_config_and_token_are_rejected() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	mkfifo "$T/fifo.yaml"
+	timeout 10 "$RS_BIN" sync -c "$T/fifo.yaml" > "$T/out" 2> "$T/err" && RC=0 || RC=$?
+	assert_rc 78
+	assert_contains "$T/err" "not a regular file; give the path of a YAML file"
+
+	rm "$T/token"
+	mkfifo "$T/token"
+	timeout 10 "$RS_BIN" sync -c "$T/config.yaml" > "$T/out" 2> "$T/err" && RC=0 || RC=$?
+	assert_rc 78
+	assert_contains "$T/err" "not a regular file"
+}
