@@ -718,9 +718,11 @@ static const char *error_hint(long status, const char *code, const char *url, bo
 		return oauth_error_hint(status);
 	if (status == 401 && code && strcmp(code, "E0000011") == 0)
 		return "the API token is invalid or expired: create a new token in the Okta Admin "
-		       "Console (Security > API > Tokens) and update okta.api_token_file";
+		       "Console (Security > API > Tokens) and put it where the config reads it: "
+		       "okta.api_token_file, okta.api_token_env or the systemd credential";
 	if (status == 401)
-		return "Okta rejected the credentials: check okta.api_token_file or okta.api_token_env";
+		return "Okta rejected the credentials: check the token in okta.api_token_file, "
+		       "okta.api_token_env or the systemd credential";
 	if (status == 403 && code && strcmp(code, "E0000006") == 0 && group_url)
 		return "the token's admin lacks permission to read this group's members: use a "
 		       "Read-only Administrator token, or an admin role whose resource set "

@@ -1499,7 +1499,8 @@ static void recorded_errors(void **state)
 		  "Invalid paging request.", "(causes: Invalid cursor.)" },
 		{ "error_401_E0000011_invalid_token.body.json", 401, RS_ERR_PERMISSION, "E0000011",
 		  "Invalid token provided", "create a new token in the Okta Admin Console "
-		  "(Security > API > Tokens) and update okta.api_token_file" },
+		  "(Security > API > Tokens) and put it where the config reads it: "
+		  "okta.api_token_file, okta.api_token_env or the systemd credential" },
 		{ "error_403_E0000006_access_denied.body.json", 403, RS_ERR_PERMISSION, "E0000006",
 		  "You do not have permission to perform the requested action",
 		  "use a Read-only Administrator token or grant okta.apps.read" },
