@@ -34,8 +34,15 @@ enum rs_err roster_sqlite_error(struct roster *roster, const char *operation)
 {
 	int code = sqlite3_errcode(roster->db) & 0xff;
 
-	log_msg(LOG_ERROR, "roster %s: %s failed: %s", roster->path, operation,
-		sqlite3_errmsg(roster->db));
+	if (code == SQLITE_READONLY)
+		log_msg(LOG_ERROR, "roster %s: %s failed: %s; the roster, its -wal and -shm files "
+			"and its directory must be writable by the user running rostersync (uid %u), "
+			"even to read it, because of the WAL journal: run the command as the roster's "
+			"owner, for example with sudo -u", roster->path, operation,
+			sqlite3_errmsg(roster->db), (unsigned)geteuid());
+	else
+		log_msg(LOG_ERROR, "roster %s: %s failed: %s", roster->path, operation,
+			sqlite3_errmsg(roster->db));
 
 	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
 		return RS_ERR_TEMPFAIL;

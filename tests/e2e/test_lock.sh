@@ -240,3 +240,22 @@ test_root_run_keeps_lock_usable_for_service_user() {
 	assert_contains "$T/err" "it belongs to uid 0 (mode 600), so give it the owner of the roster"
 	assert_contains "$T/err" "chown --reference=$T/state/roster.db $T/state/roster.db.lock"
 }
+
+# A user who may read the roster but not write beside it cannot open it,
+# because the WAL journal needs the -shm file: the error says so.
+test_status_by_reader_without_write_access_explains() {
+	[ "$(id -u)" = 0 ] || skip "needs root to run as another user"
+	command -v setpriv > /dev/null || skip "setpriv (util-linux) not installed"
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	chmod 755 "$T"
+	chmod 644 "$T/config.yaml" "$T/roster.db"
+	rm -f "$T/roster.db-shm" "$T/roster.db-wal"
+
+	rs_as_service_user status -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/err" "must be writable by the user running rostersync (uid 65534)"
+	assert_contains "$T/err" "run the command as the roster's owner"
+}
