@@ -214,9 +214,20 @@ static bool name_valid(const char *name)
 	return !name || (strlen(name) <= IDENTITY_MAX_TEXT && identity_text_valid(name));
 }
 
+/* The long name of option, e.g. "config", for messages. */
+static const char *option_name(int option)
+{
+	for (const struct option *o = long_options; o->name; o++) {
+		if (o->val == option)
+			return o->name;
+	}
+	return "?";
+}
+
 static enum rs_err parse_options(const struct cli_command *command, int argc, char **argv,
 				 struct cli_args *args)
 {
+	bool seen[128] = { false };
 	int option;
 
 	optind = 1;
@@ -229,9 +240,13 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 		if (option == '?' || option == ':')
 			return usage_error(command, "invalid option or missing value: %s",
 					   argv[optind - 1]);
+		if (seen[option])
+			return usage_error(command, "option --%s given twice; give it once",
+					   option_name(option));
+		seen[option] = true;
 		if (store_option(command, option, args) != RS_OK)
-			return usage_error(command, "option not accepted by this command: %s",
-					   argv[optind - 1]);
+			return usage_error(command, "option not accepted by this command: --%s",
+					   option_name(option));
 	}
 
 	if (command->needs_email && optind < argc)

@@ -14,6 +14,12 @@ test_usage_errors_exit_64() {
 	rs members add -c x.yaml
 	assert_rc 64
 	assert_contains "$T/err" "EMAIL"
+	rs sync -c a.yaml -c b.yaml
+	assert_rc 64
+	assert_contains "$T/err" "option --config given twice; give it once"
+	rs members list -c x.yaml --given-name Ada
+	assert_rc 64
+	assert_contains "$T/err" "option not accepted by this command: --given-name"
 }
 
 test_version_and_help() {
