@@ -21,6 +21,7 @@
 #include "http.h"
 #include "log.h"
 #include "progress.h"
+#include "stop.h"
 
 #define DEFAULT_MAX_BODY ((size_t)64 * 1024 * 1024)
 #define DEFAULT_TIMEOUT 30L
@@ -102,7 +103,7 @@ static void sleep_seconds(void *context, double seconds)
 	(void)context;
 	left.tv_sec = (time_t)seconds;
 	left.tv_nsec = (long)((seconds - (double)left.tv_sec) * 1e9);
-	while (nanosleep(&left, &left) != 0 && errno == EINTR)
+	while (nanosleep(&left, &left) != 0 && errno == EINTR && !stop_signal())
 		continue;
 }
 
@@ -521,13 +522,13 @@ static bool drive_siblings(struct http_client *client)
 static void client_wait(struct http_client *client, double seconds)
 {
 	client->shared->waited += seconds;
-	while (seconds > 0 && drive_siblings(client)) {
+	while (seconds > 0 && !stop_signal() && drive_siblings(client)) {
 		double turn = seconds < SIBLING_TURN_SECONDS ? seconds : SIBLING_TURN_SECONDS;
 
 		client->sleep_fn(client->sleep_context, turn);
 		seconds -= turn;
 	}
-	if (seconds > 0)
+	if (seconds > 0 && !stop_signal())
 		client->sleep_fn(client->sleep_context, seconds);
 }
 
@@ -729,6 +730,8 @@ static CURLcode wait_for_transfer(struct http_client *client)
 		poll_ms = drive_siblings(client) ? (int)(SIBLING_TURN_SECONDS * 1000) : 1000;
 		if (curl_multi_poll(client->multi, NULL, 0, poll_ms, NULL) != CURLM_OK)
 			return CURLE_FAILED_INIT;
+		if (stop_signal())
+			return CURLE_ABORTED_BY_CALLBACK;
 	}
 	return code;
 }
@@ -1033,11 +1036,24 @@ static enum rs_err run_request(struct http_client *client, const struct request 
 				request.method, request.log_url);
 			break;
 		}
+		if ((retries > 0 || !started) && stop_signal()) {
+			log_msg(LOG_ERROR, "%s %s: not sent, stopped by %s", request.method,
+				request.log_url, stop_signal_name());
+			err = RS_ERR_TEMPFAIL;
+			break;
+		}
 		if (retries > 0 || !started) {
 			take_pace(client);
 			start_attempt(client, &request, *list, attempt);
 		}
 		outcome = finish_attempt(client, attempt);
+		if (stop_signal()) {
+			log_msg(LOG_ERROR, "%s %s: stopped by %s before the response was read",
+				request.method, request.log_url, stop_signal_name());
+			http_response_release(&attempt->response);
+			err = RS_ERR_TEMPFAIL;
+			break;
+		}
 		if (outcome == ATTEMPT_DONE) {
 			*out = attempt->response;
 			memset(&attempt->response, 0, sizeof(attempt->response));

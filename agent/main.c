@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "stop.h"
 
 int main(int argc, char **argv)
 {
@@ -21,7 +22,9 @@ int main(int argc, char **argv)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return err_exit_status(RS_ERR_INTERNAL);
 
+	stop_install();
 	err = cli_main(argc, argv);
 	curl_global_cleanup();
+	stop_reraise();
 	return err_exit_status(err);
 }

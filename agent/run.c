@@ -25,6 +25,7 @@
 #include "roster.h"
 #include "run.h"
 #include "source.h"
+#include "stop.h"
 
 /* How long a run waits for another run of the same tenant to finish. */
 #define RUN_LOCK_WAIT_SECONDS 10
@@ -358,6 +359,12 @@ static enum rs_err decide_and_apply(struct run *run)
 {
 	const char *approve_id = run->options->approve_id;
 	enum rs_err err;
+
+	if (stop_signal()) {
+		log_msg(LOG_ERROR, "stopped by %s before the plan was applied; nothing was applied",
+			stop_signal_name());
+		return RS_ERR_TEMPFAIL;
+	}
 
 	if (approve_id) {
 		err = check_approval(run, approve_id);

@@ -331,3 +331,32 @@ test_credential_named_after_other_instance_warns() {
 	assert_contains "$T/err" "set tenant: in $T/config.yaml to the instance name"
 	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 2 "active members"
 }
+
+# SIGTERM (systemctl stop, a start timeout) during the read: the run stops
+# at once, records itself as failed, writes the metrics, changes nothing,
+# and the process ends by the signal.
+test_sigterm_during_read_is_recorded() {
+	users 3 | write_users '.faults = [{"path":"/api/v1/apps/0oaapp1/users","kind":"slow","delay_ms":5000}]'
+	start_fake --data "$T/data.json"
+	write_metrics_config
+	${RS_WRAPPER:-} "$RS_BIN" sync -c "$T/config.yaml" > "$T/out" 2> "$T/err" &
+	pid=$!
+	for _ in $(seq 1 100); do
+		[ -e "$T/roster.db" ] && [ "$(sql "SELECT count(*) FROM runs")" = 1 ] && break
+		sleep 0.05
+	done
+	sleep 0.3
+	started=$(date +%s)
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/out" "$T/err" >> "$T/all-output"
+
+	assert_eq "$rc" 143 "exit status (killed by SIGTERM)"
+	[ $(($(date +%s) - started)) -le 3 ] || fail "the run did not stop at once"
+	assert_contains "$T/err" "stopped by SIGTERM"
+	assert_eq "$(sql "SELECT outcome FROM runs")" failed "run outcome"
+	assert_eq "$(sql "SELECT finished_at IS NOT NULL FROM runs")" 1 "run finished"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
+	assert_eq "$(prom_value 'rostersync_last_run_outcome{tenant="e2e",source="okta",outcome="failed"}')" 1 "failed outcome"
+}

@@ -1,0 +1,27 @@
+/*
+ * stop.h - a request to stop, from SIGTERM (systemctl stop, a start
+ * timeout) or SIGINT (Ctrl-C).
+ *
+ * The handler only records the signal.  The HTTP client checks it while it
+ * waits and ends the request under way; a sync checks it before it applies
+ * the plan.  The run then fails like any incomplete read: the roster is
+ * unchanged, and the run record and the metrics record why.  A transaction
+ * already under way is finished first, so the roster is never left in
+ * between.  main() then ends the process by the same signal.
+ */
+#ifndef ROSTERSYNC_STOP_H
+#define ROSTERSYNC_STOP_H
+
+/* Installs the handlers for SIGTERM and SIGINT. */
+void stop_install(void);
+
+/* The signal that asked to stop, or 0. */
+int stop_signal(void);
+
+/* "SIGTERM" or "SIGINT" for the signal that asked to stop. */
+const char *stop_signal_name(void);
+
+/* Ends the process by the signal that asked to stop; returns when none did. */
+void stop_reraise(void);
+
+#endif
