@@ -272,6 +272,21 @@ static bool nothing_to_write(const struct run *run)
 	       strcmp(team->name, config->team.name) == 0;
 }
 
+/*
+ * True when the apply takes the roster over (a new source, org or app):
+ * it then writes a take_over event even without an operation.
+ */
+static bool takes_over(const struct run *run)
+{
+	const struct roster_team *team = &run->team;
+	const struct config *config = run->config;
+
+	return !team->source || !team->org || !team->app ||
+	       strcmp(team->source, config_source_name(config->source)) != 0 ||
+	       strcmp(team->org, config_source_org(config)) != 0 ||
+	       strcmp(team->app, config_source_app(config)) != 0;
+}
+
 static enum rs_err apply_plan(struct run *run, const char *approved_id)
 {
 	const struct config *config = run->config;
@@ -296,7 +311,7 @@ static enum rs_err apply_plan(struct run *run, const char *approved_id)
 		err = roster_apply(run->roster, &apply);
 		if (err != RS_OK)
 			return err;
-		run->outcome = run->plan.count ? "success" : "no change";
+		run->outcome = run->plan.count || takes_over(run) ? "success" : "no change";
 	}
 
 	if (roster_state_get(run->roster, STATE_BLOCKED_PLAN, &blocked) == RS_OK && blocked &&

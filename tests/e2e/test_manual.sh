@@ -128,3 +128,21 @@ test_foreign_database_is_refused() {
 	assert_eq "$(sqlite3 "$T/roster.db" ".dump" | sha256sum)" "$before" "foreign database"
 	assert_eq "$(sqlite3 "$T/roster.db" "PRAGMA journal_mode")" delete "journal mode"
 }
+
+# A take-over that only switches the org URL changes no member, but it
+# writes its event and the team row, so the run is a success, not "no change".
+test_take_over_without_operations_is_a_success() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	sed -i "s#http://127.0.0.1:#http://localhost:#" "$T/config.yaml"
+	sync_ok --take-over
+
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op='take_over'")" 2 "take-over events"
+	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
+		success "outcome of the take-over"
+	sync_ok
+	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
+		"no change" "outcome of the next run"
+}
