@@ -192,6 +192,82 @@ static enum rs_err add_new(struct roster *roster, const char *run_id,
 			     now);
 }
 
+/* Finds the member waiting longest for a seat; *found is false when none waits. */
+static enum rs_err find_longest_waiting(struct roster *roster, struct member *member, bool *found)
+{
+	sqlite3_stmt *stmt = roster_stmt(roster, STMT_MEMBER_LONGEST_WAITING);
+	enum rs_err err = RS_OK;
+	bool has_checksum;
+	uint64_t checksum;
+	int rc;
+
+	*found = false;
+	memset(member, 0, sizeof(*member));
+	if (!stmt)
+		return RS_ERR_IO;
+
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		err = roster_member_read(roster, stmt, member, &has_checksum, &checksum);
+		*found = err == RS_OK;
+	} else if (rc != SQLITE_DONE) {
+		err = roster_sqlite_error(roster, "looking up the member waiting longest");
+	}
+	sqlite3_reset(stmt);
+	return err;
+}
+
+/*
+ * Gives a free seat, if there is one of seats, to the member waiting
+ * longest; *given says whether it did.
+ */
+static enum rs_err fill_free_seat(struct roster *roster, const char *run_id, long seats,
+				  int64_t now, bool *given)
+{
+	struct member waiting;
+	struct member after;
+	long active = 0;
+	bool found = false;
+	enum rs_err err = count_active(roster, &active);
+
+	*given = false;
+	if (err == RS_OK && active < seats)
+		err = find_longest_waiting(roster, &waiting, &found);
+	if (err != RS_OK || !found)
+		return err;
+
+	err = set_state(roster, waiting.id, MEMBER_ACTIVE, NULL, NULL, now);
+	if (err == RS_OK && !member_copy(&after, &waiting)) {
+		log_msg(LOG_ERROR, "roster %s: out of memory giving a seat", roster->path);
+		err = RS_ERR_INTERNAL;
+	}
+	if (err == RS_OK) {
+		after.state = MEMBER_ACTIVE;
+		after.state_since = now;
+		err = record_change(roster, run_id, "assign", &waiting, &after, "seat became free",
+				    now);
+		member_release(&after);
+	}
+	if (err == RS_OK)
+		log_msg(LOG_INFO, "roster %s: member %s got the free seat", roster->path,
+			waiting.email);
+	*given = err == RS_OK;
+	member_release(&waiting);
+	return err;
+}
+
+/* Gives free seats to waiting members, longest waiting first, while any is free. */
+static enum rs_err fill_free_seats(struct roster *roster, const char *run_id, long seats,
+				   int64_t now)
+{
+	bool given = true;
+	enum rs_err err = RS_OK;
+
+	while (err == RS_OK && given)
+		err = fill_free_seat(roster, run_id, seats, now, &given);
+	return err;
+}
+
 static enum rs_err add_in_transaction(struct roster *roster, const char *run_id,
 				      const struct member *request, long seats, int64_t now,
 				      enum member_state *state)
@@ -215,7 +291,10 @@ static enum rs_err add_in_transaction(struct roster *roster, const char *run_id,
 		return RS_ERR_USAGE;
 	}
 
-	err = count_active(roster, &active);
+	/* Members already waiting get the seats that a raised limit freed first. */
+	err = fill_free_seats(roster, run_id, seats, now);
+	if (err == RS_OK)
+		err = count_active(roster, &active);
 	if (err == RS_OK) {
 		*state = active < seats ? MEMBER_ACTIVE : MEMBER_WAITING;
 		if (found)
@@ -261,65 +340,6 @@ enum rs_err roster_member_add(struct roster *roster, const char *run_id,
 }
 
 /* Unassigns the member with email.  *changed is false when it was unassigned already. */
-/* Finds the member waiting longest for a seat; *found is false when none waits. */
-static enum rs_err find_longest_waiting(struct roster *roster, struct member *member, bool *found)
-{
-	sqlite3_stmt *stmt = roster_stmt(roster, STMT_MEMBER_LONGEST_WAITING);
-	enum rs_err err = RS_OK;
-	bool has_checksum;
-	uint64_t checksum;
-	int rc;
-
-	*found = false;
-	memset(member, 0, sizeof(*member));
-	if (!stmt)
-		return RS_ERR_IO;
-
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		err = roster_member_read(roster, stmt, member, &has_checksum, &checksum);
-		*found = err == RS_OK;
-	} else if (rc != SQLITE_DONE) {
-		err = roster_sqlite_error(roster, "looking up the member waiting longest");
-	}
-	sqlite3_reset(stmt);
-	return err;
-}
-
-/* Gives a free seat, if there is one of seats, to the member waiting longest. */
-static enum rs_err fill_free_seat(struct roster *roster, const char *run_id, long seats,
-				  int64_t now)
-{
-	struct member waiting;
-	struct member after;
-	long active = 0;
-	bool found = false;
-	enum rs_err err = count_active(roster, &active);
-
-	if (err == RS_OK && active < seats)
-		err = find_longest_waiting(roster, &waiting, &found);
-	if (err != RS_OK || !found)
-		return err;
-
-	err = set_state(roster, waiting.id, MEMBER_ACTIVE, NULL, NULL, now);
-	if (err == RS_OK && !member_copy(&after, &waiting)) {
-		log_msg(LOG_ERROR, "roster %s: out of memory giving a seat", roster->path);
-		err = RS_ERR_INTERNAL;
-	}
-	if (err == RS_OK) {
-		after.state = MEMBER_ACTIVE;
-		after.state_since = now;
-		err = record_change(roster, run_id, "assign", &waiting, &after, "seat became free",
-				    now);
-		member_release(&after);
-	}
-	if (err == RS_OK)
-		log_msg(LOG_INFO, "roster %s: member %s got the free seat", roster->path,
-			waiting.email);
-	member_release(&waiting);
-	return err;
-}
-
 static enum rs_err remove_in_transaction(struct roster *roster, const char *run_id,
 					 const char *email, long seats, int64_t now,
 					 bool *changed)
@@ -359,7 +379,7 @@ static enum rs_err remove_in_transaction(struct roster *roster, const char *run_
 		*changed = err == RS_OK;
 	}
 	if (err == RS_OK && stored.state == MEMBER_ACTIVE)
-		err = fill_free_seat(roster, run_id, seats, now);
+		err = fill_free_seats(roster, run_id, seats, now);
 	member_release(&stored);
 	return err;
 }

@@ -170,6 +170,8 @@ enum rs_err roster_approval_used(struct roster *roster, const char *plan_id, boo
  * member_add stores source "manual" and no external id.  An email that an
  * active or waiting member has (compared case-insensitively) gives
  * RS_ERR_USAGE; an unassigned member with it is reactivated instead.
+ * member_add first gives free seats to waiting members, longest waiting
+ * first, and the new member is active only when a seat is still free.
  * member_remove marks the member unassigned; an unknown email gives
  * RS_ERR_USAGE, and an unassigned member is left as it is.  When that
  * frees one of seats, the member waiting longest gets it, in the same

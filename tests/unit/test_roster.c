@@ -806,6 +806,32 @@ static void manual_add_remove_when_unmanaged(void **state)
 				   " AND reason = 'seat became free'"), 1);
 }
 
+/* Seats freed by a raised limit go to waiting members before a new one. */
+static void manual_add_serves_waiting_members_first(void **state)
+{
+	struct fixture *f = *state;
+	struct member ada = person(NULL, "ada@example.com", "Ada", MEMBER_ACTIVE);
+	struct member bob = person(NULL, "bob@example.com", "Bob", MEMBER_ACTIVE);
+	struct member cy = person(NULL, "cy@example.com", "Cy", MEMBER_ACTIVE);
+	struct member_list members;
+	enum member_state state_out = MEMBER_UNASSIGNED;
+
+	assert_int_equal(roster_member_add(f->roster, "run-a", &ada, 1, NOW, &state_out), RS_OK);
+	assert_int_equal(roster_member_add(f->roster, "run-b", &bob, 1, NOW, &state_out), RS_OK);
+	assert_int_equal(state_out, MEMBER_WAITING);
+
+	/* The limit is raised to 2: bob gets the new seat, and cy waits. */
+	assert_int_equal(roster_member_add(f->roster, "run-c", &cy, 2, NOW + 1, &state_out),
+			 RS_OK);
+	assert_int_equal(state_out, MEMBER_WAITING);
+	snapshot(f, &members, NULL, NULL);
+	assert_int_equal(find_email(&members, "bob@example.com")->state, MEMBER_ACTIVE);
+	assert_int_equal(find_email(&members, "cy@example.com")->state, MEMBER_WAITING);
+	member_list_release(&members);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events WHERE op = 'assign'"
+				   " AND run_id = 'run-c' AND email = 'bob@example.com'"), 1);
+}
+
 static void manual_add_rejected_while_managed(void **state)
 {
 	struct fixture *f = *state;
@@ -1244,6 +1270,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(update_of_missing_row_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(email_swap_in_one_apply, setup, teardown),
 		cmocka_unit_test_setup_teardown(manual_add_remove_when_unmanaged, setup, teardown),
+		cmocka_unit_test_setup_teardown(manual_add_serves_waiting_members_first, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(manual_add_rejected_while_managed, setup, teardown),
 		cmocka_unit_test_setup_teardown(shell_blocked_while_managed, setup, teardown),
 		cmocka_unit_test_setup_teardown(shell_writes_after_release, setup, teardown),
