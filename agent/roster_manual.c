@@ -23,15 +23,34 @@ static enum rs_err check_not_managed(struct roster *roster)
 	return err;
 }
 
+/*
+ * Steps stmt, whose parameters are bound, and reads the member of its first
+ * row into *member; *found is false when there is no row.  operation names
+ * the lookup in an error.
+ */
+static enum rs_err read_first_member(struct roster *roster, sqlite3_stmt *stmt,
+				     const char *operation, struct member *member, bool *found)
+{
+	enum rs_err err = RS_OK;
+	bool has_checksum;
+	uint64_t checksum;
+	int rc = sqlite3_step(stmt);
+
+	if (rc == SQLITE_ROW) {
+		err = roster_member_read(roster, stmt, member, &has_checksum, &checksum);
+		*found = err == RS_OK;
+	} else if (rc != SQLITE_DONE) {
+		err = roster_sqlite_error(roster, operation);
+	}
+	sqlite3_reset(stmt);
+	return err;
+}
+
 /* Finds the member with email, compared case-insensitively.  *found is false when none has it. */
 static enum rs_err find_member(struct roster *roster, const char *email, struct member *member,
 			       bool *found)
 {
 	sqlite3_stmt *stmt = roster_stmt(roster, STMT_MEMBER_BY_EMAIL);
-	enum rs_err err = RS_OK;
-	bool has_checksum;
-	uint64_t checksum;
-	int rc;
 
 	*found = false;
 	memset(member, 0, sizeof(*member));
@@ -39,16 +58,7 @@ static enum rs_err find_member(struct roster *roster, const char *email, struct 
 		return RS_ERR_IO;
 	if (!roster_bind_text(stmt, 1, email))
 		return roster_sqlite_error(roster, "binding an email");
-
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		err = roster_member_read(roster, stmt, member, &has_checksum, &checksum);
-		*found = err == RS_OK;
-	} else if (rc != SQLITE_DONE) {
-		err = roster_sqlite_error(roster, "looking up a member by email");
-	}
-	sqlite3_reset(stmt);
-	return err;
+	return read_first_member(roster, stmt, "looking up a member by email", member, found);
 }
 
 static enum rs_err count_active(struct roster *roster, long *count)
@@ -196,25 +206,13 @@ static enum rs_err add_new(struct roster *roster, const char *run_id,
 static enum rs_err find_longest_waiting(struct roster *roster, struct member *member, bool *found)
 {
 	sqlite3_stmt *stmt = roster_stmt(roster, STMT_MEMBER_LONGEST_WAITING);
-	enum rs_err err = RS_OK;
-	bool has_checksum;
-	uint64_t checksum;
-	int rc;
 
 	*found = false;
 	memset(member, 0, sizeof(*member));
 	if (!stmt)
 		return RS_ERR_IO;
-
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		err = roster_member_read(roster, stmt, member, &has_checksum, &checksum);
-		*found = err == RS_OK;
-	} else if (rc != SQLITE_DONE) {
-		err = roster_sqlite_error(roster, "looking up the member waiting longest");
-	}
-	sqlite3_reset(stmt);
-	return err;
+	return read_first_member(roster, stmt, "looking up the member waiting longest", member,
+				 found);
 }
 
 /*

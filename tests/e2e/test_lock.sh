@@ -45,15 +45,21 @@ collect_background() {
 	cat "$T/$1.out" "$T/$1.err" >> "$T/all-output"
 }
 
-test_second_run_waits_for_first() {
+# Syncs 5 users with $T/config.yaml in the background (a slow fake) and,
+# while that run holds the lock, syncs with the config $1 in the foreground.
+# A config $1 other than $T/config.yaml is written with roster.path $2.
+# Checks that both exit 0 and that the second waited for the first.
+second_run_during_first() {
 	users 5 | write_users
 	start_fake --data "$T/data.json" --latency-ms 1000
 	write_config
+	[ "$1" = "$T/config.yaml" ] || sed "s#^  path: .*#  path: $2#" "$T/config.yaml" > "$1"
+	chmod 600 "$1"
 	sync_in_background first
 	first_pid=$BG_PID
 	wait_for_lock_held
 
-	rs sync -c "$T/config.yaml"
+	rs sync -c "$1"
 	second_rc=$RC
 	wait "$first_pid"
 	first_rc=$?
@@ -62,6 +68,11 @@ test_second_run_waits_for_first() {
 	assert_eq "$first_rc" 0 "exit status of the first run"
 	assert_eq "$second_rc" 0 "exit status of the second run"
 	assert_contains "$T/err" "waiting for another run of tenant e2e to finish"
+}
+
+test_second_run_waits_for_first() {
+	second_run_during_first "$T/config.yaml"
+
 	assert_not_contains "$T/first.err" "waiting for another run"
 	assert_eq "$(sql "SELECT count(*) FROM runs WHERE exit_status = 0 AND finished_at > 0")" 2 \
 		"finished runs"
@@ -74,25 +85,9 @@ test_second_run_waits_for_first() {
 # A config that reaches the roster through a symbolic link shares its lock:
 # the lock file is named after the resolved path.
 test_symlinked_roster_path_shares_lock() {
-	users 5 | write_users
-	start_fake --data "$T/data.json" --latency-ms 1000
-	write_config
 	ln -s "$T/roster.db" "$T/alias.db"
-	sed "s#^  path: .*#  path: $T/alias.db#" "$T/config.yaml" > "$T/alias.yaml"
-	chmod 600 "$T/alias.yaml"
-	sync_in_background first
-	first_pid=$BG_PID
-	wait_for_lock_held
+	second_run_during_first "$T/alias.yaml" "$T/alias.db"
 
-	rs sync -c "$T/alias.yaml"
-	second_rc=$RC
-	wait "$first_pid"
-	first_rc=$?
-	collect_background first
-
-	assert_eq "$first_rc" 0 "exit status of the first run"
-	assert_eq "$second_rc" 0 "exit status of the second run"
-	assert_contains "$T/err" "waiting for another run of tenant e2e to finish"
 	[ ! -e "$T/alias.db.lock" ] || fail "the run through the link made its own lock file"
 	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'assign'")" 5 "assign events"
 }
