@@ -1227,6 +1227,10 @@ static enum rs_err read_user_batch(struct reader *reader, const char *const *ids
 		if (err == RS_OK)
 			err = note_deleted_users(reader, &result);
 		retry_after = result.retry_after;
+		/*
+		 * NOTE: the status of the first failed step decides, so a mix of
+		 * 429 and 503 gives up as 75 or 69 by whichever came first.
+		 */
 		throttled = result.retry_status == 429;
 		describe_batch_retry(&result, number, count, subject, sizeof(subject));
 		for (size_t i = 0; i < retry_count; i++)

@@ -217,10 +217,10 @@ static enum rs_err find_longest_waiting(struct roster *roster, struct member *me
 
 /*
  * Gives a free seat, if there is one of seats, to the member waiting
- * longest; *given says whether it did.
+ * longest.  *seated is true when a member got it.
  */
 static enum rs_err fill_free_seat(struct roster *roster, const char *run_id, long seats,
-				  int64_t now, bool *given)
+				  int64_t now, bool *seated)
 {
 	struct member waiting;
 	struct member after;
@@ -228,7 +228,7 @@ static enum rs_err fill_free_seat(struct roster *roster, const char *run_id, lon
 	bool found = false;
 	enum rs_err err = count_active(roster, &active);
 
-	*given = false;
+	*seated = false;
 	if (err == RS_OK && active < seats)
 		err = find_longest_waiting(roster, &waiting, &found);
 	if (err != RS_OK || !found)
@@ -249,7 +249,7 @@ static enum rs_err fill_free_seat(struct roster *roster, const char *run_id, lon
 	if (err == RS_OK)
 		log_msg(LOG_INFO, "roster %s: member %s got the free seat", roster->path,
 			waiting.email);
-	*given = err == RS_OK;
+	*seated = err == RS_OK;
 	member_release(&waiting);
 	return err;
 }
@@ -258,11 +258,11 @@ static enum rs_err fill_free_seat(struct roster *roster, const char *run_id, lon
 static enum rs_err fill_free_seats(struct roster *roster, const char *run_id, long seats,
 				   int64_t now)
 {
-	bool given = true;
+	bool seated = true;
 	enum rs_err err = RS_OK;
 
-	while (err == RS_OK && given)
-		err = fill_free_seat(roster, run_id, seats, now, &given);
+	while (err == RS_OK && seated)
+		err = fill_free_seat(roster, run_id, seats, now, &seated);
 	return err;
 }
 

@@ -15,13 +15,13 @@
 /* Installs the handlers for SIGTERM and SIGINT. */
 void stop_install(void);
 
-/* The signal that asked to stop, or 0. */
+/* The signal that requested the stop, or 0. */
 int stop_signal(void);
 
-/* "SIGTERM" or "SIGINT" for the signal that asked to stop. */
+/* "SIGTERM" or "SIGINT": the name of the signal that requested the stop. */
 const char *stop_signal_name(void);
 
-/* Ends the process by the signal that asked to stop; returns when none did. */
+/* Ends the process by the signal that requested the stop; returns when none did. */
 void stop_reraise(void);
 
 #endif

@@ -197,6 +197,18 @@ test_plan_runs_while_sync_holds_lock() {
 		"user 00u0001 after the plan"
 }
 
+# Skips the test unless it can run rostersync as another user, then starts
+# the fake with $1 users and lets user 65534 read $T, the config and token.
+service_user_setup() {
+	[ "$(id -u)" = 0 ] || skip "needs root to run as another user"
+	command -v setpriv > /dev/null || skip "setpriv (util-linux) not installed"
+	users "$1" | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	chmod 755 "$T"
+	chmod 644 "$T/config.yaml" "$T/token"
+}
+
 # Runs rostersync as the unprivileged user 65534, as a service user would.
 rs_as_service_user() {
 	RC=0
@@ -209,15 +221,9 @@ rs_as_service_user() {
 # owner, so the service user's next run still gets the lock.  A lock file
 # the service user cannot open is reported with its owner and the fix.
 test_root_run_keeps_lock_usable_for_service_user() {
-	[ "$(id -u)" = 0 ] || skip "needs root to run as another user"
-	command -v setpriv > /dev/null || skip "setpriv (util-linux) not installed"
-	users 3 | write_users
-	start_fake --data "$T/data.json"
-	write_config
+	service_user_setup 3
 	mkdir "$T/state"
 	chown 65534:65534 "$T/state"
-	chmod 755 "$T"
-	chmod 644 "$T/config.yaml" "$T/token"
 	sed -i "s#^  path: .*#  path: $T/state/roster.db#" "$T/config.yaml"
 
 	rs_as_service_user sync -c "$T/config.yaml"
@@ -237,16 +243,11 @@ test_root_run_keeps_lock_usable_for_service_user() {
 }
 
 # A user who may read the roster but not write beside it cannot open it,
-# because the WAL journal needs the -shm file: the error says so.
+# because the WAL journal needs the -shm file.  The error names that cause.
 test_status_by_reader_without_write_access_explains() {
-	[ "$(id -u)" = 0 ] || skip "needs root to run as another user"
-	command -v setpriv > /dev/null || skip "setpriv (util-linux) not installed"
-	users 2 | write_users
-	start_fake --data "$T/data.json"
-	write_config
+	service_user_setup 2
 	sync_ok
-	chmod 755 "$T"
-	chmod 644 "$T/config.yaml" "$T/roster.db"
+	chmod 644 "$T/roster.db"
 	rm -f "$T/roster.db-shm" "$T/roster.db-wal"
 
 	rs_as_service_user status -c "$T/config.yaml"

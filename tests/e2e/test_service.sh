@@ -317,7 +317,7 @@ test_cron_example_is_a_system_crontab_line() {
 
 # systemd passes credentials named after the unit's instance.  When the one
 # the tenant needs is missing (the config's tenant: differs from the
-# instance name), the run says so and reads the config's token file.
+# instance name), the run logs a warning and reads the config's token file.
 test_credential_named_after_other_instance_warns() {
 	users 2 | write_users
 	start_fake --data "$T/data.json"

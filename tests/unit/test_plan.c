@@ -442,7 +442,7 @@ static void unmanaged_members_follow_policy(void **state)
 
 /*
  * A kept manual member who waits competes for free seats with the IdP's
- * waiting members, longest waiting first; without a free seat it stays as
+ * waiting members, longest waiting first.  Without a free seat it stays as
  * it is.
  */
 static void kept_waiting_member_gets_free_seat(void **state)
