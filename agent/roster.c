@@ -200,24 +200,38 @@ static enum rs_err prepare_file(const char *path)
 	return RS_OK;
 }
 
+/*
+ * Runs "PRAGMA journal_mode = <mode>" and copies the mode that SQLite
+ * reports into out, which is the old mode when it could not change.
+ * Returns false when the statement fails, with SQLite's message in
+ * roster->db.
+ */
+static bool set_journal_mode(struct roster *roster, const char *mode, char *out, size_t size)
+{
+	char sql[64];
+	sqlite3_stmt *stmt = NULL;
+	const char *now = NULL;
+
+	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);
+	if (sqlite3_prepare_v2(roster->db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+	    sqlite3_step(stmt) == SQLITE_ROW)
+		now = (const char *)sqlite3_column_text(stmt, 0);
+	snprintf(out, size, "%s", now ? now : "unknown");
+	sqlite3_finalize(stmt);
+	return now != NULL;
+}
+
 /* Sets the connection's pragmas: WAL, synchronous=NORMAL, cache, foreign keys, temp_store. */
 static enum rs_err set_pragmas(struct roster *roster)
 {
-	sqlite3_stmt *stmt = NULL;
+	char mode[16];
 	enum rs_err err = RS_OK;
 
-	if (sqlite3_prepare_v2(roster->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_step(stmt) != SQLITE_ROW) {
+	if (!set_journal_mode(roster, "WAL", mode, sizeof(mode)))
 		err = roster_sqlite_error(roster, "setting journal_mode=WAL");
-	} else {
-		const char *mode = (const char *)sqlite3_column_text(stmt, 0);
-
-		if (!mode || strcasecmp(mode, "wal") != 0)
-			log_msg(LOG_WARN, "roster %s: journal_mode is %s, not wal; keep the roster"
-				" on a local file system", roster->path, mode ? mode : "unknown");
-	}
-	sqlite3_finalize(stmt);
+	else if (strcasecmp(mode, "wal") != 0)
+		log_msg(LOG_WARN, "roster %s: journal_mode is %s, not wal; keep the roster"
+			" on a local file system", roster->path, mode);
 
 	if (err == RS_OK)
 		err = roster_exec(roster, "PRAGMA synchronous = NORMAL", "setting synchronous");
@@ -237,6 +251,51 @@ static enum rs_err set_pragmas(struct roster *roster)
 	if (err == RS_OK)
 		err = roster_exec(roster, "PRAGMA temp_store = MEMORY", "setting temp_store");
 	return err;
+}
+
+/*
+ * A transaction in WAL mode writes every page twice, to the WAL and then to
+ * the database, and its cost grew faster than the row count.  The sqlite3
+ * shell (SQLite 3.40.1, ext4, 2 cores) copied 1,000,000 members and their
+ * events in 7.1 s in WAL mode and in 3.7 s with a rollback journal, and
+ * 100,000 in 0.57 s and 0.43 s.  A rollback journal stores only pages that
+ * the database had before, so new pages cost one write.  Leaving WAL mode
+ * needs every other connection closed, so the switch is tried without
+ * waiting, and the write stays in WAL mode when it fails.
+ */
+bool roster_bulk_journal_enter(struct roster *roster)
+{
+	char mode[16];
+	bool switched;
+
+	sqlite3_busy_timeout(roster->db, 0);
+	switched = set_journal_mode(roster, "DELETE", mode, sizeof(mode)) &&
+		   strcasecmp(mode, "delete") == 0;
+	sqlite3_busy_timeout(roster->db, ROSTER_BUSY_TIMEOUT_MS);
+
+	/* A rollback journal is safe against power loss only when synced. */
+	if (switched && roster_exec(roster, "PRAGMA synchronous = FULL",
+				    "setting synchronous") != RS_OK) {
+		roster_bulk_journal_leave(roster);
+		return false;
+	}
+	log_msg(LOG_DEBUG, "roster %s: %s", roster->path,
+		switched ? "writing with a rollback journal" :
+		"another connection has the roster open; writing to the WAL");
+	return switched;
+}
+
+void roster_bulk_journal_leave(struct roster *roster)
+{
+	char mode[16];
+
+	if (!set_journal_mode(roster, "WAL", mode, sizeof(mode)) ||
+	    strcasecmp(mode, "wal") != 0)
+		log_msg(LOG_WARN, "roster %s: journal_mode stays %s after a large write (%s);"
+			" the next run sets WAL again", roster->path, mode,
+			sqlite3_errmsg(roster->db));
+	if (roster_exec(roster, "PRAGMA synchronous = NORMAL", "setting synchronous") != RS_OK)
+		log_msg(LOG_WARN, "roster %s: synchronous stays FULL for this run", roster->path);
 }
 
 /*

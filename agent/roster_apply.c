@@ -636,20 +636,22 @@ static size_t count_inserts(const struct plan *plan)
 }
 
 /*
- * Decides whether to write this plan's events without the index on
- * (source, external_id).  Events of new members come in email order, which
- * is random in that index, and once it outgrows the page cache every insert
+ * Decides whether plan is a bulk write: at least ROSTER_BULK_MIN new
+ * members, and more than the events table holds, as in a first sync.
+ *
+ * A bulk write writes its events without the index on (source,
+ * external_id).  Events of new members come in email order, which is
+ * random in that index, and once it outgrows the page cache every insert
  * rewrites a page; building the index again afterwards sorts the keys once.
- * Worth it only when the plan at least doubles the events table.
+ * It also runs with a rollback journal (roster_bulk_journal_enter()).
  */
-static enum rs_err should_reindex(struct roster *roster, const struct plan *plan, bool *reindex)
+static enum rs_err is_bulk_write(struct roster *roster, size_t inserts, bool *bulk)
 {
-	size_t inserts = count_inserts(plan);
 	sqlite3_stmt *stmt;
 	int64_t events;
 
-	*reindex = false;
-	if (inserts < ROSTER_REINDEX_MIN)
+	*bulk = false;
+	if (inserts < ROSTER_BULK_MIN)
 		return RS_OK;
 	stmt = roster_stmt(roster, STMT_EVENTS_LAST_ID);
 	if (!stmt)
@@ -660,14 +662,38 @@ static enum rs_err should_reindex(struct roster *roster, const struct plan *plan
 	}
 	events = sqlite3_column_int64(stmt, 0);
 	sqlite3_reset(stmt);
-	*reindex = (int64_t)inserts > events;
+	*bulk = (int64_t)inserts > events;
 	return RS_OK;
 }
 
-static enum rs_err apply_in_transaction(struct roster *roster, const struct roster_apply *apply)
+/*
+ * Sizes the page cache for writing plan: ROSTER_WRITE_CACHE_KIB, plus twice
+ * the size of the entries that its new members add to the index on
+ * (source, external_id), so that this index stays in the cache.
+ */
+static enum rs_err set_write_cache(struct roster *roster, const struct plan *plan)
+{
+	size_t index_bytes = 0;
+	char sql[64];
+
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct member *after = &plan->entries[i].after;
+
+		if (!inserts_member(&plan->entries[i]))
+			continue;
+		index_bytes += ROSTER_INDEX_ENTRY_OVERHEAD;
+		index_bytes += after->source ? strlen(after->source) : 0;
+		index_bytes += after->external_id ? strlen(after->external_id) : 0;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%zu",
+		 (size_t)ROSTER_WRITE_CACHE_KIB + 2 * index_bytes / 1024);
+	return roster_exec(roster, sql, "setting cache_size");
+}
+
+static enum rs_err apply_in_transaction(struct roster *roster, const struct roster_apply *apply,
+					bool bulk)
 {
 	enum rs_err err = RS_OK;
-	bool reindex = false;
 
 	/*
 	 * SQLite opens a statement journal for every write to a table with
@@ -679,9 +705,7 @@ static enum rs_err apply_in_transaction(struct roster *roster, const struct rost
 	if (apply->plan->count > 0)
 		err = roster_triggers_drop(roster);
 
-	if (err == RS_OK)
-		err = should_reindex(roster, apply->plan, &reindex);
-	if (err == RS_OK && reindex)
+	if (err == RS_OK && bulk)
 		err = roster_exec(roster, ROSTER_EVENTS_INDEX_DROP, "dropping the events index");
 	if (err == RS_OK)
 		err = update_team(roster, apply);
@@ -701,7 +725,7 @@ static enum rs_err apply_in_transaction(struct roster *roster, const struct rost
 	for (size_t i = 0; err == RS_OK && i < apply->state_count; i++)
 		err = roster_state_write(roster, apply->state[i].key, apply->state[i].value,
 					 apply->now);
-	if (err == RS_OK && reindex)
+	if (err == RS_OK && bulk)
 		err = roster_exec(roster, ROSTER_EVENTS_INDEX_CREATE, "building the events index");
 
 	/* Also repairs triggers that another program dropped. */
@@ -715,25 +739,35 @@ enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply
 	enum rs_err err = validate_apply(roster, apply);
 	struct timespec start;
 	struct timespec end;
+	size_t inserts;
+	bool bulk = false;
+	bool journal;
 
+	if (err != RS_OK)
+		return err;
+
+	inserts = count_inserts(apply->plan);
+	err = is_bulk_write(roster, inserts, &bulk);
 	if (err != RS_OK)
 		return err;
 
 	log_msg(LOG_DEBUG, "roster %s: applying %zu operations in one transaction", roster->path,
 		apply->plan->count);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	err = roster_exec(roster, "PRAGMA cache_size = " ROSTER_WRITE_CACHE, "setting cache_size");
+	journal = bulk && roster_bulk_journal_enter(roster);
+	err = set_write_cache(roster, apply->plan);
 	if (err == RS_OK)
 		err = roster_write_begin(roster, "applying the plan");
-	if (err != RS_OK)
-		return err;
-
-	err = apply_in_transaction(roster, apply);
+	if (err == RS_OK)
+		err = apply_in_transaction(roster, apply, bulk);
 	if (err == RS_OK)
 		err = roster_write_commit(roster, "the plan");
+	if (err != RS_OK)
+		roster_rollback(roster, "the plan");
+	if (journal)
+		roster_bulk_journal_leave(roster);
 
 	if (err != RS_OK) {
-		roster_rollback(roster, "the plan");
 		log_msg(LOG_ERROR, "roster %s: the plan was not applied; nothing was written",
 			roster->path);
 		return err;

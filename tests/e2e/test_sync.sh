@@ -329,3 +329,54 @@ test_side_wait_keeps_app_user_page() {
 		"members through a group"
 	assert_contains "$T/err" "in 11 requests over 2 connections"
 }
+
+# A first sync of more than 10,000 new members writes with a rollback
+# journal instead of the WAL, and leaves the roster in WAL mode.
+test_bulk_write_uses_rollback_journal() {
+	start_fake --synthetic 12000 --groups 2
+	SEATS=20000 write_config
+	sync_ok
+
+	assert_contains "$T/err" "writing with a rollback journal"
+	assert_eq "$(sql "PRAGMA journal_mode")" wal "journal mode after the sync"
+	assert_eq "$(sql "PRAGMA integrity_check")" ok "integrity check"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state = 'active'")" 12000 "active members"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'assign'")" 12000 "assign events"
+	[ ! -e "$T/roster.db-journal" ] || fail "the rollback journal was left behind"
+
+	sync_ok
+	assert_not_contains "$T/err" "rollback journal"
+}
+
+# Another program holding the roster open keeps a large write in WAL mode,
+# and the sync does not wait for it to close.
+test_bulk_write_beside_reader_keeps_wal() {
+	start_fake --synthetic 12000 --groups 2
+	SEATS=20000 write_config
+	python3 - "$T/roster.db" "$T/reader.ready" "$T/reader.stop" > "$T/reader.out" <<'PY' &
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+db.execute("PRAGMA journal_mode = WAL")
+db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.01)
+print(db.execute("SELECT count(*) FROM members").fetchone()[0])
+PY
+	local reader=$!
+	for _ in $(seq 1 500); do
+		[ -e "$T/reader.ready" ] && break
+		sleep 0.01
+	done
+	[ -e "$T/reader.ready" ] || fail "the reader did not open the roster"
+
+	local start=$SECONDS
+	sync_ok
+	touch "$T/reader.stop"
+	wait "$reader" || fail "the reader failed"
+
+	assert_contains "$T/err" "another connection has the roster open; writing to the WAL"
+	[ $((SECONDS - start)) -lt 5 ] || fail "the sync waited for the reader"
+	assert_eq "$(cat "$T/reader.out")" 12000 "members the reader sees"
+	assert_eq "$(sql "PRAGMA journal_mode")" wal "journal mode after the sync"
+}
