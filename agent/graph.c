@@ -29,7 +29,7 @@
 #include "graph.h"
 #include "json_arena.h"
 #include "log.h"
-#include "strpool.h"
+#include "strmap.h"
 
 #define STRINGIFY_VALUE(x) #x
 #define STRINGIFY(x) STRINGIFY_VALUE(x)
@@ -52,135 +52,6 @@
 
 /* Ids named one by one in a warning before the rest are only counted. */
 #define MAX_IDS_LOGGED 20
-
-/* ---- a string-keyed hash map ---- */
-
-/*
- * Maps strings to indices, for id lookups and followed links.  The
- * keys are copied into a pool of the map, so that 100,000 ids take a few
- * large blocks instead of as many small allocations.
- */
-struct str_map {
-	const char **keys;
-	size_t *values;
-	size_t capacity;   /* a power of two, or 0 */
-	size_t count;
-	struct strpool pool; /* the keys */
-};
-
-static uint64_t str_hash(const char *text)
-{
-	uint64_t hash = 1469598103934665603ULL;
-
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-		hash = (hash ^ *p) * 1099511628211ULL;
-	return hash;
-}
-
-static size_t str_map_slot(const struct str_map *map, const char *key)
-{
-	size_t mask = map->capacity - 1;
-	size_t i = (size_t)str_hash(key) & mask;
-
-	while (map->keys[i] && strcmp(map->keys[i], key) != 0)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static bool str_map_grow(struct str_map *map)
-{
-	struct str_map bigger = { NULL, NULL, map->capacity ? map->capacity * 2 : 64, map->count,
-				  map->pool };
-
-	bigger.keys = calloc(bigger.capacity, sizeof(*bigger.keys));
-	bigger.values = calloc(bigger.capacity, sizeof(*bigger.values));
-	if (!bigger.keys || !bigger.values) {
-		free(bigger.keys);
-		free(bigger.values);
-		return false;
-	}
-	for (size_t i = 0; i < map->capacity; i++) {
-		if (map->keys[i]) {
-			size_t slot = str_map_slot(&bigger, map->keys[i]);
-
-			bigger.keys[slot] = map->keys[i];
-			bigger.values[slot] = map->values[i];
-		}
-	}
-	free(map->keys);
-	free(map->values);
-	*map = bigger;
-	return true;
-}
-
-/* Returns true and sets *value when key is present. */
-static bool str_map_get(const struct str_map *map, const char *key, size_t *value)
-{
-	size_t slot;
-
-	if (map->capacity == 0)
-		return false;
-	slot = str_map_slot(map, key);
-	if (!map->keys[slot])
-		return false;
-	if (value)
-		*value = map->values[slot];
-	return true;
-}
-
-/*
- * Adds key with value unless present.  Returns the map's copy of key, which
- * lives as long as the map, or NULL when memory runs out.
- */
-static const char *str_map_put_key(struct str_map *map, const char *key, size_t value)
-{
-	size_t slot;
-
-	if ((map->count + 1) * 2 > map->capacity && !str_map_grow(map))
-		return NULL;
-	slot = str_map_slot(map, key);
-	if (map->keys[slot])
-		return map->keys[slot];
-	map->keys[slot] = strpool_dup(&map->pool, key);
-	if (!map->keys[slot])
-		return NULL;
-	map->values[slot] = value;
-	map->count++;
-	return map->keys[slot];
-}
-
-/* Adds key with value unless present; false when memory runs out. */
-static bool str_map_put(struct str_map *map, const char *key, size_t value)
-{
-	return str_map_put_key(map, key, value) != NULL;
-}
-
-/*
- * Adds key with value unless present, without copying key, which must
- * outlive the map.  Returns false when memory runs out.
- */
-static bool str_map_put_borrowed(struct str_map *map, const char *key, size_t value)
-{
-	size_t slot;
-
-	if ((map->count + 1) * 2 > map->capacity && !str_map_grow(map))
-		return false;
-	slot = str_map_slot(map, key);
-	if (map->keys[slot])
-		return true;
-	map->keys[slot] = key;
-	map->values[slot] = value;
-	map->count++;
-	return true;
-}
-
-static void str_map_release(struct str_map *map)
-{
-	free(map->keys);
-	free(map->values);
-	strpool_release(&map->pool);
-	memset(map, 0, sizeof(*map));
-}
 
 /* ---- the reader ---- */
 
@@ -211,14 +82,15 @@ struct reader {
 	struct lane member_lanes[GROUP_LANES]; /* [0].http is http; the others are siblings */
 	char *base;             /* graph_url + "/v1.0" */
 
-	struct str_map seen_users;  /* user id -> index of its first record; keys borrowed from set */
+	struct strmap seen_users;  /* user id -> index of its first record; keys borrowed from set */
 	struct group *groups;
 	size_t group_count;
-	struct str_map group_index; /* group id -> index in groups */
+	struct strmap group_index; /* group id -> index in groups */
 	const char **direct;    /* ids of users assigned directly, unique: keys of direct_index */
 	size_t direct_count;
-	struct str_map direct_index;
-	struct str_map deleted_users; /* ids whose $batch step returned 404 */
+	struct strmap direct_index;
+	bool *direct_pending;   /* by index in direct: the record is still to be read */
+	struct strmap deleted_users; /* ids whose $batch step returned 404 */
 	size_t skipped[GRAPH_PRINCIPAL_OTHER + 1];
 	size_t nested_ignored;
 	size_t other_members;   /* devices, contacts, service principals in groups */
@@ -236,10 +108,11 @@ static void reader_release(struct reader *reader)
 	}
 	free(reader->groups);
 	free(reader->direct);
-	str_map_release(&reader->seen_users);
-	str_map_release(&reader->group_index);
-	str_map_release(&reader->direct_index);
-	str_map_release(&reader->deleted_users);
+	free(reader->direct_pending);
+	strmap_release(&reader->seen_users);
+	strmap_release(&reader->group_index);
+	strmap_release(&reader->direct_index);
+	strmap_release(&reader->deleted_users);
 	json_arena_release(&reader->arena);
 	free(reader->base);
 	for (size_t i = 1; i < GROUP_LANES; i++) {
@@ -382,13 +255,13 @@ static struct lane *listing_lane(struct reader *reader, const struct listing *li
 
 /* Checks the next link of a page; frees it and fails when it must not be followed. */
 static enum rs_err check_next_link(const struct reader *reader, const struct listing *listing,
-				   const struct str_map *followed, char **next)
+				   const struct strmap *followed, char **next)
 {
 	if (!http_same_origin(reader->config->graph.graph_url, *next)) {
 		log_msg(LOG_ERROR, "%s page %ld: rejected the @odata.nextLink %.300s because it is "
 			"not on %s", listing->name, listing->pages, *next,
 			reader->config->graph.graph_url);
-	} else if (str_map_get(followed, *next, NULL)) {
+	} else if (strmap_get(followed, *next, NULL)) {
 		log_msg(LOG_ERROR, "%s page %ld: repeated @odata.nextLink %.300s", listing->name,
 			listing->pages, *next);
 	} else {
@@ -497,13 +370,13 @@ static enum rs_err handle_page(struct reader *reader, struct listing *listing,
  * parsed link and logs why it is rejected.
  */
 static char *prefetch_next(struct reader *reader, const struct listing *listing,
-			   const struct str_map *followed, const struct http_response *response)
+			   const struct strmap *followed, const struct http_response *response)
 {
 	char *link = graph_scan_next_link(response->body, response->body_len);
 
 	if (link && (listing->pages >= GRAPH_MAX_PAGES ||
 		     !http_same_origin(reader->config->graph.graph_url, link) ||
-		     str_map_get(followed, link, NULL) ||
+		     strmap_get(followed, link, NULL) ||
 		     start_get(reader, listing, link) != RS_OK)) {
 		free(link);
 		link = NULL;
@@ -517,7 +390,7 @@ static char *prefetch_next(struct reader *reader, const struct listing *listing,
  * it must not be followed.
  */
 static enum rs_err follow_next(struct reader *reader, struct listing *listing,
-			       const struct str_map *followed, const char *prefetched, char **next)
+			       const struct strmap *followed, const char *prefetched, char **next)
 {
 	enum rs_err err;
 
@@ -553,7 +426,7 @@ static enum rs_err follow_next(struct reader *reader, struct listing *listing,
 static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 				const char *first_url)
 {
-	struct str_map followed = { 0 };
+	struct strmap followed = { 0 };
 	struct page_log pages = { NULL, 0, 0 };
 	char *url = strdup(first_url);
 	enum rs_err err = RS_ERR_INTERNAL;
@@ -566,7 +439,7 @@ static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 		char *prefetched = NULL;
 		char *next = NULL;
 
-		if (!str_map_put(&followed, url, 0)) {
+		if (!strmap_put(&followed, url, 0)) {
 			err = RS_ERR_INTERNAL;
 			break;
 		}
@@ -587,7 +460,7 @@ static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 
 	http_get_cancel(listing_lane(reader, listing)->http);
 	free(url);
-	str_map_release(&followed);
+	strmap_release(&followed);
 	page_log_release(&pages);
 	return err;
 }
@@ -702,7 +575,7 @@ static enum rs_err add_group(struct reader *reader, const char *id, const char *
 	struct group *grown;
 	struct group *group;
 
-	if (str_map_get(&reader->group_index, id, index)) {
+	if (strmap_get(&reader->group_index, id, index)) {
 		reader->groups[*index].assigned |= assigned;
 		return RS_OK;
 	}
@@ -719,7 +592,7 @@ static enum rs_err add_group(struct reader *reader, const char *id, const char *
 	group->id = strdup(id);
 	group->name = strdup(name ? name : id);
 	group->assigned = assigned;
-	if (!group->id || !group->name || !str_map_put(&reader->group_index, id,
+	if (!group->id || !group->name || !strmap_put(&reader->group_index, id,
 						      reader->group_count)) {
 		free(group->id);
 		free(group->name);
@@ -733,14 +606,14 @@ static enum rs_err add_direct_user(struct reader *reader, const char *id)
 {
 	const char **grown;
 
-	if (str_map_get(&reader->direct_index, id, NULL))
+	if (strmap_get(&reader->direct_index, id, NULL))
 		return RS_OK;
 	grown = realloc(reader->direct, (reader->direct_count + 1) * sizeof(*grown));
 	if (!grown)
 		return RS_ERR_INTERNAL;
 	reader->direct = grown;
 
-	grown[reader->direct_count] = str_map_put_key(&reader->direct_index, id,
+	grown[reader->direct_count] = strmap_put(&reader->direct_index, id,
 						      reader->direct_count);
 	if (!grown[reader->direct_count])
 		return RS_ERR_INTERNAL;
@@ -856,7 +729,7 @@ static enum rs_err add_user_record(struct reader *reader, const struct identity 
 	record.group_count = group_name ? 1 : 0;
 	*index = reader->set->count;
 	err = identity_set_add(reader->set, &record);
-	if (err == RS_OK && !str_map_put_borrowed(&reader->seen_users,
+	if (err == RS_OK && !strmap_put_borrowed(&reader->seen_users,
 						  reader->set->items[*index].external_id, *index))
 		err = RS_ERR_INTERNAL;
 	return err;
@@ -865,7 +738,7 @@ static enum rs_err add_user_record(struct reader *reader, const struct identity 
 struct member_context {
 	struct reader *reader;
 	size_t group;            /* index in reader->groups */
-	struct str_map *nested_seen; /* nested groups counted while they are ignored */
+	struct strmap *nested_seen; /* nested groups counted while they are ignored */
 	size_t users;
 	size_t nested;
 };
@@ -897,11 +770,11 @@ static enum rs_err on_member_group(void *context, const char *id, const char *di
 	members->nested++;
 	if (!reader->config->graph.nested_groups) {
 		/* An assigned group's members count through its own assignment. */
-		if (str_map_get(&reader->group_index, id, &child) && reader->groups[child].assigned)
+		if (strmap_get(&reader->group_index, id, &child) && reader->groups[child].assigned)
 			return RS_OK;
-		if (!str_map_get(members->nested_seen, id, NULL))
+		if (!strmap_get(members->nested_seen, id, NULL))
 			reader->nested_ignored++;
-		return str_map_put(members->nested_seen, id, 0) ? RS_OK : RS_ERR_INTERNAL;
+		return strmap_put(members->nested_seen, id, 0) ? RS_OK : RS_ERR_INTERNAL;
 	}
 	err = add_group(reader, id, display_name, false, &child);
 	if (err == RS_OK && !append_index(&reader->groups[members->group].children,
@@ -948,7 +821,7 @@ static char *members_url(const struct reader *reader, const char *group_id, long
 }
 
 static enum rs_err read_group_members(struct reader *reader, size_t index,
-				      struct str_map *nested_seen)
+				      struct strmap *nested_seen)
 {
 	struct member_context members = { reader, index, nested_seen, 0, 0 };
 	char name[IDENTITY_MAX_TEXT + 400];
@@ -1044,7 +917,7 @@ static enum rs_err start_members(struct reader *reader, size_t index)
  */
 static enum rs_err read_all_members(struct reader *reader)
 {
-	struct str_map nested_seen = { 0 };
+	struct strmap nested_seen = { 0 };
 	enum rs_err err = RS_OK;
 	size_t started = 0;
 
@@ -1054,7 +927,7 @@ static enum rs_err read_all_members(struct reader *reader)
 		if (err == RS_OK)
 			err = read_group_members(reader, i, &nested_seen);
 	}
-	str_map_release(&nested_seen);
+	strmap_release(&nested_seen);
 	return err;
 }
 
@@ -1083,13 +956,21 @@ static enum rs_err read_groups(struct reader *reader)
 
 /* ---- 4. directly assigned users ---- */
 
-/* True for a directly assigned user whose record the read still needs. */
+/*
+ * True for a directly assigned user whose record the read still needs: one
+ * not met in a group, nor earlier in this listing.  Sets *index to its
+ * index in reader->direct.
+ */
+static bool find_pending_user(const struct reader *reader, const char *id, size_t *index)
+{
+	return strmap_get(&reader->direct_index, id, index) && reader->direct_pending[*index];
+}
+
 static bool wants_direct_user(void *context, const char *id)
 {
-	struct reader *reader = context;
+	size_t index;
 
-	return str_map_get(&reader->direct_index, id, NULL) &&
-	       !str_map_get(&reader->seen_users, id, NULL);
+	return find_pending_user(context, id, &index);
 }
 
 static enum rs_err on_direct_user(void *context, const struct identity *user)
@@ -1097,8 +978,9 @@ static enum rs_err on_direct_user(void *context, const struct identity *user)
 	struct reader *reader = context;
 	size_t index;
 
-	if (!wants_direct_user(reader, user->external_id))
+	if (!find_pending_user(reader, user->external_id, &index))
 		return RS_OK;
+	reader->direct_pending[index] = false;
 	return add_user_record(reader, user, true, NULL, &index);
 }
 
@@ -1194,7 +1076,7 @@ static enum rs_err note_deleted_users(struct reader *reader,
 				      const struct graph_batch_result *result)
 {
 	for (size_t i = 0; i < result->not_found_count; i++) {
-		if (!str_map_put(&reader->deleted_users, result->not_found[i], 0))
+		if (!strmap_put(&reader->deleted_users, result->not_found[i], 0))
 			return RS_ERR_INTERNAL;
 	}
 	return RS_OK;
@@ -1352,22 +1234,23 @@ static enum rs_err choose_listing(struct reader *reader, size_t count, bool *lis
  * user read by $batch counts as not found only after a 404 for it.  Any
  * other gap fails the read, because skipping the user would unassign it.
  */
-static enum rs_err check_users_not_found(const struct reader *reader, const char *const *pending,
-				  size_t count, bool listing)
+static enum rs_err check_users_not_found(const struct reader *reader, bool listing)
 {
 	size_t missing = 0;
 
-	for (size_t i = 0; i < count; i++) {
-		if (str_map_get(&reader->seen_users, pending[i], NULL))
+	for (size_t i = 0; i < reader->direct_count; i++) {
+		const char *id = reader->direct[i];
+
+		if (!reader->direct_pending[i])
 			continue;
-		if (!listing && !str_map_get(&reader->deleted_users, pending[i], NULL)) {
+		if (!listing && !strmap_get(&reader->deleted_users, id, NULL)) {
 			log_msg(LOG_ERROR, "user %s is assigned to the app, but no $batch response "
-				"returned it or a 404 for it", pending[i]);
+				"returned it or a 404 for it", id);
 			return RS_ERR_PROTOCOL;
 		}
 		if (++missing <= MAX_IDS_LOGGED)
 			log_msg(LOG_WARN, "user %s is assigned to the app but was not found in the "
-				"directory, perhaps deleted: skipped", pending[i]);
+				"directory, perhaps deleted: skipped", id);
 	}
 	if (missing > MAX_IDS_LOGGED)
 		log_msg(LOG_WARN, "%zu assigned users in all were not found in the directory and "
@@ -1380,15 +1263,19 @@ static enum rs_err read_direct_users(struct reader *reader)
 	const char **pending = calloc(reader->direct_count + 1, sizeof(*pending));
 	size_t count = 0;
 	bool listing = false;
-	enum rs_err err = pending ? RS_OK : RS_ERR_INTERNAL;
+	enum rs_err err;
 
+	reader->direct_pending = calloc(reader->direct_count + 1, sizeof(bool));
+	err = pending && reader->direct_pending ? RS_OK : RS_ERR_INTERNAL;
 	for (size_t i = 0; err == RS_OK && i < reader->direct_count; i++) {
 		size_t index;
 
-		if (str_map_get(&reader->seen_users, reader->direct[i], &index))
+		if (strmap_get(&reader->seen_users, reader->direct[i], &index)) {
 			reader->set->items[index].direct = true;
-		else
+		} else {
+			reader->direct_pending[i] = true;
 			pending[count++] = reader->direct[i];
+		}
 	}
 	if (err == RS_OK && count > 0)
 		err = choose_listing(reader, count, &listing);
@@ -1396,7 +1283,7 @@ static enum rs_err read_direct_users(struct reader *reader)
 		err = listing ? read_users_by_listing(reader, count) :
 		      read_users_by_batch(reader, pending, count);
 	if (err == RS_OK)
-		err = check_users_not_found(reader, pending, count, listing);
+		err = check_users_not_found(reader, listing);
 	free(pending);
 	return err;
 }
