@@ -22,6 +22,7 @@
  * fails with exit status 1.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,14 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	parse = strcmp(argv[1], "read") == 0;
+
+	/*
+	 * glibc gives the free top of the heap back to the kernel once it
+	 * exceeds 128 KiB.  With 1,000,000 users that happened after nearly
+	 * every page's cJSON tree: 1.3 million page faults and 1.4 s of system
+	 * time that reading a page does not need.  The agent keeps its heap.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	headers = read_headers(argv[2]);
