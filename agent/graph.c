@@ -604,20 +604,21 @@ static enum rs_err add_group(struct reader *reader, const char *id, const char *
 
 static enum rs_err add_direct_user(struct reader *reader, const char *id)
 {
+	size_t known = reader->direct_index.count;
 	const char **grown;
+	const char *key;
 
-	if (strmap_get(&reader->direct_index, id, NULL))
+	key = strmap_put(&reader->direct_index, id, reader->direct_count);
+	if (!key)
+		return RS_ERR_INTERNAL;
+	if (reader->direct_index.count == known)
 		return RS_OK;
+
 	grown = realloc(reader->direct, (reader->direct_count + 1) * sizeof(*grown));
 	if (!grown)
 		return RS_ERR_INTERNAL;
 	reader->direct = grown;
-
-	grown[reader->direct_count] = strmap_put(&reader->direct_index, id,
-						      reader->direct_count);
-	if (!grown[reader->direct_count])
-		return RS_ERR_INTERNAL;
-	reader->direct_count++;
+	grown[reader->direct_count++] = key;
 	return RS_OK;
 }
 

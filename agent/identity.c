@@ -9,6 +9,7 @@
 #include "identity.h"
 #include "log.h"
 #include "progress.h"
+#include "sort.h"
 
 /* Frees what an identity in a set owns alone: its groups. */
 static void identity_release_groups(struct identity *identity)
@@ -222,7 +223,7 @@ enum rs_err identity_set_finish(struct identity_set *set)
 	if (set->count == 0)
 		return RS_OK;
 
-	qsort(set->items, set->count, sizeof(*set->items), compare_by_id);
+	sort_unless_sorted(set->items, set->count, sizeof(*set->items), compare_by_id);
 
 	for (size_t i = 1; i < set->count; i++) {
 		struct identity *keep = &set->items[out];

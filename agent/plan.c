@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "plan.h"
+#include "sort.h"
 
 /* What the plan decided for one identity. */
 struct match {
@@ -1163,7 +1164,7 @@ enum rs_err plan_build(const struct plan_input *in, struct plan *out)
 	ok = plan_steps(&p);
 	planner_release(&p);
 	if (ok && out->count > 0)
-		qsort(out->entries, out->count, sizeof(*out->entries), compare_entries);
+		sort_unless_sorted(out->entries, out->count, sizeof(*out->entries), compare_entries);
 	if (ok)
 		ok = compute_plan_id(out, in->roster_version);
 	if (!ok) {
