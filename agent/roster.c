@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -397,14 +398,26 @@ enum rs_err roster_open(const char *path, struct roster **out)
 
 void roster_close(struct roster *roster)
 {
+	struct timespec start;
+	struct timespec end;
+
 	if (!roster)
 		return;
 
 	for (size_t i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(roster->stmts[i]);
+
+	/*
+	 * The last connection to close copies the WAL into the roster and syncs
+	 * both files, which is where a write in WAL mode reaches the disk.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (roster->db && sqlite3_close(roster->db) != SQLITE_OK)
 		log_msg(LOG_ERROR, "roster %s: closing failed: %s", roster->path,
 			sqlite3_errmsg(roster->db));
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	log_msg(LOG_DEBUG, "roster %s: closed in %.3f s", roster->path,
+		(double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9);
 	free(roster->path);
 	free(roster);
 }

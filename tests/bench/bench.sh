@@ -247,13 +247,20 @@ agent_stats() {
 	echo "${bytes:--} ${connections:--}"
 }
 
-# write_seconds DIR: prints how long the agent's roster write took, from its
-# debug line "applied N operations in S s", or 0 when it wrote nothing.
+# write_seconds DIR: prints how long the agent's roster write took, or 0 when
+# it wrote nothing: its debug line "applied N operations in S s" plus every
+# "closed in S s", because closing the roster copies the WAL into it and
+# syncs both files.
 write_seconds() {
-	local seconds
-	seconds=$(sed -n 's/.*: applied [0-9]* operations in \([0-9.]*\) s$/\1/p' "$1/agent.err" |
+	local applied closed
+	applied=$(sed -n 's/.*: applied [0-9]* operations in \([0-9.]*\) s$/\1/p' "$1/agent.err" |
 		tail -n 1)
-	echo "${seconds:-0}"
+	if [ -z "$applied" ]; then
+		echo 0
+		return
+	fi
+	closed=$(sed -n 's/.*: closed in \([0-9.]*\) s$/\1/p' "$1/agent.err")
+	echo "$applied" $closed | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.3f", s }'
 }
 
 # record USERS LATENCY KIND REP DIR REQUESTS REPEATED MINIMUM BYTES CONNECTIONS
