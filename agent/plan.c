@@ -31,6 +31,7 @@ struct match {
 	bool adopted;           /* matched by email, not by external id */
 	bool inactive;          /* the IdP says no seat: matched by external id only */
 	bool skipped;
+	bool new_candidate;     /* seeks a seat and is not waiting for one yet */
 };
 
 /* Per-member bookkeeping, parallel to in->members->items. */
@@ -48,6 +49,8 @@ struct planner {
 	size_t by_email_count;
 	struct member_mark *marks;
 	struct match *matches;
+	struct match **by_email_matches; /* screened matches by email, from step 2 */
+	size_t by_email_match_count;
 	size_t entries_capacity;
 	size_t problems_capacity;
 	char *recent_texts[64];         /* texts kept in plan->strings, by hash */
@@ -457,7 +460,9 @@ static bool screen_email_conflicts(struct planner *p)
 		start = end;
 	}
 
-	free(sorted);
+	/* Kept for step 5, which hands out seats in this order. */
+	p->by_email_matches = sorted;
+	p->by_email_match_count = count;
 	return ok;
 }
 
@@ -851,7 +856,7 @@ static bool deny_seat(struct planner *p, struct candidate *c)
 
 static bool hand_out_seats(struct planner *p, struct candidate *candidates, size_t count)
 {
-	qsort(candidates, count, sizeof(*candidates), compare_candidates);
+	sort_unless_sorted(candidates, count, sizeof(*candidates), compare_candidates);
 
 	for (size_t i = 0; i < count; i++) {
 		bool seat_free = p->plan->seats_used < (size_t)p->in->seats;
@@ -899,6 +904,37 @@ static bool demote_over_limit(struct planner *p, struct match **staying, size_t 
 	return true;
 }
 
+static void add_new_candidate(struct candidate *candidates, size_t *count, struct match *match)
+{
+	match->new_candidate = false;
+	candidates[(*count)++] = (struct candidate){
+		.match = match,
+		.email = match->identity->email,
+		.external_id = match->identity->external_id,
+	};
+}
+
+/*
+ * Appends the new candidates in email order, which is their order among the
+ * candidates, so that a plan without waiting members needs no sort.  A
+ * candidate missing from the email order, which step 2 rules out, is
+ * appended after them, and the seat step sorts.  Frees the email order.
+ */
+static void add_new_candidates(struct planner *p, struct candidate *candidates, size_t *count)
+{
+	for (size_t i = 0; i < p->by_email_match_count; i++) {
+		if (p->by_email_matches[i]->new_candidate)
+			add_new_candidate(candidates, count, p->by_email_matches[i]);
+	}
+	for (size_t i = 0; i < p->in->identities->count; i++) {
+		if (p->matches[i].new_candidate)
+			add_new_candidate(candidates, count, &p->matches[i]);
+	}
+	free(p->by_email_matches);
+	p->by_email_matches = NULL;
+	p->by_email_match_count = 0;
+}
+
 /*
  * Sorts every identity into: inactive (unassign or nothing), staying on its
  * seat (maybe an update), or a seat candidate.  Unclaimed active members
@@ -926,16 +962,19 @@ static bool plan_identities(struct planner *p)
 		} else if (member && member->state == MEMBER_ACTIVE) {
 			staying[staying_count++] = match;
 			p->plan->seats_used++;
-		} else {
+		} else if (member && member->state == MEMBER_WAITING) {
 			candidates[candidate_count++] = (struct candidate){
 				.match = match,
 				.email = match->identity->email,
 				.external_id = match->identity->external_id,
-				.waiting = member && member->state == MEMBER_WAITING,
-				.waiting_since = member ? member->state_since : 0,
+				.waiting = true,
+				.waiting_since = member->state_since,
 			};
+		} else {
+			match->new_candidate = true;
 		}
 	}
+	add_new_candidates(p, candidates, &candidate_count);
 
 	ok = ok && plan_unclaimed_all(p, candidates, &candidate_count);
 	ok = ok && demote_over_limit(p, staying, staying_count);
@@ -1105,6 +1144,7 @@ static void planner_release(struct planner *p)
 	free(p->by_email);
 	free(p->marks);
 	free(p->matches);
+	free(p->by_email_matches);
 }
 
 /*
