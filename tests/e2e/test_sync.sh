@@ -376,7 +376,11 @@ PY
 	wait "$reader" || fail "the reader failed"
 
 	assert_contains "$T/err" "another connection has the roster open; writing to the WAL"
-	[ $((SECONDS - start)) -lt 5 ] || fail "the sync waited for the reader"
+	# A wait for the reader would last the 5 s busy timeout; a wrapper such
+	# as valgrind makes the sync itself take longer than that.
+	if [ -z "${RS_WRAPPER:-}" ]; then
+		[ $((SECONDS - start)) -lt 5 ] || fail "the sync waited for the reader"
+	fi
 	assert_eq "$(cat "$T/reader.out")" 12000 "members the reader sees"
 	assert_eq "$(sql "PRAGMA journal_mode")" wal "journal mode after the sync"
 }
