@@ -30,6 +30,8 @@
 
 /* How long a write waits for another connection's write lock. */
 #define ROSTER_BUSY_TIMEOUT_MS 5000
+/* Pause between two tries of a switch to WAL mode that SQLite rejected as busy. */
+#define ROSTER_RETRY_MS 20
 
 enum rs_err roster_sqlite_error(struct roster *roster, const char *operation)
 {
@@ -117,7 +119,14 @@ char *roster_column_dup(sqlite3_stmt *stmt, int column, bool *ok)
 
 enum rs_err roster_write_begin(struct roster *roster, const char *operation)
 {
-	if (sqlite3_exec(roster->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+	/*
+	 * With a rollback journal, a reader that starts after BEGIN IMMEDIATE
+	 * makes every later cache spill and the commit wait for it.  EXCLUSIVE
+	 * waits for readers once, here, up to the busy timeout.
+	 */
+	const char *begin = roster->bulk_journal ? "BEGIN EXCLUSIVE" : "BEGIN IMMEDIATE";
+
+	if (sqlite3_exec(roster->db, begin, NULL, NULL, NULL) != SQLITE_OK) {
 		int code = sqlite3_errcode(roster->db) & 0xff;
 
 		if (code != SQLITE_BUSY)
@@ -204,33 +213,63 @@ static enum rs_err prepare_file(const char *path)
 /*
  * Runs "PRAGMA journal_mode = <mode>" and copies the mode that SQLite
  * reports into out, which is the old mode when it could not change.
- * Returns false when the statement fails, with SQLite's message in
- * roster->db.
+ * Returns SQLite's result code: SQLITE_OK, or the error of the statement.
  */
-static bool set_journal_mode(struct roster *roster, const char *mode, char *out, size_t size)
+static int set_journal_mode(struct roster *roster, const char *mode, char *out, size_t size)
 {
 	char sql[64];
 	sqlite3_stmt *stmt = NULL;
 	const char *now = NULL;
+	int rc;
 
 	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = %s", mode);
-	if (sqlite3_prepare_v2(roster->db, sql, -1, &stmt, NULL) == SQLITE_OK &&
-	    sqlite3_step(stmt) == SQLITE_ROW)
+	rc = sqlite3_prepare_v2(roster->db, sql, -1, &stmt, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
 		now = (const char *)sqlite3_column_text(stmt, 0);
+		rc = SQLITE_OK;
+	}
 	snprintf(out, size, "%s", now ? now : "unknown");
 	sqlite3_finalize(stmt);
-	return now != NULL;
+	return rc;
+}
+
+/*
+ * Sets WAL mode.  While another run writes with a rollback journal, SQLite
+ * rejects the switch with SQLITE_BUSY at once, without the busy handler,
+ * so this tries again every ROSTER_RETRY_MS up to the busy timeout.
+ */
+static enum rs_err set_wal_mode(struct roster *roster, char *mode, size_t size)
+{
+	struct timespec pause = { 0, ROSTER_RETRY_MS * 1000000L };
+	int waited = 0;
+	int rc;
+
+	while ((rc = set_journal_mode(roster, "WAL", mode, size)) == SQLITE_BUSY &&
+	       waited < ROSTER_BUSY_TIMEOUT_MS) {
+		nanosleep(&pause, NULL);
+		waited += ROSTER_RETRY_MS;
+	}
+	if (rc == SQLITE_OK)
+		return RS_OK;
+	if (rc != SQLITE_BUSY)
+		return roster_sqlite_error(roster, "setting journal_mode=WAL");
+
+	log_msg(LOG_ERROR, "roster %s: setting journal_mode=WAL failed: another connection kept"
+		" the roster locked for %d s, as a first sync of a large tenant does while it"
+		" writes; try again when it has finished", roster->path,
+		ROSTER_BUSY_TIMEOUT_MS / 1000);
+	return RS_ERR_TEMPFAIL;
 }
 
 /* Sets the connection's pragmas: WAL, synchronous=NORMAL, cache, foreign keys, temp_store. */
 static enum rs_err set_pragmas(struct roster *roster)
 {
 	char mode[16];
-	enum rs_err err = RS_OK;
+	enum rs_err err = set_wal_mode(roster, mode, sizeof(mode));
 
-	if (!set_journal_mode(roster, "WAL", mode, sizeof(mode)))
-		err = roster_sqlite_error(roster, "setting journal_mode=WAL");
-	else if (strcasecmp(mode, "wal") != 0)
+	if (err == RS_OK && strcasecmp(mode, "wal") != 0)
 		log_msg(LOG_WARN, "roster %s: journal_mode is %s, not wal; keep the roster"
 			" on a local file system", roster->path, mode);
 
@@ -270,7 +309,7 @@ bool roster_bulk_journal_enter(struct roster *roster)
 	bool switched;
 
 	sqlite3_busy_timeout(roster->db, 0);
-	switched = set_journal_mode(roster, "DELETE", mode, sizeof(mode)) &&
+	switched = set_journal_mode(roster, "DELETE", mode, sizeof(mode)) == SQLITE_OK &&
 		   strcasecmp(mode, "delete") == 0;
 	sqlite3_busy_timeout(roster->db, ROSTER_BUSY_TIMEOUT_MS);
 
@@ -283,6 +322,7 @@ bool roster_bulk_journal_enter(struct roster *roster)
 		roster_bulk_journal_leave(roster);
 		return false;
 	}
+	roster->bulk_journal = switched;
 	log_msg(LOG_DEBUG, "roster %s: %s", roster->path,
 		switched ? "writing with a rollback journal" :
 		"another connection has the roster open; writing to the WAL");
@@ -292,12 +332,23 @@ bool roster_bulk_journal_enter(struct roster *roster)
 void roster_bulk_journal_leave(struct roster *roster)
 {
 	char mode[16];
+	int rc;
 
-	if (!set_journal_mode(roster, "WAL", mode, sizeof(mode)) ||
-	    strcasecmp(mode, "wal") != 0)
-		log_msg(LOG_WARN, "roster %s: journal_mode stays %s after a large write (%s);"
-			" the next run sets WAL again", roster->path, mode,
+	/*
+	 * Without waiting: a reader that has the roster open now would delay
+	 * the run by the busy timeout, and the next connection switches anyway.
+	 */
+	roster->bulk_journal = false;
+	sqlite3_busy_timeout(roster->db, 0);
+	rc = set_journal_mode(roster, "WAL", mode, sizeof(mode));
+	sqlite3_busy_timeout(roster->db, ROSTER_BUSY_TIMEOUT_MS);
+	if (rc != SQLITE_OK)
+		log_msg(LOG_WARN, "roster %s: switching back to WAL mode after a large write failed:"
+			" %s; the next connection to open the roster switches it", roster->path,
 			sqlite3_errmsg(roster->db));
+	else if (strcasecmp(mode, "wal") != 0)
+		log_msg(LOG_WARN, "roster %s: journal_mode stays %s after a large write; the next"
+			" connection to open the roster switches it to WAL", roster->path, mode);
 	if (roster_exec(roster, "PRAGMA synchronous = NORMAL", "setting synchronous") != RS_OK)
 		log_msg(LOG_WARN, "roster %s: synchronous stays FULL for this run", roster->path);
 }
@@ -379,7 +430,7 @@ enum rs_err roster_open(const char *path, struct roster **out)
 	roster = calloc(1, sizeof(*roster));
 	if (roster)
 		roster->path = strdup(path);
-	/* Every failure returns RS_ERR_IO, as roster.h promises; the log has the cause. */
+	/* Failures return RS_ERR_IO or RS_ERR_TEMPFAIL, as roster.h promises; the log has the cause. */
 	if (!roster || !roster->path) {
 		log_msg(LOG_ERROR, "roster %s: out of memory", path);
 		free(roster);
@@ -389,7 +440,7 @@ enum rs_err roster_open(const char *path, struct roster **out)
 	err = open_connection(roster);
 	if (err != RS_OK) {
 		roster_close(roster);
-		return RS_ERR_IO;
+		return err == RS_ERR_TEMPFAIL ? RS_ERR_TEMPFAIL : RS_ERR_IO;
 	}
 
 	*out = roster;

@@ -47,6 +47,7 @@ struct roster {
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmts[STMT_COUNT];
+	bool bulk_journal;  /* in a rollback journal for one bulk write */
 };
 
 /*
@@ -130,8 +131,8 @@ enum rs_err roster_step_done(struct roster *roster, sqlite3_stmt *stmt, const ch
  * Switches the connection from WAL mode to a rollback journal with
  * synchronous=FULL for one large write, and returns true, when no other
  * connection has the roster open; otherwise leaves it in WAL mode and
- * returns false.  roster_bulk_journal_leave() switches back after the
- * transaction ends.
+ * returns false.  Until roster_bulk_journal_leave() switches back after
+ * the transaction, roster_write_begin() takes the exclusive lock at once.
  */
 bool roster_bulk_journal_enter(struct roster *roster);
 void roster_bulk_journal_leave(struct roster *roster);

@@ -76,7 +76,9 @@ struct roster_apply {
 /*
  * Opens (creating with mode 0600 when missing) and migrates the roster at
  * path.  A file with a newer schema than ROSTER_SCHEMA_VERSION is refused.
- * Returns RS_ERR_IO with a logged reason on failure; *out is NULL then.
+ * Returns RS_ERR_TEMPFAIL when another connection kept the roster locked
+ * past the busy timeout, RS_ERR_IO on any other failure, with a logged
+ * reason; *out is NULL then.
  */
 enum rs_err roster_open(const char *path, struct roster **out);
 void roster_close(struct roster *roster);

@@ -255,3 +255,108 @@ test_status_by_reader_without_write_access_explains() {
 	assert_contains "$T/err" "must be writable by the user running rostersync (uid 65534)"
 	assert_contains "$T/err" "run the command as the roster's owner"
 }
+
+# Holds the roster in a rollback journal with the write lock taken, as a
+# bulk write does, for $1 seconds, then commits and closes.  Writes
+# $T/holder.ready once it holds the lock.
+hold_roster_in_rollback_journal() {
+	python3 - "$T/roster.db" "$1" "$T/holder.ready" <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+assert db.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+db.execute("BEGIN IMMEDIATE")
+db.execute("UPDATE sync_state SET updated_at = updated_at")
+open(sys.argv[3], "w").close()
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+db.close()
+PY
+	HOLDER=$!
+	for _ in $(seq 1 500); do
+		[ -e "$T/holder.ready" ] && return
+		sleep 0.01
+	done
+	fail "the holder did not take the write lock"
+}
+
+# status waits while a bulk write of another run keeps the roster in a
+# rollback journal, and opens it once the write has ended.
+test_status_waits_for_bulk_write() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	hold_roster_in_rollback_journal 1
+
+	rs status -c "$T/config.yaml"
+	wait "$HOLDER" || fail "the holder failed"
+
+	assert_rc 0
+	assert_eq "$(sql "PRAGMA journal_mode")" wal "journal mode after status"
+}
+
+# A bulk write that outlasts the busy timeout makes status exit 75
+# (temporary), not 74 (the roster cannot be opened).
+test_status_during_long_bulk_write_exits_75() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	hold_roster_in_rollback_journal 8
+
+	rs status -c "$T/config.yaml"
+	local rc=$RC
+	wait "$HOLDER" || fail "the holder failed"
+
+	RC=$rc
+	assert_rc 75
+	assert_contains "$T/err" "another connection kept the roster locked for 5 s"
+}
+
+# A reader that starts during a bulk write cannot hold the run up for long.
+# The write takes the exclusive lock before its first row.  When a reader
+# got in first, the write gives up after the 5 s busy timeout (exit 75),
+# and recording the run's end waits 5 s more.
+test_reader_cannot_stall_bulk_write() {
+	[ -z "${RS_WRAPPER:-}" ] || skip "the check measures the sync's own duration"
+	start_fake --synthetic 100000 --groups 5
+	SEATS=200000 write_config
+	: > "$T/sync.err"
+	python3 - "$T/roster.db" "$T/sync.err" "$T/write.start" > "$T/reader.out" <<'PY' &
+import sqlite3, sys, time
+deadline = time.time() + 60
+while time.time() < deadline:
+    if "writing with a rollback journal" in open(sys.argv[2]).read():
+        break
+    time.sleep(0.001)
+open(sys.argv[3], "w").write("%.3f" % time.time())
+while time.time() < deadline:
+    try:
+        db = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+        db.execute("BEGIN")
+        db.execute("SELECT count(*) FROM members").fetchone()
+    except sqlite3.OperationalError:
+        print("locked", flush=True)
+        break
+    print("held", flush=True)
+    time.sleep(30)
+    db.execute("ROLLBACK")
+    break
+PY
+	local reader=$! rc=0
+	"$RS_BIN" sync -c "$T/config.yaml" > /dev/null 2> "$T/sync.err" || rc=$?
+	local seconds
+	seconds=$(awk -v a="$(cat "$T/write.start")" -v b="$(date +%s.%N)" \
+		'BEGIN { printf "%d", b - a }')
+	kill "$reader" 2> /dev/null
+	wait "$reader" 2> /dev/null
+
+	[ "$rc" = 0 ] || [ "$rc" = 75 ] || fail "the sync exited $rc: $(tail -n 3 "$T/sync.err")"
+	[ "$seconds" -lt 13 ] || fail "the sync ended $seconds s after its write began, while a reader held the roster"
+	assert_eq "$(sql "PRAGMA integrity_check")" ok "integrity check"
+
+	sync_ok
+	assert_eq "$(sql "PRAGMA journal_mode")" wal "journal mode after the next sync"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state = 'active'")" 100000 "active members"
+	echo "REPORT: the reader $(cat "$T/reader.out"); the sync exited $rc $seconds s after its write began"
+}
