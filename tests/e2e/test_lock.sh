@@ -302,7 +302,7 @@ test_status_during_long_bulk_write_exits_75() {
 	start_fake --data "$T/data.json"
 	write_config
 	sync_ok
-	hold_roster_in_rollback_journal 8
+	hold_roster_in_rollback_journal 15
 
 	rs status -c "$T/config.yaml"
 	local rc=$RC
