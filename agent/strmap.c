@@ -32,7 +32,7 @@ static uint64_t strmap_hash(const char *text)
 	return hash;
 }
 
-/* Returns the slot that holds key, or the empty slot where it would go. */
+/* Returns the slot that contains key, or the empty slot where it would go. */
 static size_t find_slot(const struct strmap *map, const char *key, uint32_t hash)
 {
 	size_t mask = map->capacity - 1;

@@ -2,7 +2,7 @@
  * strmap.h - a hash map from strings to indices, for id lookups and
  * followed links of the Graph reader.
  *
- * Open addressing with linear probing, at most half full.  Each slot holds
+ * Open addressing with linear probing, at most half full.  Each slot stores
  * the key, 32 bits of its hash and a 32-bit value in 16 bytes, so a probe
  * reads one cache line and compares key texts only when the hash bits
  * match.  Copied keys live in a pool of the map (see strpool.h).

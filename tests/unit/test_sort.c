@@ -47,14 +47,14 @@ static void unsorted_array_is_sorted(void **state)
 
 static void empty_and_single_arrays(void **state)
 {
-	int one = 5;
+	int single = 5;
 
 	(void)state;
 	comparisons = 0;
 	sort_unless_sorted(NULL, 0, sizeof(int), compare_int);
-	sort_unless_sorted(&one, 1, sizeof(one), compare_int);
+	sort_unless_sorted(&single, 1, sizeof(single), compare_int);
 	assert_int_equal(comparisons, 0);
-	assert_int_equal(one, 5);
+	assert_int_equal(single, 5);
 }
 
 int main(void)
