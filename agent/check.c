@@ -575,7 +575,7 @@ static void graph_check_user(struct checker *c, struct graph_found *found)
 	} else {
 		graph_failed(c, "users", GRAPH_PERMISSION_USERS, &response, err);
 	}
-	graph_user_release(&user);
+	identity_release(&user);
 	http_response_release(&response);
 out:
 	free(id);

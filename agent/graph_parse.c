@@ -35,52 +35,6 @@
 #define STATUS_ENABLED "enabled"
 #define STATUS_DISABLED "disabled"
 
-/* ---- JSON text ---- */
-
-static bool only_white_space(const char *p, const char *end)
-{
-	for (; p < end; p++) {
-		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-			return false;
-	}
-	return true;
-}
-
-/* Parses body, which must be one JSON object; logs and returns NULL otherwise. */
-static cJSON *parse_object(const char *where, const char *body, size_t len)
-{
-	const char *end = NULL;
-	cJSON *root;
-
-	if (!body || len == 0) {
-		log_msg(LOG_ERROR, "%s: empty body, expected a JSON object", where);
-		return NULL;
-	}
-	if (!json_field_check_text(where, body, len))
-		return NULL;
-
-	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-	if (!root) {
-		size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : len;
-
-		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu", where, at);
-		return NULL;
-	}
-	if (end && !only_white_space(end, body + len)) {
-		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: text after the JSON value", where,
-			(size_t)(end - body));
-		cJSON_Delete(root);
-		return NULL;
-	}
-	if (!cJSON_IsObject(root)) {
-		log_msg(LOG_ERROR, "%s: the body is %s, expected a JSON object", where,
-			json_field_type_name(root));
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
 /* ---- fields ---- */
 
 /*
@@ -164,7 +118,7 @@ static enum rs_err read_next_link(const char *where, const cJSON *root, char **n
 static cJSON *parse_collection(const char *where, const char *body, size_t len,
 			       const cJSON **value)
 {
-	cJSON *root = parse_object(where, body, len);
+	cJSON *root = json_field_parse(where, body, len, cJSON_Object);
 	const cJSON *array;
 
 	*value = NULL;
@@ -347,7 +301,7 @@ enum rs_err graph_parse_service_principal(const char *body, size_t len,
 					  struct graph_service_principal *out)
 {
 	struct json_element element = { "response", "service principal", 0, false, NULL };
-	cJSON *root = parse_object("response", body, len);
+	cJSON *root = json_field_parse("response", body, len, cJSON_Object);
 	enum rs_err err;
 
 	memset(out, 0, sizeof(*out));
@@ -488,23 +442,6 @@ enum rs_err graph_parse_assignments(const char *where, const char *body, size_t 
 
 /* ---- users ---- */
 
-void graph_user_release(struct identity *identity)
-{
-	if (!identity)
-		return;
-	free(identity->external_id);
-	free(identity->user_name);
-	free(identity->email);
-	free(identity->given_name);
-	free(identity->family_name);
-	free(identity->display_name);
-	free(identity->status);
-	for (size_t i = 0; i < identity->group_count; i++)
-		free(identity->groups[i]);
-	free(identity->groups);
-	memset(identity, 0, sizeof(*identity));
-}
-
 /* The user attributes that the source reads, pointing into the JSON tree. */
 struct user_fields {
 	const char *upn;
@@ -607,7 +544,7 @@ static enum rs_err build_user(const struct json_element *element, const char *id
 	}
 
 	if (!out->external_id || (fields->enabled_present && !out->status)) {
-		graph_user_release(out);
+		identity_release(out);
 		return RS_ERR_INTERNAL;
 	}
 	if (!fields->enabled_present)
@@ -650,7 +587,7 @@ static enum rs_err map_user(struct json_element *element, const cJSON *item, str
 enum rs_err graph_parse_user(const char *body, size_t len, struct identity *out)
 {
 	struct json_element element = { "response", "user", 0, false, NULL };
-	cJSON *root = parse_object("response", body, len);
+	cJSON *root = json_field_parse("response", body, len, cJSON_Object);
 	enum rs_err err;
 
 	memset(out, 0, sizeof(*out));
@@ -680,7 +617,7 @@ static enum rs_err deliver_user(struct json_element *element, const cJSON *item,
 	if (err != RS_OK)
 		return err;
 	err = sink->user ? sink->user(sink->context, &user) : RS_OK;
-	graph_user_release(&user);
+	identity_release(&user);
 	return err;
 }
 
@@ -768,7 +705,7 @@ enum rs_err graph_parse_objects(const char *where, const char *body, size_t len,
 
 enum rs_err graph_parse_count(const char *body, size_t len, long long *count)
 {
-	cJSON *root = parse_object("count", body, len);
+	cJSON *root = json_field_parse("count", body, len, cJSON_Object);
 	const cJSON *item;
 	enum rs_err err = RS_ERR_PROTOCOL;
 
@@ -988,7 +925,7 @@ enum rs_err graph_parse_batch(const char *where, const char *body, size_t len,
 			      struct graph_batch_result *result)
 {
 	struct json_element element = { where, "response", 0, true, NULL };
-	cJSON *root = parse_object(where, body, len);
+	cJSON *root = json_field_parse(where, body, len, cJSON_Object);
 	const cJSON *responses = member_of(root, "responses");
 	const cJSON *step;
 	bool *done = calloc(id_count + 1, sizeof(*done));

@@ -21,6 +21,21 @@ static void identity_release_groups(struct identity *identity)
 	identity->group_count = 0;
 }
 
+void identity_release(struct identity *identity)
+{
+	if (!identity)
+		return;
+	free(identity->external_id);
+	free(identity->user_name);
+	free(identity->email);
+	free(identity->given_name);
+	free(identity->family_name);
+	free(identity->display_name);
+	free(identity->status);
+	identity_release_groups(identity);
+	memset(identity, 0, sizeof(*identity));
+}
+
 void identity_set_init(struct identity_set *set)
 {
 	memset(set, 0, sizeof(*set));

@@ -110,6 +110,53 @@ bool json_field_check_text(const char *where, const char *body, size_t len)
 	return true;
 }
 
+/* Returns the first byte from p that is not JSON white space, or end. */
+static const char *skip_white_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+static const char *json_type_words(int type)
+{
+	return type == cJSON_Array ? "a JSON array" : "a JSON object";
+}
+
+cJSON *json_field_parse(const char *where, const char *body, size_t len, int want)
+{
+	const char *end = NULL;
+	cJSON *root;
+
+	if (!body || len == 0) {
+		log_msg(LOG_ERROR, "%s: empty body, expected %s", where, json_type_words(want));
+		return NULL;
+	}
+	if (!json_field_check_text(where, body, len))
+		return NULL;
+
+	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+	if (!root) {
+		size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : len;
+
+		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu", where, at);
+		return NULL;
+	}
+	if (end && skip_white_space(end, body + len) != body + len) {
+		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: text after the JSON value", where,
+			(size_t)(skip_white_space(end, body + len) - body));
+		cJSON_Delete(root);
+		return NULL;
+	}
+	if ((root->type & 0xff) != want) {
+		log_msg(LOG_ERROR, "%s: the body is %s, expected %s", where,
+			json_field_type_name(root), json_type_words(want));
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
 /* ---- fields ---- */
 
 bool json_field_printable_ascii(const char *text)

@@ -36,58 +36,6 @@
 /* Maximum length of status and scope values, in bytes. */
 #define MAX_ENUM_LEN 64
 
-/* ---- JSON text ---- */
-
-/* Returns the first byte from p that is not JSON white space, or end. */
-static const char *skip_white_space(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-		p++;
-	return p;
-}
-
-/* Parses body into a new cJSON tree; logs and returns NULL when it is not JSON. */
-static cJSON *json_parse(const char *where, const char *body, size_t len)
-{
-	const char *end = NULL;
-	cJSON *root;
-
-	if (!body || len == 0) {
-		log_msg(LOG_ERROR, "%s: empty body, expected JSON", where);
-		return NULL;
-	}
-	if (!json_field_check_text(where, body, len))
-		return NULL;
-
-	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-	if (!root) {
-		size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : len;
-
-		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu", where, at);
-		return NULL;
-	}
-	if (end && skip_white_space(end, body + len) != body + len) {
-		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: text after the JSON value",
-			where, (size_t)(skip_white_space(end, body + len) - body));
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
-static cJSON *json_parse_array(const char *where, const char *body, size_t len)
-{
-	cJSON *root = json_parse(where, body, len);
-
-	if (root && !cJSON_IsArray(root)) {
-		log_msg(LOG_ERROR, "%s: the body is %s, expected a JSON array", where,
-			json_field_type_name(root));
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
 /* ---- fields ---- */
 
 /* Reads an object member into *out (NULL when absent or null). */
@@ -122,6 +70,24 @@ static bool get_enum(const struct json_element *element, const cJSON *object, co
 		*out = NULL;
 		return false;
 	}
+	return true;
+}
+
+/*
+ * Reads the id of item, an element of a page array, and sets element->id
+ * to it.  Returns false after logging when item is not an object or has no
+ * valid id.
+ */
+static bool read_element_id(struct json_element *element, const cJSON *item, const char **id)
+{
+	element->id = NULL;
+	if (!cJSON_IsObject(item)) {
+		json_field_error(element, "is %s, expected an object", json_field_type_name(item));
+		return false;
+	}
+	if (!json_field_id(element, item, "id", "id", id))
+		return false;
+	element->id = *id;
 	return true;
 }
 
@@ -266,23 +232,6 @@ static const char *choose_email(struct trim_space *space, const struct user_fiel
 	return NULL;
 }
 
-void okta_user_release(struct identity *identity)
-{
-	if (!identity)
-		return;
-	free(identity->external_id);
-	free(identity->user_name);
-	free(identity->email);
-	free(identity->given_name);
-	free(identity->family_name);
-	free(identity->display_name);
-	free(identity->status);
-	for (size_t i = 0; i < identity->group_count; i++)
-		free(identity->groups[i]);
-	free(identity->groups);
-	memset(identity, 0, sizeof(*identity));
-}
-
 /*
  * Fills record from id and fields.  Its strings are borrowed from the JSON
  * tree and from space, so record is valid while both are; identity_set_add()
@@ -333,7 +282,7 @@ static enum rs_err dup_identity(const struct identity *view, struct identity *ou
 	     dup_field(&out->family_name, view->family_name) &&
 	     dup_field(&out->display_name, view->display_name);
 	if (!ok) {
-		okta_user_release(out);
+		identity_release(out);
 		return RS_ERR_INTERNAL;
 	}
 	return RS_OK;
@@ -394,14 +343,8 @@ static enum rs_err map_app_user(struct json_element *element, const cJSON *item,
 	const cJSON *app_profile;
 	const char *id;
 
-	element->id = NULL;
-	if (!cJSON_IsObject(item)) {
-		json_field_error(element, "is %s, expected an object", json_field_type_name(item));
+	if (!read_element_id(element, item, &id))
 		return RS_ERR_PROTOCOL;
-	}
-	if (!json_field_id(element, item, "id", "id", &id))
-		return RS_ERR_PROTOCOL;
-	element->id = id;
 
 	if (!read_scope(element, item, &record.direct) ||
 	    !get_object(element, item, "profile", "profile", &app_profile) ||
@@ -435,7 +378,7 @@ static enum rs_err parse_app_users(const char *where, const char *body, size_t l
 	*added = 0;
 	if (arena)
 		json_arena_begin(arena, len * TREE_PER_BODY_BYTE + 65536);
-	root = json_parse_array(where, body, len);
+	root = json_field_parse(where, body, len, cJSON_Array);
 	if (!root)
 		err = RS_ERR_PROTOCOL;
 
@@ -470,15 +413,10 @@ enum rs_err okta_parse_user(const char *body, size_t len, struct identity *out)
 	enum rs_err err = RS_ERR_PROTOCOL;
 
 	memset(out, 0, sizeof(*out));
-	root = json_parse("response", body, len);
+	root = json_field_parse("response", body, len, cJSON_Object);
 	if (!root)
 		return RS_ERR_PROTOCOL;
 
-	if (!cJSON_IsObject(root)) {
-		json_field_error(&element, "the body is %s, expected an object",
-				 json_field_type_name(root));
-		goto out;
-	}
 	if (!json_field_id(&element, root, "id", "id", &id))
 		goto out;
 	element.id = id;
@@ -514,7 +452,7 @@ static enum rs_err parse_id_list(const char *where, const char *kind, const char
 				 size_t len, char ***ids, size_t *count)
 {
 	struct json_element element = { where, kind, 0, true, NULL };
-	cJSON *root = json_parse_array(where, body, len);
+	cJSON *root = json_field_parse(where, body, len, cJSON_Array);
 	const cJSON *item;
 	enum rs_err err = RS_OK;
 
@@ -525,13 +463,7 @@ static enum rs_err parse_id_list(const char *where, const char *kind, const char
 		const char *id;
 		char **grown;
 
-		if (!cJSON_IsObject(item)) {
-			json_field_error(&element, "is %s, expected an object",
-					 json_field_type_name(item));
-			err = RS_ERR_PROTOCOL;
-			break;
-		}
-		if (!json_field_id(&element, item, "id", "id", &id)) {
+		if (!read_element_id(&element, item, &id)) {
 			err = RS_ERR_PROTOCOL;
 			break;
 		}
@@ -601,7 +533,7 @@ static enum rs_err parse_app_groups(const char *where, const char *body, size_t 
 				    struct okta_group **groups, size_t *count)
 {
 	struct json_element element = { where, "group", 0, true, NULL };
-	cJSON *root = json_parse_array(where, body, len);
+	cJSON *root = json_field_parse(where, body, len, cJSON_Array);
 	const cJSON *item;
 	enum rs_err err = RS_OK;
 
@@ -612,18 +544,10 @@ static enum rs_err parse_app_groups(const char *where, const char *body, size_t 
 		const char *id;
 		const char *name;
 
-		element.id = NULL;
-		if (!cJSON_IsObject(item)) {
-			json_field_error(&element, "is %s, expected an object",
-					 json_field_type_name(item));
+		if (!read_element_id(&element, item, &id)) {
 			err = RS_ERR_PROTOCOL;
 			break;
 		}
-		if (!json_field_id(&element, item, "id", "id", &id)) {
-			err = RS_ERR_PROTOCOL;
-			break;
-		}
-		element.id = id;
 		if (!read_group_name(&element, item, &name)) {
 			err = RS_ERR_PROTOCOL;
 			break;

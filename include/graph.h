@@ -185,13 +185,10 @@ enum rs_err graph_parse_objects(const char *where, const char *body, size_t len,
 
 /*
  * Maps one user object (GET /users/{id}) to *out, whose strings the caller
- * then owns and frees with graph_user_release().  *out is zeroed on
+ * then owns and frees with identity_release().  *out is zeroed on
  * failure.
  */
 enum rs_err graph_parse_user(const char *body, size_t len, struct identity *out);
-
-/* Frees the strings that graph_parse_user() stored in identity and zeroes it. */
-void graph_user_release(struct identity *identity);
 
 /*
  * Reads the @odata.count of a listing requested with $count=true, which

@@ -49,6 +49,13 @@ struct identity_set {
 #define IDENTITY_MAX_EMAIL 254
 #define IDENTITY_MAX_TEXT 1024
 
+/*
+ * Frees the strings and groups of an identity that owns them, such as one
+ * that okta_parse_user() or graph_parse_user() filled, and zeroes it.
+ * Never for an item of a set, whose strings the set owns.
+ */
+void identity_release(struct identity *identity);
+
 void identity_set_init(struct identity_set *set);
 void identity_set_release(struct identity_set *set);
 

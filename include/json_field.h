@@ -43,6 +43,14 @@ const char *json_field_type_name(const cJSON *item);
  */
 bool json_field_check_text(const char *where, const char *body, size_t len);
 
+/*
+ * Parses body, which must hold one JSON value of type want (cJSON_Array or
+ * cJSON_Object) and nothing after it but white space, into a new cJSON
+ * tree; json_field_check_text() runs first.  Logs one line with where and
+ * returns NULL when the body is empty, not JSON, or of another type.
+ */
+cJSON *json_field_parse(const char *where, const char *body, size_t len, int want);
+
 /* Returns true when text contains only the bytes '!' to '~' (true for ""). */
 bool json_field_printable_ascii(const char *text);
 

@@ -54,13 +54,10 @@ enum rs_err okta_parse_app_users(const char *body, size_t len, struct identity_s
 
 /*
  * Maps one Okta User object (GET /api/v1/users/{id}) to *out, whose strings
- * the caller then owns and frees with okta_user_release().  direct is
+ * the caller then owns and frees with identity_release().  direct is
  * false and groups are empty.  *out is zeroed on failure.
  */
 enum rs_err okta_parse_user(const char *body, size_t len, struct identity *out);
-
-/* Frees the strings that okta_parse_user() stored in identity and zeroes it. */
-void okta_user_release(struct identity *identity);
 
 /*
  * Appends the ids of a page of app group assignments or of group users

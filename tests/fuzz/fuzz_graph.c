@@ -111,7 +111,7 @@ static void fuzz_other(uint8_t mode, const char *body, size_t len)
 	case 4:
 		if (graph_parse_user(body, len, &user) == RS_OK)
 			check_user(NULL, &user);
-		graph_user_release(&user);
+		identity_release(&user);
 		break;
 	case 5:
 		if (graph_parse_error(body, len, &error) && !error.code)

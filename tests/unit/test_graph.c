@@ -189,7 +189,7 @@ static void objects_fail(const char *json, size_t len, enum rs_err expected_err,
 	collected_release(&c);
 }
 
-/* Maps one user object and returns it in *out (release with graph_user_release()). */
+/* Maps one user object and returns it in *out (release with identity_release()). */
 static void user_ok(const char *json, struct identity *out)
 {
 	struct capture capture;
@@ -445,7 +445,7 @@ static void user_fields_mapped(void **state)
 	assert_int_equal(user.activity, IDENTITY_ACTIVE);
 	assert_false(user.direct);
 	assert_int_equal(user.group_count, 0);
-	graph_user_release(&user);
+	identity_release(&user);
 }
 
 static void user_disabled_is_inactive(void **state)
@@ -459,7 +459,7 @@ static void user_disabled_is_inactive(void **state)
 	user_ok(json, &user);
 	assert_int_equal(user.activity, IDENTITY_INACTIVE);
 	expect_text("status", user.status, "disabled");
-	graph_user_release(&user);
+	identity_release(&user);
 }
 
 static void user_without_account_enabled_is_unknown(void **state)
@@ -479,7 +479,7 @@ static void user_without_account_enabled_is_unknown(void **state)
 	assert_null(user.status);
 	expect_logged(logged, "user u-3 has no accountEnabled");
 	free(logged);
-	graph_user_release(&user);
+	identity_release(&user);
 }
 
 static void user_email_rules(void **state)
@@ -517,7 +517,7 @@ static void user_email_rules(void **state)
 		snprintf(label, sizeof(label), "email of case %zu", i);
 		user_ok(cases[i].json, &user);
 		expect_text(label, user.email, cases[i].email);
-		graph_user_release(&user);
+		identity_release(&user);
 	}
 }
 
@@ -536,7 +536,7 @@ static void user_without_email_warns_with_id(void **state)
 	assert_null(user.email);
 	expect_logged(logged, "user u-9 (u9@contoso.example) has no mail and no otherMails");
 	free(logged);
-	graph_user_release(&user);
+	identity_release(&user);
 }
 
 static void members_page_types(void **state)
@@ -1108,11 +1108,11 @@ static void recorded_guest(void **state)
 	expect_text("guest email", guest.email, "guest1@fabrikam.example");
 	expect_text("guest user_name", guest.user_name,
 		    "guest1_fabrikam.example#EXT#@contoso.onmicrosoft.com");
-	graph_user_release(&guest);
+	identity_release(&guest);
 
 	map_guest(body, len, true, &guest);
 	expect_text("guest email from otherMails", guest.email, "guest1@fabrikam.example");
-	graph_user_release(&guest);
+	identity_release(&guest);
 	free(body);
 }
 

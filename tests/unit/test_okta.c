@@ -375,7 +375,7 @@ static void app_users_rejects_wrong_shapes(void **state)
 		{ "number body", "42", "the body is a number, expected a JSON array" },
 		{ "truncated", "[{\"id\":\"00u1\",\"_embedded\":{\"us", "invalid JSON at byte" },
 		{ "text after the array", "[] []", "invalid JSON at byte 3: text after the JSON value" },
-		{ "empty body", "", "empty body, expected JSON" },
+		{ "empty body", "", "empty body, expected a JSON array" },
 		{ "not JSON", "<html>Service Unavailable</html>", "invalid JSON at byte 0" },
 	};
 
@@ -505,7 +505,7 @@ static void user_parse_fields(void **state)
 	expect_text("user_name", user.user_name, "l@example.com");
 	assert_int_equal(user.activity, IDENTITY_ACTIVE);
 	assert_false(user.direct);
-	okta_user_release(&user);
+	identity_release(&user);
 	assert_null(user.external_id);
 
 	assert_int_equal(okta_parse_user("[]", 2, &user), RS_ERR_PROTOCOL);
@@ -1318,7 +1318,7 @@ static void recorded_users(void **state)
 		if (cases[i].email)
 			expect_text(cases[i].name, user.email, cases[i].email);
 		assert_non_null(user.user_name);
-		okta_user_release(&user);
+		identity_release(&user);
 		recorded_release(&recorded);
 	}
 }
@@ -1338,7 +1338,7 @@ static void parse_each_user(const char *body, enum identity_activity *activities
 		assert_true(i < count);
 		assert_int_equal(okta_parse_user(json, strlen(json), &user), RS_OK);
 		activities[i++] = user.activity;
-		okta_user_release(&user);
+		identity_release(&user);
 		free(json);
 	}
 	assert_int_equal(i, count);
