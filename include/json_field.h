@@ -44,10 +44,10 @@ const char *json_field_type_name(const cJSON *item);
 bool json_field_check_text(const char *where, const char *body, size_t len);
 
 /*
- * Parses body, which must hold one JSON value of type want (cJSON_Array or
- * cJSON_Object) and nothing after it but white space, into a new cJSON
- * tree; json_field_check_text() runs first.  Logs one line with where and
- * returns NULL when the body is empty, not JSON, or of another type.
+ * Parses body into a new cJSON tree.  The body must hold one JSON value of
+ * type want (cJSON_Array or cJSON_Object), with only white space after it,
+ * and pass json_field_check_text().  Otherwise this logs one line with
+ * where and returns NULL.
  */
 cJSON *json_field_parse(const char *where, const char *body, size_t len, int want);
 
