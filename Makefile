@@ -53,8 +53,9 @@ $(BUILD)/librostersync.a: $(LIB_OBJS)
 $(BUILD)/rostersync: $(BUILD)/obj/main.o $(BUILD)/librostersync.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/librostersync.a | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/librostersync.a \
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h tests/unit/capture.c tests/unit/capture.h \
+		$(BUILD)/librostersync.a | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< tests/unit/capture.c $(BUILD)/librostersync.a \
 		$(ALL_LDFLAGS) $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
 
 $(BUILD)/fakeidp: $(FAKEIDP_SRCS) $(wildcard tests/fakeidp/*.h) | $(BUILD)

@@ -25,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "unit.h"
+#include "capture.h"
 
 #include "auth.h"
 #include "config.h"
@@ -38,47 +39,6 @@
 
 #define CLIENT_SECRET "s3cr+et/va=lue&x"
 #define ACCESS_TOKEN "eyJ0eXAi.access-token-value.sig"
-
-/* ---- log capture ---- */
-
-struct capture {
-	int saved_fd;
-	FILE *file;
-};
-
-static void capture_start(struct capture *capture)
-{
-	fflush(stderr);
-	capture->file = tmpfile();
-	assert_non_null(capture->file);
-	capture->saved_fd = dup(2);
-	assert_true(capture->saved_fd >= 0);
-	assert_true(dup2(fileno(capture->file), 2) >= 0);
-}
-
-static char *capture_stop(struct capture *capture)
-{
-	long size;
-	char *text;
-
-	fflush(stderr);
-	assert_true(dup2(capture->saved_fd, 2) >= 0);
-	close(capture->saved_fd);
-	size = ftell(capture->file);
-	assert_true(size >= 0);
-	text = calloc(1, (size_t)size + 1);
-	assert_non_null(text);
-	rewind(capture->file);
-	assert_int_equal(fread(text, 1, (size_t)size, capture->file), (size_t)size);
-	fclose(capture->file);
-	return text;
-}
-
-static void expect_logged(const char *logged, const char *expected)
-{
-	if (!strstr(logged, expected))
-		fail_msg("log has no \"%s\":\n%s", expected, logged);
-}
 
 /* ---- a loopback token server ---- */
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "capture.h"
 #include "config.h"
 
 /* Lines 1-9 of a valid Okta config; each test adds lines from 10 on. */
@@ -34,47 +35,6 @@
 	"  client_id: 00000000-0000-0000-0000-000000000000\n" \
 	"  app_id: 11111111-1111-1111-1111-111111111111\n"
 #define GRAPH_TAIL TEAM ROSTER
-
-struct capture {
-	char path[64];
-	int saved_stderr;
-};
-
-static void capture_begin(struct capture *capture)
-{
-	int fd;
-
-	strcpy(capture->path, "/tmp/rostersync-test-stderr-XXXXXX");
-	fd = mkstemp(capture->path);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	capture->saved_stderr = dup(STDERR_FILENO);
-	assert_true(capture->saved_stderr >= 0);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
-}
-
-/* Restores stderr and returns what was written to it; the caller frees it. */
-static char *capture_end(struct capture *capture)
-{
-	FILE *file;
-	char *text;
-	long size;
-
-	assert_int_equal(dup2(capture->saved_stderr, STDERR_FILENO), STDERR_FILENO);
-	close(capture->saved_stderr);
-	file = fopen(capture->path, "rb");
-	assert_non_null(file);
-	fseek(file, 0, SEEK_END);
-	size = ftell(file);
-	rewind(file);
-	text = calloc(1, (size_t)size + 1);
-	assert_non_null(text);
-	assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
-	fclose(file);
-	unlink(capture->path);
-	return text;
-}
 
 /* Writes len bytes to a new file under /tmp with mode; path gets its name. */
 static void write_file(char *path, const char *prefix, const char *suffix,
@@ -100,9 +60,9 @@ static enum rs_err load_logged(const char *path, struct config **config, char **
 	struct capture capture;
 	enum rs_err err;
 
-	capture_begin(&capture);
+	capture_start(&capture);
 	err = config_load(path, config);
-	*log = capture_end(&capture);
+	*log = capture_stop(&capture);
 	return err;
 }
 
@@ -428,9 +388,9 @@ static enum rs_err load_secret_logged(const char *yaml, struct secret **secret, 
 	struct capture capture;
 	enum rs_err err;
 
-	capture_begin(&capture);
+	capture_start(&capture);
 	err = config_load_secret(config, secret);
-	*log = capture_end(&capture);
+	*log = capture_stop(&capture);
 	config_free(config);
 	return err;
 }

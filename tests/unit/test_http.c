@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "capture.h"
 
 #include "http.h"
 #include "log.h"
@@ -40,40 +41,6 @@ static char *repeat_char(char c, size_t count)
 }
 
 /* Captures what the logger writes to fd 2 between start and stop. */
-struct capture {
-	int saved_fd;
-	FILE *file;
-};
-
-static void capture_start(struct capture *capture)
-{
-	fflush(stderr);
-	capture->file = tmpfile();
-	assert_non_null(capture->file);
-	capture->saved_fd = dup(2);
-	assert_true(capture->saved_fd >= 0);
-	assert_true(dup2(fileno(capture->file), 2) >= 0);
-}
-
-static char *capture_stop(struct capture *capture)
-{
-	long size;
-	char *text;
-
-	fflush(stderr);
-	assert_true(dup2(capture->saved_fd, 2) >= 0);
-	close(capture->saved_fd);
-
-	size = ftell(capture->file);
-	assert_true(size >= 0);
-	text = calloc(1, (size_t)size + 1);
-	assert_non_null(text);
-	rewind(capture->file);
-	assert_int_equal(fread(text, 1, (size_t)size, capture->file), (size_t)size);
-	fclose(capture->file);
-	return text;
-}
-
 /* ---- Link ---- */
 
 struct link_case {

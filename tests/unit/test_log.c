@@ -13,48 +13,8 @@
 #include <cjson/cJSON.h>
 
 #include "unit.h"
+#include "capture.h"
 #include "log.h"
-
-struct capture {
-	char path[64];
-	int saved_stderr;
-};
-
-static void capture_begin(struct capture *capture)
-{
-	int fd;
-
-	strcpy(capture->path, "/tmp/rostersync-test-log-XXXXXX");
-	fd = mkstemp(capture->path);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	capture->saved_stderr = dup(STDERR_FILENO);
-	assert_true(capture->saved_stderr >= 0);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
-}
-
-/* Restores stderr and returns what was written to it; the caller frees it. */
-static char *capture_end(struct capture *capture)
-{
-	FILE *file;
-	char *text;
-	long size;
-
-	assert_int_equal(dup2(capture->saved_stderr, STDERR_FILENO), STDERR_FILENO);
-	close(capture->saved_stderr);
-	file = fopen(capture->path, "rb");
-	assert_non_null(file);
-	fseek(file, 0, SEEK_END);
-	size = ftell(file);
-	rewind(file);
-	text = calloc(1, (size_t)size + 1);
-	assert_non_null(text);
-	assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
-	fclose(file);
-	unlink(capture->path);
-	return text;
-}
 
 static size_t count_lines(const char *text)
 {
@@ -93,9 +53,9 @@ static void test_text_line_format(void **state)
 	(void)state;
 	log_set_tenant("acme");
 	log_set_run_id("20261204T210000Z-3f9a1c");
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_WARN, "seat limit reached (%d of %d)", 250, 250);
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	assert_matches(out, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z warn acme "
 		       "run=20261204T210000Z-3f9a1c: seat limit reached \\(250 of 250\\)\n$");
@@ -110,18 +70,18 @@ static void test_secret_redacted_from_messages(void **state)
 
 	(void)state;
 	log_add_secret(token, strlen(token));
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_ERROR, "body: \"%s and %s\"", token, token);
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 	assert_null(strstr(out, token));
 	assert_non_null(strstr(out, "body: \"[redacted] and [redacted]\""));
 	assert_string_equal(log_first_error(), "body: \"[redacted] and [redacted]\"");
 	free(out);
 
 	log_forget_secret(token);
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_WARN, "%s", token);
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 	assert_non_null(strstr(out, token));
 	free(out);
 }
@@ -132,9 +92,9 @@ static void test_text_line_without_tenant(void **state)
 	char *out;
 
 	(void)state;
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_ERROR, "failed");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	assert_matches(out, "^[0-9-]{10}T[0-9:]{8}Z error: failed\n$");
 	free(out);
@@ -150,9 +110,9 @@ static void test_json_line_has_fields(void **state)
 	log_configure(LOG_INFO, LOG_FORMAT_JSON);
 	log_set_tenant("acme");
 	log_set_run_id("run-1");
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_WARN, "user %s skipped", "00u1");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	assert_int_equal(count_lines(out), 1);
 	json = cJSON_Parse(out);
@@ -176,9 +136,9 @@ static void test_json_omits_unset_fields(void **state)
 
 	(void)state;
 	log_configure(LOG_INFO, LOG_FORMAT_JSON);
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_INFO, "starting");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	json = cJSON_Parse(out);
 	assert_non_null(json);
@@ -198,9 +158,9 @@ static void test_json_escapes_special_characters(void **state)
 	(void)state;
 	log_configure(LOG_INFO, LOG_FORMAT_JSON);
 	log_set_tenant("ac\"me");
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_INFO, "quote \" backslash \\ newline \n tab \t bell \a bad \xff end");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	assert_int_equal(count_lines(out), 1);
 	json = cJSON_Parse(out);
@@ -224,12 +184,12 @@ static void test_level_filter_drops_lines(void **state)
 	assert_false(log_enabled(LOG_INFO));
 	assert_false(log_enabled(LOG_DEBUG));
 
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_DEBUG, "debug line");
 	log_msg(LOG_INFO, "info line");
 	log_msg(LOG_WARN, "warn line");
 	log_msg(LOG_ERROR, "error line");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	assert_null(strstr(out, "debug line"));
 	assert_null(strstr(out, "info line"));
@@ -255,9 +215,9 @@ static void test_text_escapes_control_characters(void **state)
 	char *out;
 
 	(void)state;
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_INFO, "name=%s", "Eve\nerror: forged\r\t\x1b[31mred\x7f");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	assert_int_equal(count_lines(out), 1);
 	assert_non_null(strstr(out, "name=Eve\\nerror: forged\\r\\t\\x1b[31mred\\x7f\n"));
@@ -270,10 +230,10 @@ static void test_text_escapes_unicode_separators(void **state)
 	char *out;
 
 	(void)state;
-	capture_begin(&capture);
+	capture_start(&capture);
 	/* U+0085 (NEL, a C1 control), U+2028, an invalid byte, then valid "é". */
 	log_msg(LOG_INFO, "a\xc2\x85" "b\xe2\x80\xa8" "c\xff" "d\xc3\xa9");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	assert_non_null(strstr(out, ": a\\u0085b\\u2028c\\xffd\xc3\xa9\n"));
 	free(out);
@@ -289,9 +249,9 @@ static void test_long_message_is_truncated(void **state)
 	assert_non_null(big);
 	memset(big, 'x', 10000);
 	big[10000] = '\0';
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_INFO, "%s", big);
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	assert_int_equal(count_lines(out), 1);
 	assert_true(strlen(out) < 4096 + 100);
@@ -313,9 +273,9 @@ static void test_truncation_keeps_utf8_valid(void **state)
 		memcpy(big + 3 * i, "\xe2\x82\xac", 3);    /* the euro sign */
 	big[3 * 3000] = '\0';
 	log_configure(LOG_INFO, LOG_FORMAT_JSON);
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_INFO, "%s", big);
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	json = cJSON_Parse(out);
 	assert_non_null(json);
@@ -347,13 +307,13 @@ static void test_journal_prefix_when_stream_matches(void **state)
 	(void)state;
 	log_configure(LOG_DEBUG, LOG_FORMAT_TEXT);
 	log_set_tenant("acme");
-	capture_begin(&capture);
+	capture_start(&capture);
 	set_journal_stream_to_stderr();
 	log_msg(LOG_ERROR, "e");
 	log_msg(LOG_WARN, "w");
 	log_msg(LOG_INFO, "i");
 	log_msg(LOG_DEBUG, "d");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	assert_string_equal(out, "<3>error acme: e\n<4>warn acme: w\n<6>info acme: i\n<7>debug acme: d\n");
 	free(out);
@@ -366,10 +326,10 @@ static void test_journal_prefix_on_json_lines(void **state)
 
 	(void)state;
 	log_configure(LOG_INFO, LOG_FORMAT_JSON);
-	capture_begin(&capture);
+	capture_start(&capture);
 	set_journal_stream_to_stderr();
 	log_msg(LOG_WARN, "w");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 
 	assert_int_equal(strncmp(out, "<4>{\"time\":\"", 12), 0);
 	free(out);
@@ -382,17 +342,17 @@ static void test_no_prefix_when_stream_differs(void **state)
 
 	(void)state;
 	setenv("JOURNAL_STREAM", "1:2", 1);
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_WARN, "w");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 	assert_int_not_equal(out[0], '<');
 	assert_matches(out, "^[0-9-]{10}T[0-9:]{8}Z warn: w\n$");
 	free(out);
 
 	setenv("JOURNAL_STREAM", "garbage", 1);
-	capture_begin(&capture);
+	capture_start(&capture);
 	log_msg(LOG_WARN, "w");
-	out = capture_end(&capture);
+	out = capture_stop(&capture);
 	assert_int_not_equal(out[0], '<');
 	free(out);
 }

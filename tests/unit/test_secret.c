@@ -9,49 +9,9 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "capture.h"
 #include "log.h"
 #include "secret.h"
-
-struct capture {
-	char path[64];
-	int saved_stderr;
-};
-
-static void capture_begin(struct capture *capture)
-{
-	int fd;
-
-	strcpy(capture->path, "/tmp/rostersync-test-stderr-XXXXXX");
-	fd = mkstemp(capture->path);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	capture->saved_stderr = dup(STDERR_FILENO);
-	assert_true(capture->saved_stderr >= 0);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	close(fd);
-}
-
-/* Restores stderr and returns what was written to it; the caller frees it. */
-static char *capture_end(struct capture *capture)
-{
-	FILE *file;
-	char *text;
-	long size;
-
-	assert_int_equal(dup2(capture->saved_stderr, STDERR_FILENO), STDERR_FILENO);
-	close(capture->saved_stderr);
-	file = fopen(capture->path, "rb");
-	assert_non_null(file);
-	fseek(file, 0, SEEK_END);
-	size = ftell(file);
-	rewind(file);
-	text = calloc(1, (size_t)size + 1);
-	assert_non_null(text);
-	assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
-	fclose(file);
-	unlink(capture->path);
-	return text;
-}
 
 /* Writes len bytes into a new file under /tmp with mode; path gets its name. */
 static void write_temp(char *path, const char *bytes, size_t len, mode_t mode)
@@ -72,9 +32,9 @@ static enum rs_err read_file_logged(const char *path, struct secret **out, char 
 	struct capture capture;
 	enum rs_err err;
 
-	capture_begin(&capture);
+	capture_start(&capture);
 	err = secret_from_file(path, out);
-	*log = capture_end(&capture);
+	*log = capture_stop(&capture);
 	return err;
 }
 
@@ -248,17 +208,17 @@ static void test_env_unset_or_empty_rejected(void **state)
 
 	(void)state;
 	unsetenv("ROSTERSYNC_TEST_SECRET");
-	capture_begin(&capture);
+	capture_start(&capture);
 	assert_int_equal(secret_from_env("ROSTERSYNC_TEST_SECRET", &secret), RS_ERR_CONFIG);
-	log = capture_end(&capture);
+	log = capture_stop(&capture);
 	assert_null(secret);
 	assert_non_null(strstr(log, "environment variable ROSTERSYNC_TEST_SECRET is not set"));
 	free(log);
 
 	setenv("ROSTERSYNC_TEST_SECRET", "", 1);
-	capture_begin(&capture);
+	capture_start(&capture);
 	assert_int_equal(secret_from_env("ROSTERSYNC_TEST_SECRET", &secret), RS_ERR_CONFIG);
-	log = capture_end(&capture);
+	log = capture_stop(&capture);
 	assert_null(secret);
 	assert_non_null(strstr(log, "environment variable ROSTERSYNC_TEST_SECRET is empty"));
 	free(log);
@@ -285,9 +245,9 @@ static void test_credentials_read_when_present(void **state)
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
 
 	/* The mode is not reported: systemd guards the directory. */
-	capture_begin(&capture);
+	capture_start(&capture);
 	assert_int_equal(secret_from_credentials("acme.token", &secret), RS_OK);
-	log = capture_end(&capture);
+	log = capture_stop(&capture);
 	assert_non_null(secret);
 	assert_string_equal(secret_value(secret), "from-systemd");
 	assert_string_equal(log, "");
@@ -322,9 +282,9 @@ static void test_credential_name_with_slash_rejected(void **state)
 
 	(void)state;
 	setenv("CREDENTIALS_DIRECTORY", "/tmp", 1);
-	capture_begin(&capture);
+	capture_start(&capture);
 	assert_int_equal(secret_from_credentials("../etc/passwd", &secret), RS_ERR_CONFIG);
-	log = capture_end(&capture);
+	log = capture_stop(&capture);
 	assert_null(secret);
 	assert_non_null(strstr(log, "invalid systemd credential name"));
 	free(log);
