@@ -653,7 +653,12 @@ static enum rs_err on_assignments_page(struct reader *reader, void *context, con
 	err = graph_parse_assignments(where, page->body, page->body_len, &items, &count,
 				      next_link);
 	for (size_t i = 0; err == RS_OK && i < count; i++) {
-		page_ids_add(ids, items[i].principal_id);
+		/*
+		 * One principal may hold several app roles, so the pages of
+		 * different roles can list the same principals: the loop
+		 * check needs the assignments' own ids.
+		 */
+		page_ids_add(ids, items[i].id ? items[i].id : items[i].principal_id);
 		err = record_assignment(reader, &items[i]);
 	}
 	log_msg(LOG_DEBUG, "%s: %zu assignments", where, count);

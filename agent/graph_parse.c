@@ -347,6 +347,7 @@ enum rs_err graph_parse_service_principal_list(const char *body, size_t len,
 void graph_assignments_free(struct graph_assignment *items, size_t count)
 {
 	for (size_t i = 0; items && i < count; i++) {
+		free(items[i].id);
 		free(items[i].principal_id);
 		free(items[i].display_name);
 	}
@@ -364,9 +365,16 @@ static enum graph_principal_type principal_type(const char *type)
 	return GRAPH_PRINCIPAL_OTHER;
 }
 
+/* The fields of one assignment, pointing into the JSON tree. */
+struct assignment_view {
+	const char *id;
+	const char *principal_id;
+	const char *display_name;
+	enum graph_principal_type type;
+};
+
 static enum rs_err append_assignment(struct graph_assignment **items, size_t *count,
-				     const char *principal_id, const char *name,
-				     enum graph_principal_type type)
+				     const struct assignment_view *view)
 {
 	struct graph_assignment *grown = realloc(*items, (*count + 1) * sizeof(**items));
 	struct graph_assignment *item;
@@ -375,10 +383,13 @@ static enum rs_err append_assignment(struct graph_assignment **items, size_t *co
 		return RS_ERR_INTERNAL;
 	*items = grown;
 	item = &grown[*count];
-	item->principal_id = strdup(principal_id);
-	item->display_name = identity_trim_dup(name);
-	item->type = type;
-	if (!item->principal_id) {
+	item->id = view->id ? strdup(view->id) : NULL;
+	item->principal_id = strdup(view->principal_id);
+	item->display_name = identity_trim_dup(view->display_name);
+	item->type = view->type;
+	if (!item->principal_id || (view->id && !item->id)) {
+		free(item->id);
+		free(item->principal_id);
 		free(item->display_name);
 		return RS_ERR_INTERNAL;
 	}
@@ -390,6 +401,7 @@ static enum rs_err map_assignment(struct json_element *element, const cJSON *ite
 				  struct graph_assignment **items, size_t *count)
 {
 	const char *principal_id;
+	const char *assignment_id;
 	const char *type;
 	const char *name;
 
@@ -401,14 +413,20 @@ static enum rs_err map_assignment(struct json_element *element, const cJSON *ite
 	if (!get_id(element, item, "principalId", &principal_id))
 		return RS_ERR_PROTOCOL;
 	element->id = principal_id;
-	if (!get_type(element, item, "principalType", &type) ||
+	if (!json_field_ascii(element, item, "id", "id", IDENTITY_MAX_ID, &assignment_id) ||
+	    !get_type(element, item, "principalType", &type) ||
 	    !get_profile_text(element, item, "principalDisplayName", &name))
 		return RS_ERR_PROTOCOL;
 	if (!type) {
 		json_field_error(element, "principalType is missing");
 		return RS_ERR_PROTOCOL;
 	}
-	return append_assignment(items, count, principal_id, name, principal_type(type));
+	return append_assignment(items, count, &(struct assignment_view){
+		.id = assignment_id && assignment_id[0] ? assignment_id : NULL,
+		.principal_id = principal_id,
+		.display_name = name,
+		.type = principal_type(type),
+	});
 }
 
 enum rs_err graph_parse_assignments(const char *where, const char *body, size_t len,

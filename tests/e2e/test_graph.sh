@@ -282,6 +282,22 @@ test_graph_failing_page_exits_69() {
 		LIMIT 1")" "failed|69" "run record"
 }
 
+# Graph lists one assignment per app role, so a person with two roles is
+# listed twice, and two pages may hold the same people.
+test_graph_person_with_two_roles_is_not_a_loop() {
+	write_graph "$(jq -n \
+		--argjson u1 "$(graph_user u1 ada@contoso.example)" \
+		--argjson u2 "$(graph_user u2 bob@contoso.example)" \
+		'{users: [$u1, $u2], page_size_max: 2,
+		  assignments: [{principalId: "u1"}, {principalId: "u2"},
+				{principalId: "u1"}, {principalId: "u2"}]}')"
+	start_graph
+	sync_ok
+
+	assert_eq "$(sql "SELECT group_concat(external_id || ' ' || state, ', ') FROM
+		(SELECT * FROM members ORDER BY external_id)")" "u1 active, u2 active" "members"
+}
+
 test_graph_forbidden_names_permission() {
 	write_basic_graph
 	edit_data '.graph.forbidden_permissions = ["GroupMember.Read.All"]'

@@ -278,6 +278,7 @@ static void assignments_principal_types(void **state)
 						 &next), RS_OK);
 	assert_int_equal(count, 4);
 	expect_text("principal 0", items[0].principal_id, "u1");
+	expect_text("assignment id 3", items[3].id, "a4");
 	assert_int_equal(items[0].type, GRAPH_PRINCIPAL_USER);
 	expect_text("name 0", items[0].display_name, "Ada");
 	assert_int_equal(items[1].type, GRAPH_PRINCIPAL_GROUP);
@@ -308,6 +309,7 @@ static void assignments_append_across_pages(void **state)
 			 RS_OK);
 	assert_int_equal(count, 2);
 	expect_text("second", items[1].principal_id, "u2");
+	assert_null(items[1].id);
 	graph_assignments_free(items, count);
 }
 
@@ -327,6 +329,8 @@ static void assignments_reject_shapes(void **state)
 		  "principalId is not 1 to 255 printable ASCII characters" },
 		{ "{\"value\":[{\"principalId\":\"u1\",\"principalType\":[\"User\"]}]}",
 		  "principalType is an array" },
+		{ "{\"value\":[{\"id\":\"a\u00e91\",\"principalId\":\"u1\",\"principalType\":\"User\"}]}",
+		  "assignment 0 (u1): id is not printable ASCII" },
 		{ "{\"value\":[\"u1\"]}", "assignment 0: is a string, expected an object" },
 		{ "{\"value\":[],\"@odata.nextLink\":7}", "@odata.nextLink is a number" },
 		{ "{\"value\":[],\"@odata.nextLink\":\"https://g/x y\"}",
