@@ -1236,15 +1236,18 @@ static enum rs_err choose_listing(struct reader *reader, size_t count, bool *lis
 }
 
 /*
- * Warns about each of the pending users that the read did not return.  A
- * user read by $batch counts as not found only after a 404 for it.  Any
- * other gap fails the read, because skipping the user would unassign it.
+ * Records and warns about each of the pending users that the read did not
+ * return.  Such a user was deleted after its assignment was listed (or the
+ * listing still shows a deleted user), so its member is unassigned.  A user
+ * read by $batch counts as not found only after a 404 for it.  Any other
+ * gap fails the read, because the member would be unassigned on no evidence.
  */
 static enum rs_err check_users_not_found(const struct reader *reader, bool listing)
 {
 	size_t missing = 0;
+	enum rs_err err = RS_OK;
 
-	for (size_t i = 0; i < reader->direct_count; i++) {
+	for (size_t i = 0; err == RS_OK && i < reader->direct_count; i++) {
 		const char *id = reader->direct[i];
 
 		if (!reader->direct_pending[i])
@@ -1256,12 +1259,13 @@ static enum rs_err check_users_not_found(const struct reader *reader, bool listi
 		}
 		if (++missing <= MAX_IDS_LOGGED)
 			log_msg(LOG_WARN, "user %s is assigned to the app but was not found in the "
-				"directory, perhaps deleted: skipped", id);
+				"directory, perhaps deleted: it gets no seat", id);
+		err = identity_set_add_not_found(reader->set, id);
 	}
 	if (missing > MAX_IDS_LOGGED)
 		log_msg(LOG_WARN, "%zu assigned users in all were not found in the directory and "
-			"were skipped", missing);
-	return RS_OK;
+			"get no seat", missing);
+	return err;
 }
 
 static enum rs_err read_direct_users(struct reader *reader)

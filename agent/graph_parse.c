@@ -1087,8 +1087,8 @@ static void write_not_found_hint(const char *url, char *out, size_t size)
 	}
 	user = url_segment_after(url, "/v1.0/users/", &len);
 	if (user && strchr("?#", user[len]))
-		snprintf(out, size, "user %.*s was not found, perhaps deleted; a sync skips a "
-			 "deleted user that is assigned directly", (int)len, user);
+		snprintf(out, size, "user %.*s was not found, perhaps deleted; a sync gives no "
+			 "seat to a deleted user that is still assigned", (int)len, user);
 	else
 		snprintf(out, size, "the object was not found: it may have been deleted during the "
 			 "read; run again, and check graph.app_id if it persists");

@@ -44,6 +44,8 @@ void identity_set_init(struct identity_set *set)
 
 void identity_set_drop_items(struct identity_set *set)
 {
+	free(set->not_found);
+	set->not_found = NULL;
 	for (size_t i = 0; set->items && i < set->count; i++)
 		identity_release_groups(&set->items[i]);
 	free(set->items);
@@ -231,9 +233,50 @@ static enum rs_err merge_into(struct identity *keep, struct identity *dup)
 	return RS_OK;
 }
 
+enum rs_err identity_set_add_not_found(struct identity_set *set, const char *external_id)
+{
+	char **grown = realloc(set->not_found, (set->not_found_count + 1) * sizeof(*grown));
+
+	if (!grown)
+		return RS_ERR_INTERNAL;
+	set->not_found = grown;
+	grown[set->not_found_count] = strpool_dup(&set->strings, external_id);
+	if (!grown[set->not_found_count])
+		return RS_ERR_INTERNAL;
+	set->not_found_count++;
+	return RS_OK;
+}
+
+static int compare_texts(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool identity_id_listed(char *const *ids, size_t count, const char *external_id)
+{
+	size_t low = 0;
+	size_t high = count;
+
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+		int order = strcmp(ids[mid], external_id);
+
+		if (order == 0)
+			return true;
+		if (order < 0)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return false;
+}
+
 enum rs_err identity_set_finish(struct identity_set *set)
 {
 	size_t out = 0;
+
+	if (set->not_found_count > 1)
+		qsort(set->not_found, set->not_found_count, sizeof(*set->not_found), compare_texts);
 
 	if (set->count == 0)
 		return RS_OK;

@@ -262,21 +262,15 @@ static struct member *find_adoptable_by_email(const struct planner *p, const cha
 
 static bool is_deleted_id(const struct planner *p, const char *external_id)
 {
-	size_t low = 0;
-	size_t high = p->in->deleted_count;
+	return identity_id_listed(p->in->deleted_ids, p->in->deleted_count, external_id);
+}
 
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
-		int order = strcmp(p->in->deleted_ids[mid], external_id);
+/* Whether the source listed external_id as assigned, but found no such user. */
+static bool is_not_found_id(const struct planner *p, const char *external_id)
+{
+	const struct identity_set *set = p->in->identities;
 
-		if (order == 0)
-			return true;
-		if (order < 0)
-			low = mid + 1;
-		else
-			high = mid;
-	}
-	return false;
+	return identity_id_listed(set->not_found, set->not_found_count, external_id);
 }
 
 /* Output: entries and problems. */
@@ -730,6 +724,10 @@ static bool plan_unclaimed(struct planner *p, struct member *member, bool *keeps
 		reason = NULL;
 	else if (member->drifted && in->managed_since > 0)
 		reason = keep_text(p, "manual change reverted");
+	else if (linked && strcmp(member->source, in->source) == 0 &&
+		 is_not_found_id(p, member->external_id))
+		reason = keep_format(p, "still assigned to the app, but the user no longer exists"
+				     " in %s (deleted)", in->source_title);
 	else if (linked && strcmp(member->source, in->source) == 0)
 		reason = keep_format(p, "removed from the app in %s", in->source_title);
 	else if (linked)

@@ -42,6 +42,12 @@ struct identity_set {
 	size_t count;
 	size_t capacity;
 	struct strpool strings; /* the text fields of items; groups are malloc'ed */
+	/*
+	 * Ids assigned in the IdP whose user the directory no longer has (a
+	 * deleted user), sorted by identity_set_finish(); in strings.
+	 */
+	char **not_found;
+	size_t not_found_count;
 };
 
 /* Limits on every string taken from an IdP, in bytes. */
@@ -71,6 +77,16 @@ void identity_set_drop_items(struct identity_set *set);
  * RS_ERR_INTERNAL when memory runs out.
  */
 enum rs_err identity_set_add(struct identity_set *set, const struct identity *identity);
+
+/*
+ * Records that external_id is assigned in the IdP but its user was not
+ * found.  The plan unassigns such a member and says why.  Returns
+ * RS_ERR_INTERNAL when memory runs out.
+ */
+enum rs_err identity_set_add_not_found(struct identity_set *set, const char *external_id);
+
+/* Returns true when external_id is in the sorted array ids of count items. */
+bool identity_id_listed(char *const *ids, size_t count, const char *external_id);
 
 /*
  * Sorts by external_id and merges duplicates: direct is or-ed, groups are

@@ -164,6 +164,22 @@ test_graph_deleted_principals_handled() {
 	assert_contains "$T/err" "user u-gone is assigned to the app but was not found"
 }
 
+# A user deleted while its assignment is still listed: $batch answers 404.
+test_graph_deleted_member_unassigned_with_reason() {
+	write_basic_graph
+	start_graph
+	sync_ok
+	edit_data 'del(.graph.users[] | select(.id == "u3"))
+		| (.graph.assignments[] | select(.principalId == "u3")) += {principalType: "User"}'
+	sync_ok
+
+	assert_contains "$T/err" "user u3 is assigned to the app but was not found in the directory, perhaps deleted: it gets no seat"
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = 'u3'")" unassigned "u3"
+	assert_eq "$(sql "SELECT reason FROM events WHERE external_id = 'u3' AND op = 'unassign'")" \
+		"still assigned to the app, but the user no longer exists in Microsoft Entra ID (deleted)" \
+		"reason"
+}
+
 test_graph_missing_group_exits_69() {
 	write_basic_graph
 	start_graph

@@ -920,8 +920,8 @@ static void report_not_found_hints(void **state)
 		  "names it, remove that assignment; else run again once the directory has caught up",
 		  false },
 		{ "https://graph.microsoft.com/v1.0/users/u9?$select=id",
-		  "; user u9 was not found, perhaps deleted; a sync skips a deleted user that is "
-		  "assigned directly", false },
+		  "; user u9 was not found, perhaps deleted; a sync gives no seat to a deleted "
+		  "user that is still assigned", false },
 		{ "https://graph.microsoft.com/v1.0/users/u9", "; user u9 was not found", false },
 		{ "https://graph.microsoft.com/v1.0/servicePrincipals/sp1/appRoleAssignedTo?$top=999",
 		  "; the object was not found", true },
