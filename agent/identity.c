@@ -1,7 +1,6 @@
 /*
  * identity.c - the normalised identity set and the checks on its strings.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +9,7 @@
 #include "log.h"
 #include "progress.h"
 #include "sort.h"
+#include "unicode.h"
 
 /* Frees what an identity in a set owns alone: its groups. */
 static void identity_release_groups(struct identity *identity)
@@ -338,7 +338,12 @@ bool identity_email_valid(const char *text)
 		return false;
 
 	for (const char *p = text; *p; p++) {
+		uint32_t code;
+
 		if (!email_char_allowed((unsigned char)*p))
+			return false;
+		if ((unsigned char)*p >= 0x80 && unicode_decode(p, &code) > 0 &&
+		    unicode_is_invisible(code))
 			return false;
 	}
 
@@ -364,48 +369,22 @@ char *identity_trim_dup(const char *text)
 
 	if (!text)
 		return NULL;
-	while (*text && isspace((unsigned char)*text))
-		text++;
-
-	end = text + strlen(text);
-	while (end > text && isspace((unsigned char)end[-1]))
-		end--;
-
+	text = unicode_trim(text, &end);
 	if (end == text)
 		return NULL;
 	return strndup(text, (size_t)(end - text));
 }
 
-/* Returns the length of the UTF-8 sequence at p, or 0 when it is invalid. */
+/*
+ * Returns the length of the UTF-8 sequence at p, or 0 when it is invalid
+ * or a C1 control character.
+ */
 static size_t utf8_sequence_length(const unsigned char *p)
 {
-	unsigned int code;
-	size_t len;
+	uint32_t code;
+	size_t len = unicode_decode((const char *)p, &code);
 
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, code = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, code = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, code = p[0] & 0x07;
-	else
-		return 0;
-
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		code = (code << 6) | (p[i] & 0x3f);
-	}
-
-	if ((len == 3 && code < 0x800) || (len == 4 && (code < 0x10000 || code > 0x10ffff)))
-		return 0;
-	if (code >= 0xd800 && code <= 0xdfff)
-		return 0;
-	if (code >= 0x80 && code <= 0x9f)
-		return 0;
-	return len;
+	return code >= 0x80 && code <= 0x9f ? 0 : len;
 }
 
 bool identity_text_valid(const char *text)

@@ -6,7 +6,6 @@
  * The reader pages through each listing with one page's JSON in memory at
  * a time and fails the whole read on the first page it cannot use.
  */
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include "json_arena.h"
 #include "json_field.h"
 #include "log.h"
+#include "unicode.h"
 #include "logline.h"
 #include "okta.h"
 #include "pagelog.h"
@@ -190,11 +190,7 @@ static const char *trim_view(struct trim_space *space, const char *text)
 
 	if (!text)
 		return NULL;
-	while (*text && isspace((unsigned char)*text))
-		text++;
-	end = text + strlen(text);
-	while (end > text && isspace((unsigned char)end[-1]))
-		end--;
+	text = unicode_trim(text, &end);
 	if (end == text)
 		return NULL;
 	if (*end == '\0')

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
+#include "unicode.h"
 
 /*
  * A run without an end time is still running or was killed: it has no
@@ -73,6 +74,22 @@ static void add_string_or_null(cJSON *object, const char *key, const char *value
 
 /* Plans. */
 
+/*
+ * Prints text and pads it to width terminal columns, then one space.  An
+ * IdP's names and addresses hold accented letters, CJK and emoji, which
+ * take more bytes than columns, so printf's byte padding would shift the
+ * columns after them.
+ */
+static void put_cell(FILE *out, const char *text, size_t width)
+{
+	size_t used = unicode_width(text);
+
+	fputs(text, out);
+	for (; used < width; used++)
+		fputc(' ', out);
+	fputc(' ', out);
+}
+
 void report_plan_table(FILE *out, const struct plan *plan, long seats, const char *config_path)
 {
 	fprintf(out, "Plan %s: %zu assign, %zu update, %zu unassign, %zu wait; "
@@ -85,13 +102,18 @@ void report_plan_table(FILE *out, const struct plan *plan, long seats, const cha
 	for (size_t i = 0; i < plan->count; i++) {
 		const struct plan_entry *e = &plan->entries[i];
 
-		fprintf(out, "%-9s %-32s %-22s %s\n", plan_op_name(e->op), or_dash(e->after.email),
-			or_dash(e->after.external_id), e->reason);
+		fprintf(out, "%-9s ", plan_op_name(e->op));
+		put_cell(out, or_dash(e->after.email), 32);
+		put_cell(out, or_dash(e->after.external_id), 22);
+		fprintf(out, "%s\n", e->reason);
 	}
 
-	for (size_t i = 0; i < plan->problem_count; i++)
-		fprintf(out, "skipped   %-32s %-22s %s\n", or_dash(plan->problems[i].email),
-			plan->problems[i].external_id, plan->problems[i].message);
+	for (size_t i = 0; i < plan->problem_count; i++) {
+		fputs("skipped   ", out);
+		put_cell(out, or_dash(plan->problems[i].email), 32);
+		put_cell(out, plan->problems[i].external_id, 22);
+		fprintf(out, "%s\n", plan->problems[i].message);
+	}
 
 	if (plan->threshold_tripped)
 		fprintf(out, "The deletion threshold would stop this plan: %s.\n"
@@ -162,9 +184,10 @@ void report_members_table(FILE *out, const struct member_list *members)
 			snprintf(name, sizeof(name), "%s%s%s", m->given_name ? m->given_name : "",
 				 m->given_name && m->family_name ? " " : "",
 				 m->family_name ? m->family_name : "");
-		fprintf(out, "%-10s %-32s %-24s %-8s %s\n", member_state_name(m->state),
-			or_dash(m->email), or_dash(name), or_dash(m->source),
-			or_dash(m->external_id));
+		fprintf(out, "%-10s ", member_state_name(m->state));
+		put_cell(out, or_dash(m->email), 32);
+		put_cell(out, or_dash(name), 24);
+		fprintf(out, "%-8s %s\n", or_dash(m->source), or_dash(m->external_id));
 	}
 }
 
@@ -264,7 +287,9 @@ static void print_waiting(FILE *out, const struct report_status *s)
 		char waited[32];
 
 		format_duration(s->now - list[i]->state_since, waited, sizeof(waited));
-		fprintf(out, "  %-32s waiting for %s\n", or_dash(list[i]->email), waited);
+		fputs("  ", out);
+		put_cell(out, or_dash(list[i]->email), 32);
+		fprintf(out, "waiting for %s\n", waited);
 	}
 	if (waiting > REPORT_WAITING_SHOWN)
 		fprintf(out, "  ... and %zu more; \"rostersync members list\" or \"status --json\""
@@ -284,8 +309,9 @@ static void print_drifts(FILE *out, const struct report_status *s)
 		char at[32];
 
 		format_time(d->at, at, sizeof(at));
-		fprintf(out, "  %s  %-32s %-9s %s\n", at, or_dash(d->email), or_dash(d->op),
-			or_dash(d->reason));
+		fprintf(out, "  %s  ", at);
+		put_cell(out, or_dash(d->email), 32);
+		fprintf(out, "%-9s %s\n", or_dash(d->op), or_dash(d->reason));
 	}
 }
 

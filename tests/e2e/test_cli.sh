@@ -91,6 +91,40 @@ test_status_and_members_json() {
 	assert_contains "$T/out" "user0004@example.com"
 }
 
+# Names and addresses with accents, combining marks, CJK and emoji must not
+# shift the columns after them.
+test_tables_align_non_ascii_text() {
+	write_users '.users[0].firstName = "\u00c9mile" | .users[1].firstName = "E\u0301mile"
+		| .users[2].firstName = "\u5c71\u7530" | .users[3].firstName = "\ud83d\ude00 Ada"
+		| .users[3].email = "j\u00f6rg@b\u00fccher.example"' <<EOF
+00u1 emile@example.com ACTIVE
+00u2 emile2@example.com ACTIVE
+00u3 yamada@example.com ACTIVE
+00u4 jorg@example.com ACTIVE
+EOF
+	start_fake --data "$T/data.json"
+	write_config
+	rs plan -c "$T/config.yaml"
+	assert_rc 0
+	cp "$T/out" "$T/plan.out"
+	sync_ok
+	rs members list -c "$T/config.yaml"
+	assert_rc 0
+
+	# The display column where "okta" starts, and where each external id starts.
+	columns() {
+		python3 -c 'import sys, unicodedata
+def width(s):
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+for line in open(sys.argv[1], encoding="utf-8"):
+    at = line.find(sys.argv[2])
+    if at >= 0:
+        print(width(line[:at]))' "$@" | sort -u | tr '\n' ' '
+	}
+	assert_eq "$(columns "$T/out" " okta ")" "68 " "SOURCE column of members list"
+	assert_eq "$(columns "$T/plan.out" " 00u")" "42 " "EXTERNAL ID column of plan"
+}
+
 test_killed_run_is_not_a_success() {
 	users 3 | write_users '.faults = [{"path":"/api/v1/apps/0oaapp1/users","kind":"slow","delay_ms":3000}]'
 	start_fake --data "$T/data.json"

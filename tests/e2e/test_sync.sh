@@ -193,6 +193,27 @@ EOF
 	assert_contains "$T/err" "00u2"
 }
 
+# Addresses typed or pasted into a profile can carry characters that print
+# as nothing: they must not make one person look like two.
+test_invisible_characters_in_email() {
+	write_users '.users[1].email += "\u00a0" | .users[2].email = "v\u200b@example.com"
+		| .users[3].email = "\ufeffw@example.com"' <<EOF
+00u1 v@example.com ACTIVE
+00u2 v@example.com ACTIVE
+00u3 v3@example.com ACTIVE
+00u4 w@example.com ACTIVE
+EOF
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT group_concat(external_id || ' ' || email, ', ') FROM
+		(SELECT * FROM members ORDER BY external_id)")" \
+		"00u1 v@example.com, 00u4 w@example.com" "members"
+	assert_contains "$T/err" "email conflict"
+	assert_contains "$T/err" "invalid email address"
+}
+
 test_invalid_email_skips_only_that_user() {
 	write_users <<EOF
 00u1 good@example.com ACTIVE
