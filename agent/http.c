@@ -20,6 +20,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "logline.h"
 #include "progress.h"
 #include "stop.h"
 
@@ -999,7 +1000,7 @@ static enum rs_err retry_attempt(struct http_client *client, const struct reques
 				 struct attempt *attempt, long retry)
 {
 	char failure[CURL_ERROR_SIZE + 64];
-	char subject[sizeof(failure) + LOG_URL_MAX + 16];
+	struct log_line subject = { .len = 0 };
 	bool rate_limited = attempt->code == CURLE_OK && attempt->response.status == 429;
 	double requested = requested_wait(attempt);
 	double wait = http_retry_wait(attempt->code == CURLE_OK ? &attempt->response : NULL,
@@ -1007,9 +1008,16 @@ static enum rs_err retry_attempt(struct http_client *client, const struct reques
 				      next_random(client));
 
 	describe_failure(client, attempt, failure, sizeof(failure));
-	snprintf(subject, sizeof(subject), "%s %s %s", request->method, request->log_url, failure);
+	log_line_add(&subject, "%s %s %s", request->method, request->log_url, failure);
+	/*
+	 * The last attempt's body goes into the line that gives up: the IdP's
+	 * error code, or the page of a proxy in front of it, says why.
+	 */
+	if (judge_retry(client, retry, requested, wait) != RETRY &&
+	    attempt->code == CURLE_OK && attempt->response.body_len > 0)
+		log_line_add_excerpt(&subject, attempt->response.body, attempt->response.body_len);
 	http_response_release(&attempt->response);
-	return retry_or_give_up(client, subject, retry, requested, wait, rate_limited);
+	return retry_or_give_up(client, subject.text, retry, requested, wait, rate_limited);
 }
 
 /*

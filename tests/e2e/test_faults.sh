@@ -177,7 +177,7 @@ test_429_that_never_clears_exits_75() {
 	synced_roster
 	inject "[{\"path\":\"$APP_USERS\",\"page\":2,\"kind\":\"rate_limit\",\"reset_in\":0}]"
 	mark_requests
-	expect_failed_read 75 "returned 429 \(request id [A-Za-z0-9]+\); giving up after 2 retries \(http.max_retries\)"
+	expect_failed_read 75 "returned 429 \(request id [A-Za-z0-9]+\): \"\{\"errorCode\":\"E0000047\".*; giving up after 2 retries \(http.max_retries\)"
 
 	assert_eq "$(page_two_requests)" 3 "requests for page 2"
 	assert_eq "$(grep -c 'retry [12] of 2 in' "$T/err")" 2 "logged retries"
@@ -198,7 +198,7 @@ test_429_longer_than_max_wait_exits_75() {
 	synced_roster
 	inject "[{\"path\":\"$APP_USERS\",\"page\":2,\"kind\":\"rate_limit\",\"reset_in\":0,\"retry_after\":\"600\"}]"
 	mark_requests
-	expect_failed_read 75 "returned 429 \(request id [A-Za-z0-9]+\); giving up after 0 retries: the server requested a wait of 600\.0 s, longer than http.max_wait \(3 s\)"
+	expect_failed_read 75 "returned 429 \(request id [A-Za-z0-9]+\): \"\{\"errorCode\":\"E0000047\".*; giving up after 0 retries: the server requested a wait of 600\.0 s, longer than http.max_wait \(3 s\)"
 
 	# One request and no retry line: the agent did not wait at all.
 	assert_eq "$(page_two_requests)" 1 "requests for page 2"
@@ -246,9 +246,19 @@ test_5xx_storm_that_persists_exits_69() {
 	set_http max_wait 1
 	inject "[{\"path\":\"$APP_USERS\",\"page\":2,\"kind\":\"status\",\"status\":503}]"
 	mark_requests
-	expect_failed_read 69 "returned 503 \(request id [A-Za-z0-9]+\); giving up after 2 retries \(http.max_retries\)"
+	expect_failed_read 69 "returned 503 \(request id [A-Za-z0-9]+\): \"\{\"errorCode\":\"E0000010\".*; giving up after 2 retries \(http.max_retries\)"
 
 	assert_eq "$(page_two_requests)" 3 "requests for page 2"
+}
+
+# A proxy in front of the IdP answers with its own page: the line that gives
+# up quotes it, because it says which hop failed.
+test_proxy_page_that_persists_is_quoted() {
+	synced_roster
+	set_http max_wait 1
+	inject "[{\"path\":\"$APP_USERS\",\"page\":2,\"kind\":\"body\",\"status\":502,
+		\"body\":\"<html><title>502 Bad Gateway</title><body>upstream unreachable</body></html>\"}]"
+	expect_failed_read 69 "returned 502 \(request id [A-Za-z0-9]+\): \"<html><title>502 Bad Gateway</title><body>upstream unreachable</body></html>\"; giving up after 2 retries \(http.max_retries\)"
 }
 
 test_final_statuses_are_not_retried() {
@@ -751,7 +761,7 @@ test_graph_429_that_never_clears_exits_75() {
 	graph_synced_roster
 	inject "[{\"path\":\"$GRAPH_ASSIGNED\",\"page\":2,\"kind\":\"rate_limit\",\"reset_in\":0,\"retry_after\":\"0.2\"}]"
 	mark_requests
-	expect_failed_read 75 "returned 429 \(request id [0-9a-f-]{36}\); giving up after 2 retries \(http.max_retries\)"
+	expect_failed_read 75 "returned 429 \(request id [0-9a-f-]{36}\): \"\{\"error\":\{\"code\":\"TooManyRequests\".*; giving up after 2 retries \(http.max_retries\)"
 
 	assert_eq "$(graph_later_page_requests)" 3 "requests for page 2"
 }

@@ -934,7 +934,7 @@ static void get_gives_up_on_persistent_429(void **state)
 	for (size_t i = 0; i < 3; i++)
 		expect_seconds("reset in the past waits 1 s", true, fixture.waits.waits[i], 1);
 	assert_non_null(strstr(logged, "retry 3 of 3 in 1.0 s"));
-	assert_non_null(strstr(logged, "returned 429; giving up after 3 retries"));
+	assert_non_null(strstr(logged, "returned 429: \"{}\"; giving up after 3 retries"));
 	free(logged);
 }
 
