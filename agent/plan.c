@@ -392,16 +392,19 @@ static int compare_match_email(const void *a, const void *b)
 }
 
 /*
- * Ranks the claim of match to its email: the identity whose member already
- * has this email first, then one that is linked at all, then the lowest id.
+ * Ranks the claim of match to its email: first the identity whose member
+ * has this email and holds or awaits a seat, then one whose unassigned
+ * member has it, then one that is linked at all, then the lowest id.
  */
 static int email_claim_rank(const struct planner *p, const struct match *match)
 {
 	const struct member *member = find_by_external_id(p, match->identity->external_id);
 
-	if (member && member->email && strcasecmp(member->email, match->identity->email) == 0)
-		return 0;
-	return member ? 1 : 2;
+	if (!member)
+		return 3;
+	if (!member->email || strcasecmp(member->email, match->identity->email) != 0)
+		return 2;
+	return member->state == MEMBER_UNASSIGNED ? 1 : 0;
 }
 
 static bool resolve_email_group(struct planner *p, struct match **group, size_t n)

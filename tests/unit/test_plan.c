@@ -293,6 +293,29 @@ static void shared_email_keeps_linked_member(void **state)
 	assert_string_equal(f->plan.problems[0].external_id, "00u1");
 }
 
+/*
+ * Two people whose addresses differ only in case, both with rows: the one
+ * that holds a seat keeps the address, and the other one is the only one
+ * skipped.
+ */
+static void shared_email_keeps_seated_member_over_unassigned(void **state)
+{
+	struct fixture *f = *state;
+
+	add_active(f, "00u002", "bob@example.com");
+	add_active(f, "00u010", "BOB@example.com");
+	add_member(f, 1, "okta", "00u002", "bob@example.com", MEMBER_UNASSIGNED, 100);
+	add_member(f, 2, "okta", "00u010", "BOB@example.com", MEMBER_ACTIVE, 100);
+	build(f);
+
+	assert_int_equal(f->plan.count, 0);
+	assert_int_equal(f->plan.problem_count, 1);
+	assert_string_equal(f->plan.problems[0].external_id, "00u002");
+	assert_non_null(strstr(f->plan.problems[0].message,
+			       "is also the email of Okta user 00u010, which keeps it"));
+	assert_int_equal(f->plan.seats_used, 1);
+}
+
 static void invalid_email_keeps_member(void **state)
 {
 	struct fixture *f = *state;
@@ -630,6 +653,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(manual_member_adopted_by_email_case, setup, teardown),
 		cmocka_unit_test_setup_teardown(shared_email_gives_one_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(shared_email_keeps_linked_member, setup, teardown),
+		cmocka_unit_test_setup_teardown(shared_email_keeps_seated_member_over_unassigned, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(invalid_email_keeps_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_status_keeps_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(empty_answer_trips_threshold, setup, teardown),
