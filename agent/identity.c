@@ -429,26 +429,44 @@ bool identity_text_blank_controls(char *text)
 	return true;
 }
 
+/*
+ * Appends name to out with "%" and "," written as "%25" and "%2C", so that
+ * a comma in a group name cannot split the list.  Returns the end.
+ */
+static char *put_group_name(char *out, const char *name)
+{
+	for (; *name; name++) {
+		if (*name == '%' || *name == ',') {
+			*out++ = '%';
+			*out++ = '2';
+			*out++ = *name == '%' ? '5' : 'C';
+		} else {
+			*out++ = *name;
+		}
+	}
+	return out;
+}
+
 char *identity_provenance(const struct identity *identity)
 {
-	size_t size = identity->direct ? sizeof("direct") : 1;
+	size_t size = sizeof("direct");
 	char *text;
+	char *out;
 
 	for (size_t i = 0; i < identity->group_count; i++)
-		size += strlen(identity->groups[i]) + sizeof(",group:");
+		size += 3 * strlen(identity->groups[i]) + sizeof(",group:");
 
 	text = malloc(size);
 	if (!text)
 		return NULL;
 
-	text[0] = '\0';
+	out = text;
 	if (identity->direct)
-		strcat(text, "direct");
+		out = stpcpy(out, "direct");
 	for (size_t i = 0; i < identity->group_count; i++) {
-		if (text[0])
-			strcat(text, ",");
-		strcat(text, "group:");
-		strcat(text, identity->groups[i]);
+		out = stpcpy(out, out == text ? "group:" : ",group:");
+		out = put_group_name(out, identity->groups[i]);
 	}
+	*out = '\0';
 	return text;
 }

@@ -128,7 +128,8 @@ bool identity_text_blank_controls(char *text);
 
 /*
  * Writes the provenance of identity ("direct", "group:Sales",
- * "direct,group:Sales,group:Support") into a new string.
+ * "direct,group:Sales,group:Support") into a new string.  A "," or "%" in
+ * a group name is written as "%2C" or "%25".
  */
 char *identity_provenance(const struct identity *identity);
 

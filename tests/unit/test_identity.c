@@ -47,6 +47,24 @@ static void finish_merges_same_id(void **state)
 	identity_set_release(&set);
 }
 
+static void provenance_escapes_commas_in_group_names(void **state)
+{
+	struct identity_set set;
+	char *provenance;
+
+	(void)state;
+	identity_set_init(&set);
+	add(&set, "00u1", false, "B, with comma");
+	add(&set, "00u1", false, "A");
+	add(&set, "00u1", false, "100% remote");
+	assert_int_equal(identity_set_finish(&set), RS_OK);
+
+	provenance = identity_provenance(&set.items[0]);
+	assert_string_equal(provenance, "group:100%25 remote,group:A,group:B%2C with comma");
+	free(provenance);
+	identity_set_release(&set);
+}
+
 static void finish_of_empty_set(void **state)
 {
 	struct identity_set set;
@@ -234,6 +252,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(finish_merges_same_id),
+		cmocka_unit_test(provenance_escapes_commas_in_group_names),
 		cmocka_unit_test(finish_of_empty_set),
 		cmocka_unit_test(add_group_keeps_sorted_unique),
 		cmocka_unit_test(email_validation_table),
