@@ -16,7 +16,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$root/build/fuzz"
 cc=${FUZZ_CC:-clang}
 pkgs="libcurl libcjson yaml-0.1"
-sources="error.c log.c logline.c progress.c identity.c sort.c strpool.c secret.c http.c http_headers.c json_arena.c
+sources="error.c log.c logline.c progress.c identity.c sort.c unicode.c strpool.c secret.c http.c http_headers.c json_arena.c
 json_field.c okta.c graph_parse.c config.c pagelog.c stop.c"
 
 mkdir -p "$out"
