@@ -27,6 +27,7 @@ size_t unicode_decode(const char *text, uint32_t *code)
 	const unsigned char *p = (const unsigned char *)text;
 	size_t len;
 
+	*code = 0;
 	if (p[0] < 0x80) {
 		*code = p[0];
 		return 1;

@@ -16,7 +16,7 @@
 /*
  * Decodes the UTF-8 sequence at p into *code.  Returns its length in bytes
  * (1 to 4), or 0 when it is not valid UTF-8: overlong, a surrogate, above
- * U+10FFFF, or cut short.
+ * U+10FFFF, or cut short.  *code is 0 or a partial value then.
  */
 size_t unicode_decode(const char *p, uint32_t *code);
 
