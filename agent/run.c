@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -157,6 +158,26 @@ enum rs_err run_lock(const struct config *config, int *fd_out)
 	return RS_OK;
 }
 
+/*
+ * Whether the roster's record of its manager names the app and org of the
+ * config.  Host names, Entra tenant ids and Graph app ids (GUIDs) do not
+ * depend on case; Okta app ids do.
+ */
+static bool same_manager(const struct roster_team *team, const struct config *config)
+{
+	const char *app = config_source_app(config);
+
+	if (strcmp(team->source, config_source_name(config->source)) != 0)
+		return false;
+	if (team->org && strcasecmp(team->org, config_source_org(config)) != 0)
+		return false;
+	if (!team->app)
+		return true;
+	if (config->source == CONFIG_SOURCE_GRAPH)
+		return strcasecmp(team->app, app) == 0;
+	return strcmp(team->app, app) == 0;
+}
+
 /* Refuses a roster that was released, or that another source or app manages. */
 static enum rs_err check_management(struct run *run)
 {
@@ -175,9 +196,7 @@ static enum rs_err check_management(struct run *run)
 		return RS_ERR_PERMISSION;
 	}
 
-	if (team->source && (strcmp(team->source, source) != 0 ||
-			     (team->app && strcmp(team->app, config_source_app(config)) != 0) ||
-			     (team->org && strcmp(team->org, config_source_org(config)) != 0))) {
+	if (team->source && !same_manager(team, config)) {
 		log_msg(LOG_ERROR,
 			"the roster is managed by %s app %s at %s, but the config names %s app %s "
 			"at %s; run once with --take-over to switch",

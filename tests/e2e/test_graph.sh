@@ -314,6 +314,17 @@ test_graph_person_with_two_roles_is_not_a_loop() {
 		(SELECT * FROM members ORDER BY external_id)")" "u1 active, u2 active" "members"
 }
 
+test_graph_tenant_id_in_other_case_is_the_same_tenant() {
+	write_basic_graph
+	start_graph
+	sync_ok
+	sed -i "s#tenant_id: contoso.example#tenant_id: Contoso.Example#" "$T/config.yaml"
+	sync_ok
+
+	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
+		"no change" "outcome"
+}
+
 test_graph_forbidden_names_permission() {
 	write_basic_graph
 	edit_data '.graph.forbidden_permissions = ["GroupMember.Read.All"]'

@@ -129,6 +129,21 @@ test_foreign_database_is_refused() {
 	assert_eq "$(sqlite3 "$T/roster.db" "PRAGMA journal_mode")" delete "journal mode"
 }
 
+# Host names do not depend on case: the same org spelled in other letters is
+# the same manager, not a switch that needs --take-over.
+test_org_url_in_other_case_is_the_same_org() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sed -i "s#http://127.0.0.1:#http://localhost:#" "$T/config.yaml"
+	sync_ok --take-over
+	sed -i "s#http://localhost:#http://LocalHost:#" "$T/config.yaml"
+	sync_ok
+
+	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
+		"no change" "outcome"
+}
+
 # A take-over that only switches the org URL changes no member, but it
 # writes its event and the team row, so the run is a success, not "no change".
 test_take_over_without_operations_is_a_success() {
