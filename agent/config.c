@@ -31,6 +31,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "identity.h"
 
 /* Larger files are rejected before parsing. */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -433,6 +434,25 @@ static struct node *new_node(struct loader *loader, enum node_kind kind, yaml_ma
 	return node;
 }
 
+/*
+ * libyaml reports a tab in the indentation as a character that cannot
+ * start a token.  Returns a hint when the line of the error starts with
+ * white space that holds a tab, else "".
+ */
+static const char *tab_hint(const char *buf, size_t len, size_t at)
+{
+	size_t start = at < len ? at : len;
+
+	while (start > 0 && buf[start - 1] != '\n')
+		start--;
+	for (size_t i = start; i < len && (buf[i] == ' ' || buf[i] == '\t'); i++) {
+		if (buf[i] == '\t')
+			return "; the line is indented with a tab, which YAML does not allow: "
+			       "indent with spaces";
+	}
+	return "";
+}
+
 /* Records libyaml's description of a syntax error. */
 static void add_syntax_problem(struct loader *loader, const yaml_parser_t *parser,
 			       const char *buf, size_t len)
@@ -460,10 +480,12 @@ static void add_syntax_problem(struct loader *loader, const yaml_parser_t *parse
 		return;
 	}
 	if (parser->context != NULL)
-		add_problem(loader, mark, "YAML syntax error: %s %s (line %lu)", problem,
-			    parser->context, (unsigned long)parser->context_mark.line + 1);
+		add_problem(loader, mark, "YAML syntax error: %s %s (line %lu)%s", problem,
+			    parser->context, (unsigned long)parser->context_mark.line + 1,
+			    tab_hint(buf, len, parser->problem_mark.index));
 	else
-		add_problem(loader, mark, "YAML syntax error: %s", problem);
+		add_problem(loader, mark, "YAML syntax error: %s%s", problem,
+			    tab_hint(buf, len, parser->problem_mark.index));
 }
 
 struct event_reader {
@@ -507,7 +529,8 @@ static void check_anchor_and_tag(struct loader *loader, struct mark mark,
 static struct node *parse_node(struct loader *loader, struct event_reader *reader,
 			       yaml_event_t *event, int depth, const char *path);
 
-static struct node *parse_scalar(struct loader *loader, yaml_event_t *event)
+/* Reads a scalar; path names the key it is the value of ("" at the top). */
+static struct node *parse_scalar(struct loader *loader, yaml_event_t *event, const char *path)
 {
 	struct node *node = new_node(loader, NODE_SCALAR, event->start_mark);
 	const char *value = (const char *)event->data.scalar.value;
@@ -517,12 +540,14 @@ static struct node *parse_scalar(struct loader *loader, yaml_event_t *event)
 		return NULL;
 	check_anchor_and_tag(loader, node->mark, event->data.scalar.anchor, event->data.scalar.tag);
 	if (len > CONFIG_VALUE_MAX) {
-		add_problem(loader, node->mark, "value is longer than %d bytes", CONFIG_VALUE_MAX);
+		add_problem(loader, node->mark, "%s%sthe value is longer than %d bytes; shorten it",
+			    path, path[0] ? ": " : "", CONFIG_VALUE_MAX);
 		node->kind = NODE_INVALID;
 		return node;
 	}
 	if (memchr(value, '\0', len) != NULL) {
-		add_problem(loader, node->mark, "value contains a NUL character; remove it");
+		add_problem(loader, node->mark, "%s%sthe value contains a NUL character; remove it",
+			    path, path[0] ? ": " : "");
 		node->kind = NODE_INVALID;
 		return node;
 	}
@@ -714,7 +739,7 @@ static struct node *parse_node(struct loader *loader, struct event_reader *reade
 
 	switch (event->type) {
 	case YAML_SCALAR_EVENT:
-		node = parse_scalar(loader, event);
+		node = parse_scalar(loader, event, path);
 		break;
 	case YAML_MAPPING_START_EVENT:
 	case YAML_SEQUENCE_START_EVENT:
@@ -755,7 +780,8 @@ static struct node *parse_document(struct loader *loader, struct event_reader *r
 		return NULL;
 	if (event.type == YAML_STREAM_END_EVENT) {
 		add_problem(loader, mark_from_yaml(event.start_mark), "the file is empty; "
-			    "write a mapping with at least tenant, source, team and roster");
+			    "write a mapping with at least tenant, okta (or source: graph and "
+			    "graph), team and roster");
 		yaml_event_delete(&event);
 		return NULL;
 	}
@@ -1366,6 +1392,16 @@ static bool check_okta_org_url(struct loader *loader, const struct key_spec *spe
 static bool convert_text(struct loader *loader, const struct key_spec *spec,
 			 const struct node *node, char **out)
 {
+	/*
+	 * A value ends up in log lines, tables and file names: a line break or
+	 * an escape sequence in it could forge a line or recolour a terminal.
+	 */
+	if (!identity_text_valid(node->value)) {
+		add_problem(loader, node->mark, "%s: the value contains a control character (a line "
+			    "break, tab or escape sequence); write it on one line without them",
+			    spec->path);
+		return false;
+	}
 	switch (spec->type) {
 	case KEY_NAME:
 		if (!check_name(loader, spec, node))
@@ -1401,10 +1437,12 @@ static void store_value(struct loader *loader, const struct key_spec *spec,
 
 	switch (spec->type) {
 	case KEY_INTEGER:
-		parse_integer(loader, spec, node, field_of(loader, spec));
+		if (check_present(loader, spec, node))
+			parse_integer(loader, spec, node, field_of(loader, spec));
 		return;
 	case KEY_BOOLEAN:
-		parse_boolean(loader, spec, node, field_of(loader, spec));
+		if (check_present(loader, spec, node))
+			parse_boolean(loader, spec, node, field_of(loader, spec));
 		return;
 	case KEY_ENUM:
 		if (check_present(loader, spec, node))
@@ -1558,9 +1596,15 @@ static void add_missing_problem(struct loader *loader, size_t index)
 
 	if (parent < 0) {
 		if (spec->type == KEY_SECTION) {
+			/* source defaults to okta, so a graph: section alone lacks source: graph. */
+			bool graph_written = strcmp(spec->path, "okta") == 0 &&
+					     loader->sections_read[key_id("graph")];
+
 			list_required_keys(spec->path, required, sizeof(required));
-			add_problem(loader, loader->end_mark, "%s is missing; add %s: with %s below it",
-				    spec->path, spec->path, required);
+			add_problem(loader, loader->end_mark, "%s is missing; add %s: with %s below it%s",
+				    spec->path, spec->path, required,
+				    graph_written ? ", or add source: graph to read Microsoft Entra "
+						    "ID with the graph: section" : "");
 		} else {
 			add_problem(loader, loader->root_mark, "%s is missing; add %s: at the top level",
 				    spec->path, spec->path);

@@ -864,6 +864,23 @@ static const struct bad_config bad_configs[] = {
 	  "http.proxy: proxy scheme ftp is not supported", NULL, 0 },
 	{ "proxy password not echoed", VALID "http:\n  proxy: http://user:s3cret@\n", "11:10",
 	  "http.proxy: the host name is missing or invalid", "s3cret", 0 },
+	{ "graph section without source: graph",
+	  "tenant: contoso\ngraph:\n  tenant_id: contoso.onmicrosoft.com\n"
+	  "  client_id: 00000000-0000-0000-0000-000000000000\n"
+	  "  app_id: 11111111-1111-1111-1111-111111111111\n" TEAM ROSTER, "10:1",
+	  "okta is missing; add okta: with org_url and app_id below it, or add source: graph to "
+	  "read Microsoft Entra ID with the graph: section", NULL, 0 },
+	{ "tab indentation", "tenant: acme\nokta:\n\torg_url: https://acme.okta.com\n", "3:1",
+	  "YAML syntax error: found character that cannot start any token while scanning for the "
+	  "next token (line 3); the line is indented with a tab, which YAML does not allow: indent "
+	  "with spaces", NULL, 0 },
+	{ "NUL in a value names the key", VALID "http:\n  ca_file: \"/etc/ca\\0.pem\"\n", "11:12",
+	  "http.ca_file: the value contains a NUL character; remove it", NULL, 0 },
+	{ "empty integer", VALID "sync:\n  max_unassign:\n", "11:16",
+	  "sync.max_unassign: the value is empty; give a value or remove the key", NULL, 0 },
+	{ "control character in a value", VALID "http:\n  ca_file: \"/etc/ca\\e[31m.pem\"\n", "11:12",
+	  "http.ca_file: the value contains a control character (a line break, tab or escape "
+	  "sequence); write it on one line without them", NULL, 0 },
 };
 
 #define BAD_CONFIG_COUNT (sizeof(bad_configs) / sizeof(bad_configs[0]))
