@@ -161,6 +161,25 @@ test_approval_writes_approve_event() {
 		"plan id of the approving run"
 }
 
+# An approval is for a plan past the threshold: on a plan within it, the
+# run applies as usual and records no approval.
+test_approval_of_plan_within_threshold_is_not_recorded() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	sed -i "s#http://127.0.0.1:#http://localhost:#" "$T/config.yaml"
+	rs sync -c "$T/config.yaml" --dry-run --json --take-over
+	assert_rc 0
+	plan_id=$(jq -r '.plan_id' "$T/out")
+	rs sync -c "$T/config.yaml" --approve "$plan_id" --take-over
+	assert_rc 0
+
+	assert_contains "$T/err" "needs no approval"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'approve'")" 0 "approve events"
+	assert_eq "$(sql "SELECT count(*) FROM approvals")" 0 "approvals"
+}
+
 test_approval_is_single_use() {
 	tripped_plan
 	rs sync -c "$T/config.yaml" --approve "$PLAN_ID"
