@@ -33,6 +33,7 @@ struct cli_args {
 	const char *given_name;
 	const char *family_name;
 	const char *email;      /* the positional EMAIL of members add/remove/show */
+	bool help;              /* -h: the usage was printed, nothing more to do */
 };
 
 struct cli_command {
@@ -235,7 +236,8 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 	while ((option = getopt_long(argc, argv, "c:h", long_options, NULL)) != -1) {
 		if (option == OPT_HELP) {
 			printf("usage: rostersync %s\n", command->usage);
-			return RS_ERR_USAGE;
+			args->help = true;
+			return RS_OK;
 		}
 		if (option == '?' || option == ':')
 			return usage_error(command, "invalid option or missing value: %s",
@@ -322,7 +324,7 @@ enum rs_err cli_main(int argc, char **argv)
 	}
 
 	err = parse_options(command, argc - consumed, argv + consumed, &args);
-	if (err != RS_OK)
+	if (err != RS_OK || args.help)
 		return err;
 	return run_command(command, &args);
 }

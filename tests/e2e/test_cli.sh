@@ -29,6 +29,9 @@ test_version_and_help() {
 	rs help
 	assert_rc 0
 	assert_contains "$T/out" "members add"
+	rs sync --help
+	assert_rc 0
+	assert_contains "$T/out" "usage: rostersync sync -c FILE"
 }
 
 # Applies one change to a good config; the run must exit 78 naming expect.
