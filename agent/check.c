@@ -156,6 +156,9 @@ static void okta_failed(struct checker *c, const char *what, const struct http_r
 	else if (response->status != 0)
 		report(c, OUTCOME_FAIL, what, "Okta returned %ld: see the error above",
 		       response->status);
+	else if (err == RS_ERR_CONFIG)
+		report(c, OUTCOME_FAIL, what, "the request could not be made: see the error "
+		       "above, and check http.ca_file and http.proxy");
 	else
 		report(c, OUTCOME_FAIL, what, "Okta could not be reached: see the error above");
 	fail(c, err);
@@ -303,6 +306,8 @@ static void graph_failed(struct checker *c, const char *what, const char *permis
 	else
 		report(c, OUTCOME_FAIL, what, "%s: see the error above",
 		       err == RS_ERR_PROTOCOL ? "the answer was not understood" :
+		       err == RS_ERR_CONFIG ? "the request could not be made (check "
+					      "http.ca_file and http.proxy)" :
 		       "Microsoft Graph could not be reached");
 	fail(c, err);
 }

@@ -662,6 +662,9 @@ test_unreadable_ca_file_exits_78() {
 	rs sync -c "$T/config.yaml"
 	assert_rc 78
 	assert_log "GET https://127.0.0.1:$RELAY_PORT$APP_USERS failed: error setting certificate"
+	rs test -c "$T/config.yaml"
+	assert_rc 78
+	assert_contains "$T/out" "the request could not be made: see the error above, and check http.ca_file and http.proxy"
 }
 
 # ---- secrets ----
