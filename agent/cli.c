@@ -542,7 +542,9 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 
 		err = identity_email_valid(args->email) ? RS_OK : RS_ERR_USAGE;
 		if (err != RS_OK)
-			log_msg(LOG_ERROR, "invalid email address: %s", args->email);
+			log_msg(LOG_ERROR, "invalid email address: %s: %s; give the member's "
+				"address as user@example.com", args->email,
+				identity_email_problem(args->email));
 		else
 			err = roster_member_add(roster, run_id, &member, config->team.seats,
 						time(NULL), &state);

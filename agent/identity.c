@@ -325,37 +325,57 @@ static bool email_char_allowed(unsigned char c)
 	       c != '\\';
 }
 
-bool identity_email_valid(const char *text)
+/* Returns why the characters of text cannot form an address, or NULL. */
+static const char *email_characters_problem(const char *text)
 {
-	const char *at;
-	const char *dot;
-	size_t len;
-
-	if (!text)
-		return false;
-	len = strlen(text);
-	if (len < 3 || len > IDENTITY_MAX_EMAIL || !identity_text_valid(text))
-		return false;
-
 	for (const char *p = text; *p; p++) {
 		uint32_t code;
 
 		if (!email_char_allowed((unsigned char)*p))
-			return false;
+			return "it holds a space or one of < > , ; \" ( ) [ ] \\";
 		if ((unsigned char)*p >= 0x80 && unicode_decode(p, &code) > 0 &&
 		    unicode_is_invisible(code))
-			return false;
+			return "it holds a character that prints as nothing, such as a "
+			       "zero-width space";
 	}
+	return NULL;
+}
+
+const char *identity_email_problem(const char *text)
+{
+	const char *at;
+	const char *dot;
+	const char *problem;
+	size_t len = text ? strlen(text) : 0;
+
+	if (len < 3)
+		return "it is shorter than 3 characters";
+	if (len > IDENTITY_MAX_EMAIL)
+		return "it is longer than 254 bytes";
+	if (!identity_text_valid(text))
+		return "it is not valid UTF-8 or holds a control character";
+	problem = email_characters_problem(text);
+	if (problem)
+		return problem;
 
 	at = strchr(text, '@');
-	if (!at || at == text || strchr(at + 1, '@'))
-		return false;
+	if (!at)
+		return "it has no @";
+	if (at == text || strchr(at + 1, '@'))
+		return at == text ? "nothing comes before the @" : "it has more than one @";
 
 	dot = strrchr(at + 1, '.');
 	if (!dot || dot == at + 1 || dot[1] == '\0')
-		return false;
-	return strstr(at + 1, "..") == NULL && at[1] != '.' && at[-1] != '.' &&
-	       text[0] != '.';
+		return "the domain after the @ has no dot between two names";
+	if (strstr(at + 1, "..") || at[1] == '.' || at[-1] == '.' || text[0] == '.')
+		return "a dot starts it or stands next to the @, or the domain has two dots "
+		       "in a row";
+	return NULL;
+}
+
+bool identity_email_valid(const char *text)
+{
+	return text && identity_email_problem(text) == NULL;
 }
 
 int identity_email_compare(const char *a, const char *b)

@@ -376,8 +376,9 @@ static bool screen_identity(struct planner *p, struct match *match)
 	if (!identity_email_valid(identity->email)) {
 		protect_member_of(p, match);
 		return add_problem(p, identity,
-				   format_text("invalid email address \"%s\" in %s: correct it there",
-					       identity->email, title));
+				   format_text("invalid email address \"%s\" in %s (%s): correct it "
+					       "there", identity->email, title,
+					       identity_email_problem(identity->email)));
 	}
 	return true;
 }

@@ -107,6 +107,12 @@ struct identity *identity_set_find(const struct identity_set *set, const char *e
  */
 bool identity_email_valid(const char *text);
 
+/*
+ * Returns why text is not a plausible address, as a phrase such as "it has
+ * no @", or NULL when identity_email_valid() accepts it.
+ */
+const char *identity_email_problem(const char *text);
+
 /* Compares two addresses case-insensitively (ASCII), like strcasecmp. */
 int identity_email_compare(const char *a, const char *b);
 

@@ -60,6 +60,16 @@ test_slipped_change_is_reverted() {
 	assert_eq "$(roster_digest)" "$before" "roster after the next run"
 }
 
+test_members_add_names_why_an_address_is_invalid() {
+	users 1 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	rs members add -c "$T/config.yaml" ada@localhost
+	assert_rc 64
+	assert_contains "$T/err" "invalid email address: ada@localhost: the domain after the @ has no dot between two names; give the member's address as user@example.com"
+	[ ! -s "$T/roster.db" ] || assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
+}
+
 test_release_then_take_over() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"

@@ -230,7 +230,7 @@ EOF
 	assert_eq "$(sql "SELECT state, email FROM members WHERE external_id='00u2'")" \
 		"active|good2@example.com" "member with a now invalid email"
 	assert_eq "$(sql "SELECT count(*) FROM members WHERE external_id='00u3'")" 0 "invalid newcomer"
-	assert_contains "$T/err" "invalid email"
+	assert_contains "$T/err" "invalid email address \"not-an-email\" in Okta (it has no @): correct it there"
 }
 
 test_plan_and_dry_run_match_sync() {

@@ -65,6 +65,36 @@ static void provenance_escapes_commas_in_group_names(void **state)
 	identity_set_release(&set);
 }
 
+static void email_problem_names_the_reason(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *problem;
+	} cases[] = {
+		{ "ada@example.com", NULL },
+		{ "a@", "it is shorter than 3 characters" },
+		{ "ada.example.com", "it has no @" },
+		{ "@example.com", "nothing comes before the @" },
+		{ "ada@b@example.com", "it has more than one @" },
+		{ "ada@localhost", "the domain after the @ has no dot between two names" },
+		{ "ada@example..com",
+		  "a dot starts it or stands next to the @, or the domain has two dots in a row" },
+		{ "ada l@example.com", "it holds a space or one of < > , ; \" ( ) [ ] \\" },
+		{ "ada\xe2\x80\x8b@example.com", "it holds a character that prints as nothing, such "
+		  "as a zero-width space" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *problem = identity_email_problem(cases[i].text);
+
+		if (cases[i].problem == NULL ? problem != NULL :
+		    problem == NULL || strcmp(problem, cases[i].problem) != 0)
+			fail_msg("%s: got \"%s\"", cases[i].text, problem ? problem : "(valid)");
+		assert_int_equal(identity_email_valid(cases[i].text), cases[i].problem == NULL);
+	}
+}
+
 static void finish_of_empty_set(void **state)
 {
 	struct identity_set set;
@@ -253,6 +283,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(finish_merges_same_id),
 		cmocka_unit_test(provenance_escapes_commas_in_group_names),
+		cmocka_unit_test(email_problem_names_the_reason),
 		cmocka_unit_test(finish_of_empty_set),
 		cmocka_unit_test(add_group_keeps_sorted_unique),
 		cmocka_unit_test(email_validation_table),
