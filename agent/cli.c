@@ -505,6 +505,56 @@ static enum rs_err refuse_managed(const struct config *config, const struct rost
 	return RS_ERR_PERMISSION;
 }
 
+static enum rs_err add_member(const struct config *config, const struct cli_args *args,
+			      struct roster *roster, const char *run_id)
+{
+	struct member member = {
+		.source = "manual", .email = (char *)args->email,
+		.given_name = (char *)args->given_name,
+		.family_name = (char *)args->family_name,
+	};
+	enum member_state state = MEMBER_ACTIVE;
+	enum rs_err err;
+
+	if (!identity_email_valid(args->email)) {
+		log_msg(LOG_ERROR, "invalid email address: %s: %s; give the member's address as "
+			"user@example.com", args->email, identity_email_problem(args->email));
+		return RS_ERR_USAGE;
+	}
+	err = roster_member_add(roster, run_id, &member, config->team.seats, time(NULL), &state);
+	if (err == RS_OK)
+		printf("%s added as %s\n", args->email, member_state_name(state));
+	return err;
+}
+
+static enum rs_err remove_member(const struct config *config, const struct cli_args *args,
+				 struct roster *roster, const char *run_id)
+{
+	enum rs_err err = roster_member_remove(roster, run_id, args->email, config->team.seats,
+					       time(NULL));
+
+	if (err == RS_OK)
+		printf("%s unassigned\n", args->email);
+	return err;
+}
+
+static enum rs_err release_roster(const struct roster_team *team, struct roster *roster,
+				  const char *run_id)
+{
+	enum rs_err err;
+
+	if (!team->source && team->released_at > 0) {
+		printf("the roster was already released and is managed by hand; nothing "
+		       "changed\n");
+		return RS_OK;
+	}
+	err = roster_release(roster, run_id, time(NULL));
+	if (err == RS_OK)
+		printf("the roster is now managed by hand; \"rostersync sync\" refuses until it "
+		       "runs once with --take-over\n");
+	return err;
+}
+
 /*
  * Runs one manual roster change as an audited run: opens the roster,
  * refuses when a source manages it, records the run.
@@ -532,35 +582,12 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 	if (err != RS_OK)
 		goto out;
 
-	if (strcmp(command, "members add") == 0) {
-		struct member member = {
-			.source = "manual", .email = (char *)args->email,
-			.given_name = (char *)args->given_name,
-			.family_name = (char *)args->family_name,
-		};
-		enum member_state state = MEMBER_ACTIVE;
-
-		err = identity_email_valid(args->email) ? RS_OK : RS_ERR_USAGE;
-		if (err != RS_OK)
-			log_msg(LOG_ERROR, "invalid email address: %s: %s; give the member's "
-				"address as user@example.com", args->email,
-				identity_email_problem(args->email));
-		else
-			err = roster_member_add(roster, run_id, &member, config->team.seats,
-						time(NULL), &state);
-		if (err == RS_OK)
-			printf("%s added as %s\n", args->email, member_state_name(state));
-	} else if (strcmp(command, "members remove") == 0) {
-		err = roster_member_remove(roster, run_id, args->email, config->team.seats,
-					   time(NULL));
-		if (err == RS_OK)
-			printf("%s unassigned\n", args->email);
-	} else {
-		err = roster_release(roster, run_id, time(NULL));
-		if (err == RS_OK)
-			printf("the roster is now managed by hand; \"rostersync sync\" refuses "
-			       "until it runs once with --take-over\n");
-	}
+	if (strcmp(command, "members add") == 0)
+		err = add_member(config, args, roster, run_id);
+	else if (strcmp(command, "members remove") == 0)
+		err = remove_member(config, args, roster, run_id);
+	else
+		err = release_roster(&team, roster, run_id);
 
 	record.finished_at = time(NULL);
 	record.outcome = err == RS_OK ? "success" : "failed";

@@ -78,6 +78,10 @@ test_release_then_take_over() {
 	rs release -c "$T/config.yaml"
 	assert_rc 0
 	assert_eq "$(sql "SELECT count(*) FROM events WHERE op='release'")" 1 "release event"
+	rs release -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "already released"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op='release'")" 1 "release events"
 
 	rs members add -c "$T/config.yaml" hand@example.com
 	assert_rc 0
