@@ -298,8 +298,14 @@ enum rs_err cli_main(int argc, char **argv)
 		print_usage(stderr);
 		return RS_ERR_USAGE;
 	}
-	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		if (argc > 2) {
+			fprintf(stderr, "rostersync: version takes no options or arguments: %s\n",
+				argv[2]);
+			return RS_ERR_USAGE;
+		}
 		return print_version();
+	}
 	if (strcmp(argv[1], "help") == 0 && argc == 3 && strcmp(argv[2], "config-keys") == 0)
 		return print_config_keys();
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||

@@ -26,6 +26,9 @@ test_version_and_help() {
 	rs version
 	assert_rc 0
 	assert_contains "$T/out" "rostersync 0."
+	rs version --json
+	assert_rc 64
+	assert_contains "$T/err" "version takes no options or arguments: --json"
 	rs help
 	assert_rc 0
 	assert_contains "$T/out" "members add"
