@@ -571,6 +571,7 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 	struct roster *roster = NULL;
 	struct roster_team team;
 	char run_id[64], what[320];
+	int64_t last_event = 0;
 	int lock_fd = -1;
 	enum rs_err err = run_lock(config, &lock_fd);
 	struct roster_run record = { .id = run_id, .command = (char *)command, .source = "manual" };
@@ -585,6 +586,8 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 		err = refuse_managed(config, &team, what);
 	if (err == RS_OK)
 		err = roster_run_start(roster, run_id, command, "manual", time(NULL));
+	if (err == RS_OK)
+		err = roster_last_event_id(roster, &last_event);
 	if (err != RS_OK)
 		goto out;
 
@@ -595,6 +598,8 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 	else
 		err = release_roster(&team, roster, run_id);
 
+	if (err == RS_OK)
+		roster_run_count_events(roster, run_id, last_event, record.counts);
 	record.finished_at = time(NULL);
 	record.outcome = err == RS_OK ? "success" : "failed";
 	record.exit_status = err_exit_status(err);

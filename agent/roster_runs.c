@@ -48,6 +48,34 @@ enum rs_err roster_run_finish(struct roster *roster, const struct roster_run *ru
 	return roster_step_done(roster, stmt, "recording the run end");
 }
 
+enum rs_err roster_run_count_events(struct roster *roster, const char *run_id, int64_t after_id,
+				    long counts[PLAN_OP_COUNT])
+{
+	static const char sql[] =
+		"SELECT coalesce(sum(op = 'assign' OR (op = 'add' AND"
+		" json_extract(after, '$.state') = 'active')), 0),"
+		" coalesce(sum(op = 'update'), 0),"
+		" coalesce(sum(op IN ('remove', 'unassign')), 0),"
+		" coalesce(sum(op = 'add' AND json_extract(after, '$.state') = 'waiting'), 0)"
+		" FROM events WHERE id > ? AND run_id = ?";
+	static const enum plan_op columns[] = { PLAN_ASSIGN, PLAN_UPDATE, PLAN_UNASSIGN, PLAN_WAIT };
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	memset(counts, 0, PLAN_OP_COUNT * sizeof(counts[0]));
+	if (sqlite3_prepare_v2(roster->db, sql, -1, &stmt, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 1, after_id) != SQLITE_OK ||
+	    !roster_bind_text(stmt, 2, run_id)) {
+		sqlite3_finalize(stmt);
+		return roster_sqlite_error(roster, "counting the run's events");
+	}
+	rc = sqlite3_step(stmt);
+	for (size_t i = 0; rc == SQLITE_ROW && i < 4; i++)
+		counts[columns[i]] = (long)sqlite3_column_int64(stmt, (int)i);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? RS_OK : roster_sqlite_error(roster, "counting the run's events");
+}
+
 /* Reads the current row of STMT_RUNS_RECENT; false when out of memory. */
 static bool read_run(sqlite3_stmt *stmt, struct roster_run *run)
 {

@@ -113,6 +113,15 @@ enum rs_err roster_run_start(struct roster *roster, const char *run_id,
 enum rs_err roster_run_finish(struct roster *roster, const struct roster_run *run);
 
 /*
+ * Sets counts to the changes that run_id's events after event after_id
+ * record: an "assign", or an "add" that got a seat, counts as assigned; a
+ * "remove" or "unassign" as unassigned; an "add" that waits as waiting.
+ * For the runs of manual commands, which have no plan to count.
+ */
+enum rs_err roster_run_count_events(struct roster *roster, const char *run_id, int64_t after_id,
+				    long counts[PLAN_OP_COUNT]);
+
+/*
  * The last limit runs, newest first.  The caller releases each with
  * roster_run_release() and frees *out.
  */

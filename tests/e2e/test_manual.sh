@@ -119,6 +119,12 @@ test_freed_seats_go_to_waiting_members() {
 		"seat became free" "event of b"
 	assert_eq "$(sql "SELECT state FROM members WHERE email='c@example.com'")" waiting \
 		"c after a was removed"
+	# The runs of manual commands count what they changed, as a sync does.
+	assert_eq "$(sql "SELECT group_concat(command || ' ' || assigned || ' ' || unassigned || ' '
+		|| waiting, ', ') FROM (SELECT * FROM runs WHERE source = 'manual' AND command LIKE
+		'members%' ORDER BY started_at, rowid)")" \
+		"members add 1 0 0, members add 0 0 1, members add 0 0 1, members remove 1 1 0" \
+		"counts of the manual runs"
 
 	edit_data '.assignments.users -= ["00u0001"]'
 	sync_ok --take-over
