@@ -33,7 +33,7 @@ struct cli_args {
 	const char *given_name;
 	const char *family_name;
 	const char *email;      /* the positional EMAIL of members add/remove/show */
-	bool help;              /* -h: the usage was printed, nothing more to do */
+	bool help;              /* -h printed the usage, so the command does not run */
 };
 
 struct cli_command {

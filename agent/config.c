@@ -435,9 +435,9 @@ static struct node *new_node(struct loader *loader, enum node_kind kind, yaml_ma
 }
 
 /*
- * libyaml reports a tab in the indentation as a character that cannot
- * start a token.  Returns a hint when the line of the error starts with
- * white space that holds a tab, else "".
+ * Returns a hint when the indentation of the error's line contains a tab,
+ * else "".  libyaml reports such a tab as a character that cannot start a
+ * token.
  */
 static const char *tab_hint(const char *buf, size_t len, size_t at)
 {
@@ -529,7 +529,7 @@ static void check_anchor_and_tag(struct loader *loader, struct mark mark,
 static struct node *parse_node(struct loader *loader, struct event_reader *reader,
 			       yaml_event_t *event, int depth, const char *path);
 
-/* Reads a scalar; path names the key it is the value of ("" at the top). */
+/* Reads a scalar, the value of the key at path ("" for the top level). */
 static struct node *parse_scalar(struct loader *loader, yaml_event_t *event, const char *path)
 {
 	struct node *node = new_node(loader, NODE_SCALAR, event->start_mark);
@@ -1393,12 +1393,12 @@ static bool convert_text(struct loader *loader, const struct key_spec *spec,
 			 const struct node *node, char **out)
 {
 	/*
-	 * A value ends up in log lines, tables and file names: a line break or
-	 * an escape sequence in it could forge a line or recolour a terminal.
+	 * Values appear in log lines, tables and file names, where a line break
+	 * could forge a line and an escape sequence could recolour a terminal.
 	 */
 	if (!identity_text_valid(node->value)) {
-		add_problem(loader, node->mark, "%s: the value contains a control character (a line "
-			    "break, tab or escape sequence); write it on one line without them",
+		add_problem(loader, node->mark, "%s: invalid value: it contains a control character (a "
+			    "line break, tab or escape sequence), so write it on one line without them",
 			    spec->path);
 		return false;
 	}
@@ -1596,7 +1596,7 @@ static void add_missing_problem(struct loader *loader, size_t index)
 
 	if (parent < 0) {
 		if (spec->type == KEY_SECTION) {
-			/* source defaults to okta, so a graph: section alone lacks source: graph. */
+			/* source defaults to okta, so a lone graph: section needs source: graph. */
 			bool graph_written = strcmp(spec->path, "okta") == 0 &&
 					     loader->sections_read[key_id("graph")];
 

@@ -654,9 +654,9 @@ static enum rs_err on_assignments_page(struct reader *reader, void *context, con
 				      next_link);
 	for (size_t i = 0; err == RS_OK && i < count; i++) {
 		/*
-		 * One principal may hold several app roles, so the pages of
-		 * different roles can list the same principals: the loop
-		 * check needs the assignments' own ids.
+		 * A principal with several app roles is listed once per role,
+		 * so two pages can list the same principals.  The loop check
+		 * therefore compares the assignments' own ids.
 		 */
 		page_ids_add(ids, items[i].id ? items[i].id : items[i].principal_id);
 		err = record_assignment(reader, &items[i]);
@@ -1236,11 +1236,11 @@ static enum rs_err choose_listing(struct reader *reader, size_t count, bool *lis
 }
 
 /*
- * Records and warns about each of the pending users that the read did not
- * return.  Such a user was deleted after its assignment was listed (or the
- * listing still shows a deleted user), so its member is unassigned.  A user
- * read by $batch counts as not found only after a 404 for it.  Any other
- * gap fails the read, because the member would be unassigned on no evidence.
+ * Records each pending user that the read did not return, and warns about
+ * it.  Such a user was deleted while its assignment is still listed, so the
+ * plan unassigns its member.  A user read by $batch counts as not found
+ * only after a 404 for it.  Any other gap fails the read, because nothing
+ * shows that the user is gone.
  */
 static enum rs_err check_users_not_found(const struct reader *reader, bool listing)
 {

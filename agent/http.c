@@ -847,15 +847,23 @@ static void log_give_up(const struct http_client *client, const char *subject, l
  * Makes retry number retry of the failure that subject describes: logs it,
  * counts it and waits wait seconds, unless judge_retry() gives up.  Then
  * it logs why and returns RS_ERR_TEMPFAIL for a rate limit, else
- * RS_ERR_UNAVAILABLE.
+ * RS_ERR_UNAVAILABLE.  The line that gives up quotes the body of last (may
+ * be NULL), because the IdP's error code or a proxy's error page explains
+ * the failure.
  */
 static enum rs_err retry_or_give_up(struct http_client *client, const char *subject,
-				    long retry, double requested, double wait, bool rate_limited)
+				    const struct http_response *last, long retry,
+				    double requested, double wait, bool rate_limited)
 {
 	enum retry_verdict verdict = judge_retry(client, retry, requested, wait);
 
 	if (verdict != RETRY) {
-		log_give_up(client, subject, retry - 1, wait, requested, verdict);
+		struct log_line line = { .len = 0 };
+
+		log_line_add(&line, "%s", subject);
+		if (last && last->body_len > 0)
+			log_line_add_excerpt(&line, last->body, last->body_len);
+		log_give_up(client, line.text, retry - 1, wait, requested, verdict);
 		return rate_limited ? RS_ERR_TEMPFAIL : RS_ERR_UNAVAILABLE;
 	}
 
@@ -877,7 +885,7 @@ enum rs_err http_wait_for_retry(struct http_client *client, const char *subject,
 		       requested > max_wait ? max_wait : requested;
 	else
 		wait = http_retry_wait(NULL, retry, max_wait, time(NULL), next_random(client));
-	return retry_or_give_up(client, subject, retry, requested, wait, rate_limited);
+	return retry_or_give_up(client, subject, NULL, retry, requested, wait, rate_limited);
 }
 
 /*
@@ -1000,24 +1008,20 @@ static enum rs_err retry_attempt(struct http_client *client, const struct reques
 				 struct attempt *attempt, long retry)
 {
 	char failure[CURL_ERROR_SIZE + 64];
-	struct log_line subject = { .len = 0 };
+	char subject[sizeof(failure) + LOG_URL_MAX + 16];
 	bool rate_limited = attempt->code == CURLE_OK && attempt->response.status == 429;
+	enum rs_err err;
 	double requested = requested_wait(attempt);
 	double wait = http_retry_wait(attempt->code == CURLE_OK ? &attempt->response : NULL,
 				      retry, (double)client->options.max_wait, time(NULL),
 				      next_random(client));
 
 	describe_failure(client, attempt, failure, sizeof(failure));
-	log_line_add(&subject, "%s %s %s", request->method, request->log_url, failure);
-	/*
-	 * The last attempt's body goes into the line that gives up: the IdP's
-	 * error code, or the page of a proxy in front of it, says why.
-	 */
-	if (judge_retry(client, retry, requested, wait) != RETRY &&
-	    attempt->code == CURLE_OK && attempt->response.body_len > 0)
-		log_line_add_excerpt(&subject, attempt->response.body, attempt->response.body_len);
+	snprintf(subject, sizeof(subject), "%s %s %s", request->method, request->log_url, failure);
+	err = retry_or_give_up(client, subject, attempt->code == CURLE_OK ? &attempt->response : NULL,
+			       retry, requested, wait, rate_limited);
 	http_response_release(&attempt->response);
-	return retry_or_give_up(client, subject.text, retry, requested, wait, rate_limited);
+	return err;
 }
 
 /*

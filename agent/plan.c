@@ -393,9 +393,9 @@ static int compare_match_email(const void *a, const void *b)
 }
 
 /*
- * Ranks the claim of match to its email: first the identity whose member
- * has this email and holds or awaits a seat, then one whose unassigned
- * member has it, then one that is linked at all, then the lowest id.
+ * Ranks the claim of match to its email, lowest first.  An active or
+ * waiting member with this email ranks 0, an unassigned one 1, a member
+ * with another email 2, and no member 3.  Ties go to the lowest id.
  */
 static int email_claim_rank(const struct planner *p, const struct match *match)
 {

@@ -406,10 +406,10 @@ static enum rs_err decide_and_apply(struct run *run)
 			run->outcome = "blocked";
 			return err;
 		}
-		/* An approval is for a plan past the threshold; it is not used up on another. */
+		/* Only a plan past the threshold uses up its approval. */
 		if (!run->plan.threshold_tripped) {
 			log_msg(LOG_INFO, "plan %s is within the deletion threshold and needs no "
-				"approval; applying it as a normal run", approve_id);
+				"approval, so it is applied as a normal run", approve_id);
 			return apply_plan(run, NULL);
 		}
 		log_msg(LOG_INFO, "applying approved plan %s", approve_id);

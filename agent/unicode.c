@@ -108,7 +108,10 @@ const char *unicode_trim(const char *text, const char **end)
 	return text;
 }
 
-/* East Asian wide and full-width characters, and emoji shown two columns wide. */
+/*
+ * Returns true for East Asian wide and full-width characters, and for
+ * emoji shown two columns wide.
+ */
 static bool is_wide(uint32_t code)
 {
 	static const struct code_range wide[] = {
@@ -131,7 +134,7 @@ static bool is_wide(uint32_t code)
 	return IN_RANGES(code, wide);
 }
 
-/* Combining marks, which print over the character before them. */
+/* Returns true for combining marks, which print over the character before them. */
 static bool is_combining(uint32_t code)
 {
 	static const struct code_range combining[] = {

@@ -120,7 +120,7 @@ enum graph_principal_type {
 };
 
 struct graph_assignment {
-	char *id;                  /* the assignment's own id; NULL when absent */
+	char *id;                  /* the assignment's own id, or NULL when absent */
 	char *principal_id;
 	char *display_name;        /* principalDisplayName; NULL when absent */
 	enum graph_principal_type type;

@@ -44,7 +44,8 @@ struct identity_set {
 	struct strpool strings; /* the text fields of items; groups are malloc'ed */
 	/*
 	 * Ids assigned in the IdP whose user the directory no longer has (a
-	 * deleted user), sorted by identity_set_finish(); in strings.
+	 * deleted user).  identity_set_finish() sorts them, and strings keeps
+	 * their text.
 	 */
 	char **not_found;
 	size_t not_found_count;
@@ -58,7 +59,7 @@ struct identity_set {
 /*
  * Frees the strings and groups of an identity that owns them, such as one
  * that okta_parse_user() or graph_parse_user() filled, and zeroes it.
- * Never for an item of a set, whose strings the set owns.
+ * Not for an item of a set, because the set owns its strings.
  */
 void identity_release(struct identity *identity);
 
@@ -80,7 +81,7 @@ enum rs_err identity_set_add(struct identity_set *set, const struct identity *id
 
 /*
  * Records that external_id is assigned in the IdP but its user was not
- * found.  The plan unassigns such a member and says why.  Returns
+ * found.  The plan unassigns such a member with that reason.  Returns
  * RS_ERR_INTERNAL when memory runs out.
  */
 enum rs_err identity_set_add_not_found(struct identity_set *set, const char *external_id);

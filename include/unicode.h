@@ -1,10 +1,11 @@
 /*
- * unicode.h - facts about UTF-8 text that the IdP sends and the tables show.
+ * unicode.h - classifying, trimming and measuring the UTF-8 text of IdP
+ * profiles.
  *
- * IdP profiles are typed or pasted by people, so they carry no-break
- * spaces, zero-width spaces and byte order marks that print as nothing.
- * These functions find such characters, trim them, and measure how many
- * terminal columns a text takes.  Every text passed in must be valid UTF-8.
+ * People type or paste profile values, so the values can carry no-break
+ * spaces, zero-width spaces and byte order marks.  These functions find
+ * such characters, trim them, and count the terminal columns of a text.
+ * An invalid byte ends trimming and counts as one column.
  */
 #ifndef ROSTERSYNC_UNICODE_H
 #define ROSTERSYNC_UNICODE_H
@@ -16,20 +17,21 @@
 /*
  * Decodes the UTF-8 sequence at p into *code.  Returns its length in bytes
  * (1 to 4), or 0 when it is not valid UTF-8: overlong, a surrogate, above
- * U+10FFFF, or cut short.  *code is 0 or a partial value then.
+ * U+10FFFF, or cut short.  Then *code is 0 or a partial value.
  */
 size_t unicode_decode(const char *p, uint32_t *code);
 
 /*
- * Returns true for white space (ASCII, no-break, the U+2000 block, ideographic
- * and line separators) and for characters of no width that
- * separate words (U+200B, U+2060, U+FEFF).
+ * Returns true for white space (ASCII, no-break, U+2000 to U+200A,
+ * ideographic, line and paragraph separators) and for the zero-width
+ * characters U+200B, U+2060 and U+FEFF.
  */
 bool unicode_is_blank(uint32_t code);
 
 /*
  * Returns true for a character that prints as nothing or as a space:
- * blanks, the soft hyphen, joiners, and direction marks and overrides.
+ * blanks, the soft hyphen, joiners, variation selectors, and direction
+ * marks and overrides.
  */
 bool unicode_is_invisible(uint32_t code);
 

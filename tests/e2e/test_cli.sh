@@ -117,7 +117,7 @@ EOF
 	rs members list -c "$T/config.yaml"
 	assert_rc 0
 
-	# The display column where "okta" starts, and where each external id starts.
+	# Prints the display columns at which the text $2 starts in the file $1.
 	columns() {
 		python3 -c 'import sys, unicodedata
 def width(s):

@@ -251,8 +251,8 @@ test_5xx_storm_that_persists_exits_69() {
 	assert_eq "$(page_two_requests)" 3 "requests for page 2"
 }
 
-# A proxy in front of the IdP answers with its own page: the line that gives
-# up quotes it, because it says which hop failed.
+# A proxy in front of the IdP returns its own error page.  The line that
+# gives up quotes it, because the page names the hop that failed.
 test_proxy_page_that_persists_is_quoted() {
 	synced_roster
 	set_http max_wait 1

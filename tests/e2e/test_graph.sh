@@ -164,7 +164,7 @@ test_graph_deleted_principals_handled() {
 	assert_contains "$T/err" "user u-gone is assigned to the app but was not found"
 }
 
-# A user deleted while its assignment is still listed: $batch answers 404.
+# A user deleted while its assignment is still listed: $batch returns 404.
 test_graph_deleted_member_unassigned_with_reason() {
 	write_basic_graph
 	start_graph
@@ -300,7 +300,7 @@ test_graph_failing_page_exits_69() {
 
 # Graph lists one assignment per app role, so a person with two roles is
 # listed twice, and two pages may hold the same people.
-test_graph_person_with_two_roles_is_not_a_loop() {
+test_graph_two_roles_not_a_loop() {
 	write_graph "$(jq -n \
 		--argjson u1 "$(graph_user u1 ada@contoso.example)" \
 		--argjson u2 "$(graph_user u2 bob@contoso.example)" \
@@ -314,7 +314,7 @@ test_graph_person_with_two_roles_is_not_a_loop() {
 		(SELECT * FROM members ORDER BY external_id)")" "u1 active, u2 active" "members"
 }
 
-test_graph_tenant_id_in_other_case_is_the_same_tenant() {
+test_graph_tenant_id_case_ignored() {
 	write_basic_graph
 	start_graph
 	sync_ok

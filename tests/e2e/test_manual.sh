@@ -60,7 +60,7 @@ test_slipped_change_is_reverted() {
 	assert_eq "$(roster_digest)" "$before" "roster after the next run"
 }
 
-test_members_add_names_why_an_address_is_invalid() {
+test_members_add_explains_invalid_email() {
 	users 1 | write_users
 	start_fake --data "$T/data.json"
 	write_config
@@ -151,7 +151,7 @@ test_foreign_database_is_refused() {
 
 # Host names do not depend on case: the same org spelled in other letters is
 # the same manager, not a switch that needs --take-over.
-test_org_url_in_other_case_is_the_same_org() {
+test_org_url_case_ignored() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"
 	write_config

@@ -163,7 +163,7 @@ test_approval_writes_approve_event() {
 
 # An approval is for a plan past the threshold: on a plan within it, the
 # run applies as usual and records no approval.
-test_approval_of_plan_within_threshold_is_not_recorded() {
+test_approval_within_threshold_not_recorded() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"
 	write_config

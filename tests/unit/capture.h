@@ -1,8 +1,8 @@
 /*
- * capture.h - reads what a unit test's code under test logs on stderr.
+ * capture.h - captures what the code under a unit test logs on stderr.
  *
- * capture_start() sends stderr to a temporary file; capture_stop() puts it
- * back and returns what was written, so a test can check a log line.
+ * capture_start() sends stderr to a temporary file.  capture_stop() restores
+ * it and returns what was written, so a test can check a log line.
  */
 #ifndef ROSTERSYNC_CAPTURE_H
 #define ROSTERSYNC_CAPTURE_H

@@ -879,8 +879,8 @@ static const struct bad_config bad_configs[] = {
 	{ "empty integer", VALID "sync:\n  max_unassign:\n", "11:16",
 	  "sync.max_unassign: the value is empty; give a value or remove the key", NULL, 0 },
 	{ "control character in a value", VALID "http:\n  ca_file: \"/etc/ca\\e[31m.pem\"\n", "11:12",
-	  "http.ca_file: the value contains a control character (a line break, tab or escape "
-	  "sequence); write it on one line without them", NULL, 0 },
+	  "http.ca_file: invalid value: it contains a control character (a line break, tab or "
+	  "escape sequence), so write it on one line without them", NULL, 0 },
 };
 
 #define BAD_CONFIG_COUNT (sizeof(bad_configs) / sizeof(bad_configs[0]))

@@ -294,11 +294,10 @@ static void shared_email_keeps_linked_member(void **state)
 }
 
 /*
- * Two people whose addresses differ only in case, both with rows: the one
- * that holds a seat keeps the address, and the other one is the only one
- * skipped.
+ * Two people whose addresses differ only in case both have rows.  The one
+ * with a seat keeps the address, and only the other one is skipped.
  */
-static void shared_email_keeps_seated_member_over_unassigned(void **state)
+static void shared_email_prefers_seated_member(void **state)
 {
 	struct fixture *f = *state;
 
@@ -653,8 +652,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(manual_member_adopted_by_email_case, setup, teardown),
 		cmocka_unit_test_setup_teardown(shared_email_gives_one_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(shared_email_keeps_linked_member, setup, teardown),
-		cmocka_unit_test_setup_teardown(shared_email_keeps_seated_member_over_unassigned, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(shared_email_prefers_seated_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(invalid_email_keeps_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_status_keeps_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(empty_answer_trips_threshold, setup, teardown),
