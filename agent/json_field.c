@@ -60,50 +60,89 @@ static bool escape_is_nul(const char *p, size_t left)
 	return true;
 }
 
-/* Checks the byte at i inside a string; *i skips the byte after a backslash. */
-static bool check_string_byte(const char *where, const char *body, size_t len, size_t *i,
-			      bool *in_string)
-{
-	unsigned char c = (unsigned char)body[*i];
+/*
+ * Byte classes for the scan below.  Most bytes of a page are plain text
+ * inside strings or between tokens, so the scan skips them with one table
+ * load each and stops only at the bytes it must look at.
+ */
+enum {
+	SCAN_PLAIN = 0,
+	SCAN_QUOTE,
+	SCAN_BACKSLASH,
+	SCAN_CONTROL,
+	SCAN_OPEN,
+	SCAN_CLOSE,
+};
 
-	if (c == '\\') {
-		if (escape_is_nul(body + *i, len - *i)) {
-			log_msg(LOG_ERROR, "%s: a JSON string contains \\u0000 at byte %zu", where,
-				*i);
-			return false;
+static const unsigned char scan_class[256] = {
+	[0x00 ... 0x1f] = SCAN_CONTROL,
+	['"'] = SCAN_QUOTE,
+	['\\'] = SCAN_BACKSLASH,
+	['['] = SCAN_OPEN,
+	['{'] = SCAN_OPEN,
+	[']'] = SCAN_CLOSE,
+	['}'] = SCAN_CLOSE,
+};
+
+/* Returns the index of the first byte from i on whose class is not SCAN_PLAIN, or len. */
+static size_t skip_plain(const unsigned char *body, size_t len, size_t i)
+{
+	while (i < len && scan_class[body[i]] == SCAN_PLAIN)
+		i++;
+	return i;
+}
+
+/*
+ * Scans the string whose opening quote is at i.  Returns the index of its
+ * closing quote, or len when the body ends inside it (cJSON reports that).
+ * Returns (size_t)-1 after logging a control character or \u0000.
+ */
+static size_t scan_string(const char *where, const char *body, size_t len, size_t i)
+{
+	const unsigned char *bytes = (const unsigned char *)body;
+
+	for (i = skip_plain(bytes, len, i + 1); i < len; i = skip_plain(bytes, len, i + 1)) {
+		unsigned char class = scan_class[bytes[i]];
+
+		if (class == SCAN_QUOTE)
+			return i;
+		if (class == SCAN_CONTROL) {
+			log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: control character in a"
+				" string", where, i);
+			return (size_t)-1;
 		}
-		(*i)++;
-	} else if (c == '"') {
-		*in_string = false;
-	} else if (c < 0x20) {
-		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu: control character in a string",
-			where, *i);
-		return false;
+		if (class == SCAN_BACKSLASH) {
+			if (escape_is_nul(body + i, len - i)) {
+				log_msg(LOG_ERROR, "%s: a JSON string contains \\u0000 at byte %zu",
+					where, i);
+				return (size_t)-1;
+			}
+			i++;
+		}
 	}
-	return true;
+	return len;
 }
 
 bool json_field_check_text(const char *where, const char *body, size_t len)
 {
-	bool in_string = false;
+	const unsigned char *bytes = (const unsigned char *)body;
 	int depth = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)body[i];
+		unsigned char class = scan_class[bytes[i]];
 
-		if (in_string) {
-			if (!check_string_byte(where, body, len, &i, &in_string))
+		if (class == SCAN_QUOTE) {
+			i = scan_string(where, body, len, i);
+			if (i == (size_t)-1)
 				return false;
-		} else if (c == '"') {
-			in_string = true;
-		} else if (c == '[' || c == '{') {
+		} else if (class == SCAN_OPEN) {
 			if (++depth > JSON_FIELD_MAX_DEPTH) {
 				log_msg(LOG_ERROR,
 					"%s: JSON nested deeper than %d levels at byte %zu", where,
 					JSON_FIELD_MAX_DEPTH, i);
 				return false;
 			}
-		} else if (c == ']' || c == '}') {
+		} else if (class == SCAN_CLOSE) {
 			depth--;
 		}
 	}
