@@ -253,6 +253,9 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 
 	if (command->needs_email && optind < argc)
 		args->email = argv[optind++];
+	if (args->approve_id && args->approve_id[0] == '-')
+		return usage_error(command, "--approve needs a plan id, not \"%s\": give the 16 hex"
+				   " digits that the blocked sync printed", args->approve_id);
 	if (optind < argc)
 		return usage_error(command, "unexpected argument: %s", argv[optind]);
 	if (command->needs_email && !args->email)
@@ -314,6 +317,11 @@ enum rs_err cli_main(int argc, char **argv)
 		return RS_OK;
 	}
 
+	if (strcmp(argv[1], "members") == 0 && argc == 3 &&
+	    (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+		print_usage(stdout);
+		return RS_OK;
+	}
 	if (strcmp(argv[1], "members") == 0 && (argc < 3 || argv[2][0] == '-')) {
 		fprintf(stderr, "rostersync: missing members subcommand: list, show, add or remove\n");
 		print_usage(stderr);
@@ -397,9 +405,9 @@ static enum rs_err load_status(const struct config *config, struct roster *roste
 	enum rs_err err = roster_runs_recent(roster, STATUS_RUNS, runs, &status->run_count);
 
 	if (err == RS_OK)
-		err = roster_state_get(roster, "blocked_plan_id", blocked);
+		err = roster_state_get(roster, ROSTER_STATE_BLOCKED_PLAN, blocked);
 	if (err == RS_OK)
-		err = roster_state_get(roster, "blocked_plan_detail", detail);
+		err = roster_state_get(roster, ROSTER_STATE_BLOCKED_DETAIL, detail);
 	if (err == RS_OK)
 		err = roster_drifts_recent(roster, STATUS_DRIFTS, drifts, &status->drift_count);
 
@@ -552,6 +560,11 @@ static enum rs_err release_roster(const struct roster_team *team, struct roster 
 	if (!team->source && team->released_at > 0) {
 		printf("the roster was already released and is managed by hand; nothing "
 		       "changed\n");
+		return RS_OK;
+	}
+	if (!team->source) {
+		printf("no IdP has managed this roster yet, so there is nothing to release; "
+		       "\"members add\" and \"members remove\" work as it is\n");
 		return RS_OK;
 	}
 	err = roster_release(roster, run_id, time(NULL));

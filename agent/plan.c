@@ -341,25 +341,39 @@ static struct plan_entry *add_entry(struct planner *p, enum plan_op op,
 
 /* Step 2: screening. */
 
-static void protect_member_of(struct planner *p, struct match *match)
+/*
+ * Marks match skipped and keeps its member as it is.  Returns what the
+ * problem adds about a member row that was changed or deleted outside
+ * rostersync, which stays so while the identity is skipped, or "".
+ */
+static const char *protect_member_of(struct planner *p, struct match *match)
 {
 	struct member *member = find_by_external_id(p, match->identity->external_id);
 
 	match->skipped = true;
 	if (member)
 		p->marks[member_index(p, member)].protected = true;
+	if (member && member->drifted)
+		return "; its roster row was changed outside rostersync and stays changed until"
+		       " this is fixed";
+	if (!member && is_deleted_id(p, match->identity->external_id))
+		return "; its roster row was deleted outside rostersync and comes back once this"
+		       " is fixed";
+	return "";
 }
 
 static bool screen_identity(struct planner *p, struct match *match)
 {
 	const struct identity *identity = match->identity;
 	const char *title = p->in->source_title;
+	const char *note;
 
 	if (identity->activity == IDENTITY_UNKNOWN) {
-		protect_member_of(p, match);
+		note = protect_member_of(p, match);
 		return add_problem(p, identity,
-				   format_text("unknown status %s in %s: member kept as it is",
-					       identity->status ? identity->status : "(none)", title));
+				   format_text("unknown status %s in %s: member kept as it is%s",
+					       identity->status ? identity->status : "(none)", title,
+					       note));
 	}
 
 	if (identity->activity == IDENTITY_INACTIVE) {
@@ -368,17 +382,18 @@ static bool screen_identity(struct planner *p, struct match *match)
 	}
 
 	if (!identity->email) {
-		protect_member_of(p, match);
+		note = protect_member_of(p, match);
 		return add_problem(p, identity,
-				   format_text("user has no email address in %s: set one there", title));
+				   format_text("user has no email address in %s: set one there%s",
+					       title, note));
 	}
 
 	if (!identity_email_valid(identity->email)) {
-		protect_member_of(p, match);
+		note = protect_member_of(p, match);
 		return add_problem(p, identity,
 				   format_text("invalid email address \"%s\" in %s (%s): correct it "
-					       "there", identity->email, title,
-					       identity_email_problem(identity->email)));
+					       "there%s", identity->email, title,
+					       identity_email_problem(identity->email), note));
 	}
 	return true;
 }
@@ -420,12 +435,13 @@ static bool resolve_email_group(struct planner *p, struct match **group, size_t 
 	for (size_t i = 0; i < n; i++) {
 		if (i == winner)
 			continue;
-		protect_member_of(p, group[i]);
+		const char *note = protect_member_of(p, group[i]);
+
 		if (!add_problem(p, group[i]->identity,
 				 format_text("email conflict: %s is also the email of %s user %s, "
-					     "which keeps it; user skipped",
+					     "which keeps it; user skipped%s",
 					     group[i]->identity->email, p->in->source_title,
-					     group[winner]->identity->external_id)))
+					     group[winner]->identity->external_id, note)))
 			return false;
 	}
 	return true;
@@ -523,13 +539,14 @@ static bool match_identity(struct planner *p, struct match *match)
 
 	seated = find_seated_by_email(p, identity->email);
 	if (email_taken(p, seated, by_id, identity->email)) {
-		protect_member_of(p, match);
+		const char *note = protect_member_of(p, match);
+
 		return add_problem(p, identity,
 				   format_text("email conflict: %s belongs to roster member %s%s%s; "
-					       "user skipped until one of the two changes",
+					       "user skipped until one of the two changes%s",
 					       identity->email, seated->email,
 					       seated->external_id ? " linked to " : " added by hand",
-					       seated->external_id ? seated->external_id : ""));
+					       seated->external_id ? seated->external_id : "", note));
 	}
 
 	match->member = by_id ? by_id : find_adoptable_by_email(p, identity->email);

@@ -268,6 +268,24 @@ static int compare_waiting(const void *a, const void *b)
 }
 
 /*
+ * Prints the seats used of the limit in the config.  A limit lowered below
+ * the seats in use takes effect with the next sync, which the status says.
+ */
+static void print_seats(FILE *out, const struct report_status *s)
+{
+	size_t used = count_state(s->members, MEMBER_ACTIVE);
+
+	fprintf(out, "Seats:    %zu of %ld used", used, s->seats);
+	if (s->seats >= 0 && used > (size_t)s->seats && s->team->source)
+		fprintf(out, " (team.seats is lower than the seats in use: the next sync moves"
+			" %zu members to the waiting list, if the deletion threshold allows it)",
+			used - (size_t)s->seats);
+	else if (s->seats >= 0 && used > (size_t)s->seats)
+		fprintf(out, " (team.seats is lower than the seats in use)");
+	fputc('\n', out);
+}
+
+/*
  * Lists the waiting members in the order they get a free seat, at most
  * REPORT_WAITING_SHOWN of them; --json lists all.
  */
@@ -329,8 +347,7 @@ void report_status_table(FILE *out, const struct report_status *s)
 	else
 		fprintf(out, "Managed:  by hand%s\n",
 			team->released_at ? " (released from IdP management)" : "");
-	fprintf(out, "Seats:    %zu of %ld used\n", count_state(s->members, MEMBER_ACTIVE),
-		s->seats);
+	print_seats(out, s);
 	fprintf(out, "Waiting:  %zu\n", count_state(s->members, MEMBER_WAITING));
 	print_waiting(out, s);
 

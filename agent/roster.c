@@ -33,6 +33,29 @@
 /* Pause between two tries of a switch to WAL mode that SQLite rejected as busy. */
 #define ROSTER_RETRY_MS 20
 
+/* Returns what to do about a SQLite error of primary code code, "" when nothing helps. */
+static const char *sqlite_error_hint(int code)
+{
+	switch (code) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+		return "; check that the file system of the roster has free space (df -h) and"
+		       " reports no errors (dmesg)";
+	case SQLITE_CORRUPT:
+		return "; the roster file is damaged: restore it from a backup, as described"
+		       " under \"Backup and restore\" in docs/roster.md";
+	case SQLITE_NOTADB:
+		return "; check that roster.path names the roster, or restore the roster from a"
+		       " backup, as described under \"Backup and restore\" in docs/roster.md";
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return "; another program (a sqlite3 shell, a backup) holds a transaction on the"
+		       " roster: end it, or try again later";
+	default:
+		return "";
+	}
+}
+
 enum rs_err roster_sqlite_error(struct roster *roster, const char *operation)
 {
 	int code = sqlite3_errcode(roster->db) & 0xff;
@@ -44,8 +67,8 @@ enum rs_err roster_sqlite_error(struct roster *roster, const char *operation)
 			"owner, for example with sudo -u", roster->path, operation,
 			sqlite3_errmsg(roster->db), (unsigned)geteuid());
 	else
-		log_msg(LOG_ERROR, "roster %s: %s failed: %s", roster->path, operation,
-			sqlite3_errmsg(roster->db));
+		log_msg(LOG_ERROR, "roster %s: %s failed: %s%s", roster->path, operation,
+			sqlite3_errmsg(roster->db), sqlite_error_hint(code));
 
 	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
 		return RS_ERR_TEMPFAIL;

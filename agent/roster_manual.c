@@ -77,11 +77,15 @@ static enum rs_err count_active(struct roster *roster, long *count)
 	return err;
 }
 
-/* Sets the state of row id.  Names that are not NULL replace the stored ones. */
-static enum rs_err set_state(struct roster *roster, int64_t id, enum member_state state,
-			     const char *given_name, const char *family_name, int64_t now)
+/*
+ * Sets the state of row id with statement which (STMT_MEMBER_SET_STATE or
+ * STMT_MEMBER_ADD_AGAIN).  Names that are not NULL replace the stored ones.
+ */
+static enum rs_err update_state(struct roster *roster, enum roster_stmt_id which, int64_t id,
+				enum member_state state, const char *given_name,
+				const char *family_name, int64_t now)
 {
-	sqlite3_stmt *stmt = roster_stmt(roster, STMT_MEMBER_SET_STATE);
+	sqlite3_stmt *stmt = roster_stmt(roster, which);
 
 	if (!stmt)
 		return RS_ERR_IO;
@@ -92,6 +96,12 @@ static enum rs_err set_state(struct roster *roster, int64_t id, enum member_stat
 	      roster_bind_text(stmt, 5, family_name)))
 		return roster_sqlite_error(roster, "binding a member state");
 	return roster_step_done(roster, stmt, "changing a member's state");
+}
+
+static enum rs_err set_state(struct roster *roster, int64_t id, enum member_state state,
+			     int64_t now)
+{
+	return update_state(roster, STMT_MEMBER_SET_STATE, id, state, NULL, NULL, now);
 }
 
 /* Writes the event of a manual change.  before is NULL for a new member. */
@@ -149,28 +159,49 @@ static bool copy_with_names(struct member *after, const struct member *stored,
 	return true;
 }
 
-/* Reactivates an unassigned row (its source and external id stay as they are). */
+/* Drops the link of *member to an IdP user: it becomes a manual member. */
+static bool make_manual(struct member *member)
+{
+	char *source = strdup("manual");
+
+	if (!source)
+		return false;
+	free(member->source);
+	free(member->external_id);
+	free(member->provenance);
+	member->source = source;
+	member->external_id = NULL;
+	member->provenance = NULL;
+	return true;
+}
+
+/*
+ * Reactivates an unassigned row as a manual member, so that a later take-over
+ * treats it like every member added by hand (sync.unmanaged_members).
+ */
 static enum rs_err add_again(struct roster *roster, const char *run_id,
 			     const struct member *stored, const struct member *request,
 			     enum member_state state, int64_t now)
 {
-	struct member after;
+	struct member after = { 0 };
 	enum rs_err err;
 
-	err = set_state(roster, stored->id, state, request->given_name, request->family_name,
-			now);
+	err = update_state(roster, STMT_MEMBER_ADD_AGAIN, stored->id, state,
+			   request->given_name, request->family_name, now);
 	if (err != RS_OK)
 		return err;
 
-	if (!copy_with_names(&after, stored, request)) {
+	if (!copy_with_names(&after, stored, request) || !make_manual(&after)) {
+		member_release(&after);
 		log_msg(LOG_ERROR, "roster %s: out of memory adding a member", roster->path);
 		return RS_ERR_INTERNAL;
 	}
 	after.state = state;
 
 	err = record_change(roster, run_id, "add", stored, &after,
-			    state == MEMBER_ACTIVE ? "added again by hand"
-						   : "added again by hand; no free seat, waiting",
+			    state == MEMBER_ACTIVE ? "added again by hand as a manual member"
+						   : "added again by hand as a manual member; no free"
+						   " seat, waiting",
 			    now);
 	member_release(&after);
 	return err;
@@ -234,7 +265,7 @@ static enum rs_err fill_free_seat(struct roster *roster, const char *run_id, lon
 	if (err != RS_OK || !found)
 		return err;
 
-	err = set_state(roster, waiting.id, MEMBER_ACTIVE, NULL, NULL, now);
+	err = set_state(roster, waiting.id, MEMBER_ACTIVE, now);
 	if (err == RS_OK && !member_copy(&after, &waiting)) {
 		log_msg(LOG_ERROR, "roster %s: out of memory giving a seat", roster->path);
 		err = RS_ERR_INTERNAL;
@@ -364,7 +395,7 @@ static enum rs_err remove_in_transaction(struct roster *roster, const char *run_
 		return RS_OK;
 	}
 
-	err = set_state(roster, stored.id, MEMBER_UNASSIGNED, NULL, NULL, now);
+	err = set_state(roster, stored.id, MEMBER_UNASSIGNED, now);
 	if (err == RS_OK && !member_copy(&after, &stored)) {
 		log_msg(LOG_ERROR, "roster %s: out of memory removing a member", roster->path);
 		err = RS_ERR_INTERNAL;
@@ -472,6 +503,9 @@ static enum rs_err release_in_transaction(struct roster *roster, const char *run
 	err = roster_step_done(roster, stmt, "releasing the team");
 	if (err == RS_OK)
 		err = roster_triggers_drop(roster);
+	/* A plan that awaited approval can no longer be approved. */
+	if (err == RS_OK)
+		err = roster_state_write(roster, ROSTER_STATE_BLOCKED_PLAN, "", now);
 	if (err == RS_OK)
 		err = record_release(roster, run_id, &team, now);
 	*released = err == RS_OK;

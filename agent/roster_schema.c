@@ -179,6 +179,13 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 		" given_name = coalesce(?4, given_name),"
 		" family_name = coalesce(?5, family_name), checksum = NULL"
 		" WHERE id = ?1",
+	/* A member added again by hand becomes a manual member, whatever its source was. */
+	[STMT_MEMBER_ADD_AGAIN] =
+		"UPDATE members SET source = 'manual', external_id = NULL, provenance = NULL,"
+		" state = ?2, state_since = ?3, updated_at = ?3,"
+		" given_name = coalesce(?4, given_name),"
+		" family_name = coalesce(?5, family_name), checksum = NULL"
+		" WHERE id = ?1",
 	[STMT_MEMBERS_SEAL] =
 		"UPDATE members SET checksum = " CHECKSUM_OF_ROW
 		" WHERE checksum IS NOT " CHECKSUM_OF_ROW,
@@ -228,6 +235,13 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 		ROWS_32(NEW_MEMBER_EVENT_ROW),
 	[STMT_EVENTS_LAST_ID] =
 		"SELECT coalesce(max(id), 0) FROM events",
+	[STMT_MEMBERS_LAST_ID] =
+		"SELECT coalesce(max(id), 0) FROM members",
+	/* The CHECK constraints of the members table, for rows written without them. */
+	[STMT_MEMBERS_CHECK_NEW] =
+		"SELECT id, email FROM members WHERE id > ?1 AND NOT (email <> ''"
+		" AND email_key = lower(email) AND state IN ('active', 'waiting', 'unassigned'))"
+		" LIMIT 1",
 	[STMT_APPROVAL_INSERT] =
 		"INSERT INTO approvals (plan_id, run_id, at) VALUES (?1, ?2, ?3)",
 	[STMT_APPROVAL_GET] =
@@ -428,6 +442,55 @@ enum rs_err roster_triggers_create(struct roster *roster, const char *source_tit
 		if (err != RS_OK)
 			return err;
 	}
+	return RS_OK;
+}
+
+/* Sets *damaged to the number of triggers that are missing or differ from their text. */
+static enum rs_err count_damaged_triggers(struct roster *roster, const char *source_title,
+					  size_t *damaged)
+{
+	*damaged = 0;
+	for (size_t i = 0; i < TRIGGER_COUNT; i++) {
+		char *sql = trigger_sql(&triggers[i], source_title);
+		enum rs_err err;
+		bool same = false;
+
+		if (!sql) {
+			log_msg(LOG_ERROR, "roster %s: out of memory reading the triggers",
+				roster->path);
+			return RS_ERR_INTERNAL;
+		}
+		err = trigger_matches(roster, triggers[i].name, sql, &same);
+		sqlite3_free(sql);
+		if (err != RS_OK)
+			return err;
+		*damaged += !same;
+	}
+	return RS_OK;
+}
+
+enum rs_err roster_triggers_repair(struct roster *roster, const char *source_title)
+{
+	size_t damaged;
+	enum rs_err err = count_damaged_triggers(roster, source_title, &damaged);
+
+	if (err != RS_OK || damaged == 0)
+		return err;
+
+	err = roster_write_begin(roster, "restoring the triggers");
+	if (err != RS_OK)
+		return err;
+	err = roster_triggers_create(roster, source_title);
+	if (err == RS_OK)
+		err = roster_write_commit(roster, "the triggers");
+	if (err != RS_OK) {
+		roster_rollback(roster, "restoring the triggers");
+		return err;
+	}
+
+	log_msg(LOG_WARN, "roster %s: %zu of the %zu triggers that block manual changes were"
+		" dropped or altered outside rostersync; created them again", roster->path,
+		damaged, TRIGGER_COUNT);
 	return RS_OK;
 }
 

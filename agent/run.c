@@ -31,8 +31,6 @@
 /* How long a run waits for another run of the same tenant to finish. */
 #define RUN_LOCK_WAIT_SECONDS 10
 
-#define STATE_BLOCKED_PLAN "blocked_plan_id"
-#define STATE_BLOCKED_DETAIL "blocked_plan_detail"
 
 struct run {
 	const struct config *config;
@@ -325,6 +323,9 @@ static enum rs_err apply_plan(struct run *run, const char *approved_id)
 	char *blocked = NULL;
 
 	if (nothing_to_write(run)) {
+		err = roster_triggers_repair(run->roster, apply.source_title);
+		if (err != RS_OK)
+			return err;
 		run->outcome = "no change";
 	} else {
 		err = roster_apply(run->roster, &apply);
@@ -333,11 +334,30 @@ static enum rs_err apply_plan(struct run *run, const char *approved_id)
 		run->outcome = run->plan.count || takes_over(run) ? "success" : "no change";
 	}
 
-	if (roster_state_get(run->roster, STATE_BLOCKED_PLAN, &blocked) == RS_OK && blocked &&
-	    blocked[0])
-		roster_state_set(run->roster, STATE_BLOCKED_PLAN, "");
+	if (roster_state_get(run->roster, ROSTER_STATE_BLOCKED_PLAN, &blocked) == RS_OK &&
+	    blocked && blocked[0])
+		roster_state_set(run->roster, ROSTER_STATE_BLOCKED_PLAN, "");
 	free(blocked);
 	return RS_OK;
+}
+
+/*
+ * Prints the commands that review and approve the blocked plan.  "plan"
+ * refuses a roster that needs a take-over, so a take-over is reviewed with
+ * "sync --take-over --dry-run" and approved with both options.
+ */
+static void print_approval_commands(const struct run *run)
+{
+	const char *path = run->config->path;
+
+	if (run->options->take_over) {
+		printf("Review it with:  rostersync sync -c %s --take-over --dry-run\n", path);
+		printf("Apply it once:   rostersync sync -c %s --take-over --approve %s\n", path,
+		       run->plan.id);
+		return;
+	}
+	printf("Review it with:  rostersync plan -c %s\n", path);
+	printf("Apply it once:   rostersync sync -c %s --approve %s\n", path, run->plan.id);
 }
 
 static enum rs_err block_plan(struct run *run)
@@ -357,12 +377,10 @@ static enum rs_err block_plan(struct run *run)
 			       e->after.external_id ? e->after.external_id : "-", e->reason);
 	}
 	printf("Plan id: %s\n", plan->id);
-	printf("Review it with:  rostersync plan -c %s\n", run->config->path);
-	printf("Apply it once:   rostersync sync -c %s --approve %s\n", run->config->path,
-	       plan->id);
+	print_approval_commands(run);
 
-	roster_state_set(run->roster, STATE_BLOCKED_PLAN, plan->id);
-	roster_state_set(run->roster, STATE_BLOCKED_DETAIL, plan->threshold_reason);
+	roster_state_set(run->roster, ROSTER_STATE_BLOCKED_PLAN, plan->id);
+	roster_state_set(run->roster, ROSTER_STATE_BLOCKED_DETAIL, plan->threshold_reason);
 	run->outcome = "blocked";
 	return RS_ERR_THRESHOLD;
 }
@@ -372,11 +390,19 @@ static enum rs_err check_approval(struct run *run, const char *approve_id)
 	bool used = false;
 	enum rs_err err;
 
+	if (strcmp(approve_id, run->plan.id) != 0 && !run->plan.threshold_tripped) {
+		log_msg(LOG_ERROR, "plan %s is not the current plan (%s), and the current plan is"
+			" within the deletion threshold: it needs no approval; run \"rostersync"
+			" sync -c %s%s\" without --approve", approve_id, run->plan.id,
+			run->config->path, run->options->take_over ? " --take-over" : "");
+		return RS_ERR_THRESHOLD;
+	}
 	if (strcmp(approve_id, run->plan.id) != 0) {
 		log_msg(LOG_ERROR,
 			"plan %s is not the current plan (%s): the IdP or the roster changed; "
-			"review the current plan with \"rostersync plan -c %s\" and approve its id",
-			approve_id, run->plan.id, run->config->path);
+			"review the current plan with \"rostersync %s -c %s%s\" and approve its id",
+			approve_id, run->plan.id, run->options->take_over ? "sync" : "plan",
+			run->config->path, run->options->take_over ? " --take-over --dry-run" : "");
 		return RS_ERR_THRESHOLD;
 	}
 
@@ -403,7 +429,8 @@ static enum rs_err decide_and_apply(struct run *run)
 	if (approve_id) {
 		err = check_approval(run, approve_id);
 		if (err != RS_OK) {
-			run->outcome = "blocked";
+			/* A plan within the threshold is not waiting for anyone. */
+			run->outcome = run->plan.threshold_tripped ? "blocked" : "failed";
 			return err;
 		}
 		/* Only a plan past the threshold uses up its approval. */
@@ -571,18 +598,19 @@ static enum rs_err run_steps(struct run *run)
 		err = roster_open(run->config->roster.path, &run->roster);
 	if (err == RS_OK)
 		err = roster_team_get(run->roster, &run->team);
-	if (err == RS_OK)
-		err = check_management(run);
 	if (err != RS_OK)
 		return err;
 
+	/* Recorded before the management check, so status shows a refused run too. */
 	err = roster_run_start(run->roster, run->id, "sync",
 			       config_source_name(run->config->source), run->started_at);
 	if (err != RS_OK)
 		return err;
 	run->recording = true;
 
-	err = read_and_plan(run);
+	err = check_management(run);
+	if (err == RS_OK)
+		err = read_and_plan(run);
 	if (err == RS_OK)
 		err = decide_and_apply(run);
 	if (err == RS_OK || err == RS_ERR_THRESHOLD)

@@ -107,6 +107,14 @@ enum rs_err roster_snapshot(struct roster *roster, const char *source,
  */
 enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply);
 
+/*
+ * Creates again, in a transaction of its own, the triggers that block
+ * manual changes when one of them is missing or altered, and logs a
+ * warning naming how many.  For a run that has nothing else to write;
+ * roster_apply() repairs them in its own transaction.
+ */
+enum rs_err roster_triggers_repair(struct roster *roster, const char *source_title);
+
 /* Records the start and the end of a run (each its own short transaction). */
 enum rs_err roster_run_start(struct roster *roster, const char *run_id,
 			     const char *command, const char *source, int64_t now);
@@ -162,6 +170,13 @@ void roster_drifts_free(struct roster_drift *drifts, size_t count);
  */
 enum rs_err roster_state_get(struct roster *roster, const char *key, char **value);
 enum rs_err roster_state_set(struct roster *roster, const char *key, const char *value);
+
+/*
+ * The sync state keys of a plan that the deletion threshold stopped: its
+ * id and why.  An empty value means that no plan awaits approval.
+ */
+#define ROSTER_STATE_BLOCKED_PLAN "blocked_plan_id"
+#define ROSTER_STATE_BLOCKED_DETAIL "blocked_plan_detail"
 
 /*
  * The id of the newest event, 0 for none.  It grows with every applied

@@ -20,6 +20,9 @@ test_usage_errors_exit_64() {
 	rs members list -c x.yaml --given-name Ada
 	assert_rc 64
 	assert_contains "$T/err" "option not accepted by this command: --given-name"
+	rs sync --approve -c x.yaml
+	assert_rc 64
+	assert_contains "$T/err" "--approve needs a plan id, not \"-c\""
 }
 
 test_version_and_help() {
@@ -35,6 +38,12 @@ test_version_and_help() {
 	rs sync --help
 	assert_rc 0
 	assert_contains "$T/out" "usage: rostersync sync -c FILE"
+	rs members --help
+	assert_rc 0
+	assert_contains "$T/out" "members add"
+	rs members
+	assert_rc 64
+	assert_contains "$T/err" "missing members subcommand"
 }
 
 # Applies one change to a good config; the run must exit 78 naming expect.

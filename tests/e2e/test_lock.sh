@@ -360,3 +360,37 @@ PY
 	assert_eq "$(sql "SELECT count(*) FROM members WHERE state = 'active'")" 100000 "active members"
 	echo "REPORT: the reader $(cat "$T/reader.out"); the sync exited $rc $seconds s after its write began"
 }
+
+# A damaged roster and one that another program keeps locked each get an
+# error that says what to do, and the run changes nothing.
+test_damaged_or_locked_roster_explained() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	python3 - "$T/roster.db" "$T/holder.ready" <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(8)
+db.execute("ROLLBACK")
+PY
+	HOLDER=$!
+	for _ in $(seq 1 500); do
+		[ -e "$T/holder.ready" ] && break
+		sleep 0.01
+	done
+	rs sync -c "$T/config.yaml"
+	local rc=$RC
+	wait "$HOLDER" || fail "the holder failed"
+	RC=$rc
+	assert_rc 75
+	assert_contains "$T/err" "another program (a sqlite3 shell, a backup) holds a transaction on the roster"
+
+	sqlite3 "$T/roster.db" "PRAGMA journal_mode = DELETE" > /dev/null
+	dd if=/dev/zero of="$T/roster.db" bs=4096 seek=2 count=3 conv=notrunc 2> /dev/null
+	rs sync -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/err" "malformed; the roster file is damaged: restore it from a backup"
+}

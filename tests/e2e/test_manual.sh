@@ -35,6 +35,25 @@ test_sqlite_shell_cannot_write_members() {
 	assert_eq "$(roster_digest)" "$before" "roster"
 }
 
+test_unchanged_sync_restores_triggers() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	sqlite3 "$T/roster.db" "DROP TRIGGER members_managed_update;
+		DROP TRIGGER members_managed_delete" || fail "could not drop the triggers"
+	sync_ok
+
+	assert_contains "$T/err" "2 of the 5 triggers that block manual changes were dropped"
+	assert_contains "$T/err" "no change"
+	if sqlite3 "$T/roster.db" "DELETE FROM members WHERE id=1" 2> "$T/sqlite.err"; then
+		fail "the sqlite3 shell could delete a member after the sync"
+	fi
+	assert_contains "$T/sqlite.err" "managed by Okta"
+	sync_ok
+	assert_not_contains "$T/err" "triggers that block"
+}
+
 test_slipped_change_is_reverted() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"
@@ -60,6 +79,30 @@ test_slipped_change_is_reverted() {
 	assert_eq "$(roster_digest)" "$before" "roster after the next run"
 }
 
+# A row changed or deleted by hand whose IdP user is skipped cannot be
+# put back yet: the skip says so instead of passing over it.
+test_skipped_user_names_hand_edit() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	MAX_PERCENT=0 write_config
+	sync_ok
+	edit_data '(.users[] | select(.id=="00u0002")).email="bad email"
+		| (.users[] | select(.id=="00u0003")).email="also bad"'
+	sqlite3 "$T/roster.db" "
+		BEGIN;
+		INSERT INTO agent_write VALUES (1);
+		UPDATE members SET given_name='Hacked' WHERE external_id='00u0002';
+		DROP TRIGGER members_managed_delete;
+		DELETE FROM members WHERE external_id='00u0003';
+		DELETE FROM agent_write;
+		COMMIT;" || fail "could not bypass the triggers for the test"
+	sync_ok
+
+	assert_contains "$T/err" "user 00u0002 skipped: invalid email address \"bad email\""
+	assert_contains "$T/err" "correct it there; its roster row was changed outside rostersync and stays changed until this is fixed"
+	assert_contains "$T/err" "its roster row was deleted outside rostersync and comes back once this is fixed"
+}
+
 test_members_add_explains_invalid_email() {
 	users 1 | write_users
 	start_fake --data "$T/data.json"
@@ -68,6 +111,18 @@ test_members_add_explains_invalid_email() {
 	assert_rc 64
 	assert_contains "$T/err" "invalid email address: ada@localhost: the domain after the @ has no dot between two names; give the member's address as user@example.com"
 	[ ! -s "$T/roster.db" ] || assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
+}
+
+test_release_of_unmanaged_roster_changes_nothing() {
+	users 1 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	rs release -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "no IdP has managed this roster yet, so there is nothing to release"
+	assert_eq "$(sql "SELECT count(*) FROM events")" 0 "events"
+	rs status -c "$T/config.yaml" --json
+	assert_eq "$(jq -r '.managed_by // "none"' "$T/out")" none "manager"
 }
 
 test_release_then_take_over() {
@@ -91,11 +146,42 @@ test_release_then_take_over() {
 	rs sync -c "$T/config.yaml"
 	assert_rc 77
 	assert_contains "$T/err" "--take-over"
+	assert_eq "$(sql "SELECT outcome || '|' || exit_status FROM runs
+		ORDER BY started_at DESC, rowid DESC LIMIT 1")" "failed|77" "refused run"
+	rs status -c "$T/config.yaml"
+	assert_contains "$T/out" "failed"
 
 	sync_ok --take-over
 	rs members add -c "$T/config.yaml" other@example.com
 	assert_rc 77
 	sync_ok
+}
+
+# A departed IdP member added back by hand after a release is a manual
+# member: the take-over keeps it, as it keeps every member added by hand.
+test_readded_member_is_manual() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	MAX_PERCENT=0 write_config
+	sync_ok
+	edit_data '.assignments.users -= ["00u0003"]'
+	sync_ok
+	rs release -c "$T/config.yaml"
+	rs members add -c "$T/config.yaml" user0003@example.com
+	assert_rc 0
+	assert_eq "$(sql "SELECT source || '|' || ifnull(external_id, '-') || '|' || state
+		FROM members WHERE email='user0003@example.com'")" "manual|-|active" "re-added row"
+	assert_eq "$(sql "SELECT reason FROM events WHERE op='add'")" \
+		"added again by hand as a manual member" "add event"
+
+	sync_ok --take-over
+	assert_eq "$(sql "SELECT state FROM members WHERE email='user0003@example.com'")" active \
+		"manual member after the take-over"
+	edit_data '.assignments.users += ["00u0003"]'
+	sync_ok
+	assert_eq "$(sql "SELECT source || '|' || external_id || '|' || state FROM members
+		WHERE email='user0003@example.com'")" "okta|00u0003|active" "adopted again"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 3 "member rows"
 }
 
 # A seat freed by hand goes to the member waiting longest.  After a take

@@ -83,6 +83,8 @@ test_lowered_seat_limit_lists_members_losing_seats() {
 	assert_eq "$(grep -c '^  wait  .*(seat limit lowered to 3)$' "$T/out")" 2 "members listed"
 	assert_contains "$T/out" "Members who would lose their seat:"
 	assert_contains "$T/err" "5 of 3 seats used now"
+	rs status -c "$T/config.yaml"
+	assert_contains "$T/out" "Seats:    5 of 3 used (team.seats is lower than the seats in use: the next sync moves 2 members to the waiting list"
 }
 
 test_limits_are_inclusive() {
@@ -178,6 +180,52 @@ test_approval_within_threshold_not_recorded() {
 	assert_contains "$T/err" "needs no approval"
 	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'approve'")" 0 "approve events"
 	assert_eq "$(sql "SELECT count(*) FROM approvals")" 0 "approvals"
+}
+
+test_mistyped_approval_is_not_a_block() {
+	threshold_roster 3
+	rs sync -c "$T/config.yaml" --approve 0123456789abcdef
+	assert_rc 65
+	assert_contains "$T/err" "the current plan is within the deletion threshold: it needs no approval"
+	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
+		failed "outcome"
+	assert_eq "$(roster_digest)" "$BEFORE" "roster"
+}
+
+# A take-over past the threshold is reviewed and approved with --take-over.
+test_take_over_block_names_take_over() {
+	users 8 | write_users
+	start_fake --data "$T/data.json"
+	MAX_UNASSIGN=2 MAX_PERCENT=0 write_config
+	sync_ok
+	rs release -c "$T/config.yaml"
+	remove_users 00u0001 00u0002 00u0003 00u0004 00u0005
+	rs sync -c "$T/config.yaml" --take-over
+	assert_rc 65
+	plan_id=$(sed -n 's/^Plan id: //p' "$T/out")
+	assert_contains "$T/out" "rostersync sync -c $T/config.yaml --take-over --dry-run"
+	assert_contains "$T/out" "rostersync sync -c $T/config.yaml --take-over --approve $plan_id"
+
+	rs sync -c "$T/config.yaml" --take-over --dry-run --json
+	assert_rc 0
+	assert_eq "$(jq -r '.plan_id' "$T/out")" "$plan_id" "plan id of the review"
+	rs sync -c "$T/config.yaml" --take-over --approve "$plan_id"
+	assert_rc 0
+	assert_eq "$(unassigned_count)" 5 "unassigned members"
+}
+
+test_release_voids_blocked_plan() {
+	threshold_roster 10
+	MAX_UNASSIGN=1 write_config
+	remove_users 00u0001 00u0002
+	rs sync -c "$T/config.yaml"
+	assert_rc 65
+	rs status -c "$T/config.yaml"
+	assert_contains "$T/out" "awaits approval"
+	rs release -c "$T/config.yaml"
+	assert_rc 0
+	rs status -c "$T/config.yaml" --json
+	assert_eq "$(jq -r '.blocked_plan_id' "$T/out")" null "blocked plan after the release"
 }
 
 test_approval_is_single_use() {

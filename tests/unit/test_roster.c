@@ -19,8 +19,10 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include "capture.h"
 #include "unit.h"
 #include "roster.h"
+#include "../../agent/roster_internal.h"
 
 #define NOW 1700000000
 
@@ -1204,6 +1206,26 @@ static double seconds_since(const struct timespec *start)
  * time is printed; it is checked against ROSTERSYNC_BULK_MAX_SECONDS only
  * when that is set, because sanitizers and valgrind slow the run down.
  */
+/* Fills plan with count assigns of new members; the one at bad gets an empty email. */
+static void fill_insert_plan(struct plan *plan, size_t count, size_t bad)
+{
+	plan->entries = calloc(count, sizeof(*plan->entries));
+	assert_non_null(plan->entries);
+	for (size_t i = 0; i < count; i++) {
+		struct plan_entry *entry = &plan->entries[i];
+		char id[32], email[64];
+		struct member m;
+
+		snprintf(id, sizeof(id), "00u%08zu", i);
+		snprintf(email, sizeof(email), "user%zu@example.com", i);
+		m = person(id, i == bad ? "" : email, "Given", MEMBER_ACTIVE);
+		entry->op = PLAN_ASSIGN;
+		plan_member(plan, &entry->after, &m);
+		entry->reason = plan_text(plan, "assigned to the app in Okta");
+	}
+	plan->count = count;
+}
+
 static void bulk_insert_in_one_apply(void **state)
 {
 	struct fixture *f = *state;
@@ -1214,22 +1236,7 @@ static void bulk_insert_in_one_apply(void **state)
 	struct timespec start;
 	double elapsed;
 
-	plan.entries = calloc(count, sizeof(*plan.entries));
-	assert_non_null(plan.entries);
-	for (size_t i = 0; i < count; i++) {
-		struct plan_entry *entry = &plan.entries[i];
-		char id[32], email[64];
-		struct member m;
-
-		snprintf(id, sizeof(id), "00u%08zu", i);
-		snprintf(email, sizeof(email), "user%zu@example.com", i);
-		m = person(id, email, "Given", MEMBER_ACTIVE);
-		entry->op = PLAN_ASSIGN;
-		plan_member(&plan, &entry->after, &m);
-		entry->reason = plan_text(&plan, "assigned to the app in Okta");
-	}
-	plan.count = count;
-
+	fill_insert_plan(&plan, count, count);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	assert_int_equal(apply_plan(f, &plan, NOW, NULL), RS_OK);
 	elapsed = seconds_since(&start);
@@ -1247,6 +1254,36 @@ static void bulk_insert_in_one_apply(void **state)
 				   " WHERE source = 'okta' AND external_id IS NOT NULL"), (long long)count);
 	if (max_text)
 		assert_true(elapsed < strtod(max_text, NULL));
+}
+
+/*
+ * A bulk write leaves the CHECK constraints to one statement after the
+ * inserts: a row that breaks one still fails the whole plan, and the
+ * row-by-row checks are back for the next write.
+ */
+static void bulk_write_checks_new_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct plan plan = { 0 };
+	struct capture capture;
+	char *logged;
+
+	fill_insert_plan(&plan, ROSTER_BULK_MIN, ROSTER_BULK_MIN / 2);
+	capture_start(&capture);
+	assert_int_equal(apply_plan(f, &plan, NOW, NULL), RS_ERR_INTERNAL);
+	logged = capture_stop(&capture);
+	plan_release(&plan);
+	expect_logged(logged, "breaks a CHECK constraint of the members table");
+	free(logged);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM members"), 0);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events"), 0);
+
+	fill_insert_plan(&plan, 1, 0);
+	capture_start(&capture);
+	assert_int_not_equal(apply_plan(f, &plan, NOW, NULL), RS_OK);
+	free(capture_stop(&capture));
+	plan_release(&plan);
+	assert_int_equal(query_int(f->path, "SELECT count(*) FROM members"), 0);
 }
 
 int main(void)
@@ -1285,6 +1322,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(approvals_recorded_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_insert_in_one_apply, setup, teardown),
+		cmocka_unit_test_setup_teardown(bulk_write_checks_new_rows, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
