@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -19,6 +20,8 @@
 #include "graph.h"
 #include "log.h"
 #include "okta.h"
+#include "roster.h"
+#include "run.h"
 #include "source.h"
 
 enum outcome { OUTCOME_OK, OUTCOME_WARN, OUTCOME_SKIP, OUTCOME_FAIL };
@@ -605,6 +608,44 @@ out:
 	graph_service_principal_release(&sp);
 }
 
+/* ---- the roster ---- */
+
+/*
+ * Checks that a sync may write the roster: that it is not released and that
+ * no other source or app manages it.  A roster that does not exist yet is
+ * fine, and it is not created here.
+ */
+static void check_roster(struct checker *c)
+{
+	const char *path = c->config->roster.path;
+	struct roster *roster = NULL;
+	struct roster_team team = { 0 };
+	char refusal[1024];
+	enum rs_err err;
+
+	if (access(path, F_OK) != 0) {
+		report(c, OUTCOME_OK, "roster", "%s does not exist yet; the first sync creates it",
+		       path);
+		return;
+	}
+
+	err = roster_open(path, &roster);
+	if (err == RS_OK)
+		err = roster_team_get(roster, &team);
+	if (err != RS_OK) {
+		report(c, OUTCOME_FAIL, "roster", "%s cannot be read (see the error above)", path);
+		fail(c, err);
+	} else if (run_refusal(&team, c->config, refusal, sizeof(refusal))) {
+		report(c, OUTCOME_FAIL, "roster", "%s", refusal);
+		fail(c, RS_ERR_PERMISSION);
+	} else {
+		report(c, OUTCOME_OK, "roster", "%s can be synced from %s", path,
+		       config_source_title(c->config->source));
+	}
+	roster_team_release(&team);
+	roster_close(roster);
+}
+
 enum rs_err check_run(const struct config *config, FILE *out)
 {
 	struct checker c = { config, out, NULL, NULL, RS_OK, 0 };
@@ -617,6 +658,7 @@ enum rs_err check_run(const struct config *config, FILE *out)
 		else
 			check_okta(&c);
 	}
+	check_roster(&c);
 	if (c.failures == 0)
 		fprintf(out, "result: a sync can run\n");
 	else

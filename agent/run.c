@@ -177,32 +177,38 @@ static bool same_manager(const struct roster_team *team, const struct config *co
 }
 
 /* Refuses a roster that was released, or that another source or app manages. */
-static enum rs_err check_management(struct run *run)
+bool run_refusal(const struct roster_team *team, const struct config *config, char *buf,
+		 size_t size)
 {
-	const struct config *config = run->config;
-	const struct roster_team *team = &run->team;
-	const char *source = config_source_name(config->source);
-
-	if (run->options->take_over)
-		return RS_OK;
-
 	if (!team->source && team->released_at > 0) {
-		log_msg(LOG_ERROR,
-			"the roster was released to manual management; run "
-			"\"rostersync sync -c %s --take-over\" once to let %s manage it again",
-			config->path, config_source_title(config->source));
-		return RS_ERR_PERMISSION;
+		snprintf(buf, size, "the roster was released to manual management; run "
+			 "\"rostersync sync -c %s --take-over\" once to let %s manage it again",
+			 config->path, config_source_title(config->source));
+		return true;
 	}
 
 	if (team->source && !same_manager(team, config)) {
-		log_msg(LOG_ERROR,
-			"the roster is managed by %s app %s at %s, but the config names %s app %s "
-			"at %s; run once with --take-over to switch",
-			team->source, team->app ? team->app : "?", team->org ? team->org : "?",
-			source, config_source_app(config), config_source_org(config));
-		return RS_ERR_PERMISSION;
+		snprintf(buf, size, "the roster is managed by %s app %s at %s, but the config "
+			 "names %s app %s at %s; run once with --take-over to switch",
+			 team->source, team->app ? team->app : "?", team->org ? team->org : "?",
+			 config_source_name(config->source), config_source_app(config),
+			 config_source_org(config));
+		return true;
 	}
-	return RS_OK;
+	return false;
+}
+
+static enum rs_err check_management(struct run *run)
+{
+	char refusal[1024];
+
+	if (run->options->take_over)
+		return RS_OK;
+	if (!run_refusal(&run->team, run->config, refusal, sizeof(refusal)))
+		return RS_OK;
+
+	log_msg(LOG_ERROR, "%s", refusal);
+	return RS_ERR_PERMISSION;
 }
 
 static enum rs_err build_plan(struct run *run)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include "config.h"
 #include "error.h"
+#include "roster.h"
 
 enum run_output { RUN_OUTPUT_TABLE = 0, RUN_OUTPUT_JSON };
 
@@ -33,6 +34,14 @@ enum rs_err run_sync(const struct config *config, const struct run_options *opti
  * dies, so a killed run never blocks the next.  Close *fd to release it.
  */
 enum rs_err run_lock(const struct config *config, int *fd);
+
+/*
+ * Writes to buf why a sync of config would be refused on a roster whose
+ * team is team, without --take-over: the roster was released, or another
+ * source, org or app manages it.  Returns false when a sync may run.
+ */
+bool run_refusal(const struct roster_team *team, const struct config *config, char *buf,
+		 size_t size);
 
 /* Generates a run id: UTC time plus random hex, e.g. 20261204T210101Z-3f9a1c. */
 void run_new_id(char *buf, size_t size);

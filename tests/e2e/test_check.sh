@@ -33,6 +33,28 @@ EOF
 	[ ! -e "$T/roster.db" ] || fail "test created the roster file"
 }
 
+# The test also checks the roster: it fails like sync on a released
+# roster, and passes before the first sync without creating the file.
+test_check_okta_names_released_roster() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	rs test -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "ok   roster: $T/roster.db does not exist yet; the first sync creates it"
+	[ ! -e "$T/roster.db" ] || fail "the test created the roster"
+
+	sync_ok
+	rs test -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "ok   roster: $T/roster.db can be synced from Okta"
+	rs release -c "$T/config.yaml"
+	rs test -c "$T/config.yaml"
+	assert_rc 77
+	assert_contains "$T/out" "FAIL roster: the roster was released to manual management; run \"rostersync sync -c $T/config.yaml --take-over\""
+	assert_contains "$T/out" "result: 1 check failed"
+}
+
 test_check_okta_bad_token_exits_77() {
 	users 2 | write_users
 	start_fake --data "$T/data.json"
@@ -61,7 +83,7 @@ test_check_graph_healthy() {
 	rs test -c "$T/config.yaml"
 
 	assert_rc 0
-	assert_eq "$(grep -c '^ok   ' "$T/out")" 6 "ok lines"
+	assert_eq "$(grep -c '^ok   ' "$T/out")" 7 "ok lines"
 	assert_contains "$T/out" "ok   token: access token fetched"
 	assert_contains "$T/out" "ok   app: enterprise app Roster App (appId $GRAPH_APP_ID, service principal $GRAPH_SP_ID)"
 	assert_contains "$T/out" "ok   assignments: 2 on the first page: 1 user, 1 group"
