@@ -427,7 +427,7 @@ static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 				const char *first_url)
 {
 	struct strmap followed = { 0 };
-	struct page_log pages = { NULL, 0, 0 };
+	struct page_log pages = { 0 };
 	char *url = strdup(first_url);
 	enum rs_err err = RS_ERR_INTERNAL;
 

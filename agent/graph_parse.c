@@ -8,6 +8,7 @@
  * its id and the field.  Fields that are not read are not checked, because
  * Graph adds properties over time.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +55,39 @@ static bool get_profile_text(const struct json_element *element, const cJSON *ob
 	return json_field_text(element, object, key, key, out);
 }
 
+/* True when text has the form of a GUID: 8-4-4-4-12 hex digits. */
+static bool is_guid(const char *text)
+{
+	static const char form[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+	for (size_t i = 0; i < sizeof(form) - 1; i++) {
+		if (form[i] == '-' ? text[i] != '-' : !isxdigit((unsigned char)text[i]))
+			return false;
+	}
+	return text[sizeof(form) - 1] == '\0';
+}
+
+/* True when a and b name the same object: equal, or the same GUID in any case. */
+static bool same_object_id(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0 || (is_guid(a) && is_guid(b) && strcasecmp(a, b) == 0);
+}
+
+/*
+ * Reads an object id.  Directory object ids are GUIDs, which compare
+ * without regard to case: one in upper case is lowered in the tree, so
+ * that the same user read in another case keeps its member.
+ */
 static bool get_id(const struct json_element *element, const cJSON *object, const char *key,
 		   const char **out)
 {
-	return json_field_id(element, object, key, key, out);
+	if (!json_field_id(element, object, key, key, out))
+		return false;
+	if (is_guid(*out)) {
+		for (char *p = (char *)*out; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	}
+	return true;
 }
 
 /* Reads an optional type name such as "#microsoft.graph.user": printable ASCII. */
@@ -473,7 +503,16 @@ struct user_fields {
 	bool enabled_present;
 };
 
-/* Reads otherMails: an array of strings; keeps the first one with text. */
+/*
+ * True when mail can be a member's address: it holds text, and it is not a
+ * guest's synthetic "name_domain#EXT#@tenant" address, in any letter case.
+ */
+static bool usable_mail(const char *mail)
+{
+	return mail && strspn(mail, " \t\r\n") < strlen(mail) && !strcasestr(mail, "#EXT#");
+}
+
+/* Reads otherMails: an array of strings; keeps the first usable one. */
 static bool read_other_mails(const struct json_element *element, const cJSON *user,
 			     const char **first)
 {
@@ -503,7 +542,7 @@ static bool read_other_mails(const struct json_element *element, const cJSON *us
 					 json_field_type_name(item), IDENTITY_MAX_TEXT);
 			return false;
 		}
-		if (!*first && strspn(item->valuestring, " \t\r\n") < strlen(item->valuestring))
+		if (!*first && usable_mail(item->valuestring))
 			*first = item->valuestring;
 	}
 	return true;
@@ -525,23 +564,18 @@ static bool read_user_fields(const struct json_element *element, const cJSON *us
 }
 
 /*
- * Chooses the email: mail, else the first otherMails value.  The
+ * Chooses the email: mail, else the first usable otherMails value.  The
  * userPrincipalName is never used, because a guest's is a synthetic
- * "name_domain#EXT#@tenant" and a member's need not receive mail.  A value
- * containing "#EXT#" is dropped for the same reason.  An invalid address is
- * kept, so that the plan skips and reports that one user.
+ * "name_domain#EXT#@tenant" and a member's need not receive mail.  A mail
+ * or otherMails value containing "#EXT#" is passed over for the same
+ * reason.  An invalid address is kept, so that the plan skips and reports
+ * that one user.
  */
 static char *choose_email(const struct user_fields *fields)
 {
-	char *email = identity_trim_dup(fields->mail);
+	char *email = usable_mail(fields->mail) ? identity_trim_dup(fields->mail) : NULL;
 
-	if (!email)
-		email = identity_trim_dup(fields->other_mail);
-	if (email && strstr(email, "#EXT#")) {
-		free(email);
-		return NULL;
-	}
-	return email;
+	return email ? email : identity_trim_dup(fields->other_mail);
 }
 
 static enum rs_err build_user(const struct json_element *element, const char *id,
@@ -569,8 +603,9 @@ static enum rs_err build_user(const struct json_element *element, const char *id
 		log_msg(LOG_WARN, "%s: user %s has no accountEnabled: its member is kept as it is",
 			element->where, id);
 	if (!out->email)
-		log_msg(LOG_WARN, "%s: user %s (%s) has no mail and no otherMails value, so it "
-			"cannot be matched to a member: set an email address in Microsoft Entra ID",
+		log_msg(LOG_WARN, "%s: user %s (%s) has no mail or otherMails value that is an "
+			"address (a guest's #EXT# address is not one), so it cannot be matched to "
+			"a member: set an email address in Microsoft Entra ID",
 			element->where, id, out->user_name ? out->user_name : "no userPrincipalName");
 	return RS_OK;
 }
@@ -854,7 +889,7 @@ static enum rs_err map_step_user(struct json_element *element, const char *step_
 				 step_id, requested);
 		return RS_ERR_PROTOCOL;
 	}
-	if (strcmp(id->valuestring, requested) != 0) {
+	if (!same_object_id(id->valuestring, requested)) {
 		json_field_error(element, "step %s requested user %s, but its body is the object "
 				 "%.300s", step_id, requested, id->valuestring);
 		return RS_ERR_PROTOCOL;

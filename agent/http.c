@@ -775,6 +775,20 @@ static enum attempt_outcome finish_attempt(struct http_client *client, struct at
 
 /* ---- retries and pacing ---- */
 
+/*
+ * Returns what a failure to reach the proxy adds to its message: curl names
+ * the proxy's host and port but not that it is the proxy.  The proxy URL is
+ * not printed, because it may carry a password.
+ */
+static const char *proxy_words(const struct http_client *client, CURLcode code)
+{
+	if (!client->proxy)
+		return "";
+	if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_PROXY)
+		return " (the proxy in http.proxy: check that it runs and accepts connections)";
+	return "";
+}
+
 /* Writes "returned 503 (request id X)" or "failed: <reason>" for log lines. */
 static void describe_failure(const struct http_client *client, const struct attempt *attempt,
 			     char *out, size_t size)
@@ -782,7 +796,8 @@ static void describe_failure(const struct http_client *client, const struct atte
 	const char *request_id;
 
 	if (attempt->code != CURLE_OK) {
-		snprintf(out, size, "failed: %s", attempt_message(client, attempt));
+		snprintf(out, size, "failed: %s%s", attempt_message(client, attempt),
+			 proxy_words(client, attempt->code));
 		return;
 	}
 	request_id = http_response_request_id(&attempt->response);
@@ -1007,7 +1022,7 @@ static enum rs_err renew_request(struct http_client *client, struct request *req
 static enum rs_err retry_attempt(struct http_client *client, const struct request *request,
 				 struct attempt *attempt, long retry)
 {
-	char failure[CURL_ERROR_SIZE + 64];
+	char failure[CURL_ERROR_SIZE + 160];
 	char subject[sizeof(failure) + LOG_URL_MAX + 16];
 	bool rate_limited = attempt->code == CURLE_OK && attempt->response.status == 429;
 	enum rs_err err;

@@ -226,7 +226,9 @@ static bool string_member(const struct json_element *element, const cJSON *objec
 		return false;
 	}
 	if (strlen((*item)->valuestring) > max) {
-		json_field_error(element, "%s is longer than %zu bytes", path, max);
+		json_field_error(element, "%s is longer than %zu bytes: shorten it in the IdP; until"
+				 " then every read stops here and the roster stays as it is", path,
+				 max);
 		return false;
 	}
 	return true;

@@ -269,7 +269,8 @@ static int compare_waiting(const void *a, const void *b)
 
 /*
  * Prints the seats used of the limit in the config.  A limit lowered below
- * the seats in use takes effect with the next sync, which the status says.
+ * the seats in use takes effect with the next sync, and the line explains
+ * that.
  */
 static void print_seats(FILE *out, const struct report_status *s)
 {

@@ -51,10 +51,14 @@ struct identity_set {
 	size_t not_found_count;
 };
 
-/* Limits on every string taken from an IdP, in bytes. */
+/*
+ * Limits on every string taken from an IdP, in bytes.  IDENTITY_MAX_TEXT
+ * holds 1024 characters of 4 bytes: a name in CJK script takes 3 bytes a
+ * character.
+ */
 #define IDENTITY_MAX_ID 255
 #define IDENTITY_MAX_EMAIL 254
-#define IDENTITY_MAX_TEXT 1024
+#define IDENTITY_MAX_TEXT 4096
 
 /*
  * Frees the strings and groups of an identity that owns them, such as one

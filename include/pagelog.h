@@ -28,7 +28,11 @@ struct page_log {
 	struct page_log_entry *items;
 	size_t count;
 	size_t capacity;
+	long empty_run;         /* empty pages read since the last page with ids */
 };
+
+/* The most empty pages in a row that a listing may serve before it counts as looping. */
+#define PAGE_LOG_MAX_EMPTY 100
 
 /* Adds id to page; NULL page is allowed and ignored. */
 void page_ids_add(struct page_ids *page, const char *id);
@@ -37,8 +41,9 @@ void page_ids_add(struct page_ids *page, const char *id);
  * Records page number number in log.  When an earlier page had the same
  * ids, logs that the listing loops and returns RS_ERR_PROTOCOL.  where
  * names the page in the log line, e.g. "app users page 3 (request id X)",
- * and idp whom to report the loop to.  A page without ids is not recorded: Graph's delta
- * queries may send empty pages before the last one.
+ * and idp whom to report the loop to.  A page without ids is not recorded:
+ * Graph's delta queries may send empty pages before the last one.  But more
+ * than PAGE_LOG_MAX_EMPTY of them in a row also count as a loop.
  */
 enum rs_err page_log_note(struct page_log *log, const char *where, long number,
 			  const struct page_ids *page, const char *idp);

@@ -110,8 +110,8 @@ enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply
 /*
  * Creates again, in a transaction of its own, the triggers that block
  * manual changes when one of them is missing or altered, and logs a
- * warning naming how many.  For a run that has nothing else to write;
- * roster_apply() repairs them in its own transaction.
+ * warning naming how many.  It serves a run that has nothing else to write,
+ * since roster_apply() repairs them in its own transaction.
  */
 enum rs_err roster_triggers_repair(struct roster *roster, const char *source_title);
 

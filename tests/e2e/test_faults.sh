@@ -383,9 +383,9 @@ test_deep_nesting_exits_76() {
 
 test_long_string_exits_76() {
 	synced_roster
-	long=$(head -c 1100 /dev/zero | tr '\0' x)
+	long=$(head -c 4200 /dev/zero | tr '\0' x)
 	edit_data "(.users[] | select(.id == \"00u0600\")).firstName = \"$long\""
-	expect_failed_read 76 "app users page 2 \(request id [A-Za-z0-9]+\): app user [0-9]+ \(00u0600\): _embedded.user.profile.firstName is longer than 1024 bytes"
+	expect_failed_read 76 "app users page 2 \(request id [A-Za-z0-9]+\): app user [0-9]+ \(00u0600\): _embedded.user.profile.firstName is longer than 4096 bytes: shorten it in the IdP"
 }
 
 test_oversize_body_exits_76() {
@@ -592,6 +592,20 @@ test_proxy_setting_is_honoured() {
 		"app user pages through the proxy"
 	assert_eq "$(wc -l < "$T/relay.log")" "$(wc -l < "$T/requests.log")" \
 		"requests that bypassed the proxy"
+}
+
+# A proxy that refuses connections is named as the proxy, without its
+# password.
+test_dead_proxy_is_named() {
+	users 1 | write_users
+	start_fake --data "$T/data.json"
+	MAX_RETRIES=0 write_config
+	sed -i "s|^  max_retries: .*|&\n  proxy: http://ops:proxy-secret-1@127.0.0.1:9|" "$T/config.yaml"
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 69
+	assert_contains "$T/err" "(the proxy in http.proxy: check that it runs and accepts connections)"
+	assert_not_contains "$T/err" "proxy-secret-1"
 }
 
 # Writes a self-signed certificate for $1 (an IP address or a DNS name).

@@ -314,6 +314,27 @@ test_graph_two_roles_not_a_loop() {
 		(SELECT * FROM members ORDER BY external_id)")" "u1 active, u2 active" "members"
 }
 
+# Object ids are GUIDs: the same user read in upper case keeps its member.
+test_graph_object_id_case_ignored() {
+	local id=8a7c3e2f-4b1d-4c6e-9f0a-1b2c3d4e5f60 upper=8A7C3E2F-4B1D-4C6E-9F0A-1B2C3D4E5F60
+	write_graph "$(jq -n --arg id "$id" \
+		--argjson u1 "$(graph_user "$id" ada@contoso.example)" \
+		--argjson u2 "$(graph_user u2 bob@contoso.example)" \
+		'{users: [$u1, $u2], assignments: [{principalId: $id}, {principalId: "u2"}]}')"
+	start_graph
+	sync_ok
+	edit_data --arg id "$id" --arg upper "$upper" '
+		(.graph.users[] | select(.id == $id)).id = $upper
+		| (.graph.assignments[] | select(.principalId == $id)).principalId = $upper'
+	sync_ok
+
+	assert_eq "$(sql "SELECT external_id || ' ' || state FROM members WHERE email='ada@contoso.example'")" \
+		"$id active" "member of the upper-case id"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 2 "member rows"
+	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
+		"no change" "outcome"
+}
+
 test_graph_tenant_id_case_ignored() {
 	write_basic_graph
 	start_graph

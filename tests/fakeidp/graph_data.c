@@ -165,11 +165,12 @@ static bool load_settings(struct graph_data *gd, const cJSON *item, char *err, s
 
 /* ---- records from the file ---- */
 
+/* Graph finds an object by its id in any letter case, and so does the fake. */
 static int compare_ids(const void *a, const void *b, void *context)
 {
 	const struct record *records = context;
 
-	return strcmp(records[*(const size_t *)a].id, records[*(const size_t *)b].id);
+	return strcasecmp(records[*(const size_t *)a].id, records[*(const size_t *)b].id);
 }
 
 static bool find_record(const struct graph_data *gd, const char *id, size_t *out)
@@ -179,7 +180,7 @@ static bool find_record(const struct graph_data *gd, const char *id, size_t *out
 
 	while (low < high) {
 		size_t mid = low + (high - low) / 2;
-		int order = strcmp(gd->records[gd->by_id[mid]].id, id);
+		int order = strcasecmp(gd->records[gd->by_id[mid]].id, id);
 
 		if (order == 0) {
 			*out = gd->by_id[mid];
@@ -243,7 +244,7 @@ static bool index_records(struct graph_data *gd, char *err, size_t err_len)
 		gd->by_id[i] = i;
 	qsort_r(gd->by_id, gd->record_count, sizeof(size_t), compare_ids, gd->records);
 	for (size_t i = 1; i < gd->record_count; i++) {
-		if (strcmp(gd->records[gd->by_id[i - 1]].id, gd->records[gd->by_id[i]].id) == 0) {
+		if (strcasecmp(gd->records[gd->by_id[i - 1]].id, gd->records[gd->by_id[i]].id) == 0) {
 			snprintf(err, err_len, "graph: id \"%s\" appears twice",
 				 gd->records[gd->by_id[i]].id);
 			return false;

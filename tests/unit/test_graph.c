@@ -470,6 +470,11 @@ static void user_email_rules(void **state)
 		/* an email with #EXT# in it is dropped */
 		{ "{\"id\":\"6\",\"userPrincipalName\":\"u@t.example\","
 		  "\"mail\":\"x#EXT#@contoso.example\"}", NULL },
+		/* a #EXT# mail, in any case, falls back to the first real otherMails value */
+		{ "{\"id\":\"8\",\"userPrincipalName\":\"u@t.example\","
+		  "\"mail\":\"h_f.example#ext#@contoso.onmicrosoft.com\","
+		  "\"otherMails\":[\"a#Ext#@contoso.onmicrosoft.com\",\"guest1@f.example\"]}",
+		  "guest1@f.example" },
 		/* an invalid address is kept for the plan to report */
 		{ "{\"id\":\"7\",\"userPrincipalName\":\"u@t.example\",\"mail\":\"not an email\"}",
 		  "not an email" },
@@ -500,7 +505,7 @@ static void user_without_email_warns_with_id(void **state)
 	assert_int_equal(graph_parse_user(json, strlen(json), &user), RS_OK);
 	logged = capture_stop(&capture);
 	assert_null(user.email);
-	expect_logged(logged, "user u-9 (u9@contoso.example) has no mail and no otherMails");
+	expect_logged(logged, "user u-9 (u9@contoso.example) has no mail or otherMails value that is an address");
 	free(logged);
 	identity_release(&user);
 }
@@ -668,7 +673,7 @@ static void members_reject_long_strings(void **state)
 	snprintf(json, IDENTITY_MAX_TEXT + 300,
 		 "{\"value\":[{\"@odata.type\":\"#microsoft.graph.user\",\"id\":\"u1\","
 		 "\"userPrincipalName\":\"a@b.c\",\"displayName\":\"%s\"}]}", long_text);
-	objects_fail(json, strlen(json), RS_ERR_PROTOCOL, "displayName is longer than 1024 bytes");
+	objects_fail(json, strlen(json), RS_ERR_PROTOCOL, "displayName is longer than 4096 bytes");
 
 	memset(long_id, 'i', IDENTITY_MAX_ID + 1);
 	long_id[IDENTITY_MAX_ID + 1] = '\0';

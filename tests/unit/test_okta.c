@@ -357,7 +357,7 @@ static void app_users_rejects_long_strings(void **state)
 	name[IDENTITY_MAX_TEXT + 1] = '\0';
 	snprintf(json, size, "[{\"id\":\"00u1\",\"_embedded\":{\"user\":{\"profile\":"
 		 "{\"displayName\":\"%s\"}}}}]", name);
-	parse_fails(json, strlen(json), "_embedded.user.profile.displayName is longer than 1024 bytes");
+	parse_fails(json, strlen(json), "_embedded.user.profile.displayName is longer than 4096 bytes");
 
 	memset(id, 'i', IDENTITY_MAX_ID + 1);
 	id[IDENTITY_MAX_ID + 1] = '\0';
