@@ -1206,9 +1206,12 @@ static bool count_tenant_users(struct reader *reader, long long *count, enum rs_
 	*err = url ? send_request(reader, &request, &response) : RS_ERR_INTERNAL;
 	if (*err == RS_OK && response.status == 200)
 		counted = graph_parse_count(response.body, response.body_len, count) == RS_OK;
-	else if (*err == RS_OK)
+	if (*err == RS_OK && response.status != 200)
 		log_msg(LOG_WARN, "counting the tenant's users returned %ld, so the assigned users "
 			"are read by id", response.status);
+	else if (*err == RS_OK && !counted)
+		log_msg(LOG_WARN, "counting the tenant's users (%s) returned no whole number in "
+			"@odata.count, so the assigned users are read by id", url);
 	if (*err == RS_OK)
 		http_response_release(&response);
 	free(url);

@@ -758,21 +758,15 @@ enum rs_err graph_parse_objects(const char *where, const char *body, size_t len,
 
 enum rs_err graph_parse_count(const char *body, size_t len, long long *count)
 {
-	cJSON *root = json_field_parse("count", body, len, cJSON_Object);
-	const cJSON *item;
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	const cJSON *item = member_of(root, "@odata.count");
 	enum rs_err err = RS_ERR_PROTOCOL;
 
 	*count = 0;
-	if (!root)
-		return RS_ERR_PROTOCOL;
-	item = member_of(root, "@odata.count");
 	if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble <= 1e15 &&
 	    item->valuedouble == floor(item->valuedouble)) {
 		*count = (long long)item->valuedouble;
 		err = RS_OK;
-	} else {
-		log_msg(LOG_ERROR, "count: @odata.count is %s, expected a whole number",
-			item ? json_field_type_name(item) : "missing");
 	}
 	cJSON_Delete(root);
 	return err;

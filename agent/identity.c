@@ -424,28 +424,40 @@ bool identity_text_valid(const char *text)
 	return true;
 }
 
+/* True when the 3 bytes at p encode a bidirectional embedding, override or isolate. */
+static bool is_bidi_control(const unsigned char *p)
+{
+	return p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+				(p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+}
+
 bool identity_text_blank_controls(char *text)
 {
-	unsigned char *p = (unsigned char *)text;
+	const unsigned char *r = (const unsigned char *)text;
+	unsigned char *w = (unsigned char *)text;
 
-	while (*p) {
+	while (*r) {
 		size_t len;
 
-		if (*p < 0x20 || *p == 0x7f) {
-			*p++ = ' ';
+		if (*r < 0x20 || *r == 0x7f || (r[0] == 0xc2 && r[1] >= 0x80 && r[1] <= 0x9f)) {
+			size_t step = *r == 0xc2 ? 2 : 1;
+
+			*w++ = ' ';
+			r += step;
 			continue;
 		}
-		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			p[0] = ' ';
-			p[1] = ' ';
-			p += 2;
-			continue;
-		}
-		len = utf8_sequence_length(p);
-		if (len == 0)
+		len = utf8_sequence_length(r);
+		if (len == 0) {
+			*w = '\0';
 			return false;
-		p += len;
+		}
+		if (len != 3 || !is_bidi_control(r)) {
+			memmove(w, r, len);
+			w += len;
+		}
+		r += len;
 	}
+	*w = '\0';
 	return true;
 }
 

@@ -194,7 +194,8 @@ enum rs_err graph_parse_user(const char *body, size_t len, struct identity *out)
 /*
  * Reads the @odata.count of a listing requested with $count=true, which
  * Graph adds only on the first page and only with ConsistencyLevel:
- * eventual.  Returns RS_ERR_PROTOCOL when the body has no valid count.
+ * eventual.  Returns RS_ERR_PROTOCOL, and logs nothing, when the body has
+ * no whole number there: the caller reads the users another way.
  */
 enum rs_err graph_parse_count(const char *body, size_t len, long long *count);
 

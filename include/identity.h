@@ -131,9 +131,11 @@ char *identity_trim_dup(const char *text);
 bool identity_text_valid(const char *text);
 
 /*
- * Replaces each control character of text (C0, DEL and C1) with spaces, in
- * place.  Returns false when text is not valid UTF-8; it may be partly
- * changed then.
+ * Replaces each control character of text (C0, DEL and C1) with a space and
+ * removes the bidirectional embeddings, overrides and isolates (U+202A to
+ * U+202E, U+2066 to U+2069), in place, so that a name cannot reverse the
+ * rest of a log line or a table row.  Returns false when text is not valid
+ * UTF-8; it may be partly changed then.
  */
 bool identity_text_blank_controls(char *text);
 

@@ -1,6 +1,7 @@
 /*
  * test_identity.c - the identity set and the checks on IdP strings.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,6 +279,32 @@ static void disagreeing_duplicates_become_unknown(void **state)
 	identity_set_release(&set);
 }
 
+static void controls_blanked_and_bidi_removed(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+	} cases[] = {
+		{ "Ada\tLovelace", "Ada Lovelace" },
+		{ "a\xc2\x85" "b", "a b" },
+		/* U+202E RIGHT-TO-LEFT OVERRIDE and U+2066 LEFT-TO-RIGHT ISOLATE */
+		{ "evil\xe2\x80\xaegpj.exe", "evilgpj.exe" },
+		{ "\xe2\x81\xa6Sales\xe2\x81\xa9", "Sales" },
+		/* U+200F RIGHT-TO-LEFT MARK and Hebrew letters stay */
+		{ "\xd7\xa9\xd7\x9c\xe2\x80\x8f", "\xd7\xa9\xd7\x9c\xe2\x80\x8f" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "%s", cases[i].in);
+		if (!identity_text_blank_controls(text))
+			fail_msg("case %zu: not valid UTF-8", i);
+		assert_string_equal(text, cases[i].out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +317,7 @@ int main(void)
 		cmocka_unit_test(overlong_email_is_invalid),
 		cmocka_unit_test(text_validation_table),
 		cmocka_unit_test(trim_dup_table),
+		cmocka_unit_test(controls_blanked_and_bidi_removed),
 		cmocka_unit_test(email_compare_ignores_case),
 		cmocka_unit_test(add_shares_equal_strings),
 		cmocka_unit_test(disagreeing_duplicates_become_unknown),

@@ -269,7 +269,7 @@ static void app_users_blank_control_characters(void **state)
 	parse_ok(json, &set);
 	expect_text("email", set.items[0].email, "ana@example.com");
 	expect_text("user_name", set.items[0].user_name, "ana@example.com");
-	expect_text("given_name", set.items[0].given_name, "Ana  Maria");
+	expect_text("given_name", set.items[0].given_name, "Ana Maria");
 	expect_text("family_name", set.items[0].family_name, "Smith");
 	expect_text("display_name", set.items[0].display_name, "Ana Smith");
 	identity_set_release(&set);
