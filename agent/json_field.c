@@ -9,6 +9,7 @@
 #include "identity.h"
 #include "json_field.h"
 #include "log.h"
+#include "logline.h"
 
 void json_field_error(const struct json_element *element, const char *format, ...)
 {
@@ -177,8 +178,12 @@ cJSON *json_field_parse(const char *where, const char *body, size_t len, int wan
 	root = cJSON_ParseWithLengthOpts(body, len, &end, false);
 	if (!root) {
 		size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : len;
+		struct log_line line = { "", 0 };
 
-		log_msg(LOG_ERROR, "%s: invalid JSON at byte %zu", where, at);
+		/* The start of the body tells an HTML page or a binary body at once. */
+		log_line_add(&line, "%s: invalid JSON at byte %zu; the body starts", where, at);
+		log_line_add_excerpt(&line, body, len < 80 ? len : 80);
+		log_msg(LOG_ERROR, "%s", line.text);
 		return NULL;
 	}
 	if (end && skip_white_space(end, body + len) != body + len) {

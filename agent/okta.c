@@ -665,6 +665,9 @@ static const char *error_hint(long status, const char *code, const char *url, bo
 		return "Okta is failing: run again later";
 	if (status >= 300 && status < 400)
 		return "redirects are not followed: set okta.org_url to the Okta domain itself";
+	if (status >= 200 && status < 300)
+		return "Okta answered without the expected body: run again, and report it with "
+		       "the request id if it persists";
 	return "Okta rejected the request: report this with the error id";
 }
 
@@ -679,6 +682,18 @@ static enum rs_err error_for_status(long status)
 	if (status >= 500 && status < 600)
 		return RS_ERR_UNAVAILABLE;
 	return RS_ERR_PROTOCOL;
+}
+
+/* Adds where a redirect points, without its query, which may carry a token. */
+static void add_location(struct log_line *line, const struct http_response *response)
+{
+	const char *location = http_response_header(response, "Location", 0);
+	size_t len = location ? strcspn(location, "?#") : 0;
+
+	if (location)
+		log_line_add(line, " to %.*s", (int)(len < 300 ? len : 300), location);
+	else
+		log_line_add(line, " without a Location header");
 }
 
 static enum rs_err report_error(const struct http_response *response, const char *url,
@@ -707,9 +722,11 @@ static enum rs_err report_error(const struct http_response *response, const char
 		line_add_causes(&line, error.causes);
 	} else if (response->body_len > 0) {
 		log_line_add_excerpt(&line, response->body, response->body_len);
-	} else {
+	} else if (response->status < 300 || response->status >= 400) {
 		log_line_add(&line, " with an empty body");
 	}
+	if (response->status >= 300 && response->status < 400)
+		add_location(&line, response);
 
 	if (error.error_id && request_id)
 		log_line_add(&line, " [error id %.100s, request id %.100s]", error.error_id, request_id);
@@ -846,6 +863,23 @@ struct cursor {
 	unsigned generation; /* auth_generation() when the page was requested */
 };
 
+/* Logs a Link header that http_link_parse_next() refused, quoting its values. */
+static void log_bad_link(const struct listing *listing, const char *const *values, size_t count)
+{
+	char quoted[512] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < count && used < sizeof(quoted) - 1; i++) {
+		int n = snprintf(quoted + used, sizeof(quoted) - used, "%s%s", i ? " | " : "",
+				 values[i]);
+
+		used = n < 0 ? used : used + (size_t)n;
+	}
+	log_msg(LOG_ERROR, "%s page %ld: malformed Link header \"%.400s\": each link must be "
+		"<URL> without spaces, then parameters after \";\", and all rel=\"next\" "
+		"links must name the same URL", listing->name, listing->pages, quoted);
+}
+
 static enum rs_err next_page_url(const struct reader *reader, const struct listing *listing,
 				 const struct http_response *response,
 				 const struct url_set *followed, char **next)
@@ -862,13 +896,11 @@ static enum rs_err next_page_url(const struct reader *reader, const struct listi
 			values[count++] = response->headers[i].value;
 	}
 	valid = http_link_parse_next(values, count, next);
+	if (!valid)
+		log_bad_link(listing, values, count);
 	free(values);
-
-	if (!valid) {
-		log_msg(LOG_ERROR, "%s page %ld: malformed Link header", listing->name,
-			listing->pages);
+	if (!valid)
 		return RS_ERR_PROTOCOL;
-	}
 	if (!*next)
 		return RS_OK;
 
