@@ -167,17 +167,33 @@ static void okta_failed(struct checker *c, const char *what, const struct http_r
 	fail(c, err);
 }
 
-static void okta_report_app(struct checker *c, const struct http_response *response)
+/*
+ * Reports the app that GET /api/v1/apps/{id} returned.  Returns false when
+ * the body is not an app object: a proxy's or a sign-in page's answer.
+ */
+static bool okta_report_app(struct checker *c, const struct http_response *response)
 {
 	cJSON *app = cJSON_ParseWithLength(response->body, response->body_len);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(app, "id");
 	const cJSON *label = cJSON_GetObjectItemCaseSensitive(app, "label");
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(app, "status");
 	const char *state = cJSON_IsString(status) ? status->valuestring : "unknown";
+	const char *type = http_response_header(response, "Content-Type", 0);
 
+	if (!cJSON_IsObject(app) || !cJSON_IsString(id)) {
+		report(c, OUTCOME_FAIL, "app", "%s/api/v1/apps/%s returned %ld with a body that is "
+		       "not an Okta app (Content-Type %.80s): check that okta.org_url is the Okta "
+		       "org itself, not a proxy or a sign-in page", c->config->okta.org_url,
+		       c->config->okta.app_id, response->status, type ? type : "missing");
+		fail(c, RS_ERR_PROTOCOL);
+		cJSON_Delete(app);
+		return false;
+	}
 	report(c, strcmp(state, "ACTIVE") == 0 ? OUTCOME_OK : OUTCOME_WARN, "app",
 	       "%.200s (%s), status %.32s", cJSON_IsString(label) ? label->valuestring : "no label",
 	       c->config->okta.app_id, state);
 	cJSON_Delete(app);
+	return true;
 }
 
 /* Reads one page of app users and parses it as a sync would. */
@@ -262,9 +278,9 @@ static void check_okta(struct checker *c)
 	}
 	snprintf(path, sizeof(path), "/api/v1/apps/%s", app);
 	err = okta_get(c, path, &response);
-	if (err == RS_OK)
-		okta_report_app(c, &response);
-	else
+	if (err == RS_OK && !okta_report_app(c, &response))
+		err = RS_ERR_PROTOCOL;
+	else if (err != RS_OK)
 		okta_failed(c, "app", &response, err);
 	http_response_release(&response);
 	if (err == RS_OK && okta_check_users(c, app))

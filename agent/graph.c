@@ -811,10 +811,16 @@ static enum rs_err on_members_page(struct reader *reader, void *context, const c
 
 static enum rs_err explain_missing_group(const struct group *group)
 {
-	log_msg(LOG_ERROR, "group %s (%s) %s was not found, so its members cannot be read and "
-		"the read is incomplete; if the group was deleted, remove its assignment from the "
-		"enterprise app, else run again once the directory has caught up", group->name,
-		group->id, group->assigned ? "assigned to the app" : "nested in an assigned group");
+	if (group->assigned)
+		log_msg(LOG_ERROR, "group %s (%s) assigned to the app was not found, so its members "
+			"cannot be read and the read is incomplete; if the group was deleted, remove "
+			"its assignment from the enterprise app, else run again once the directory "
+			"has caught up", group->name, group->id);
+	else
+		log_msg(LOG_ERROR, "group %s (%s) nested in an assigned group was not found, so its "
+			"members cannot be read and the read is incomplete; if the group was "
+			"deleted, remove it from the group that holds it, else run again once the "
+			"directory has caught up", group->name, group->id);
 	return RS_ERR_UNAVAILABLE;
 }
 

@@ -55,6 +55,18 @@ test_check_okta_names_released_roster() {
 	assert_contains "$T/out" "result: 1 check failed"
 }
 
+test_check_okta_html_app_page_fails() {
+	users 2 | write_users '.faults = [{"path":"/api/v1/apps/0oaapp1","kind":"body",
+		"body":"<html>Sign in</html>","headers":{"Content-Type":"text/html"}}]'
+	start_fake --data "$T/data.json"
+	write_config
+	rs test -c "$T/config.yaml"
+
+	assert_rc 76
+	assert_contains "$T/out" "FAIL app: http://127.0.0.1:$PORT/api/v1/apps/0oaapp1 returned 200 with a body that is not an Okta app (Content-Type text/html): check that okta.org_url is the Okta org itself"
+	assert_not_contains "$T/out" "ok   assignments"
+}
+
 test_check_okta_bad_token_exits_77() {
 	users 2 | write_users
 	start_fake --data "$T/data.json"

@@ -100,6 +100,19 @@ test_graph_nested_groups_with_cycle() {
 	assert_contains "$T/err" "expanded 2 groups, nested ones included"
 }
 
+test_graph_missing_nested_group_names_holder() {
+	write_basic_graph
+	edit_data '.faults = [{"path":"/v1.0/groups/g-inner/members","kind":"status","status":404}]'
+	start_fake --data "$T/data.json"
+	start_token_server
+	NESTED=true write_graph_config
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 69
+	assert_contains "$T/err" "(g-inner) nested in an assigned group was not found"
+	assert_contains "$T/err" "remove it from the group that holds it"
+}
+
 test_graph_disabled_account_unassigned() {
 	write_basic_graph
 	start_graph
