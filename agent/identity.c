@@ -321,8 +321,8 @@ struct identity *identity_set_find(const struct identity_set *set, const char *e
 static bool email_char_allowed(unsigned char c)
 {
 	return c > 0x20 && c != 0x7f && c != '<' && c != '>' && c != ',' &&
-	       c != ';' && c != '"' && c != '(' && c != ')' && c != '[' && c != ']' &&
-	       c != '\\';
+	       c != ';' && c != ':' && c != '"' && c != '(' && c != ')' && c != '[' &&
+	       c != ']' && c != '\\';
 }
 
 /* Returns why the characters of text cannot form an address, or NULL. */
@@ -332,11 +332,25 @@ static const char *email_characters_problem(const char *text)
 		uint32_t code;
 
 		if (!email_char_allowed((unsigned char)*p))
-			return "it holds a space or one of < > , ; \" ( ) [ ] \\";
+			return "it holds a space or one of < > , ; : \" ( ) [ ] \\, as in a pasted "
+			       "\"SMTP:\" prefix or display name";
 		if ((unsigned char)*p >= 0x80 && unicode_decode(p, &code) > 0 &&
 		    unicode_is_invisible(code))
 			return "it holds a character that prints as nothing, such as a "
 			       "zero-width space";
+	}
+	return NULL;
+}
+
+/* Returns why a name of domain starts or ends with a hyphen, or NULL. */
+static const char *domain_hyphen_problem(const char *domain)
+{
+	for (const char *p = domain; *p; p++) {
+		bool starts = p == domain || p[-1] == '.';
+		bool ends = p[1] == '\0' || p[1] == '.';
+
+		if (*p == '-' && (starts || ends))
+			return "a name in the domain starts or ends with a hyphen";
 	}
 	return NULL;
 }
@@ -367,10 +381,11 @@ const char *identity_email_problem(const char *text)
 	dot = strrchr(at + 1, '.');
 	if (!dot || dot == at + 1 || dot[1] == '\0')
 		return "the domain after the @ has no dot between two names";
-	if (strstr(at + 1, "..") || at[1] == '.' || at[-1] == '.' || text[0] == '.')
-		return "a dot starts it or stands next to the @, or the domain has two dots "
-		       "in a row";
-	return NULL;
+	if (strstr(text, "..") || at[1] == '.' || at[-1] == '.' || text[0] == '.')
+		return "a dot starts it or stands next to the @, or two dots stand in a row";
+	if (at - text > 64)
+		return "the part before the @ is longer than 64 bytes";
+	return domain_hyphen_problem(at + 1);
 }
 
 bool identity_email_valid(const char *text)

@@ -78,9 +78,15 @@ static void email_problem_names_the_reason(void **state)
 		{ "@example.com", "nothing comes before the @" },
 		{ "ada@b@example.com", "it has more than one @" },
 		{ "ada@localhost", "the domain after the @ has no dot between two names" },
-		{ "ada@example..com",
-		  "a dot starts it or stands next to the @, or the domain has two dots in a row" },
-		{ "ada l@example.com", "it holds a space or one of < > , ; \" ( ) [ ] \\" },
+		{ "ada@example..com", "a dot starts it or stands next to the @, or two dots stand in a row" },
+		{ "ada l@example.com", "it holds a space or one of < > , ; : \" ( ) [ ] \\, as in a "
+		  "pasted \"SMTP:\" prefix or display name" },
+		{ "SMTP:ada@example.com", "it holds a space or one of < > , ; : \" ( ) [ ] \\, as in "
+		  "a pasted \"SMTP:\" prefix or display name" },
+		{ "ada@-example.com", "a name in the domain starts or ends with a hyphen" },
+		{ "ada@mail.example-.com", "a name in the domain starts or ends with a hyphen" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com",
+		  "the part before the @ is longer than 64 bytes" },
 		{ "ada\xe2\x80\x8b@example.com", "it holds a character that prints as nothing, such "
 		  "as a zero-width space" },
 	};
@@ -141,6 +147,9 @@ static void email_validation_table(void **state)
 		{ "ada@exa@mple.com", false },
 		{ "ada lovelace@example.com", false },
 		{ "ada@example..com", false },
+		{ "a..b@example.com", false },
+		{ "ada@my-example.com", true },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com", true },
 		{ "ada.@example.com", false },
 		{ ".ada@example.com", false },
 		{ "ada@.example.com", false },
@@ -164,10 +173,13 @@ static void overlong_email_is_invalid(void **state)
 	char text[300];
 
 	(void)state;
-	memset(text, 'a', sizeof(text));
-	memcpy(text + 250, "@x.io", 6);
+	/* 60 bytes before the @, then a long domain: 255 bytes in all, then 254. */
+	memset(text, 'a', 60);
+	text[60] = '@';
+	memset(text + 61, 'x', 200);
+	memcpy(text + 252, ".io", 4);
 	assert_false(identity_email_valid(text));
-	memcpy(text + 240, "@x.io", 6);
+	memcpy(text + 251, ".io", 4);
 	assert_true(identity_email_valid(text));
 }
 
