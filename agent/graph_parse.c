@@ -835,13 +835,20 @@ static void log_step_error(const char *where, const char *id, long status, const
 	cJSON_free(text);
 }
 
+/* The Retry-After of a step: a string as HTTP sends it, or a JSON number of seconds. */
 static double step_retry_after(const cJSON *headers)
 {
 	const char *value = step_header(headers, "Retry-After");
+	const cJSON *item;
 	double seconds = 0;
 
 	if (value && !http_parse_retry_after(value, time(NULL), &seconds))
 		seconds = 0;
+	cJSON_ArrayForEach(item, headers) {
+		if (!value && item->string && strcasecmp(item->string, "Retry-After") == 0 &&
+		    cJSON_IsNumber(item) && item->valuedouble > 0 && item->valuedouble < 86400)
+			seconds = item->valuedouble;
+	}
 	return seconds;
 }
 
