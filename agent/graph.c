@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -556,6 +557,14 @@ static enum rs_err find_service_principal(struct reader *reader,
 	if (err == RS_OK && count > 1) {
 		log_msg(LOG_ERROR, "%zu service principals have appId %s, expected one",
 			count, reader->config->graph.app_id);
+		err = RS_ERR_PROTOCOL;
+	}
+	/* A proxy that drops the $filter would hand over another app's assignments. */
+	if (err == RS_OK && (!sp->app_id || strcasecmp(sp->app_id, reader->config->graph.app_id))) {
+		log_msg(LOG_ERROR, "the service principal returned for appId %s has appId %s: the "
+			"$filter was not applied, so the read stops (check any proxy between "
+			"rostersync and Microsoft Graph)", reader->config->graph.app_id,
+			sp->app_id ? sp->app_id : "(none)");
 		err = RS_ERR_PROTOCOL;
 	}
 	if (err != RS_OK)

@@ -100,6 +100,20 @@ test_graph_nested_groups_with_cycle() {
 	assert_contains "$T/err" "expanded 2 groups, nested ones included"
 }
 
+test_graph_service_principal_of_other_app_refused() {
+	write_basic_graph
+	edit_data '.faults = [{"path":"/v1.0/servicePrincipals","kind":"body","body":{"value":[
+		{"id":"30000000-0000-4000-8000-000000000009","appId":"22222222-2222-2222-2222-222222222222",
+		 "displayName":"Other App","appRoleAssignmentRequired":true}]}}]'
+	start_graph
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 76
+	assert_contains "$T/err" "has appId 22222222-2222-2222-2222-222222222222: the \$filter was not applied"
+	assert_eq "$(graph_requests /v1.0/servicePrincipals/30000000-0000-4000-8000-000000000009)" 0 \
+		"requests for the other app"
+}
+
 test_graph_missing_nested_group_names_holder() {
 	write_basic_graph
 	edit_data '.faults = [{"path":"/v1.0/groups/g-inner/members","kind":"status","status":404}]'
