@@ -272,22 +272,26 @@ bool json_field_text(const struct json_element *element, const cJSON *object,
 	return true;
 }
 
+/* Printable ASCII is valid UTF-8 without control characters, so one check does. */
 bool json_field_id(const struct json_element *element, const cJSON *object, const char *key,
 		   const char *path, const char **out)
 {
-	if (!json_field_string(element, object, key, path, IDENTITY_MAX_TEXT, out))
+	const cJSON *item;
+
+	*out = NULL;
+	if (!string_member(element, object, key, path, IDENTITY_MAX_TEXT, &item))
 		return false;
-	if (!*out) {
+	if (!item) {
 		json_field_error(element, "%s is missing", path);
 		return false;
 	}
-	if ((*out)[0] == '\0' || strlen(*out) > IDENTITY_MAX_ID ||
-	    !json_field_printable_ascii(*out)) {
+	if (item->valuestring[0] == '\0' || strlen(item->valuestring) > IDENTITY_MAX_ID ||
+	    !json_field_printable_ascii(item->valuestring)) {
 		json_field_error(element, "%s is not 1 to %d printable ASCII characters", path,
 				 IDENTITY_MAX_ID);
-		*out = NULL;
 		return false;
 	}
+	*out = item->valuestring;
 	return true;
 }
 

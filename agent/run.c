@@ -31,7 +31,6 @@
 /* How long a run waits for another run of the same tenant to finish. */
 #define RUN_LOCK_WAIT_SECONDS 10
 
-
 struct run {
 	const struct config *config;
 	const struct run_options *options;
@@ -176,7 +175,6 @@ static bool same_manager(const struct roster_team *team, const struct config *co
 	return strcmp(team->app, app) == 0;
 }
 
-/* Refuses a roster that was released, or that another source or app manages. */
 bool run_refusal(const struct roster_team *team, const struct config *config, char *buf,
 		 size_t size)
 {
@@ -198,6 +196,7 @@ bool run_refusal(const struct roster_team *team, const struct config *config, ch
 	return false;
 }
 
+/* Refuses a roster that was released, or that another source or app manages. */
 static enum rs_err check_management(struct run *run)
 {
 	char refusal[1024];

@@ -328,7 +328,7 @@ static void app_users_rejects_wrong_shapes(void **state)
 		  "[{\"id\":\"00u1\",\"_embedded\":{\"user\":{\"profile\":{\"email\":\"a\xff@x.com\"}}}}]",
 		  "_embedded.user.profile.email is not valid UTF-8" },
 		{ "control character in an id",
-		  "[{\"id\":\"00u1\\u0007\"}]", "id is not valid UTF-8 or contains control characters" },
+		  "[{\"id\":\"00u1\\u0007\"}]", "id is not 1 to 255 printable ASCII characters" },
 		{ "NUL escape", "[{\"id\":\"00u1\\u0000x\"}]", "a JSON string contains \\u0000" },
 		{ "raw control character", "[{\"id\":\"00u1\tx\"}]",
 		  "invalid JSON at byte 12: control character in a string" },
