@@ -16,6 +16,9 @@
  * version means appending one entry here and raising ROSTER_SCHEMA_VERSION.
  * A step must work inside a transaction (no VACUUM, no journal_mode).
  */
+/* The table whose row marks a write as rostersync's (see the triggers below). */
+#define AGENT_WRITE_COLUMNS "(id INTEGER PRIMARY KEY CHECK (id = 1))"
+
 static const char *const migrations[] = {
 	/* 0 -> 1: the first schema. */
 	"CREATE TABLE team ("
@@ -95,9 +98,7 @@ static const char *const migrations[] = {
 	" run_id TEXT,"
 	" at INTEGER NOT NULL"
 	");"
-	"CREATE TABLE agent_write ("
-	" id INTEGER PRIMARY KEY CHECK (id = 1)"
-	");",
+	"CREATE TABLE agent_write " AGENT_WRITE_COLUMNS ";",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == ROSTER_SCHEMA_VERSION,
@@ -238,6 +239,8 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 		"INSERT INTO events (run_id, at, op, member_id, email, external_id,"
 		" source, before, after, reason) VALUES "
 		ROWS_32(NEW_MEMBER_EVENT_ROW),
+	[STMT_AGENT_WRITE_EXISTS] =
+		"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'agent_write'",
 	[STMT_EVENTS_LAST_ID] =
 		"SELECT coalesce(max(id), 0) FROM events",
 	[STMT_MEMBERS_LAST_ID] =
@@ -474,11 +477,41 @@ static enum rs_err count_damaged_triggers(struct roster *roster, const char *sou
 	return RS_OK;
 }
 
+/*
+ * Creates the agent_write table again when it was dropped: without it,
+ * every write of rostersync fails.  One statement, so it needs no
+ * transaction of its own.
+ */
+static enum rs_err restore_agent_write(struct roster *roster)
+{
+	sqlite3_stmt *stmt = roster_stmt(roster, STMT_AGENT_WRITE_EXISTS);
+	enum rs_err err;
+	int rc;
+
+	if (!stmt)
+		return RS_ERR_IO;
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return RS_OK;
+	if (rc != SQLITE_DONE)
+		return roster_sqlite_error(roster, "looking for the agent_write table");
+
+	err = roster_exec(roster, "CREATE TABLE IF NOT EXISTS agent_write " AGENT_WRITE_COLUMNS,
+			  "creating the agent_write table");
+	if (err == RS_OK)
+		log_msg(LOG_WARN, "roster %s: the agent_write table was dropped outside "
+			"rostersync; created it again", roster->path);
+	return err;
+}
+
 enum rs_err roster_triggers_repair(struct roster *roster, const char *source_title)
 {
 	size_t damaged;
-	enum rs_err err = count_damaged_triggers(roster, source_title, &damaged);
+	enum rs_err err = restore_agent_write(roster);
 
+	if (err == RS_OK)
+		err = count_damaged_triggers(roster, source_title, &damaged);
 	if (err != RS_OK || damaged == 0)
 		return err;
 
@@ -493,9 +526,10 @@ enum rs_err roster_triggers_repair(struct roster *roster, const char *source_tit
 		return err;
 	}
 
-	log_msg(LOG_WARN, "roster %s: %zu of the %zu triggers that block manual changes were"
-		" dropped or altered outside rostersync; created them again", roster->path,
-		damaged, TRIGGER_COUNT);
+	log_msg(LOG_WARN, "roster %s: %zu of the %zu triggers that block manual changes %s"
+		" dropped or altered outside rostersync; created %s again", roster->path,
+		damaged, TRIGGER_COUNT, damaged == 1 ? "was" : "were",
+		damaged == 1 ? "it" : "them");
 	return RS_OK;
 }
 

@@ -328,9 +328,6 @@ static enum rs_err apply_plan(struct run *run, const char *approved_id)
 	char *blocked = NULL;
 
 	if (nothing_to_write(run)) {
-		err = roster_triggers_repair(run->roster, apply.source_title);
-		if (err != RS_OK)
-			return err;
 		run->outcome = "no change";
 	} else {
 		err = roster_apply(run->roster, &apply);
@@ -614,6 +611,10 @@ static enum rs_err run_steps(struct run *run)
 	run->recording = true;
 
 	err = check_management(run);
+	/* A roster that this source manages gets its triggers back before anything else. */
+	if (err == RS_OK && run->team.source && !run->options->take_over)
+		err = roster_triggers_repair(run->roster,
+					     config_source_title(run->config->source));
 	if (err == RS_OK)
 		err = read_and_plan(run);
 	if (err == RS_OK)

@@ -109,9 +109,11 @@ enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply
 
 /*
  * Creates again, in a transaction of its own, the triggers that block
- * manual changes when one of them is missing or altered, and logs a
- * warning naming how many.  It serves a run that has nothing else to write,
- * since roster_apply() repairs them in its own transaction.
+ * manual changes when one of them is missing or altered, and the
+ * agent_write table when it was dropped, and logs a warning for each.
+ * A sync calls it before it reads the IdP, so that a run that writes
+ * nothing (a failed read, a plan past the deletion threshold) repairs them
+ * too.
  */
 enum rs_err roster_triggers_repair(struct roster *roster, const char *source_title);
 

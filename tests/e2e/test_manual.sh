@@ -52,6 +52,17 @@ test_unchanged_sync_restores_triggers() {
 	assert_contains "$T/sqlite.err" "managed by Okta"
 	sync_ok
 	assert_not_contains "$T/err" "triggers that block"
+
+	# A run that the deletion threshold stops repairs them too, and the
+	# table that marks rostersync's own writes.
+	sqlite3 "$T/roster.db" "DROP TRIGGER members_managed_insert; DROP TABLE agent_write" ||
+		fail "could not drop the trigger and the table"
+	edit_data '.assignments.users = []'
+	rs sync -c "$T/config.yaml"
+	assert_rc 65
+	assert_contains "$T/err" "1 of the 5 triggers that block manual changes was dropped"
+	assert_contains "$T/err" "the agent_write table was dropped outside rostersync; created it again"
+	assert_eq "$(sql "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")" 5 "triggers"
 }
 
 test_slipped_change_is_reverted() {
