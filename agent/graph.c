@@ -360,7 +360,8 @@ static enum rs_err handle_page(struct reader *reader, struct listing *listing,
 	err = listing->on_page(reader, listing->context, where, response, &ids, next_link);
 	json_arena_end(&reader->arena);
 	if (err == RS_OK)
-		err = page_log_note(pages, where, listing->pages, &ids, "Microsoft");
+		err = page_log_note(pages, where, listing->pages, &ids, *next_link != NULL,
+				    "Microsoft");
 	return err;
 }
 

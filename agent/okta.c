@@ -1016,7 +1016,8 @@ static enum rs_err handle_page(struct cursor *cursor, const struct http_response
 	err = listing->on_page(listing->context, where, response, &items, &ids);
 	listing->items += items;
 	if (err == RS_OK)
-		err = page_log_note(&cursor->pages, where, listing->pages, &ids, "Okta");
+		err = page_log_note(&cursor->pages, where, listing->pages, &ids,
+				    cursor->url != NULL, "Okta");
 	if (err == RS_OK)
 		log_msg(LOG_DEBUG, "%s: %zu items", where, items);
 	return err;

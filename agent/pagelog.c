@@ -41,9 +41,9 @@ static bool log_grow(struct page_log *log)
 }
 
 enum rs_err page_log_note(struct page_log *log, const char *where, long number,
-			  const struct page_ids *page, const char *idp)
+			  const struct page_ids *page, bool has_next, const char *idp)
 {
-	if (page->count == 0 && ++log->empty_run > PAGE_LOG_MAX_EMPTY) {
+	if (page->count == 0 && has_next && ++log->empty_run > PAGE_LOG_MAX_EMPTY) {
 		log_msg(LOG_ERROR, "%s: the last %ld pages were empty, each with a link to one "
 			"more; the listing is looping, so the read stops (run again, and report "
 			"it to %s support if it persists)", where, log->empty_run, idp);

@@ -7,6 +7,7 @@
 #ifndef ROSTERSYNC_PAGELOG_H
 #define ROSTERSYNC_PAGELOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,15 +39,16 @@ struct page_log {
 void page_ids_add(struct page_ids *page, const char *id);
 
 /*
- * Records page number number in log.  When an earlier page had the same
- * ids, logs that the listing loops and returns RS_ERR_PROTOCOL.  where
- * names the page in the log line, e.g. "app users page 3 (request id X)",
- * and idp whom to report the loop to.  A page without ids is not recorded:
- * Graph's delta queries may send empty pages before the last one.  But more
- * than PAGE_LOG_MAX_EMPTY of them in a row also count as a loop.
+ * Records page number number in log; has_next tells whether it links to a
+ * next page.  When an earlier page had the same ids, logs that the listing
+ * loops and returns RS_ERR_PROTOCOL.  where names the page in the log
+ * line, e.g. "app users page 3 (request id X)", and idp whom to report the
+ * loop to.  A page without ids is not recorded: Graph's delta queries may
+ * send empty pages before the last one.  But more than PAGE_LOG_MAX_EMPTY
+ * empty pages in a row that each link to a next one also count as a loop.
  */
 enum rs_err page_log_note(struct page_log *log, const char *where, long number,
-			  const struct page_ids *page, const char *idp);
+			  const struct page_ids *page, bool has_next, const char *idp);
 
 void page_log_release(struct page_log *log);
 

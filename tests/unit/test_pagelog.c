@@ -9,7 +9,7 @@
 #include "unit.h"
 #include "pagelog.h"
 
-/* Notes page number with the ids id0 .. id(count - 1) offset by first. */
+/* Notes page number, with a next link, holding the ids 00u<first> on, count of them. */
 static enum rs_err note_page(struct page_log *log, long number, int first, int count)
 {
 	struct page_ids ids = { 0, 0 };
@@ -19,7 +19,7 @@ static enum rs_err note_page(struct page_log *log, long number, int first, int c
 		snprintf(id, sizeof(id), "00u%d", first + i);
 		page_ids_add(&ids, id);
 	}
-	return page_log_note(log, "app users page", number, &ids, "Okta");
+	return page_log_note(log, "app users page", number, &ids, true, "Okta");
 }
 
 static void repeated_page_is_a_loop(void **state)
@@ -56,6 +56,13 @@ static void endless_empty_pages_are_a_loop(void **state)
 
 	for (int i = 0; i < PAGE_LOG_MAX_EMPTY; i++)
 		assert_int_equal(note_page(&log, page++, 0, 0), RS_OK);
+	/* An empty last page, without a next link, ends the listing. */
+	{
+		struct page_ids none = { 0, 0 };
+
+		assert_int_equal(page_log_note(&log, "app users page", page, &none, false, "Okta"),
+				 RS_OK);
+	}
 	capture_start(&capture);
 	assert_int_equal(note_page(&log, page, 0, 0), RS_ERR_PROTOCOL);
 	logged = capture_stop(&capture);
