@@ -6,6 +6,8 @@
  * logged on stderr with the IdP's error code and request id, as a sync
  * logs them; the lines on stdout state in plain words what to fix.
  */
+#include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -627,9 +629,30 @@ out:
 /* ---- the roster ---- */
 
 /*
- * Checks that a sync may write the roster: that it is not released and that
- * no other source or app manages it.  A roster that does not exist yet is
- * fine, and it is not created here.
+ * Checks that the directory of path exists and that this user may create
+ * files in it: a sync writes its lock file and the WAL files there.
+ */
+static bool check_roster_directory(struct checker *c, const char *path)
+{
+	char *copy = strdup(path);
+	const char *dir = copy ? dirname(copy) : NULL;
+	bool ok = dir && access(dir, W_OK | X_OK) == 0;
+
+	if (dir && !ok) {
+		report(c, OUTCOME_FAIL, "roster", "the directory %s of roster.path %s (uid %u): "
+		       "create it, give the user that runs rostersync write access to it, or fix "
+		       "roster.path", dir, errno == ENOENT ? "does not exist" :
+		       "is not writable by this user", (unsigned)geteuid());
+		fail(c, RS_ERR_IO);
+	}
+	free(copy);
+	return ok;
+}
+
+/*
+ * Checks that a sync may write the roster: that its directory is writable,
+ * that it is not released and that no other source or app manages it.  A
+ * roster that does not exist yet is fine, and it is not created here.
  */
 static void check_roster(struct checker *c)
 {
@@ -639,6 +662,8 @@ static void check_roster(struct checker *c)
 	char refusal[1024];
 	enum rs_err err;
 
+	if (!check_roster_directory(c, path))
+		return;
 	if (access(path, F_OK) != 0) {
 		report(c, OUTCOME_OK, "roster", "%s does not exist yet; the first sync creates it",
 		       path);

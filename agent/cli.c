@@ -519,25 +519,46 @@ static enum rs_err refuse_managed(const struct config *config, const struct rost
 	return RS_ERR_PERMISSION;
 }
 
+/*
+ * Returns a copy of a name typed on the command line without the
+ * bidirectional overrides that the IdP's names lose too (NULL stays NULL).
+ * Sets *failed when out of memory.
+ */
+static char *clean_name(const char *name, bool *failed)
+{
+	char *copy = name ? strdup(name) : NULL;
+
+	if (name && !copy)
+		*failed = true;
+	if (copy)
+		identity_text_blank_controls(copy);
+	return copy;
+}
+
 static enum rs_err add_member(const struct config *config, const struct cli_args *args,
 			      struct roster *roster, const char *run_id)
 {
+	bool failed = false;
 	struct member member = {
 		.source = "manual", .email = (char *)args->email,
-		.given_name = (char *)args->given_name,
-		.family_name = (char *)args->family_name,
+		.given_name = clean_name(args->given_name, &failed),
+		.family_name = clean_name(args->family_name, &failed),
 	};
 	enum member_state state = MEMBER_ACTIVE;
-	enum rs_err err;
+	enum rs_err err = failed ? RS_ERR_INTERNAL : RS_OK;
 
-	if (!identity_email_valid(args->email)) {
+	if (err == RS_OK && !identity_email_valid(args->email)) {
 		log_msg(LOG_ERROR, "invalid email address: %s: %s; give the member's address as "
 			"user@example.com", args->email, identity_email_problem(args->email));
-		return RS_ERR_USAGE;
+		err = RS_ERR_USAGE;
 	}
-	err = roster_member_add(roster, run_id, &member, config->team.seats, time(NULL), &state);
+	if (err == RS_OK)
+		err = roster_member_add(roster, run_id, &member, config->team.seats, time(NULL),
+					&state);
 	if (err == RS_OK)
 		printf("%s added as %s\n", args->email, member_state_name(state));
+	free(member.given_name);
+	free(member.family_name);
 	return err;
 }
 
@@ -590,7 +611,10 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 	struct roster_run record = { .id = run_id, .command = (char *)command, .source = "manual" };
 
 	memset(&team, 0, sizeof(team));
-	if (err == RS_OK)
+	/* A release of a roster that does not exist would only create an empty file. */
+	if (err == RS_OK && strcmp(command, "release") == 0)
+		err = open_existing_roster(config, &roster, &team);
+	else if (err == RS_OK)
 		err = open_roster(config, &roster, &team);
 	run_new_id(run_id, sizeof(run_id));
 	snprintf(what, sizeof(what), "%s %s", strcmp(command, "members add") == 0 ? "add" : "remove",

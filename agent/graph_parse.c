@@ -512,12 +512,26 @@ static bool usable_mail(const char *mail)
 	return mail && strspn(mail, " \t\r\n") < strlen(mail) && !strcasestr(mail, "#EXT#");
 }
 
-/* Reads otherMails: an array of strings; keeps the first usable one. */
+/* True when mail, trimmed, is a valid address. */
+static bool mail_valid(const char *mail)
+{
+	char *trimmed = identity_trim_dup(mail);
+	bool valid = trimmed && identity_email_valid(trimmed);
+
+	free(trimmed);
+	return valid;
+}
+
+/*
+ * Reads otherMails: an array of strings.  Keeps the first value that is a
+ * valid address, else the first usable one, which the plan then reports.
+ */
 static bool read_other_mails(const struct json_element *element, const cJSON *user,
 			     const char **first)
 {
 	const cJSON *array = member_of(user, "otherMails");
 	const cJSON *item;
+	const char *valid = NULL;
 	size_t index = 0;
 
 	*first = NULL;
@@ -542,9 +556,15 @@ static bool read_other_mails(const struct json_element *element, const cJSON *us
 					 json_field_type_name(item), IDENTITY_MAX_TEXT);
 			return false;
 		}
-		if (!*first && usable_mail(item->valuestring))
+		if (!usable_mail(item->valuestring))
+			continue;
+		if (!*first)
 			*first = item->valuestring;
+		if (!valid && mail_valid(item->valuestring))
+			valid = item->valuestring;
 	}
+	if (valid)
+		*first = valid;
 	return true;
 }
 

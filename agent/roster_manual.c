@@ -79,16 +79,19 @@ static enum rs_err count_active(struct roster *roster, long *count)
 
 /*
  * Sets the state of row id with statement which (STMT_MEMBER_SET_STATE or
- * STMT_MEMBER_ADD_AGAIN).  Names that are not NULL replace the stored ones.
+ * STMT_MEMBER_ADD_AGAIN).  Names that are not NULL replace the stored ones,
+ * and STMT_MEMBER_ADD_AGAIN also stores email.
  */
 static enum rs_err update_state(struct roster *roster, enum roster_stmt_id which, int64_t id,
 				enum member_state state, const char *given_name,
-				const char *family_name, int64_t now)
+				const char *family_name, const char *email, int64_t now)
 {
 	sqlite3_stmt *stmt = roster_stmt(roster, which);
 
 	if (!stmt)
 		return RS_ERR_IO;
+	if (which == STMT_MEMBER_ADD_AGAIN && !roster_bind_text(stmt, 6, email))
+		return roster_sqlite_error(roster, "binding a member's email");
 	if (!(sqlite3_bind_int64(stmt, 1, id) == SQLITE_OK &&
 	      roster_bind_text(stmt, 2, member_state_name(state)) &&
 	      sqlite3_bind_int64(stmt, 3, now) == SQLITE_OK &&
@@ -101,7 +104,7 @@ static enum rs_err update_state(struct roster *roster, enum roster_stmt_id which
 static enum rs_err set_state(struct roster *roster, int64_t id, enum member_state state,
 			     int64_t now)
 {
-	return update_state(roster, STMT_MEMBER_SET_STATE, id, state, NULL, NULL, now);
+	return update_state(roster, STMT_MEMBER_SET_STATE, id, state, NULL, NULL, NULL, now);
 }
 
 /* Writes the event of a manual change.  before is NULL for a new member. */
@@ -159,19 +162,30 @@ static bool copy_with_names(struct member *after, const struct member *stored,
 	return true;
 }
 
-/* Drops the link of *member to an IdP user: it becomes a manual member. */
-static bool make_manual(struct member *member)
+/*
+ * Drops the link of *member to an IdP user: it becomes a manual member with
+ * the address email and no IdP login.
+ */
+static bool make_manual(struct member *member, const char *email)
 {
 	char *source = strdup("manual");
+	char *email_copy = strdup(email);
 
-	if (!source)
+	if (!source || !email_copy) {
+		free(source);
+		free(email_copy);
 		return false;
+	}
 	free(member->source);
 	free(member->external_id);
 	free(member->provenance);
+	free(member->user_name);
+	free(member->email);
 	member->source = source;
 	member->external_id = NULL;
 	member->provenance = NULL;
+	member->user_name = NULL;
+	member->email = email_copy;
 	return true;
 }
 
@@ -187,11 +201,11 @@ static enum rs_err add_again(struct roster *roster, const char *run_id,
 	enum rs_err err;
 
 	err = update_state(roster, STMT_MEMBER_ADD_AGAIN, stored->id, state,
-			   request->given_name, request->family_name, now);
+			   request->given_name, request->family_name, request->email, now);
 	if (err != RS_OK)
 		return err;
 
-	if (!copy_with_names(&after, stored, request) || !make_manual(&after)) {
+	if (!copy_with_names(&after, stored, request) || !make_manual(&after, request->email)) {
 		member_release(&after);
 		log_msg(LOG_ERROR, "roster %s: out of memory adding a member", roster->path);
 		return RS_ERR_INTERNAL;

@@ -180,9 +180,13 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 		" given_name = coalesce(?4, given_name),"
 		" family_name = coalesce(?5, family_name), checksum = NULL"
 		" WHERE id = ?1",
-	/* A member added again by hand becomes a manual member, whatever its source was. */
+	/*
+	 * A member added again by hand becomes a manual member, whatever its
+	 * source was, with the address as typed and no IdP login.
+	 */
 	[STMT_MEMBER_ADD_AGAIN] =
 		"UPDATE members SET source = 'manual', external_id = NULL, provenance = NULL,"
+		" user_name = NULL, email = ?6, email_key = lower(?6),"
 		" state = ?2, state_since = ?3, updated_at = ?3,"
 		" given_name = coalesce(?4, given_name),"
 		" family_name = coalesce(?5, family_name), checksum = NULL"

@@ -53,6 +53,11 @@ test_check_okta_names_released_roster() {
 	assert_rc 77
 	assert_contains "$T/out" "FAIL roster: the roster was released to manual management; run \"rostersync sync -c $T/config.yaml --take-over\""
 	assert_contains "$T/out" "result: 1 check failed"
+
+	sed -i "s#path: .*roster.db#path: $T/missing/roster.db#" "$T/config.yaml"
+	rs test -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/out" "FAIL roster: the directory $T/missing of roster.path does not exist"
 }
 
 test_check_okta_html_app_page_fails() {

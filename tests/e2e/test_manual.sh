@@ -114,6 +114,15 @@ test_skipped_user_names_hand_edit() {
 	assert_contains "$T/err" "its roster row was deleted outside rostersync and comes back once this is fixed"
 }
 
+test_typed_name_loses_bidi_override() {
+	users 1 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	rs members add -c "$T/config.yaml" g@example.com --given-name "$(printf '\342\200\256Evil')"
+	assert_rc 0
+	assert_eq "$(sql "SELECT given_name FROM members WHERE email='g@example.com'")" Evil "given name"
+}
+
 test_members_add_explains_invalid_email() {
 	users 1 | write_users
 	start_fake --data "$T/data.json"
@@ -129,9 +138,15 @@ test_release_of_unmanaged_roster_changes_nothing() {
 	start_fake --data "$T/data.json"
 	write_config
 	rs release -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/err" "the roster $T/roster.db does not exist yet: check roster.path"
+	[ ! -e "$T/roster.db" ] || fail "release created the roster"
+
+	rs members add -c "$T/config.yaml" hand@example.com
+	rs release -c "$T/config.yaml"
 	assert_rc 0
 	assert_contains "$T/out" "no IdP has managed this roster yet, so there is nothing to release"
-	assert_eq "$(sql "SELECT count(*) FROM events")" 0 "events"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'release'")" 0 "release events"
 	rs status -c "$T/config.yaml" --json
 	assert_eq "$(jq -r '.managed_by // "none"' "$T/out")" none "manager"
 }
@@ -178,15 +193,18 @@ test_readded_member_is_manual() {
 	edit_data '.assignments.users -= ["00u0003"]'
 	sync_ok
 	rs release -c "$T/config.yaml"
-	rs members add -c "$T/config.yaml" user0003@example.com
+	rs members add -c "$T/config.yaml" User0003@Example.com
 	assert_rc 0
-	assert_eq "$(sql "SELECT source || '|' || ifnull(external_id, '-') || '|' || state
-		FROM members WHERE email='user0003@example.com'")" "manual|-|active" "re-added row"
+	assert_contains "$T/out" "User0003@Example.com added as active"
+	assert_eq "$(sql "SELECT source || '|' || ifnull(external_id, '-') || '|' || state || '|'
+		|| email || '|' || ifnull(user_name, '-')
+		FROM members WHERE email_key='user0003@example.com'")" \
+		"manual|-|active|User0003@Example.com|-" "re-added row"
 	assert_eq "$(sql "SELECT reason FROM events WHERE op='add'")" \
 		"added again by hand as a manual member" "add event"
 
 	sync_ok --take-over
-	assert_eq "$(sql "SELECT state FROM members WHERE email='user0003@example.com'")" active \
+	assert_eq "$(sql "SELECT state FROM members WHERE email_key='user0003@example.com'")" active \
 		"manual member after the take-over"
 	edit_data '.assignments.users += ["00u0003"]'
 	sync_ok

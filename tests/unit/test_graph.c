@@ -475,6 +475,9 @@ static void user_email_rules(void **state)
 		  "\"mail\":\"h_f.example#ext#@contoso.onmicrosoft.com\","
 		  "\"otherMails\":[\"a#Ext#@contoso.onmicrosoft.com\",\"guest1@f.example\"]}",
 		  "guest1@f.example" },
+		/* a valid otherMails value wins over an invalid one before it */
+		{ "{\"id\":\"9\",\"userPrincipalName\":\"u@t.example\",\"mail\":null,"
+		  "\"otherMails\":[\"SMTP:bad@x.example\",\" good@x.example \"]}", "good@x.example" },
 		/* an invalid address is kept for the plan to report */
 		{ "{\"id\":\"7\",\"userPrincipalName\":\"u@t.example\",\"mail\":\"not an email\"}",
 		  "not an email" },
