@@ -379,7 +379,9 @@ const char *identity_email_problem(const char *text)
 		return at == text ? "nothing comes before the @" : "it has more than one @";
 
 	dot = strrchr(at + 1, '.');
-	if (!dot || dot == at + 1 || dot[1] == '\0')
+	if (dot && dot[1] == '\0')
+		return "the domain ends with a dot";
+	if (!dot || dot == at + 1)
 		return "the domain after the @ has no dot between two names";
 	if (strstr(text, "..") || at[1] == '.' || at[-1] == '.' || text[0] == '.')
 		return "a dot starts it or stands next to the @, or two dots stand in a row";

@@ -1384,9 +1384,10 @@ static void log_group_tallies(const struct group_reader *groups)
 			log_msg(LOG_WARN, "group %s (%s) was not found, perhaps deleted during the "
 				"read, so no member is labelled with it", group->name, group->id);
 		else
-			log_msg(LOG_INFO, "read the members of group %s (%s): %ld %s, %zu users, "
+			log_msg(LOG_INFO, "read the members of group %s (%s): %ld %s, %zu %s, "
 				"%zu of them app users", group->name, group->id, tally->pages,
-				pages_word(tally->pages), tally->users, tally->matched);
+				pages_word(tally->pages), tally->users,
+				tally->users == 1 ? "user" : "users", tally->matched);
 	}
 }
 

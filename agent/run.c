@@ -389,17 +389,27 @@ static enum rs_err block_plan(struct run *run)
 
 static enum rs_err check_approval(struct run *run, const char *approve_id)
 {
+	bool current = strcmp(approve_id, run->plan.id) == 0;
 	bool used = false;
-	enum rs_err err;
+	enum rs_err err = roster_approval_used(run->roster, approve_id, &used);
 
-	if (strcmp(approve_id, run->plan.id) != 0 && !run->plan.threshold_tripped) {
+	if (err != RS_OK)
+		return err;
+	if (used) {
+		log_msg(LOG_ERROR, "plan %s was approved and applied before, and an approval is used "
+			"once; the current plan is %s, which %s", approve_id, run->plan.id,
+			run->plan.threshold_tripped ? "needs an approval of its own" :
+			"needs no approval");
+		return RS_ERR_THRESHOLD;
+	}
+	if (!current && !run->plan.threshold_tripped) {
 		log_msg(LOG_ERROR, "plan %s is not the current plan (%s), and the current plan is"
 			" within the deletion threshold: it needs no approval; run \"rostersync"
 			" sync -c %s%s\" without --approve", approve_id, run->plan.id,
 			run->config->path, run->options->take_over ? " --take-over" : "");
 		return RS_ERR_THRESHOLD;
 	}
-	if (strcmp(approve_id, run->plan.id) != 0) {
+	if (!current) {
 		log_msg(LOG_ERROR,
 			"plan %s is not the current plan (%s): the IdP or the roster changed; "
 			"review the current plan with \"rostersync %s -c %s%s\" and approve its id",
@@ -407,14 +417,7 @@ static enum rs_err check_approval(struct run *run, const char *approve_id)
 			run->config->path, run->options->take_over ? " --take-over --dry-run" : "");
 		return RS_ERR_THRESHOLD;
 	}
-
-	err = roster_approval_used(run->roster, approve_id, &used);
-	if (err == RS_OK && used) {
-		log_msg(LOG_ERROR, "plan %s was approved and applied before; an approval is "
-			"used once", approve_id);
-		return RS_ERR_THRESHOLD;
-	}
-	return err;
+	return RS_OK;
 }
 
 static enum rs_err decide_and_apply(struct run *run)

@@ -236,6 +236,7 @@ test_approval_is_single_use() {
 
 	rs sync -c "$T/config.yaml" --approve "$PLAN_ID"
 	assert_rc 65
+	assert_contains "$T/err" "plan $PLAN_ID was approved and applied before, and an approval is used once"
 	assert_eq "$(roster_digest)" "$after" "roster after a reused approval"
 	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'approve'")" 1 "approve events"
 }

@@ -84,6 +84,7 @@ static void email_problem_names_the_reason(void **state)
 		{ "SMTP:ada@example.com", "it holds a space or one of < > , ; : \" ( ) [ ] \\, as in "
 		  "a pasted \"SMTP:\" prefix or display name" },
 		{ "ada@-example.com", "a name in the domain starts or ends with a hyphen" },
+		{ "ada@example.com.", "the domain ends with a dot" },
 		{ "ada@mail.example-.com", "a name in the domain starts or ends with a hyphen" },
 		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com",
 		  "the part before the @ is longer than 64 bytes" },
