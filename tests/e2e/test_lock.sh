@@ -256,16 +256,20 @@ test_status_by_reader_without_write_access_explains() {
 	assert_contains "$T/err" "run the command as the roster's owner"
 }
 
-# Holds the roster in a rollback journal with the write lock taken, as a
-# bulk write does, for $1 seconds, then commits and closes.  Writes
-# $T/holder.ready once it holds the lock.
-hold_roster_in_rollback_journal() {
-	python3 - "$T/roster.db" "$1" "$T/holder.ready" <<'PY' &
+# Holds the write lock of the roster for $1 seconds, then ends the
+# transaction and closes.  With $2 "rollback", the roster is first switched
+# to a rollback journal and a row is written, as a bulk write does; with
+# "wal" the lock is only taken, as a sqlite3 shell's BEGIN IMMEDIATE does.
+# Writes $T/holder.ready once it holds the lock and sets HOLDER.
+hold_write_lock() {
+	python3 - "$T/roster.db" "$1" "$T/holder.ready" "$2" <<'PY' &
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
-assert db.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+if sys.argv[4] == "rollback":
+    assert db.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
 db.execute("BEGIN IMMEDIATE")
-db.execute("UPDATE sync_state SET updated_at = updated_at")
+if sys.argv[4] == "rollback":
+    db.execute("UPDATE sync_state SET updated_at = updated_at")
 open(sys.argv[3], "w").close()
 time.sleep(float(sys.argv[2]))
 db.execute("COMMIT")
@@ -279,6 +283,15 @@ PY
 	fail "the holder did not take the write lock"
 }
 
+# Runs rs with the arguments while the holder keeps the lock, then waits
+# for the holder; RC stays the status of rs.
+rs_while_held() {
+	rs "$@"
+	local rc=$RC
+	wait "$HOLDER" || fail "the holder failed"
+	RC=$rc
+}
+
 # status waits while a bulk write of another run keeps the roster in a
 # rollback journal, and opens it once the write has ended.
 test_status_waits_for_bulk_write() {
@@ -286,10 +299,8 @@ test_status_waits_for_bulk_write() {
 	start_fake --data "$T/data.json"
 	write_config
 	sync_ok
-	hold_roster_in_rollback_journal 1
-
-	rs status -c "$T/config.yaml"
-	wait "$HOLDER" || fail "the holder failed"
+	hold_write_lock 1 rollback
+	rs_while_held status -c "$T/config.yaml"
 
 	assert_rc 0
 	assert_eq "$(sql "PRAGMA journal_mode")" wal "journal mode after status"
@@ -302,13 +313,8 @@ test_status_during_long_bulk_write_exits_75() {
 	start_fake --data "$T/data.json"
 	write_config
 	sync_ok
-	hold_roster_in_rollback_journal 15
-
-	rs status -c "$T/config.yaml"
-	local rc=$RC
-	wait "$HOLDER" || fail "the holder failed"
-
-	RC=$rc
+	hold_write_lock 15 rollback
+	rs_while_held status -c "$T/config.yaml"
 	assert_rc 75
 	assert_contains "$T/err" "another connection kept the roster locked for 5 s"
 }
@@ -368,23 +374,8 @@ test_damaged_or_locked_roster_explained() {
 	start_fake --data "$T/data.json"
 	write_config
 	sync_ok
-	python3 - "$T/roster.db" "$T/holder.ready" <<'PY' &
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN IMMEDIATE")
-open(sys.argv[2], "w").close()
-time.sleep(8)
-db.execute("ROLLBACK")
-PY
-	HOLDER=$!
-	for _ in $(seq 1 500); do
-		[ -e "$T/holder.ready" ] && break
-		sleep 0.01
-	done
-	rs sync -c "$T/config.yaml"
-	local rc=$RC
-	wait "$HOLDER" || fail "the holder failed"
-	RC=$rc
+	hold_write_lock 8 wal
+	rs_while_held sync -c "$T/config.yaml"
 	assert_rc 75
 	assert_contains "$T/err" "another program (a sqlite3 shell, a backup) holds a transaction on the roster"
 
