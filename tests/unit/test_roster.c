@@ -785,7 +785,7 @@ static void manual_add_remove_when_unmanaged(void **state)
 	assert_int_equal(roster_member_remove(f->roster, "run-m6", "ada@example.com", 100, NOW + 2),
 			 RS_OK);
 
-	/* Adding it again reactivates the same row with the new given name. */
+	/* Adding it again reactivates the same row with the new name and the address as typed. */
 	assert_int_equal(roster_member_add(f->roster, "run-m7", &again, 5, NOW + 3, &state_out),
 			 RS_OK);
 	assert_int_equal(state_out, MEMBER_ACTIVE);
@@ -794,7 +794,7 @@ static void manual_add_remove_when_unmanaged(void **state)
 	assert_int_equal(members.items[0].id, ada_id);
 	assert_int_equal(members.items[0].state, MEMBER_ACTIVE);
 	assert_string_equal(members.items[0].given_name, "Adelaide");
-	assert_string_equal(members.items[0].email, "ada@example.com");
+	assert_string_equal(members.items[0].email, "ADA@example.com");
 	member_list_release(&members);
 
 	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events"), 5);
