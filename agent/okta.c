@@ -130,32 +130,43 @@ struct user_fields {
 };
 
 /* Reads the fields of an Okta User object; prefix is its JSON path. */
+/*
+ * The paths of the user fields in messages: in an app user, the user is
+ * embedded under "_embedded.user."; in GET /api/v1/users/{id} it is the
+ * body.  Constant, so that reading a user formats nothing.
+ */
+struct user_paths {
+	const char *status, *profile, *login, *email, *first_name, *last_name, *display_name;
+};
+
+static const struct user_paths embedded_user_paths = {
+	"_embedded.user.status", "_embedded.user.profile", "_embedded.user.profile.login",
+	"_embedded.user.profile.email", "_embedded.user.profile.firstName",
+	"_embedded.user.profile.lastName", "_embedded.user.profile.displayName",
+};
+
+static const struct user_paths user_paths = {
+	"status", "profile", "profile.login", "profile.email", "profile.firstName",
+	"profile.lastName", "profile.displayName",
+};
+
 static bool read_user_fields(const struct json_element *element, const cJSON *user,
-			     const char *prefix, struct user_fields *fields)
+			     const struct user_paths *path, struct user_fields *fields)
 {
 	const cJSON *profile;
-	char path[128];
-	bool ok = true;
 
-	snprintf(path, sizeof(path), "%sstatus", prefix);
-	ok = ok && get_enum(element, user, "status", path, &fields->status);
-	snprintf(path, sizeof(path), "%sprofile", prefix);
-	ok = ok && get_object(element, user, "profile", path, &profile);
-	if (!ok)
+	if (!get_enum(element, user, "status", path->status, &fields->status) ||
+	    !get_object(element, user, "profile", path->profile, &profile))
 		return false;
 
-	snprintf(path, sizeof(path), "%sprofile.login", prefix);
-	ok = ok && json_field_text(element, profile, "login", path, &fields->login);
-	snprintf(path, sizeof(path), "%sprofile.email", prefix);
-	ok = ok && json_field_text(element, profile, "email", path, &fields->email);
-	snprintf(path, sizeof(path), "%sprofile.firstName", prefix);
-	ok = ok && json_field_text(element, profile, "firstName", path, &fields->first_name);
-	snprintf(path, sizeof(path), "%sprofile.lastName", prefix);
-	ok = ok && json_field_text(element, profile, "lastName", path, &fields->last_name);
-	snprintf(path, sizeof(path), "%sprofile.displayName", prefix);
-	ok = ok && json_field_text(element, profile, "displayName", path,
-				   &fields->display_name);
-	return ok;
+	return json_field_text(element, profile, "login", path->login, &fields->login) &&
+	       json_field_text(element, profile, "email", path->email, &fields->email) &&
+	       json_field_text(element, profile, "firstName", path->first_name,
+			       &fields->first_name) &&
+	       json_field_text(element, profile, "lastName", path->last_name,
+			       &fields->last_name) &&
+	       json_field_text(element, profile, "displayName", path->display_name,
+			       &fields->display_name);
 }
 
 static bool read_app_profile_fields(const struct json_element *element, const cJSON *profile,
@@ -346,7 +357,7 @@ static enum rs_err map_app_user(struct json_element *element, const cJSON *item,
 	    !get_object(element, item, "profile", "profile", &app_profile) ||
 	    !read_app_profile_fields(element, app_profile, &fields) ||
 	    !read_embedded_user(element, item, id, &user) ||
-	    !read_user_fields(element, user, "_embedded.user.", &fields))
+	    !read_user_fields(element, user, &embedded_user_paths, &fields))
 		return RS_ERR_PROTOCOL;
 
 	space.used = 0;
@@ -416,7 +427,7 @@ enum rs_err okta_parse_user(const char *body, size_t len, struct identity *out)
 	if (!json_field_id(&element, root, "id", "id", &id))
 		goto out;
 	element.id = id;
-	if (!read_user_fields(&element, root, "", &fields))
+	if (!read_user_fields(&element, root, &user_paths, &fields))
 		goto out;
 	view_identity(&element, id, &fields, &space, &view);
 	err = dup_identity(&view, out);
