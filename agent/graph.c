@@ -822,10 +822,10 @@ static enum rs_err on_members_page(struct reader *reader, void *context, const c
 static enum rs_err explain_missing_group(const struct group *group)
 {
 	if (group->assigned)
-		log_msg(LOG_ERROR, "group %s (%s) assigned to the app was not found, so its members "
-			"cannot be read and the read is incomplete; if the group was deleted, remove "
-			"its assignment from the enterprise app, else run again once the directory "
-			"has caught up", group->name, group->id);
+		log_msg(LOG_ERROR, "group %s (%s) assigned to the app was not found, so its "
+			"members cannot be read and the read is incomplete; if the group was "
+			"deleted, remove its assignment from the enterprise app, else run again "
+			"once the directory has caught up", group->name, group->id);
 	else
 		log_msg(LOG_ERROR, "group %s (%s) nested in an assigned group was not found, so its "
 			"members cannot be read and the read is incomplete; if the group was "

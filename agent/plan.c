@@ -546,7 +546,8 @@ static bool match_identity(struct planner *p, struct match *match)
 					       "user skipped until one of the two changes%s",
 					       identity->email, seated->email,
 					       seated->external_id ? " linked to " : " added by hand",
-					       seated->external_id ? seated->external_id : "", note));
+					       seated->external_id ? seated->external_id : "",
+					       note));
 	}
 
 	match->member = by_id ? by_id : find_adoptable_by_email(p, identity->email);

@@ -709,7 +709,8 @@ static enum rs_err set_row_checks(struct roster *roster, bool on)
 	enum rs_err err;
 
 	err = roster_exec(roster, on ? "PRAGMA ignore_check_constraints = OFF" :
-			  "PRAGMA ignore_check_constraints = ON", "setting ignore_check_constraints");
+			  "PRAGMA ignore_check_constraints = ON",
+			  "setting ignore_check_constraints");
 	if (err == RS_OK)
 		err = roster_exec(roster, on ? "PRAGMA foreign_keys = ON" :
 				  "PRAGMA foreign_keys = OFF", "setting foreign_keys");
@@ -733,10 +734,11 @@ static enum rs_err last_member_id(struct roster *roster, int64_t *last)
 }
 
 /*
- * Checks the members with an id above after against the CHECK constraints
- * of the members table, which a bulk write leaves to this one statement.
+ * Checks the members with an id above after, and those updated at now or
+ * later, against the CHECK constraints of the members table, which a bulk
+ * write leaves to this one statement.
  */
-static enum rs_err check_new_members(struct roster *roster, int64_t after)
+static enum rs_err check_new_members(struct roster *roster, int64_t after, int64_t now)
 {
 	sqlite3_stmt *stmt = roster_stmt(roster, STMT_MEMBERS_CHECK_NEW);
 	enum rs_err err = RS_OK;
@@ -744,8 +746,9 @@ static enum rs_err check_new_members(struct roster *roster, int64_t after)
 
 	if (!stmt)
 		return RS_ERR_IO;
-	if (sqlite3_bind_int64(stmt, 1, after) != SQLITE_OK)
-		return roster_sqlite_error(roster, "binding the first new member id");
+	if (sqlite3_bind_int64(stmt, 1, after) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, now) != SQLITE_OK)
+		return roster_sqlite_error(roster, "binding the ids and the time to check");
 
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
@@ -800,7 +803,7 @@ static enum rs_err apply_in_transaction(struct roster *roster, const struct rost
 		err = roster_state_write(roster, apply->state[i].key, apply->state[i].value,
 					 apply->now);
 	if (err == RS_OK && bulk)
-		err = check_new_members(roster, last_id);
+		err = check_new_members(roster, last_id, apply->now);
 	if (err == RS_OK && bulk)
 		err = roster_exec(roster, ROSTER_EVENTS_INDEX_CREATE, "building the events index");
 
@@ -842,8 +845,10 @@ enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply
 		err = roster_write_commit(roster, "the plan");
 	if (err != RS_OK)
 		roster_rollback(roster, "the plan");
-	if (bulk && set_row_checks(roster, true) != RS_OK && err == RS_OK)
-		err = RS_ERR_IO;
+	/* The write is done either way; the settings end with this connection. */
+	if (bulk && set_row_checks(roster, true) != RS_OK)
+		log_msg(LOG_WARN, "roster %s: the row checks stay off until rostersync closes the "
+			"roster", roster->path);
 	if (journal)
 		roster_bulk_journal_leave(roster);
 

@@ -212,11 +212,9 @@ static enum rs_err add_again(struct roster *roster, const char *run_id,
 	}
 	after.state = state;
 
-	err = record_change(roster, run_id, "add", stored, &after,
-			    state == MEMBER_ACTIVE ? "added again by hand as a manual member"
-						   : "added again by hand as a manual member; no free"
-						   " seat, waiting",
-			    now);
+	err = record_change(roster, run_id, "add", stored, &after, state == MEMBER_ACTIVE ?
+			    "added again by hand as a manual member" :
+			    "added again by hand as a manual member; no free seat, waiting", now);
 	member_release(&after);
 	return err;
 }

@@ -249,11 +249,14 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 		"SELECT coalesce(max(id), 0) FROM events",
 	[STMT_MEMBERS_LAST_ID] =
 		"SELECT coalesce(max(id), 0) FROM members",
-	/* The CHECK constraints of the members table, for rows written without them. */
+	/*
+	 * The CHECK constraints of the members table, for the rows that a write
+	 * without them inserted (id above ?1) or changed (updated_at ?2 or later).
+	 */
 	[STMT_MEMBERS_CHECK_NEW] =
-		"SELECT id, email FROM members WHERE id > ?1 AND NOT (email <> ''"
-		" AND email_key = lower(email) AND state IN ('active', 'waiting', 'unassigned'))"
-		" LIMIT 1",
+		"SELECT id, email FROM members WHERE (id > ?1 OR updated_at >= ?2)"
+		" AND NOT (email <> '' AND email_key = lower(email)"
+		" AND state IN ('active', 'waiting', 'unassigned')) LIMIT 1",
 	[STMT_APPROVAL_INSERT] =
 		"INSERT INTO approvals (plan_id, run_id, at) VALUES (?1, ?2, ?3)",
 	[STMT_APPROVAL_GET] =

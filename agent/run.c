@@ -396,8 +396,8 @@ static enum rs_err check_approval(struct run *run, const char *approve_id)
 	if (err != RS_OK)
 		return err;
 	if (used) {
-		log_msg(LOG_ERROR, "plan %s was approved and applied before, and an approval is used "
-			"once; the current plan is %s, which %s", approve_id, run->plan.id,
+		log_msg(LOG_ERROR, "plan %s was approved and applied before, and an approval is "
+			"used once; the current plan is %s, which %s", approve_id, run->plan.id,
 			run->plan.threshold_tripped ? "needs an approval of its own" :
 			"needs no approval");
 		return RS_ERR_THRESHOLD;
