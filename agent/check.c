@@ -171,7 +171,7 @@ static void okta_failed(struct checker *c, const char *what, const struct http_r
 
 /*
  * Reports the app that GET /api/v1/apps/{id} returned.  Returns false when
- * the body is not an app object: a proxy's or a sign-in page's answer.
+ * the body is not an app object, such as a proxy's or a sign-in page.
  */
 static bool okta_report_app(struct checker *c, const struct http_response *response)
 {

@@ -504,8 +504,8 @@ struct user_fields {
 };
 
 /*
- * True when mail can be a member's address: it holds text, and it is not a
- * guest's synthetic "name_domain#EXT#@tenant" address, in any letter case.
+ * Returns true when mail can be a member's address: it contains text, and it
+ * is not a guest's synthetic "name_domain#EXT#@tenant" address in any case.
  */
 static bool usable_mail(const char *mail)
 {

@@ -395,6 +395,10 @@ bool identity_email_valid(const char *text)
 	return text && identity_email_problem(text) == NULL;
 }
 
+/*
+ * NOTE: folds ASCII letters only, like SQLite's lower() behind email_key, so
+ * "Éve@" and "éve@", or one address in NFC and in NFD, count as two people.
+ */
 int identity_email_compare(const char *a, const char *b)
 {
 	return strcasecmp(a, b);

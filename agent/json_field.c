@@ -180,7 +180,7 @@ cJSON *json_field_parse(const char *where, const char *body, size_t len, int wan
 		size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : len;
 		struct log_line line = { "", 0 };
 
-		/* The start of the body tells an HTML page or a binary body at once. */
+		/* The start of the body shows at once an HTML page or a binary body. */
 		log_line_add(&line, "%s: invalid JSON at byte %zu; the body starts", where, at);
 		log_line_add_excerpt(&line, body, len < 80 ? len : 80);
 		log_msg(LOG_ERROR, "%s", line.text);

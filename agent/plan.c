@@ -537,6 +537,11 @@ static bool match_identity(struct planner *p, struct match *match)
 		goto claim;
 	}
 
+	/*
+	 * NOTE: an identity whose own row is unassigned history is skipped here
+	 * when a manual member holds its address, although adopting that member
+	 * is what a take-over should do.
+	 */
 	seated = find_seated_by_email(p, identity->email);
 	if (email_taken(p, seated, by_id, identity->email)) {
 		const char *note = protect_member_of(p, match);

@@ -53,7 +53,7 @@ struct identity_set {
 
 /*
  * Limits on every string taken from an IdP, in bytes.  IDENTITY_MAX_TEXT
- * holds 1024 characters of 4 bytes: a name in CJK script takes 3 bytes a
+ * fits 1024 characters of 4 bytes, because a CJK name takes 3 bytes a
  * character.
  */
 #define IDENTITY_MAX_ID 255
@@ -131,11 +131,11 @@ char *identity_trim_dup(const char *text);
 bool identity_text_valid(const char *text);
 
 /*
- * Replaces each control character of text (C0, DEL and C1) with a space and
- * removes the bidirectional embeddings, overrides and isolates (U+202A to
- * U+202E, U+2066 to U+2069), in place, so that a name cannot reverse the
+ * Replaces each control character of text (C0, DEL and C1) with a space, in
+ * place.  Also removes the bidirectional embeddings, overrides and isolates
+ * (U+202A to U+202E, U+2066 to U+2069), so that a name cannot reverse the
  * rest of a log line or a table row.  Returns false when text is not valid
- * UTF-8; it may be partly changed then.
+ * UTF-8, and text may then be partly changed.
  */
 bool identity_text_blank_controls(char *text);
 

@@ -32,15 +32,15 @@ struct page_log {
 	long empty_run;         /* empty pages read since the last page with ids */
 };
 
-/* The most empty pages in a row that a listing may serve before it counts as looping. */
+/* Maximum number of empty pages in a row that a listing may serve before it counts as looping. */
 #define PAGE_LOG_MAX_EMPTY 100
 
 /* Adds id to page; NULL page is allowed and ignored. */
 void page_ids_add(struct page_ids *page, const char *id);
 
 /*
- * Records page number number in log; has_next tells whether it links to a
- * next page.  When an earlier page had the same ids, logs that the listing
+ * Records page number number in log.  has_next is true when the page links
+ * to a next page.  When an earlier page had the same ids, logs that the listing
  * loops and returns RS_ERR_PROTOCOL.  where names the page in the log
  * line, e.g. "app users page 3 (request id X)", and idp whom to report the
  * loop to.  A page without ids is not recorded: Graph's delta queries may

@@ -100,7 +100,7 @@ test_graph_nested_groups_with_cycle() {
 	assert_contains "$T/err" "expanded 2 groups, nested ones included"
 }
 
-test_graph_service_principal_of_other_app_refused() {
+test_graph_other_app_principal_rejected() {
 	write_basic_graph
 	edit_data '.faults = [{"path":"/v1.0/servicePrincipals","kind":"body","body":{"value":[
 		{"id":"30000000-0000-4000-8000-000000000009","appId":"22222222-2222-2222-2222-222222222222",

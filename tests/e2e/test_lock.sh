@@ -257,9 +257,9 @@ test_status_by_reader_without_write_access_explains() {
 }
 
 # Holds the write lock of the roster for $1 seconds, then ends the
-# transaction and closes.  With $2 "rollback", the roster is first switched
-# to a rollback journal and a row is written, as a bulk write does; with
-# "wal" the lock is only taken, as a sqlite3 shell's BEGIN IMMEDIATE does.
+# transaction and closes.  With $2 "rollback", it first switches the roster
+# to a rollback journal and writes a row, as a bulk write does.  With "wal",
+# it only takes the lock, as BEGIN IMMEDIATE in a sqlite3 shell does.
 # Writes $T/holder.ready once it holds the lock and sets HOLDER.
 hold_write_lock() {
 	python3 - "$T/roster.db" "$1" "$T/holder.ready" "$2" <<'PY' &
@@ -368,7 +368,7 @@ PY
 }
 
 # A damaged roster and one that another program keeps locked each get an
-# error that says what to do, and the run changes nothing.
+# error that names the next step, and the run changes nothing.
 test_damaged_or_locked_roster_explained() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"

@@ -91,7 +91,7 @@ test_slipped_change_is_reverted() {
 }
 
 # A row changed or deleted by hand whose IdP user is skipped cannot be
-# put back yet: the skip says so instead of passing over it.
+# put back yet, so the warning about the skipped user names the change.
 test_skipped_user_names_hand_edit() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"

@@ -761,7 +761,7 @@ static void batch_statuses(void **state)
 	expect_text("retry 0", result.retry[0], "u2");
 	expect_text("retry 1", result.retry[1], "u4");
 	expect_text("retry 2", result.retry[2], "u5");
-	/* The longest wait, from a Retry-After sent as a JSON number. */
+	/* The maximum wait of the steps, from a Retry-After sent as a JSON number. */
 	assert_true(result.retry_after > 2.99 && result.retry_after < 3.01);
 	assert_int_equal(result.retry_status, 429);
 	expect_text("request id of the first retry", result.retry_request_id, "req-429");
