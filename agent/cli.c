@@ -565,11 +565,14 @@ static enum rs_err add_member(const struct config *config, const struct cli_args
 static enum rs_err remove_member(const struct config *config, const struct cli_args *args,
 				 struct roster *roster, const char *run_id)
 {
+	bool changed = false;
 	enum rs_err err = roster_member_remove(roster, run_id, args->email, config->team.seats,
-					       time(NULL));
+					       time(NULL), &changed);
 
-	if (err == RS_OK)
+	if (err == RS_OK && changed)
 		printf("%s unassigned\n", args->email);
+	else if (err == RS_OK)
+		printf("%s was unassigned already; nothing changed\n", args->email);
 	return err;
 }
 

@@ -426,7 +426,7 @@ static enum rs_err remove_in_transaction(struct roster *roster, const char *run_
 }
 
 enum rs_err roster_member_remove(struct roster *roster, const char *run_id,
-				 const char *email, long seats, int64_t now)
+				 const char *email, long seats, int64_t now, bool *changed_out)
 {
 	bool changed = false;
 	enum rs_err err;
@@ -454,6 +454,7 @@ enum rs_err roster_member_remove(struct roster *roster, const char *run_id,
 	else
 		log_msg(LOG_INFO, "roster %s: member %s was unassigned already; nothing changed",
 			roster->path, email);
+	*changed_out = changed;
 	return RS_OK;
 }
 

@@ -201,7 +201,8 @@ enum rs_err roster_approval_used(struct roster *roster, const char *plan_id, boo
  * member_add first gives free seats to waiting members, longest waiting
  * first, and the new member is active only when a seat is still free.
  * member_remove marks the member unassigned; an unknown email gives
- * RS_ERR_USAGE, and an unassigned member is left as it is.  When that
+ * RS_ERR_USAGE, and an unassigned member is left as it is, with *changed
+ * false.  When that
  * frees one of seats, the member waiting longest gets it, in the same
  * transaction.
  */
@@ -209,7 +210,7 @@ enum rs_err roster_member_add(struct roster *roster, const char *run_id,
 			      const struct member *member, long seats, int64_t now,
 			      enum member_state *state_out);
 enum rs_err roster_member_remove(struct roster *roster, const char *run_id,
-				 const char *email, long seats, int64_t now);
+				 const char *email, long seats, int64_t now, bool *changed);
 
 /*
  * Hands the team back to manual management, drops the triggers and writes

@@ -250,6 +250,24 @@ test_freed_seats_go_to_waiting_members() {
 	assert_contains "$T/err" "no change"
 }
 
+test_remove_twice_changes_nothing() {
+	users 1 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	rs release -c "$T/config.yaml"
+	rs members add -c "$T/config.yaml" a@example.com
+	rs members remove -c "$T/config.yaml" a@example.com
+	assert_contains "$T/out" "a@example.com unassigned"
+	events=$(sql "SELECT count(*) FROM events")
+
+	rs members remove -c "$T/config.yaml" a@example.com
+	assert_rc 0
+	assert_contains "$T/out" "a@example.com was unassigned already; nothing changed"
+	assert_not_contains "$T/out" "a@example.com unassigned"
+	assert_eq "$(sql "SELECT count(*) FROM events")" "$events" "events"
+}
+
 test_foreign_database_is_refused() {
 	users 2 | write_users
 	start_fake --data "$T/data.json"

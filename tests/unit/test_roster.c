@@ -749,6 +749,7 @@ static void manual_add_remove_when_unmanaged(void **state)
 	struct member again = person(NULL, "ADA@example.com", "Adelaide", MEMBER_ACTIVE);
 	struct member_list members;
 	enum member_state state_out = MEMBER_UNASSIGNED;
+	bool changed = false;
 	int64_t ada_id;
 
 	assert_int_equal(roster_member_add(f->roster, "run-m1", &ada, 1, NOW, &state_out), RS_OK);
@@ -768,12 +769,15 @@ static void manual_add_remove_when_unmanaged(void **state)
 	/* Same address in another case: a duplicate. */
 	assert_int_equal(roster_member_add(f->roster, "run-m3", &again, 5, NOW, NULL),
 			 RS_ERR_USAGE);
-	assert_int_equal(roster_member_remove(f->roster, "run-m4", "nobody@example.com", 100, NOW),
+	assert_int_equal(roster_member_remove(f->roster, "run-m4", "nobody@example.com", 100, NOW,
+					      &changed),
 			 RS_ERR_USAGE);
 
 	/* Removing the seated member gives the seat to the waiting one. */
-	assert_int_equal(roster_member_remove(f->roster, "run-m5", "Ada@Example.com", 1, NOW + 1),
+	assert_int_equal(roster_member_remove(f->roster, "run-m5", "Ada@Example.com", 1, NOW + 1,
+					      &changed),
 			 RS_OK);
+	assert_true(changed);
 	snapshot(f, &members, NULL, NULL);
 	assert_int_equal(find_email(&members, "ada@example.com")->state, MEMBER_UNASSIGNED);
 	assert_int_equal(find_email(&members, "ada@example.com")->state_since, NOW + 1);
@@ -782,8 +786,10 @@ static void manual_add_remove_when_unmanaged(void **state)
 	member_list_release(&members);
 
 	/* Removing it again changes nothing and writes no event. */
-	assert_int_equal(roster_member_remove(f->roster, "run-m6", "ada@example.com", 100, NOW + 2),
+	assert_int_equal(roster_member_remove(f->roster, "run-m6", "ada@example.com", 100, NOW + 2,
+					      &changed),
 			 RS_OK);
+	assert_false(changed);
 
 	/* Adding it again reactivates the same row with the new name and the address as typed. */
 	assert_int_equal(roster_member_add(f->roster, "run-m7", &again, 5, NOW + 3, &state_out),
@@ -838,6 +844,7 @@ static void manual_add_rejected_while_managed(void **state)
 {
 	struct fixture *f = *state;
 	struct member carol = person(NULL, "carol@example.com", "Carol", MEMBER_ACTIVE);
+	bool changed = false;
 	long long events;
 
 	take_over_with_two(f);
@@ -845,7 +852,8 @@ static void manual_add_rejected_while_managed(void **state)
 
 	assert_int_equal(roster_member_add(f->roster, "run-m1", &carol, 10, NOW, NULL),
 			 RS_ERR_PERMISSION);
-	assert_int_equal(roster_member_remove(f->roster, "run-m2", "a@example.com", 100, NOW),
+	assert_int_equal(roster_member_remove(f->roster, "run-m2", "a@example.com", 100, NOW,
+					      &changed),
 			 RS_ERR_PERMISSION);
 
 	assert_int_equal(query_int(f->path, "SELECT count(*) FROM members"), 2);
@@ -890,6 +898,7 @@ static void shell_writes_after_release(void **state)
 	struct fixture *f = *state;
 	struct roster_team team;
 	char output[4096];
+	bool changed = false;
 
 	take_over_with_two(f);
 	assert_int_equal(roster_release(f->roster, "run-release", NOW + 100), RS_OK);
@@ -918,8 +927,10 @@ static void shell_writes_after_release(void **state)
 				   " AND reason = 'roster released to manual management'"), 1);
 
 	/* Manual commands work again, and a second release is a no-op. */
-	assert_int_equal(roster_member_remove(f->roster, "run-m", "b@example.com", 100, NOW + 101),
+	assert_int_equal(roster_member_remove(f->roster, "run-m", "b@example.com", 100, NOW + 101,
+					      &changed),
 			 RS_OK);
+	assert_true(changed);
 	assert_int_equal(roster_release(f->roster, "run-release-2", NOW + 102), RS_OK);
 	assert_int_equal(query_int(f->path, "SELECT count(*) FROM events WHERE op = 'release'"),
 			 1);
