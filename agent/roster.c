@@ -328,12 +328,13 @@ static enum rs_err set_pragmas(struct roster *roster)
  */
 bool roster_bulk_journal_enter(struct roster *roster)
 {
-	char mode[16];
+	char mode[16] = "";
 	bool switched;
+	int rc;
 
 	sqlite3_busy_timeout(roster->db, 0);
-	switched = set_journal_mode(roster, "DELETE", mode, sizeof(mode)) == SQLITE_OK &&
-		   strcasecmp(mode, "delete") == 0;
+	rc = set_journal_mode(roster, "DELETE", mode, sizeof(mode));
+	switched = rc == SQLITE_OK && strcasecmp(mode, "delete") == 0;
 	sqlite3_busy_timeout(roster->db, ROSTER_BUSY_TIMEOUT_MS);
 
 	/*
@@ -346,9 +347,17 @@ bool roster_bulk_journal_enter(struct roster *roster)
 		return false;
 	}
 	roster->bulk_journal = switched;
-	log_msg(LOG_DEBUG, "roster %s: %s", roster->path,
-		switched ? "writing with a rollback journal" :
-		"another connection has the roster open; writing to the WAL");
+	if (switched)
+		log_msg(LOG_DEBUG, "roster %s: writing with a rollback journal", roster->path);
+	else if (rc == SQLITE_BUSY)
+		log_msg(LOG_DEBUG, "roster %s: another connection has the roster open; writing "
+			"to the WAL", roster->path);
+	else if (rc != SQLITE_OK)
+		log_msg(LOG_DEBUG, "roster %s: switching to a rollback journal failed (%s); "
+			"writing to the WAL", roster->path, sqlite3_errstr(rc));
+	else
+		log_msg(LOG_DEBUG, "roster %s: journal_mode stayed %s; writing to the WAL",
+			roster->path, mode);
 	return switched;
 }
 
