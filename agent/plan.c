@@ -1087,53 +1087,79 @@ static bool compute_plan_id(struct plan *plan, int64_t roster_version)
 	return ok;
 }
 
-/*
- * Trips the deletion threshold when the unassigns exceed either limit, or
- * when the IdP returned nobody.  Members moved from a seat to the waiting
- * list (a lowered seat limit) count as unassigns.  Unassigns of members whose account was
- * suspended or deactivated count like removals; members already unassigned
- * produce no unassign, so they never count.  Returns false only when memory
- * for the reason runs out: the caller then fails the run instead of
- * applying a plan that tripped.
- */
-/* Members who lose their seat: unassigned, or moved from active to waiting. */
-static size_t count_seat_losses(const struct plan *plan)
+bool plan_entry_loses_seat(const struct plan_entry *entry)
 {
-	size_t losses = plan->counts[PLAN_UNASSIGN];
+	return (entry->op == PLAN_UNASSIGN || entry->op == PLAN_WAIT) && entry->before &&
+	       entry->before->state == MEMBER_ACTIVE;
+}
 
+/* What the deletion threshold counts in a plan. */
+struct threshold_count {
+	size_t total;       /* unassigns plus moves to the waiting list */
+	size_t unassigns;
+	size_t waiting;     /* unassigns of waiting members */
+	size_t demoted;     /* active members moved to the waiting list */
+};
+
+static void count_for_threshold(const struct plan *plan, struct threshold_count *count)
+{
+	memset(count, 0, sizeof(*count));
+	count->unassigns = plan->counts[PLAN_UNASSIGN];
 	for (size_t i = 0; i < plan->count; i++) {
 		const struct plan_entry *e = &plan->entries[i];
 
-		if (e->op == PLAN_WAIT && e->before && e->before->state == MEMBER_ACTIVE)
-			losses++;
+		if (e->op == PLAN_UNASSIGN && !plan_entry_loses_seat(e))
+			count->waiting++;
+		else if (e->op == PLAN_WAIT && plan_entry_loses_seat(e))
+			count->demoted++;
 	}
-	return losses;
+	count->total = count->unassigns + count->demoted;
 }
 
 /*
- * Writes "N unassigns", or, when some of the losses move active members to
- * the waiting list (a lowered seat limit), "N seat losses (U unassigns, W
- * members moved to the waiting list)".
+ * Writes "N unassigns", and says how many of them unassign waiting members
+ * and how many active members move to the waiting list (a lowered seat
+ * limit), for example "9 seat losses (0 unassigns, 9 members moved to the
+ * waiting list)".
  */
-static void describe_losses(const struct plan *plan, size_t losses, char *out, size_t size)
+static void describe_count(const struct threshold_count *count, char *out, size_t size)
 {
-	size_t unassigns = plan->counts[PLAN_UNASSIGN];
-
-	if (losses == unassigns)
-		snprintf(out, size, "%zu unassigns", losses);
-	else
+	if (count->demoted == 0 && count->waiting == 0)
+		snprintf(out, size, "%zu unassigns", count->total);
+	else if (count->demoted == 0)
+		snprintf(out, size, "%zu unassigns (%zu of them waiting members, who hold no "
+			 "seat)", count->total, count->waiting);
+	else if (count->waiting == 0)
 		snprintf(out, size, "%zu seat losses (%zu unassigns, %zu members moved to the "
-			 "waiting list)", losses, unassigns, losses - unassigns);
+			 "waiting list)", count->total, count->unassigns, count->demoted);
+	else
+		snprintf(out, size, "%zu unassigns and moves to the waiting list (%zu unassigns, "
+			 "%zu of them waiting members, and %zu members moved to the waiting "
+			 "list)", count->total, count->unassigns, count->waiting, count->demoted);
 }
 
+/*
+ * Trips the deletion threshold when the unassigns exceed either limit, or
+ * when the IdP returned nobody.  Members moved from a seat to the waiting
+ * list (a lowered seat limit) count as unassigns.  Unassigns of waiting
+ * members count too, although they hold no seat, so the limit errs on the
+ * side of stopping.  Unassigns of members whose account was suspended or
+ * deactivated count like removals.  Members already unassigned produce no
+ * unassign, so they never count.  Returns false only when memory for the
+ * reason runs out: the caller then fails the run instead of applying a plan
+ * that tripped.
+ */
 static bool check_threshold(const struct plan_input *in, struct plan *plan)
 {
-	size_t unassigns = count_seat_losses(plan);
-	char what[160];
+	struct threshold_count count;
+	size_t unassigns;
+	char what[200];
 	bool over_count;
 	bool over_percent;
 	char *reason;
 
+	count_for_threshold(plan, &count);
+	unassigns = count.total;
 	if (unassigns == 0)
 		return true;
 
@@ -1141,7 +1167,7 @@ static bool check_threshold(const struct plan_input *in, struct plan *plan)
 	over_percent = in->max_unassign_percent > 0 && plan->active_before > 0 &&
 		       unassigns * 100 > (size_t)in->max_unassign_percent * plan->active_before;
 
-	describe_losses(plan, unassigns, what, sizeof(what));
+	describe_count(&count, what, sizeof(what));
 	if (in->identities->count == 0 && plan->counts[PLAN_UNASSIGN] > 0)
 		reason = format_text("%s returned no assigned users, which would unassign %zu members",
 				     in->source_title, unassigns);

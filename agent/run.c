@@ -362,22 +362,39 @@ static void print_approval_commands(const struct run *run)
 	printf("Apply it once:   rostersync sync -c %s --approve %s\n", path, run->plan.id);
 }
 
+/*
+ * Prints the unassigns and moves to the waiting list of plan that take a
+ * seat (seat_losses true), or the unassigns of waiting members, under
+ * heading.  Prints nothing when there are none.
+ */
+static void print_unassigns(const struct plan *plan, bool seat_losses, const char *heading)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct plan_entry *e = &plan->entries[i];
+		bool listed = seat_losses ? plan_entry_loses_seat(e) :
+					    e->op == PLAN_UNASSIGN && !plan_entry_loses_seat(e);
+
+		if (!listed)
+			continue;
+		if (first)
+			printf("%s\n", heading);
+		first = false;
+		printf("  %s  %s  %s  (%s)\n", plan_op_name(e->op),
+		       e->after.email ? e->after.email : "-",
+		       e->after.external_id ? e->after.external_id : "-", e->reason);
+	}
+}
+
 static enum rs_err block_plan(struct run *run)
 {
 	const struct plan *plan = &run->plan;
 
 	log_msg(LOG_ERROR, "deletion threshold: %s; nothing was applied", plan->threshold_reason);
 	printf("The deletion threshold stopped this run: %s.\n", plan->threshold_reason);
-	printf("Members who would lose their seat:\n");
-	for (size_t i = 0; i < plan->count; i++) {
-		const struct plan_entry *e = &plan->entries[i];
-		bool demoted = e->op == PLAN_WAIT && e->before && e->before->state == MEMBER_ACTIVE;
-
-		if (e->op == PLAN_UNASSIGN || demoted)
-			printf("  %s  %s  %s  (%s)\n", plan_op_name(e->op),
-			       e->after.email ? e->after.email : "-",
-			       e->after.external_id ? e->after.external_id : "-", e->reason);
-	}
+	print_unassigns(plan, true, "Members who would lose their seat:");
+	print_unassigns(plan, false, "Waiting members who would be unassigned:");
 	printf("Plan id: %s\n", plan->id);
 	print_approval_commands(run);
 

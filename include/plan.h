@@ -86,4 +86,10 @@ void plan_release(struct plan *plan);
 /* "assign", "update", "unassign", "wait". */
 const char *plan_op_name(enum plan_op op);
 
+/*
+ * True when entry takes a seat from an active member: an unassign, or a
+ * move to the waiting list.  The deletion threshold counts these.
+ */
+bool plan_entry_loses_seat(const struct plan_entry *entry);
+
 #endif
