@@ -242,7 +242,7 @@ struct listing {
 			       char **next_link);
 	void *context;
 	const char *extra;       /* one extra request header, or NULL */
-	bool allow_not_found;    /* a 404 on the first page sets not_found */
+	bool allow_not_found;    /* a 404 sets not_found */
 	bool not_found;
 	long pages;
 	struct lane *lane;       /* where its pages are requested; NULL for reader->main */
@@ -319,7 +319,8 @@ static enum rs_err finish_get(struct reader *reader, const struct listing *listi
 
 /*
  * Collects the page of url and counts it when its status is 200.  A 404 on
- * the first page of a listing that allows it sets not_found.  Any other
+ * any page of a listing that allows it sets not_found, because a group
+ * deleted while its pages are read returns 404 on the next one.  Any other
  * status is logged and returned as an error.
  */
 static enum rs_err collect_page(struct reader *reader, struct listing *listing,
@@ -329,7 +330,7 @@ static enum rs_err collect_page(struct reader *reader, struct listing *listing,
 
 	if (err != RS_OK)
 		return err;
-	if (response->status == 404 && listing->allow_not_found && listing->pages == 0) {
+	if (response->status == 404 && listing->allow_not_found) {
 		listing->not_found = true;
 		graph_report_error(response, "GET", url, NULL);
 		return RS_OK;

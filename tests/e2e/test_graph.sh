@@ -127,6 +127,20 @@ test_graph_missing_nested_group_names_holder() {
 	assert_contains "$T/err" "remove it from the group that holds it"
 }
 
+# A group deleted while its member pages are read returns 404 on a later
+# page: the run fails as unavailable (69), as for a 404 on its first page.
+test_graph_group_gone_on_page_two() {
+	write_basic_graph
+	edit_data '.graph.page_size_max = 2 |
+		.faults = [{"path":"/v1.0/groups/g-sales/members","page":2,"kind":"status","status":404}]'
+	start_graph
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 69
+	assert_contains "$T/err" "group Sales (g-sales)"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
+}
+
 test_graph_disabled_account_unassigned() {
 	write_basic_graph
 	start_graph
