@@ -620,8 +620,8 @@ static enum rs_err build_user(const struct json_element *element, const char *id
 		return RS_ERR_INTERNAL;
 	}
 	if (!fields->enabled_present)
-		log_msg(LOG_WARN, "%s: user %s has no accountEnabled: its member is kept as it is",
-			element->where, id);
+		log_msg(LOG_WARN, "%s: user %s has no accountEnabled: its roster row, if any, is kept "
+			"as it is, and none is added", element->where, id);
 	if (!out->email)
 		log_msg(LOG_WARN, "%s: user %s (%s) has no mail or otherMails value that is an "
 			"address (a guest's #EXT# address is not one), so it cannot be matched to "

@@ -1,6 +1,7 @@
 /*
  * identity.c - the normalised identity set and the checks on its strings.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -208,22 +209,40 @@ static bool same_text(const char *a, const char *b, bool ignore_case)
 	return ignore_case ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
 }
 
+const char identity_status_conflict[] = "listed twice with different data";
+
+/* Logs how two records of one user disagree, naming only the fields that differ. */
+static void warn_conflict(const struct identity *keep, const struct identity *dup)
+{
+	char status[160] = "";
+	char email[600] = "";
+
+	if (keep->activity != dup->activity || !same_text(keep->status, dup->status, false))
+		snprintf(status, sizeof(status), " status %s and %s",
+			 keep->status ? keep->status : "(none)", dup->status ? dup->status : "(none)");
+	if (!same_text(keep->email, dup->email, true))
+		snprintf(email, sizeof(email), "%s email %s and %s", status[0] ? "," : "",
+			 keep->email ? keep->email : "(none)", dup->email ? dup->email : "(none)");
+	log_msg(LOG_WARN, "user %s is listed twice with different data:%s%s; its roster row, if "
+		"any, is kept as it is until the IdP agrees", keep->external_id, status, email);
+}
+
 /*
  * Merges dup into keep.  Two records of one user that disagree on the
  * account status or the email cannot both be right: the user becomes
- * IDENTITY_UNKNOWN, which keeps the member as it is, with a warning.
+ * IDENTITY_UNKNOWN with the status identity_status_conflict, which keeps
+ * the member as it is, with one warning however many records there are.
  */
 static enum rs_err merge_into(struct identity *keep, struct identity *dup)
 {
-	if (keep->activity != dup->activity || !same_text(keep->status, dup->status, false) ||
-	    !same_text(keep->email, dup->email, true)) {
-		log_msg(LOG_WARN, "user %s is listed twice with different data (status %s and %s, "
-			"email %s and %s); the member is kept as it is until the IdP agrees",
-			keep->external_id, keep->status ? keep->status : "-",
-			dup->status ? dup->status : "-", keep->email ? keep->email : "-",
-			dup->email ? dup->email : "-");
+	bool conflict = keep->activity != dup->activity ||
+			!same_text(keep->status, dup->status, false) ||
+			!same_text(keep->email, dup->email, true);
+
+	if (conflict && keep->status != identity_status_conflict) {
+		warn_conflict(keep, dup);
 		keep->activity = IDENTITY_UNKNOWN;
-		keep->status = (char *)"listed twice with different data";
+		keep->status = (char *)identity_status_conflict;
 	}
 	keep->direct = keep->direct || dup->direct;
 	for (size_t i = 0; i < dup->group_count; i++) {

@@ -362,19 +362,40 @@ static const char *protect_member_of(struct planner *p, struct match *match)
 	return "";
 }
 
+/*
+ * Skips an identity whose status is unknown, or whose records disagreed.
+ * Its member, if any, is kept as it is, and a new one is not added yet.
+ */
+static bool screen_unknown_status(struct planner *p, struct match *match)
+{
+	const struct identity *identity = match->identity;
+	const char *title = p->in->source_title;
+	bool conflict = identity->status == identity_status_conflict;
+	const char *outcome = "member kept as it is";
+	const char *note;
+
+	if (!find_by_external_id(p, identity->external_id))
+		outcome = conflict ? "not added to the roster until the records agree" :
+				     "not added to the roster until the status is known";
+	note = protect_member_of(p, match);
+
+	if (conflict)
+		return add_problem(p, identity, format_text("%s in %s: %s%s", identity_status_conflict,
+							    title, outcome, note));
+	return add_problem(p, identity,
+			   format_text("unknown status %s in %s: %s%s",
+				       identity->status ? identity->status : "(none)", title, outcome,
+				       note));
+}
+
 static bool screen_identity(struct planner *p, struct match *match)
 {
 	const struct identity *identity = match->identity;
 	const char *title = p->in->source_title;
 	const char *note;
 
-	if (identity->activity == IDENTITY_UNKNOWN) {
-		note = protect_member_of(p, match);
-		return add_problem(p, identity,
-				   format_text("unknown status %s in %s: member kept as it is%s",
-					       identity->status ? identity->status : "(none)", title,
-					       note));
-	}
+	if (identity->activity == IDENTITY_UNKNOWN)
+		return screen_unknown_status(p, match);
 
 	if (identity->activity == IDENTITY_INACTIVE) {
 		match->inactive = true;

@@ -67,6 +67,12 @@ struct identity_set {
  */
 void identity_release(struct identity *identity);
 
+/*
+ * The status of a merged identity whose records disagreed on the status or
+ * the email: its activity is IDENTITY_UNKNOWN, and its status points here.
+ */
+extern const char identity_status_conflict[];
+
 void identity_set_init(struct identity_set *set);
 void identity_set_release(struct identity_set *set);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "capture.h"
 #include "identity.h"
 
 static void add(struct identity_set *set, const char *id, bool direct, const char *group)
@@ -292,6 +293,37 @@ static void disagreeing_duplicates_become_unknown(void **state)
 	identity_set_release(&set);
 }
 
+/* A third record of a user in conflict adds no second warning, and the one warning names only the fields that differ. */
+static void conflict_warned_once(void **state)
+{
+	struct identity_set set;
+	struct identity enabled = { .external_id = "u2", .email = "u2@contoso.example",
+				    .status = "enabled", .activity = IDENTITY_ACTIVE, .direct = true };
+	struct identity disabled = { .external_id = "u2", .email = "u2@contoso.example",
+				     .status = "disabled", .activity = IDENTITY_INACTIVE };
+	struct capture capture;
+	char *logged;
+
+	(void)state;
+	identity_set_init(&set);
+	assert_int_equal(identity_set_add(&set, &enabled), RS_OK);
+	assert_int_equal(identity_set_add(&set, &disabled), RS_OK);
+	assert_int_equal(identity_set_add(&set, &enabled), RS_OK);
+	capture_start(&capture);
+	assert_int_equal(identity_set_finish(&set), RS_OK);
+	logged = capture_stop(&capture);
+
+	assert_int_equal(set.count, 1);
+	assert_int_equal(set.items[0].activity, IDENTITY_UNKNOWN);
+	assert_ptr_equal(set.items[0].status, identity_status_conflict);
+	assert_non_null(strstr(logged, "user u2 is listed twice with different data: status "
+				       "enabled and disabled; its roster row"));
+	assert_null(strstr(logged, "email"));
+	assert_null(strstr(strstr(logged, "listed twice") + 1, "listed twice"));
+	free(logged);
+	identity_set_release(&set);
+}
+
 static void controls_blanked_and_bidi_removed(void **state)
 {
 	static const struct {
@@ -334,6 +366,7 @@ int main(void)
 		cmocka_unit_test(email_compare_ignores_case),
 		cmocka_unit_test(add_shares_equal_strings),
 		cmocka_unit_test(disagreeing_duplicates_become_unknown),
+		cmocka_unit_test(conflict_warned_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -342,6 +342,42 @@ static void unknown_status_keeps_member(void **state)
 	assert_non_null(strstr(f->plan.problems[0].message, "HIBERNATING"));
 }
 
+static void unknown_status_adds_no_member(void **state)
+{
+	struct fixture *f = *state;
+
+	add_identity(f, "00u1", "ada@example.com", IDENTITY_UNKNOWN, "HIBERNATING");
+	build(f);
+
+	assert_int_equal(f->plan.count, 0);
+	assert_int_equal(f->plan.problem_count, 1);
+	assert_non_null(strstr(f->plan.problems[0].message,
+			       "unknown status HIBERNATING in Okta: not added to the roster until "
+			       "the status is known"));
+}
+
+static void conflicting_records_named(void **state)
+{
+	struct fixture *f = *state;
+
+	/* The set copies a status, but merging records points it at identity_status_conflict. */
+	add_identity(f, "00u1", "ada@example.com", IDENTITY_UNKNOWN, "enabled");
+	add_identity(f, "00u2", "bob@example.com", IDENTITY_UNKNOWN, "enabled");
+	f->identities.items[0].status = (char *)identity_status_conflict;
+	f->identities.items[1].status = (char *)identity_status_conflict;
+	add_member(f, 1, "okta", "00u1", "ada@example.com", MEMBER_ACTIVE, 100);
+	build(f);
+
+	assert_int_equal(f->plan.count, 0);
+	assert_int_equal(f->plan.problem_count, 2);
+	assert_non_null(strstr(f->plan.problems[0].message,
+			       "listed twice with different data in Okta: member kept as it is"));
+	assert_non_null(strstr(f->plan.problems[1].message,
+			       "listed twice with different data in Okta: not added to the roster "
+			       "until the records agree"));
+	assert_null(strstr(f->plan.problems[1].message, "unknown status"));
+}
+
 static void empty_answer_trips_threshold(void **state)
 {
 	struct fixture *f = *state;
@@ -655,6 +691,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(shared_email_prefers_seated_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(invalid_email_keeps_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_status_keeps_member, setup, teardown),
+		cmocka_unit_test_setup_teardown(unknown_status_adds_no_member, setup, teardown),
+		cmocka_unit_test_setup_teardown(conflicting_records_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(empty_answer_trips_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(unassign_count_trips_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(unassign_percent_trips_threshold, setup, teardown),
