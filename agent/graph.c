@@ -1279,7 +1279,7 @@ static enum rs_err check_users_not_found(const struct reader *reader, bool listi
 		}
 		if (++missing <= MAX_IDS_LOGGED)
 			log_msg(LOG_WARN, "user %s is assigned to the app but was not found in the "
-				"directory, perhaps deleted: it gets no seat", id);
+				"directory, perhaps deleted: it gets no new seat", id);
 		err = identity_set_add_not_found(reader->set, id);
 	}
 	if (missing > MAX_IDS_LOGGED)

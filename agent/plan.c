@@ -273,9 +273,17 @@ static bool is_not_found_id(const struct planner *p, const char *external_id)
 	return identity_id_listed(set->not_found, set->not_found_count, external_id);
 }
 
+/* Whether the previous applied run also found external_id assigned but missing. */
+static bool was_missing_before(const struct planner *p, const char *external_id)
+{
+	return identity_id_listed(p->in->missing_before, p->in->missing_before_count,
+				  external_id);
+}
+
 /* Output: entries and problems. */
 
-static bool add_problem(struct planner *p, const struct identity *identity, char *message)
+static bool add_problem_for(struct planner *p, const char *external_id, const char *email,
+			    char *message)
 {
 	struct plan *plan = p->plan;
 	struct plan_problem *problem;
@@ -296,10 +304,15 @@ static bool add_problem(struct planner *p, const struct identity *identity, char
 	}
 
 	problem = &plan->problems[plan->problem_count++];
-	problem->external_id = strdup(identity->external_id);
-	problem->email = identity->email ? strdup(identity->email) : NULL;
+	problem->external_id = strdup(external_id);
+	problem->email = email ? strdup(email) : NULL;
 	problem->message = message;
-	return problem->external_id != NULL;
+	return problem->external_id != NULL && (!email || problem->email);
+}
+
+static bool add_problem(struct planner *p, const struct identity *identity, char *message)
+{
+	return add_problem_for(p, identity->external_id, identity->email, message);
 }
 
 /*
@@ -750,6 +763,91 @@ struct candidate {
 };
 
 /*
+ * Appends the group name of one provenance field to out, decoding the
+ * "%2C" and "%25" that identity_provenance() writes for "," and "%".
+ * Returns false when it does not fit.
+ */
+static bool append_group_name(char *out, size_t *len, size_t size, const char *name, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (*len + 1 >= size)
+			return false;
+		if (i + 2 < n && strncmp(name + i, "%2C", 3) == 0) {
+			c = ',';
+			i += 2;
+		} else if (i + 2 < n && strncmp(name + i, "%25", 3) == 0) {
+			c = '%';
+			i += 2;
+		}
+		out[(*len)++] = c;
+	}
+	out[*len] = '\0';
+	return true;
+}
+
+/*
+ * Writes the group names of provenance ("group:Sales,group:R%2CD" gives
+ * "Sales, R,D") into out.  Returns false when the member was also assigned
+ * directly, had no group, or the names do not fit.
+ */
+static bool provenance_groups(const char *provenance, char *out, size_t size)
+{
+	const char *field = provenance;
+	size_t len = 0;
+
+	out[0] = '\0';
+	while (*field) {
+		size_t n = strcspn(field, ",");
+
+		if (n <= 6 || strncmp(field, "group:", 6) != 0)
+			return false;
+		if (len > 0 && !append_group_name(out, &len, size, ", ", 2))
+			return false;
+		if (!append_group_name(out, &len, size, field + 6, n - 6))
+			return false;
+		field += n;
+		if (*field == ',')
+			field++;
+	}
+	return len > 0;
+}
+
+/*
+ * Returns why a member of the source, no longer assigned, is unassigned.  A
+ * member assigned only through groups is named with them, because nothing
+ * changed in the app's own assignments when the person left the group.
+ */
+static char *removed_reason(struct planner *p, const struct member *member)
+{
+	const char *title = p->in->source_title;
+	char groups[256];
+
+	if (!member->provenance || !provenance_groups(member->provenance, groups, sizeof(groups)))
+		return keep_format(p, "removed from the app in %s", title);
+	return keep_format(p, "no longer assigned to the app in %s through %s %s", title,
+			   strchr(member->provenance, ',') ? "groups" : "group", groups);
+}
+
+/*
+ * Keeps a member whose user the directory did not return although the app
+ * lists it, the first time: a user just created or changed may be missing
+ * from a replica for a while.  The next applied run unassigns it if the
+ * user is still missing.  A waiting member stays waiting but gets no seat.
+ */
+static bool keep_missing_member(struct planner *p, const struct member *member,
+				bool *keeps_seat, bool *waits)
+{
+	*keeps_seat = member->state == MEMBER_ACTIVE;
+	*waits = false;
+	return add_problem_for(p, member->external_id, member->email,
+			       format_text("assigned to the app, but not found in %s: member kept "
+					   "as it is, and unassigned if the next run does not find "
+					   "the user either", p->in->source_title));
+}
+
+/*
  * Plans a member that no identity claimed.  Sets *keeps_seat when it stays
  * active (a kept manual member, or one whose identity was skipped), and
  * *waits when it stays waiting for a seat.
@@ -773,11 +871,15 @@ static bool plan_unclaimed(struct planner *p, struct member *member, bool *keeps
 	else if (member->drifted && in->managed_since > 0)
 		reason = keep_text(p, "manual change reverted");
 	else if (linked && strcmp(member->source, in->source) == 0 &&
+		 is_not_found_id(p, member->external_id) &&
+		 !was_missing_before(p, member->external_id))
+		return keep_missing_member(p, member, keeps_seat, waits);
+	else if (linked && strcmp(member->source, in->source) == 0 &&
 		 is_not_found_id(p, member->external_id))
 		reason = keep_format(p, "still assigned to the app, but the user no longer exists"
 				     " in %s (deleted)", in->source_title);
 	else if (linked && strcmp(member->source, in->source) == 0)
-		reason = keep_format(p, "removed from the app in %s", in->source_title);
+		reason = removed_reason(p, member);
 	else if (linked)
 		reason = keep_format(p, "not assigned in %s (was managed by %s)", in->source_title,
 				     member->source);

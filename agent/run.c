@@ -25,6 +25,7 @@
 #include "report.h"
 #include "roster.h"
 #include "run.h"
+#include "sort.h"
 #include "source.h"
 #include "stop.h"
 
@@ -42,6 +43,10 @@ struct run {
 	struct member_list members;
 	char **deleted_ids;
 	size_t deleted_count;
+	char *missing_before_text;     /* ROSTER_STATE_USERS_MISSING as the run found it */
+	char **missing_before;         /* its ids, pointing into missing_before_text */
+	size_t missing_before_count;
+	char *missing_now;             /* the ids this read found missing, in the same form */
 	struct plan plan;
 	int lock_fd;
 	int64_t started_at;
@@ -210,6 +215,63 @@ static enum rs_err check_management(struct run *run)
 	return RS_ERR_PERMISSION;
 }
 
+static int compare_ids(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Joins count sorted ids with newlines; "" for none.  NULL when memory runs out. */
+static char *join_ids(char *const *ids, size_t count)
+{
+	size_t size = 1;
+	char *text;
+	char *at;
+
+	for (size_t i = 0; i < count; i++)
+		size += strlen(ids[i]) + 1;
+	text = malloc(size);
+	if (!text)
+		return NULL;
+
+	at = text;
+	for (size_t i = 0; i < count; i++)
+		at += sprintf(at, "%s%s", i ? "\n" : "", ids[i]);
+	*at = '\0';
+	return text;
+}
+
+/*
+ * Loads the ids that the last applied run found missing from the directory,
+ * so that the plan unassigns a member only when two runs in a row miss its
+ * user.
+ */
+static enum rs_err load_missing_before(struct run *run)
+{
+	enum rs_err err = roster_state_get(run->roster, ROSTER_STATE_USERS_MISSING,
+					   &run->missing_before_text);
+	size_t count = 0;
+
+	if (err != RS_OK || !run->missing_before_text || !run->missing_before_text[0])
+		return err;
+
+	for (const char *c = run->missing_before_text; c; c = strchr(c + 1, '\n'))
+		count++;
+	run->missing_before = calloc(count, sizeof(*run->missing_before));
+	if (!run->missing_before)
+		return RS_ERR_INTERNAL;
+	for (char *id = run->missing_before_text; id; ) {
+		char *end = strchr(id, '\n');
+
+		if (end)
+			*end = '\0';
+		run->missing_before[run->missing_before_count++] = id;
+		id = end ? end + 1 : NULL;
+	}
+	sort_unless_sorted(run->missing_before, run->missing_before_count,
+			   sizeof(*run->missing_before), compare_ids);
+	return RS_OK;
+}
+
 static enum rs_err build_plan(struct run *run)
 {
 	const struct config *config = run->config;
@@ -235,11 +297,15 @@ static enum rs_err build_plan(struct run *run)
 				      &run->deleted_count);
 	if (err == RS_OK && run->roster)
 		err = roster_last_event_id(run->roster, &in.roster_version);
+	if (err == RS_OK && run->roster)
+		err = load_missing_before(run);
 	if (err != RS_OK)
 		return err;
 
 	in.deleted_ids = run->deleted_ids;
 	in.deleted_count = run->deleted_count;
+	in.missing_before = run->missing_before;
+	in.missing_before_count = run->missing_before_count;
 	err = plan_build(&in, &run->plan);
 	if (err != RS_OK)
 		log_msg(LOG_ERROR, "out of memory while planning");
@@ -277,6 +343,12 @@ static enum rs_err read_and_plan(struct run *run)
 	err = build_plan(run);
 	if (err == RS_OK)
 		log_problems(&run->plan);
+	if (err == RS_OK) {
+		run->missing_now = join_ids(run->identities.not_found,
+					    run->identities.not_found_count);
+		if (!run->missing_now)
+			err = RS_ERR_INTERNAL;
+	}
 
 	/* The plan keeps only the strings: 80 bytes per user are free for the roster write. */
 	identity_set_drop_items(&run->identities);
@@ -324,11 +396,20 @@ static enum rs_err apply_plan(struct run *run, const char *approved_id)
 		.approved_plan_id = approved_id,
 		.now = time(NULL),
 	};
+	struct roster_state_entry missing = { ROSTER_STATE_USERS_MISSING, run->missing_now };
+	bool missing_changed = strcmp(run->missing_now,
+				      run->missing_before_text ? run->missing_before_text : "") != 0;
 	enum rs_err err;
 	char *blocked = NULL;
 
+	if (missing_changed) {
+		apply.state = &missing;
+		apply.state_count = 1;
+	}
 	if (nothing_to_write(run)) {
 		run->outcome = "no change";
+		if (missing_changed)
+			roster_state_set(run->roster, ROSTER_STATE_USERS_MISSING, run->missing_now);
 	} else {
 		err = roster_apply(run->roster, &apply);
 		if (err != RS_OK)
@@ -591,6 +672,9 @@ static void run_release(struct run *run)
 	for (size_t i = 0; i < run->deleted_count; i++)
 		free(run->deleted_ids[i]);
 	free(run->deleted_ids);
+	free(run->missing_before);
+	free(run->missing_before_text);
+	free(run->missing_now);
 	identity_set_release(&run->identities);
 	roster_team_release(&run->team);
 	roster_close(run->roster);

@@ -34,6 +34,14 @@ struct plan_input {
 	int64_t managed_since;     /* 0 when this run takes the roster over */
 	char *const *deleted_ids;  /* sorted ids the roster once held, now gone */
 	size_t deleted_count;
+	/*
+	 * Sorted ids that the previous applied run also found assigned but
+	 * missing from the directory.  A member whose user is missing now is
+	 * unassigned only when its id is here, so that one read that misses a
+	 * user (directory replication lag) costs no seat.
+	 */
+	char *const *missing_before;
+	size_t missing_before_count;
 	long max_unassign;         /* 0 disables */
 	long max_unassign_percent; /* 0 disables */
 	int64_t now;

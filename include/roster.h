@@ -181,6 +181,12 @@ enum rs_err roster_state_set(struct roster *roster, const char *key, const char 
 #define ROSTER_STATE_BLOCKED_DETAIL "blocked_plan_detail"
 
 /*
+ * The sync state key of the ids, one per line and sorted, that the last
+ * applied run found assigned to the app but missing from the directory.
+ */
+#define ROSTER_STATE_USERS_MISSING "users_missing"
+
+/*
  * The id of the newest event, 0 for none.  It grows with every applied
  * change, so it tells two identical plans apart when the roster changed
  * in between.

@@ -81,7 +81,8 @@ test_graph_group_member_removed_unassigns() {
 	assert_eq "$(sql "SELECT state, provenance FROM members WHERE external_id='u2'")" \
 		"active|direct,group:Sales" "u2, still in Sales"
 	assert_eq "$(sql "SELECT reason FROM events WHERE op='unassign'")" \
-		"removed from the app in Microsoft Entra ID" "unassign reason"
+		"no longer assigned to the app in Microsoft Entra ID through group Sales" \
+		"unassign reason"
 }
 
 test_graph_nested_groups_with_cycle() {
@@ -214,11 +215,45 @@ test_graph_deleted_member_unassigned_with_reason() {
 		| (.graph.assignments[] | select(.principalId == "u3")) += {principalType: "User"}'
 	sync_ok
 
-	assert_contains "$T/err" "user u3 is assigned to the app but was not found in the directory, perhaps deleted: it gets no seat"
-	assert_eq "$(sql "SELECT state FROM members WHERE external_id = 'u3'")" unassigned "u3"
+	assert_contains "$T/err" "user u3 is assigned to the app but was not found in the directory, perhaps deleted"
+	assert_contains "$T/err" "user u3 skipped: assigned to the app, but not found in Microsoft Entra ID: member kept as it is, and unassigned if the next run does not find the user either"
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = 'u3'")" active \
+		"u3 after the first run that missed it"
+
+	sync_ok
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = 'u3'")" unassigned \
+		"u3 after the second run"
 	assert_eq "$(sql "SELECT reason FROM events WHERE external_id = 'u3' AND op = 'unassign'")" \
 		"still assigned to the app, but the user no longer exists in Microsoft Entra ID (deleted)" \
 		"reason"
+}
+
+# One read that misses an assigned user (a replica behind) costs no seat,
+# and the seat does not go to a waiting member meanwhile.
+test_graph_user_missing_once_keeps_seat() {
+	write_basic_graph
+	start_graph
+	SEATS=3 write_graph_config
+	sync_ok
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = 'u1'")" active "u1"
+	waiting=$(sql "SELECT external_id FROM members WHERE state = 'waiting'")
+	[ -n "$waiting" ] || fail "no member waits for a seat"
+	events=$(sql "SELECT count(*) FROM events")
+
+	edit_data '(.graph.assignments[] | select(.principalId == "u1")) += {principalType: "User"}
+		| .faults = [{"path":"/v1.0/users/u1","kind":"status","status":404,"count":1}]'
+	sync_ok
+	assert_contains "$T/err" "user u1 skipped: assigned to the app, but not found"
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = 'u1'")" active "u1 after the miss"
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = '$waiting'")" waiting \
+		"the waiting member"
+	assert_eq "$(sql "SELECT count(*) FROM events")" "$events" "events"
+	assert_eq "$(sql "SELECT value FROM sync_state WHERE key = 'users_missing'")" u1 "missing ids"
+
+	sync_ok
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = 'u1'")" active "u1 found again"
+	assert_eq "$(sql "SELECT value FROM sync_state WHERE key = 'users_missing'")" "" "missing ids"
+	assert_eq "$(sql "SELECT count(*) FROM events")" "$events" "events"
 }
 
 test_graph_missing_group_exits_69() {

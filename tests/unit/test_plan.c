@@ -154,6 +154,37 @@ static void removed_user_is_unassigned(void **state)
 	assert_int_equal(f->plan.seats_used, 1);
 }
 
+/* A member who had the app only through groups is unassigned naming them. */
+static void group_only_unassign_names_groups(void **state)
+{
+	static const struct {
+		const char *provenance;
+		const char *reason;
+	} cases[] = {
+		{ "group:Sales", "no longer assigned to the app in Okta through group Sales" },
+		{ "group:Sales,group:R%2CD %25",
+		  "no longer assigned to the app in Okta through groups Sales, R,D %" },
+		{ "direct,group:Sales", "removed from the app in Okta" },
+		{ "direct", "removed from the app in Okta" },
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct plan_entry *e;
+
+		member_list_release(&f->members);
+		member_list_init(&f->members);
+		add_member(f, 1, "okta", "00u1", "ada@example.com", MEMBER_ACTIVE, 100);
+		f->members.items[0].provenance = (char *)cases[i].provenance;
+		build(f);
+
+		e = entry_for(f, "ada@example.com");
+		assert_non_null(e);
+		assert_int_equal(e->op, PLAN_UNASSIGN);
+		assert_string_equal(e->reason, cases[i].reason);
+	}
+}
+
 static void email_rename_is_one_update(void **state)
 {
 	struct fixture *f = *state;
@@ -691,6 +722,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(shared_email_prefers_seated_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(invalid_email_keeps_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_status_keeps_member, setup, teardown),
+		cmocka_unit_test_setup_teardown(group_only_unassign_names_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_status_adds_no_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(conflicting_records_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(empty_answer_trips_threshold, setup, teardown),
