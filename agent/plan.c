@@ -1218,82 +1218,68 @@ bool plan_entry_loses_seat(const struct plan_entry *entry)
 
 /* What the deletion threshold counts in a plan. */
 struct threshold_count {
-	size_t total;       /* unassigns plus moves to the waiting list */
-	size_t unassigns;
-	size_t waiting;     /* unassigns of waiting members */
+	size_t losses;      /* seats taken from active members */
+	size_t unassigns;   /* unassigns of active members */
 	size_t demoted;     /* active members moved to the waiting list */
 };
 
 static void count_for_threshold(const struct plan *plan, struct threshold_count *count)
 {
 	memset(count, 0, sizeof(*count));
-	count->unassigns = plan->counts[PLAN_UNASSIGN];
 	for (size_t i = 0; i < plan->count; i++) {
 		const struct plan_entry *e = &plan->entries[i];
 
-		if (e->op == PLAN_UNASSIGN && !plan_entry_loses_seat(e))
-			count->waiting++;
-		else if (e->op == PLAN_WAIT && plan_entry_loses_seat(e))
+		if (!plan_entry_loses_seat(e))
+			continue;
+		count->losses++;
+		if (e->op == PLAN_UNASSIGN)
+			count->unassigns++;
+		else
 			count->demoted++;
 	}
-	count->total = count->unassigns + count->demoted;
 }
 
 /*
- * Writes "N unassigns", and says how many of them unassign waiting members
- * and how many active members move to the waiting list (a lowered seat
- * limit), for example "9 seat losses (0 unassigns, 9 members moved to the
- * waiting list)".
+ * Writes "N unassigns", or, when some of the losses move active members to
+ * the waiting list (a lowered seat limit), "N seat losses (U unassigns, W
+ * members moved to the waiting list)".
  */
 static void describe_count(const struct threshold_count *count, char *out, size_t size)
 {
-	if (count->demoted == 0 && count->waiting == 0)
-		snprintf(out, size, "%zu unassigns", count->total);
-	else if (count->demoted == 0)
-		snprintf(out, size, "%zu unassigns (%zu of them waiting members, who hold no "
-			 "seat)", count->total, count->waiting);
-	else if (count->waiting == 0)
-		snprintf(out, size, "%zu seat losses (%zu unassigns, %zu members moved to the "
-			 "waiting list)", count->total, count->unassigns, count->demoted);
+	if (count->demoted == 0)
+		snprintf(out, size, "%zu unassigns", count->losses);
 	else
-		snprintf(out, size, "%zu unassigns and moves to the waiting list (%zu unassigns, "
-			 "%zu of them waiting members, and %zu members moved to the waiting "
-			 "list)", count->total, count->unassigns, count->waiting, count->demoted);
+		snprintf(out, size, "%zu seat losses (%zu unassigns, %zu members moved to the "
+			 "waiting list)", count->losses, count->unassigns, count->demoted);
 }
 
 /*
- * Trips the deletion threshold when the unassigns exceed either limit, or
- * when the IdP returned nobody.  Members moved from a seat to the waiting
- * list (a lowered seat limit) count as unassigns.  Unassigns of waiting
- * members count too, although they hold no seat, so the limit errs on the
- * side of stopping.  Unassigns of members whose account was suspended or
- * deactivated count like removals.  Members already unassigned produce no
- * unassign, so they never count.  Returns false only when memory for the
- * reason runs out: the caller then fails the run instead of applying a plan
- * that tripped.
+ * Trips the deletion threshold when the seat losses exceed either limit, or
+ * when the IdP returned nobody for a roster with members to unassign.  A
+ * seat loss is an active member unassigned or moved to the waiting list (a
+ * lowered seat limit).  Unassigns of members whose account was suspended or
+ * deactivated count like removals.  A waiting member unassigned held no
+ * seat, and a member already unassigned produces no unassign, so neither
+ * counts.  Returns false only when memory for the reason runs out: the
+ * caller then fails the run instead of applying a plan that tripped.
  */
 static bool check_threshold(const struct plan_input *in, struct plan *plan)
 {
 	struct threshold_count count;
-	size_t unassigns;
-	char what[200];
+	char what[160];
 	bool over_count;
 	bool over_percent;
 	char *reason;
 
 	count_for_threshold(plan, &count);
-	unassigns = count.total;
-	if (unassigns == 0)
-		return true;
-
-	over_count = in->max_unassign > 0 && unassigns > (size_t)in->max_unassign;
+	over_count = in->max_unassign > 0 && count.losses > (size_t)in->max_unassign;
 	over_percent = in->max_unassign_percent > 0 && plan->active_before > 0 &&
-		       unassigns * 100 > (size_t)in->max_unassign_percent * plan->active_before;
+		       count.losses * 100 > (size_t)in->max_unassign_percent * plan->active_before;
 
 	describe_count(&count, what, sizeof(what));
 	if (in->identities->count == 0 && plan->counts[PLAN_UNASSIGN] > 0)
 		reason = format_text("%s returned no assigned users, which would unassign %zu members",
-				     in->source_title, unassigns);
+				     in->source_title, plan->counts[PLAN_UNASSIGN]);
 	else if (over_count && over_percent)
 		reason = format_text("%s exceed sync.max_unassign (%ld) and are more than "
 				     "sync.max_unassign_percent (%ld%%) of %zu active members", what,
