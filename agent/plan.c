@@ -541,7 +541,8 @@ static const struct match *find_match(const struct planner *p, const char *sourc
  * True when seated, which holds email, keeps it after this plan, so that
  * another member cannot take it: a manual member while the identity has a
  * row of its own, or a row whose identity is skipped or keeps that email.
- * A row whose user left the app is unassigned first, which frees the email.
+ * A row whose user left the app, or whose account is suspended or
+ * deactivated, is unassigned first, which frees the email.
  */
 static bool email_taken(const struct planner *p, const struct member *seated,
 			const struct member *own, const char *email)
@@ -556,8 +557,11 @@ static bool email_taken(const struct planner *p, const struct member *seated,
 	other = find_match(p, seated->source, seated->external_id);
 	if (!other)
 		return false;
-	return other->skipped || !other->identity->email ||
-	       strcasecmp(other->identity->email, email) == 0;
+	if (other->skipped)
+		return true;
+	if (other->identity->activity == IDENTITY_INACTIVE)
+		return false;
+	return !other->identity->email || strcasecmp(other->identity->email, email) == 0;
 }
 
 static bool match_identity(struct planner *p, struct match *match)

@@ -112,6 +112,25 @@ EOF
 		"unassign reasons"
 }
 
+# A contractor account deactivated and an employee account created with the
+# same address: the new account gets the seat in the same run.
+test_new_account_takes_address_of_deactivated() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=2 MAX_PERCENT=0 write_config
+	sync_ok
+
+	edit_data '(.users[] | select(.id=="00u0001")).status="DEPROVISIONED"
+		| .users += [{"id":"00u0009","login":"user0001@example.com","email":"user0001@example.com",
+			      "firstName":"Pat","lastName":"Doe","status":"ACTIVE"}]
+		| .assignments.users += ["00u0009"]'
+	sync_ok
+
+	assert_not_contains "$T/err" "email conflict"
+	assert_eq "$(sql "SELECT external_id || ':' || state FROM members ORDER BY id")" \
+		"$(printf '00u0001:unassigned\n00u0002:active\n00u0009:active')" "states"
+}
+
 test_direct_and_group_is_one_member() {
 	write_users '.groups=[{"id":"00g1","name":"Engineering","members":["00u1","00u2"]}]
 		| .assignments.groups=["00g1"] | .duplicate_group_entries=true' <<EOF

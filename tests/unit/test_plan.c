@@ -228,6 +228,27 @@ static void inactive_newcomer_gets_no_row(void **state)
 	assert_int_equal(f->plan.count, 0);
 }
 
+/* A new account with the address of one just deactivated gets the address in the same run. */
+static void deactivated_frees_email(void **state)
+{
+	struct fixture *f = *state;
+	const struct plan_entry *entries;
+
+	add_identity(f, "00u1", "pat@example.com", IDENTITY_INACTIVE, "DEPROVISIONED");
+	add_active(f, "00u3", "pat@example.com");
+	add_member(f, 1, "okta", "00u1", "pat@example.com", MEMBER_ACTIVE, 100);
+	build(f);
+
+	entries = f->plan.entries;
+	assert_int_equal(f->plan.problem_count, 0);
+	assert_int_equal(f->plan.count, 2);
+	assert_int_equal(entries[0].op, PLAN_UNASSIGN);
+	assert_string_equal(entries[0].after.external_id, "00u1");
+	assert_int_equal(entries[1].op, PLAN_ASSIGN);
+	assert_string_equal(entries[1].after.external_id, "00u3");
+	assert_int_equal(entries[1].after.state, MEMBER_ACTIVE);
+}
+
 static void seats_full_puts_rest_waiting(void **state)
 {
 	struct fixture *f = *state;
@@ -722,6 +743,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(shared_email_prefers_seated_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(invalid_email_keeps_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_status_keeps_member, setup, teardown),
+		cmocka_unit_test_setup_teardown(deactivated_frees_email, setup, teardown),
 		cmocka_unit_test_setup_teardown(group_only_unassign_names_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_status_adds_no_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(conflicting_records_named, setup, teardown),
