@@ -51,8 +51,9 @@ struct pending;
 
 /* The waiting of a client and its siblings: one retry budget and one rate-limit pause. */
 struct http_budget {
-	double waited;          /* seconds spent in retries and pacing */
+	double waited;          /* seconds spent waiting to retry */
 	double pace_pending;    /* pause to take before the next request */
+	double pace_reset;      /* seconds until the limit resets, when pace_pending is cut */
 	long long pace_remaining;
 	long long pace_limit;   /* -1 when the server sent none */
 	struct http_client *clients[SHARED_CLIENTS_MAX]; /* the clients that share it */
@@ -520,9 +521,9 @@ static bool drive_siblings(struct http_client *client)
 }
 
 /* Sleeps seconds, in short turns while the transfers of siblings are under way. */
-static void client_wait(struct http_client *client, double seconds)
+/* Sleeps seconds, and lets the siblings' transfers go on meanwhile. */
+static void client_pause(struct http_client *client, double seconds)
 {
-	client->shared->waited += seconds;
 	while (seconds > 0 && !stop_signal() && drive_siblings(client)) {
 		double turn = seconds < SIBLING_TURN_SECONDS ? seconds : SIBLING_TURN_SECONDS;
 
@@ -531,6 +532,13 @@ static void client_wait(struct http_client *client, double seconds)
 	}
 	if (seconds > 0 && !stop_signal())
 		client->sleep_fn(client->sleep_context, seconds);
+}
+
+/* Waits seconds before a retry, which counts against http.retry_budget. */
+static void client_wait(struct http_client *client, double seconds)
+{
+	client->shared->waited += seconds;
+	client_pause(client, seconds);
 }
 
 /* ---- request headers ---- */
@@ -918,23 +926,24 @@ static double requested_wait(const struct attempt *attempt)
 	return wait > HTTP_MIN_WAIT ? wait : 0;
 }
 
-/* Plans a pause when the response shows the rate limit nearly used up. */
+/*
+ * Plans a pause when the response shows the rate limit nearly used up.  A
+ * pause is not a retry, so it does not draw on http.retry_budget: a tenant
+ * whose read needs many rate-limit windows would otherwise fail every run.
+ * Each pause is cut to http.max_wait.
+ */
 static void schedule_pace(struct http_client *client, const struct http_response *response)
 {
 	double wait = http_pace_wait(response, time(NULL));
-	double budget_left = (double)client->options.retry_budget - client->shared->waited;
 	const char *limit = http_response_header(response, "X-Rate-Limit-Limit", 0);
 
 	client->shared->pace_pending = 0;
-	if (wait <= 0)
+	client->shared->pace_reset = 0;
+	if (wait < HTTP_MIN_WAIT)
 		return;
-	if (wait > (double)client->options.max_wait)
+	if (wait > (double)client->options.max_wait) {
+		client->shared->pace_reset = wait;
 		wait = (double)client->options.max_wait;
-	if (wait > budget_left)
-		wait = budget_left;
-	if (wait < HTTP_MIN_WAIT) {
-		log_msg(LOG_DEBUG, "rate limit nearly used, but the retry budget leaves no time to pause");
-		return;
 	}
 
 	client->shared->pace_pending = wait;
@@ -945,19 +954,28 @@ static void schedule_pace(struct http_client *client, const struct http_response
 
 static void take_pace(struct http_client *client)
 {
-	if (client->shared->pace_pending <= 0)
+	struct http_budget *shared = client->shared;
+	char left[64];
+	char until[96];
+
+	if (shared->pace_pending <= 0)
 		return;
 
-	if (client->shared->pace_limit >= 0)
-		log_msg(LOG_INFO, "rate limit nearly used (%lld of %lld requests left); "
-			"pausing %.1f s until it resets", client->shared->pace_remaining,
-			client->shared->pace_limit, client->shared->pace_pending);
+	if (shared->pace_limit >= 0)
+		snprintf(left, sizeof(left), "%lld of %lld", shared->pace_remaining,
+			 shared->pace_limit);
 	else
-		log_msg(LOG_INFO, "rate limit nearly used (%lld requests left); "
-			"pausing %.1f s until it resets", client->shared->pace_remaining,
-			client->shared->pace_pending);
-	client_wait(client, client->shared->pace_pending);
-	client->shared->pace_pending = 0;
+		snprintf(left, sizeof(left), "%lld", shared->pace_remaining);
+	if (shared->pace_reset > 0)
+		snprintf(until, sizeof(until), "(http.max_wait); it resets in %.1f s",
+			 shared->pace_reset);
+	else
+		snprintf(until, sizeof(until), "until it resets");
+	log_msg(LOG_INFO, "rate limit nearly used (%s requests left); pausing %.1f s %s", left,
+		shared->pace_pending, until);
+
+	client_pause(client, shared->pace_pending);
+	shared->pace_pending = 0;
 }
 
 /* Logs and rejects a request whose URL is not allowed; fills request->log_url. */

@@ -214,7 +214,7 @@ test_low_remaining_quota_paces_requests() {
 
 	# The first response leaves 2 of 3 requests: the agent pauses until the
 	# window resets, cut to http.max_wait (3 s).
-	assert_log "rate limit nearly used \(2 of 3 requests left\); pausing 3\.0 s until it resets"
+	assert_log "rate limit nearly used \(2 of 3 requests left\); pausing 3\.0 s \(http\.max_wait\); it resets in [0-9.]+ s"
 	awk -v e="$(elapsed_since "$start")" 'BEGIN { exit !(e >= 2.9) }' ||
 		fail "no pause before the second request"
 	assert_eq "$(grep -c 'rate limit nearly used' "$T/err")" 1 "pauses (none after the last request)"

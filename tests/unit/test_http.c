@@ -1088,6 +1088,52 @@ static void get_paces_when_rate_limit_low(void **state)
 	free(logged);
 }
 
+/*
+ * A pause for the rate limit is not a retry: it is taken in full with a
+ * retry budget of 1 s, and a pause longer than http.max_wait is cut and
+ * says so.
+ */
+static void pace_ignores_retry_budget(void **state)
+{
+	char first[256];
+	char second[256];
+	struct scripted script[] = {
+		{ first, false, false },
+		{ second, false, false },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", false, false },
+	};
+	struct http_options options = { 5, 3, 1, 30, NULL, NULL, 0 };
+	struct get_fixture fixture;
+	struct http_response response;
+	struct capture capture;
+	char *logged;
+
+	(void)state;
+	snprintf(first, sizeof(first),
+		 "HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+		 "X-Rate-Limit-Limit: 100\r\nX-Rate-Limit-Remaining: 3\r\n"
+		 "X-Rate-Limit-Reset: 20\r\nContent-Length: 2\r\n\r\n[]");
+	snprintf(second, sizeof(second),
+		 "HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+		 "X-Rate-Limit-Limit: 100\r\nX-Rate-Limit-Remaining: 3\r\n"
+		 "X-Rate-Limit-Reset: 50\r\nContent-Length: 2\r\n\r\n[]");
+	get_fixture_start(&fixture, script, COUNT(script), &options);
+	capture_start(&capture);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(http_get(fixture.client, fixture.url, NULL, &response), RS_OK);
+		http_response_release(&response);
+	}
+	logged = capture_stop(&capture);
+	get_fixture_stop(&fixture);
+
+	assert_int_equal(fixture.waits.count, 2);
+	expect_seconds("first pause", true, fixture.waits.waits[0], 21);
+	expect_seconds("second pause", true, fixture.waits.waits[1], 30);
+	assert_non_null(strstr(logged, "pausing 21.0 s until it resets"));
+	assert_non_null(strstr(logged, "pausing 30.0 s (http.max_wait); it resets in 51.0 s"));
+	free(logged);
+}
+
 static void get_rejects_disallowed_url(void **state)
 {
 	struct http_options options = { 5, 3, 100, 60, NULL, NULL, 0 };
@@ -1223,6 +1269,7 @@ int main(void)
 		cmocka_unit_test(get_unreachable_server),
 		cmocka_unit_test(get_caps_body_size),
 		cmocka_unit_test(get_paces_when_rate_limit_low),
+		cmocka_unit_test(pace_ignores_retry_budget),
 		cmocka_unit_test(get_rejects_disallowed_url),
 		cmocka_unit_test(wait_for_retry_policy),
 		cmocka_unit_test(wait_for_retry_backs_off),
