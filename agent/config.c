@@ -1704,6 +1704,38 @@ static void check_graph_credentials(struct loader *loader)
 		     "client_secret_file, client_secret_env or certificate_file with private_key_file");
 }
 
+/* True when path ends in suffix. */
+static bool ends_with(const char *path, const char *suffix)
+{
+	size_t len = strlen(path);
+	size_t suffix_len = strlen(suffix);
+
+	return len >= suffix_len && strcmp(path + len - suffix_len, suffix) == 0;
+}
+
+/*
+ * Rejects a metrics textfile that could be another file of the agent:
+ * every run replaces it, so a path copied from roster.path or the config
+ * would destroy that file.  node_exporter's textfile collector reads only
+ * files whose names end in .prom, so the rule costs nothing.
+ */
+static void check_metrics_textfile(struct loader *loader)
+{
+	const struct config *config = loader->config;
+	size_t key = key_id("metrics.textfile");
+
+	if (!loader->seen[key] || !config->metrics.textfile)
+		return;
+	if (!ends_with(config->metrics.textfile, ".prom"))
+		add_problem(loader, loader->key_marks[key], "metrics.textfile: \"%s\" does not end "
+			    "in .prom; node_exporter's textfile collector reads only *.prom files, "
+			    "and every run replaces this file", config->metrics.textfile);
+	else if (config->roster.path && strcmp(config->metrics.textfile, config->roster.path) == 0)
+		add_problem(loader, loader->key_marks[key], "metrics.textfile: \"%s\" is the roster "
+			    "file; every run replaces the textfile, so give it a path of its own",
+			    config->metrics.textfile);
+}
+
 static void warn_unused_section(struct loader *loader)
 {
 	const char *unused = loader->config->source == CONFIG_SOURCE_OKTA ? "graph" : "okta";
@@ -1789,6 +1821,7 @@ static void apply_config(struct loader *loader, const struct node *root)
 		check_graph_credentials(loader);
 	if (source_known)
 		warn_unused_section(loader);
+	check_metrics_textfile(loader);
 	if (!derive_values(loader))
 		loader->out_of_memory = true;
 }

@@ -720,6 +720,13 @@ static const struct bad_config bad_configs[] = {
 	  "okta: expected a mapping, found a single value", "is missing", 0 },
 	{ "list where string belongs", VALID "metrics:\n  textfile: [a, b]\n", "11:13",
 	  "metrics.textfile: expected a single value, found a list", NULL, 0 },
+	{ "textfile without .prom", VALID "metrics:\n  textfile: /var/lib/rostersync/acme.db\n",
+	  "11:3", "metrics.textfile: \"/var/lib/rostersync/acme.db\" does not end in .prom; "
+	  "node_exporter's textfile collector reads only *.prom files", NULL, 0 },
+	{ "textfile is the roster",
+	  HEAD OKTA TEAM "roster:\n  path: /var/lib/rostersync/acme.prom\n"
+	  "metrics:\n  textfile: /var/lib/rostersync/acme.prom\n", "11:3",
+	  "metrics.textfile: \"/var/lib/rostersync/acme.prom\" is the roster file", NULL, 0 },
 	{ "empty section rejected", VALID "sync:\n", "10:6",
 	  "sync: the section is empty", NULL, 0 },
 	{ "integer above range", VALID "sync:\n  max_unassign_percent: 150\n", "11:25",
