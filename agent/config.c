@@ -136,6 +136,8 @@ struct loader {
 
 static bool check_okta_org_url(struct loader *loader, const struct key_spec *spec,
 			       const char *value, struct mark mark);
+static bool check_roster_path(struct loader *loader, const struct key_spec *spec,
+			      const char *value, struct mark mark);
 
 static const char *const source_words[] = { "okta", "graph", NULL };
 static const char *const unmanaged_words[] = { "keep", "unassign", NULL };
@@ -206,7 +208,8 @@ static const struct key_spec config_keys[] = {
 	{ "team.seats", KEY_INTEGER, NEED_REQUIRED, FIELD(team.seats), NULL, 1, 10000000, NULL, NULL },
 
 	{ "roster", KEY_SECTION, NEED_REQUIRED, 0, NULL, 0, 0, NULL, NULL },
-	{ "roster.path", KEY_STRING, NEED_REQUIRED, FIELD(roster.path), NULL, 0, 0, NULL, NULL },
+	{ "roster.path", KEY_STRING, NEED_REQUIRED, FIELD(roster.path), NULL, 0, 0, NULL,
+	  check_roster_path },
 
 	{ "sync", KEY_SECTION, NEED_OPTIONAL, 0, NULL, 0, 0, NULL, NULL },
 	{ "sync.unmanaged_members", KEY_ENUM, NEED_OPTIONAL, FIELD(sync.unmanaged_members),
@@ -1017,6 +1020,12 @@ static bool check_name(struct loader *loader, const struct key_spec *spec, const
 			      "0123456789._-");
 	char buf[64];
 
+	if (valid == len && strspn(node->value, ".") == len && len > 0) {
+		add_problem(loader, node->mark, "%s: \"%s\" is not a valid value: a name of only "
+			    "dots would be read as a path segment in a URL or a file name",
+			    spec->path, node->value);
+		return false;
+	}
 	if (valid == len && len >= (size_t)spec->min && len <= (size_t)spec->max)
 		return true;
 	add_problem(loader, node->mark, "%s: \"%s\" is not a valid value; use %ld to %ld letters, "
@@ -1371,18 +1380,41 @@ static bool check_okta_org_url(struct loader *loader, const struct key_spec *spe
 	const char *host = strstr(value, "://") + 3;
 	const char *first_dot = strchr(host, '.');
 
-	if (first_dot == NULL || first_dot - host < 6 || strncmp(first_dot - 6, "-admin", 6) != 0)
+	const char *end = host + strcspn(host, ":/");
+
+	/* Host names compare without case, and a trailing dot names the same host. */
+	if (end > host && end[-1] == '.')
+		end--;
+	if (first_dot == NULL || first_dot - host < 6 ||
+	    strncasecmp(first_dot - 6, "-admin", 6) != 0)
 		return true;
 	for (size_t i = 0; okta_domains[i] != NULL; i++) {
 		size_t len = strlen(okta_domains[i]);
-		const char *end = host + strcspn(host, ":");
 
-		if ((size_t)(end - host) >= len && strncmp(end - len, okta_domains[i], len) == 0) {
+		if ((size_t)(end - host) >= len && strncasecmp(end - len, okta_domains[i], len) == 0) {
 			add_problem(loader, mark, "%s: %s is the admin console; use the org URL "
 				    "without -admin (https://%.*s%s)", spec->path, value,
 				    (int)(first_dot - 6 - host), host, first_dot);
 			return false;
 		}
+	}
+	return true;
+}
+
+/*
+ * Rejects the names that SQLite reads as something other than a file: an
+ * in-memory database would lose every sync, and a file: URI would put the
+ * roster beside a lock file of another name.
+ */
+static bool check_roster_path(struct loader *loader, const struct key_spec *spec,
+			      const char *value, struct mark mark)
+{
+	if (strcmp(value, ":memory:") == 0 || strncasecmp(value, "file:", 5) == 0) {
+		add_problem(loader, mark, "%s: \"%s\" is not a file path: SQLite would read it as %s; "
+			    "give the path of the roster file, such as "
+			    "/var/lib/rostersync/acme.db", spec->path, value,
+			    value[0] == ':' ? "an in-memory database" : "a URI");
+		return false;
 	}
 	return true;
 }

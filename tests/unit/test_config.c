@@ -867,6 +867,19 @@ static const struct bad_config bad_configs[] = {
 	  TEAM ROSTER, "3:12",
 	  "okta.org_url: https://acme-admin.okta.com is the admin console; use the org URL without "
 	  "-admin (https://acme.okta.com)", NULL, 0 },
+	{ "okta admin url in capitals",
+	  HEAD "okta:\n  org_url: https://Acme-ADMIN.Okta.com.\n  app_id: a\n  api_token_env: T\n"
+	  TEAM ROSTER, "3:12", "okta.org_url: https://Acme-ADMIN.Okta.com. is the admin console",
+	  NULL, 0 },
+	{ "app id of dots rejected",
+	  HEAD "okta:\n  org_url: https://acme.okta.com\n  app_id: ..\n  api_token_env: T\n"
+	  TEAM ROSTER, "4:11", "okta.app_id: \"..\" is not a valid value: a name of only dots",
+	  NULL, 0 },
+	{ "memory roster rejected", HEAD OKTA TEAM "roster:\n  path: \":memory:\"\n", "9:9",
+	  "roster.path: \":memory:\" is not a file path: SQLite would read it as an in-memory "
+	  "database", NULL, 0 },
+	{ "uri roster rejected", HEAD OKTA TEAM "roster:\n  path: file:acme.db\n", "9:9",
+	  "roster.path: \"file:acme.db\" is not a file path: SQLite would read it as a URI", NULL, 0 },
 	{ "proxy scheme rejected", VALID "http:\n  proxy: ftp://proxy.example:21\n", "11:10",
 	  "http.proxy: proxy scheme ftp is not supported", NULL, 0 },
 	{ "proxy password not echoed", VALID "http:\n  proxy: http://user:s3cret@\n", "11:10",
