@@ -178,3 +178,28 @@ test_fifo_config_and_token_are_rejected() {
 	assert_rc 78
 	assert_contains "$T/err" "not a regular file"
 }
+
+# Output that cannot be written (a full disk) fails the command, so that a
+# script does not read an empty file as the result.
+test_unwritable_output_exits_74() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+
+	RC=0
+	${RS_WRAPPER:-} "$RS_BIN" status -c "$T/config.yaml" --json > /dev/full 2> "$T/err" || RC=$?
+	assert_rc 74
+	assert_contains "$T/err" "writing the output to stdout failed: No space left on device"
+}
+
+test_keylog_variable_is_ignored() {
+	users 1 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	SSLKEYLOGFILE="$T/keys.log" rs sync -c "$T/config.yaml"
+
+	assert_rc 0
+	assert_contains "$T/err" "ignoring SSLKEYLOGFILE so that TLS session keys are not written to disk"
+	[ ! -e "$T/keys.log" ] || fail "the key log file was created"
+}
