@@ -225,6 +225,58 @@ static const char *option_name(int option)
 	return "?";
 }
 
+/* True when the long option that arg names ("--approve" or "--approve=x") takes a value. */
+static bool takes_value(const char *arg)
+{
+	size_t len = strcspn(arg + 2, "=");
+
+	for (const struct option *o = long_options; o->name; o++) {
+		if (strlen(o->name) == len && strncmp(o->name, arg + 2, len) == 0)
+			return o->has_arg == required_argument;
+	}
+	return false;
+}
+
+/*
+ * Reports the option that getopt_long() rejected.  last is the argument it
+ * read last: the rejected long option, but for a short option inside a
+ * group such as -jz, possibly the argument before it, so optopt names that
+ * one.
+ */
+static enum rs_err option_error(const struct cli_command *command, const char *last)
+{
+	if (strncmp(last, "--", 2) == 0 && takes_value(last))
+		return usage_error(command, "option %s needs a value", last);
+	if (strncmp(last, "--", 2) == 0)
+		return usage_error(command, "invalid option: %s", last);
+	if (optopt == OPT_CONFIG)
+		return usage_error(command, "option -c needs a value");
+	if (optopt > 0 && optopt < 128 && isgraph(optopt))
+		return usage_error(command, "invalid option: -%c", optopt);
+	return usage_error(command, "invalid option: %s", last);
+}
+
+/* Prints the usage of the command that argv names ("sync", "members add"). */
+static enum rs_err print_command_help(int argc, char **argv)
+{
+	int consumed = 0;
+	const struct cli_command *command = find_command(argc, argv, &consumed);
+
+	if (command && consumed != argc) {
+		fprintf(stderr, "rostersync: help takes one command; remove \"%s\"\n",
+			argv[consumed]);
+		return RS_ERR_USAGE;
+	}
+	if (!command) {
+		fprintf(stderr, "rostersync: no help for \"%s\"; the commands are sync, plan, "
+			"status, members list, members show, members add, members remove, release "
+			"and test, and \"help config-keys\" lists the config keys\n", argv[0]);
+		return RS_ERR_USAGE;
+	}
+	printf("usage: rostersync %s\n", command->usage);
+	return RS_OK;
+}
+
 static enum rs_err parse_options(const struct cli_command *command, int argc, char **argv,
 				 struct cli_args *args)
 {
@@ -240,8 +292,7 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 			return RS_OK;
 		}
 		if (option == '?' || option == ':')
-			return usage_error(command, "invalid option or missing value: %s",
-					   argv[optind - 1]);
+			return option_error(command, argv[optind - 1]);
 		if (seen[option])
 			return usage_error(command, "option --%s given twice; give it once",
 					   option_name(option));
@@ -311,6 +362,8 @@ enum rs_err cli_main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "help") == 0 && argc == 3 && strcmp(argv[2], "config-keys") == 0)
 		return print_config_keys();
+	if (strcmp(argv[1], "help") == 0 && argc > 2)
+		return print_command_help(argc - 2, argv + 2);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		print_usage(stdout);

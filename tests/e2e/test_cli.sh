@@ -11,6 +11,16 @@ test_usage_errors_exit_64() {
 	assert_contains "$T/err" "-c FILE"
 	rs sync -c x.yaml --bogus
 	assert_rc 64
+	assert_contains "$T/err" "invalid option: --bogus"
+	rs status -c x.yaml -jz
+	assert_rc 64
+	assert_contains "$T/err" "invalid option: -j"
+	rs sync -c
+	assert_rc 64
+	assert_contains "$T/err" "option -c needs a value"
+	rs sync -c x.yaml --approve
+	assert_rc 64
+	assert_contains "$T/err" "option --approve needs a value"
 	rs members add -c x.yaml
 	assert_rc 64
 	assert_contains "$T/err" "EMAIL"
@@ -44,6 +54,12 @@ test_version_and_help() {
 	rs members
 	assert_rc 64
 	assert_contains "$T/err" "missing members subcommand"
+	rs help members add
+	assert_rc 0
+	assert_contains "$T/out" "usage: rostersync members add -c FILE EMAIL"
+	rs help bogus
+	assert_rc 64
+	assert_contains "$T/err" "no help for \"bogus\""
 }
 
 # Applies one change to a good config; the run must exit 78 naming expect.
