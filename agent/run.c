@@ -606,7 +606,10 @@ static void record_finish(struct run *run, enum rs_err err, int64_t finished_at)
 		.error = (char *)run_error(err, error, sizeof(error)),
 	};
 
-	for (int op = 0; op < PLAN_OP_COUNT; op++)
+	/* A failed run changed nothing, whatever its plan would have done. */
+	if (strcmp(record.outcome, "failed") == 0)
+		record.skipped = 0;
+	for (int op = 0; op < PLAN_OP_COUNT && strcmp(record.outcome, "failed") != 0; op++)
 		record.counts[op] = (long)run->plan.counts[op];
 	if (run->recording)
 		roster_run_finish(run->roster, &record);

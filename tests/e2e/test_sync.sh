@@ -424,3 +424,22 @@ PY
 	assert_eq "$(cat "$T/reader.out")" 12000 "members the reader sees"
 	assert_eq "$(sql "PRAGMA journal_mode")" wal "journal mode after the sync"
 }
+
+# A run whose write fails changed nothing, so its run row counts nothing.
+test_failed_write_records_no_counts() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	sqlite3 "$T/roster.db" "CREATE TRIGGER reject_new BEFORE INSERT ON members
+		WHEN NEW.external_id = '00u0003' BEGIN SELECT RAISE(ABORT, 'rejected by a test'); END"
+	edit_data '.users += [{"id":"00u0003","login":"user0003@example.com",
+		"email":"user0003@example.com","status":"ACTIVE"}] | .assignments.users += ["00u0003"]'
+	rs sync -c "$T/config.yaml"
+
+	[ "$RC" != 0 ] || fail "the sync succeeded"
+	assert_eq "$(sql "SELECT outcome || ' ' || assigned || ' ' || updated || ' ' || unassigned
+		|| ' ' || waiting || ' ' || skipped FROM runs ORDER BY started_at DESC, rowid DESC
+		LIMIT 1")" "failed 0 0 0 0 0" "run row"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 2 "members"
+}
