@@ -468,6 +468,13 @@ static void print_unassigns(const struct plan *plan, bool seat_losses, const cha
 	}
 }
 
+/* Stores the current plan, which the threshold stopped, as the one that awaits approval. */
+static void remember_blocked_plan(struct run *run)
+{
+	roster_state_set(run->roster, ROSTER_STATE_BLOCKED_PLAN, run->plan.id);
+	roster_state_set(run->roster, ROSTER_STATE_BLOCKED_DETAIL, run->plan.threshold_reason);
+}
+
 static enum rs_err block_plan(struct run *run)
 {
 	const struct plan *plan = &run->plan;
@@ -479,8 +486,7 @@ static enum rs_err block_plan(struct run *run)
 	printf("Plan id: %s\n", plan->id);
 	print_approval_commands(run);
 
-	roster_state_set(run->roster, ROSTER_STATE_BLOCKED_PLAN, plan->id);
-	roster_state_set(run->roster, ROSTER_STATE_BLOCKED_DETAIL, plan->threshold_reason);
+	remember_blocked_plan(run);
 	run->outcome = "blocked";
 	return RS_ERR_THRESHOLD;
 }
@@ -531,9 +537,15 @@ static enum rs_err decide_and_apply(struct run *run)
 
 	if (approve_id) {
 		err = check_approval(run, approve_id);
+		if (err != RS_OK && run->plan.threshold_tripped) {
+			/* The current plan awaits approval now, not the one given. */
+			remember_blocked_plan(run);
+			run->outcome = "blocked";
+			return err;
+		}
 		if (err != RS_OK) {
 			/* A plan within the threshold is not waiting for anyone. */
-			run->outcome = run->plan.threshold_tripped ? "blocked" : "failed";
+			run->outcome = "failed";
 			return err;
 		}
 		/* Only a plan past the threshold uses up its approval. */

@@ -274,6 +274,13 @@ test_approval_of_changed_plan_refused() {
 	assert_contains "$T/err" "plan $PLAN_ID is not the current plan"
 	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'approve'")" 0 "approve events"
 	assert_eq "$(sql "SELECT count(*) FROM approvals")" 0 "approval rows"
+
+	# status names the plan that can still be approved, not the stale one.
+	rs plan -c "$T/config.yaml" --json
+	current=$(jq -r .plan_id "$T/out")
+	rs status -c "$T/config.yaml"
+	assert_contains "$T/out" "Blocked:  plan $current awaits approval"
+	assert_eq "$(grep -c "^Blocked:.*$PLAN_ID" "$T/out")" 0 "blocked lines naming the stale plan"
 }
 
 test_new_trip_needs_new_approval() {
