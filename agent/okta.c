@@ -261,10 +261,10 @@ static void view_identity(const struct json_element *element, const char *id,
 	record->activity = okta_status_activity(fields->status);
 
 	if (record->activity == IDENTITY_UNKNOWN)
-		log_msg(LOG_WARN, "%s: %s %s has the unknown status \"%s\": its roster row, if any, "
-			"is kept as it is, and none is added",
-			element->where, element->kind, id,
-			fields->status ? fields->status : "(none)");
+		log_msg(LOG_WARN, "%s: %s %s has %s%s%s: its roster row, if any, is kept as it is, "
+			"and none is added", element->where, element->kind, id,
+			fields->status ? "the unknown status \"" : "no status",
+			fields->status ? fields->status : "", fields->status ? "\"" : "");
 }
 
 /* Copies text into *field with strdup(); NULL stays NULL.  False when memory runs out. */

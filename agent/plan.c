@@ -395,10 +395,11 @@ static bool screen_unknown_status(struct planner *p, struct match *match)
 	if (conflict)
 		return add_problem(p, identity, format_text("%s in %s: %s%s", identity_status_conflict,
 							    title, outcome, note));
-	return add_problem(p, identity,
-			   format_text("unknown status %s in %s: %s%s",
-				       identity->status ? identity->status : "(none)", title, outcome,
-				       note));
+	if (!identity->status)
+		return add_problem(p, identity, format_text("no status in %s: %s%s", title, outcome,
+							    note));
+	return add_problem(p, identity, format_text("unknown status %s in %s: %s%s",
+						    identity->status, title, outcome, note));
 }
 
 static bool screen_identity(struct planner *p, struct match *match)
@@ -701,8 +702,9 @@ static char *assign_reason(struct planner *p, const struct match *match)
 	if (!identity->direct && identity->group_count > 0)
 		return keep_format(p, "assigned to the app in %s through group %s", title,
 				   identity->groups[0]);
+	/* The row was unassigned because the user left the app or its account was inactive. */
 	if (match->member)
-		return keep_format(p, "assigned to the app in %s again", title);
+		return keep_format(p, "assigned to the app and active in %s again", title);
 	return keep_format(p, "assigned to the app in %s", title);
 }
 
