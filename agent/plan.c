@@ -29,6 +29,7 @@ struct match {
 	const struct identity *identity;
 	struct member *member;  /* matched roster row, or NULL for a new member */
 	bool adopted;           /* matched by email, not by external id */
+	bool relinked;          /* adopted a row of this source whose own user is gone */
 	bool inactive;          /* the IdP says no seat: matched by external id only */
 	bool skipped;
 	bool new_candidate;     /* seeks a seat and is not waiting for one yet */
@@ -543,7 +544,8 @@ static const struct match *find_match(const struct planner *p, const char *sourc
  * another member cannot take it: a manual member while the identity has a
  * row of its own, or a row whose identity is skipped or keeps that email.
  * A row whose user left the app, or whose account is suspended or
- * deactivated, is unassigned first, which frees the email.
+ * deactivated, is unassigned first, which frees the email.  A row whose
+ * user the directory missed for the first time is kept, with its email.
  */
 static bool email_taken(const struct planner *p, const struct member *seated,
 			const struct member *own, const char *email)
@@ -557,12 +559,38 @@ static bool email_taken(const struct planner *p, const struct member *seated,
 
 	other = find_match(p, seated->source, seated->external_id);
 	if (!other)
-		return false;
+		return seated->external_id && is_not_found_id(p, seated->external_id) &&
+		       !was_missing_before(p, seated->external_id);
 	if (other->skipped)
 		return true;
 	if (other->identity->activity == IDENTITY_INACTIVE)
 		return false;
 	return !other->identity->email || strcasecmp(other->identity->email, email) == 0;
+}
+
+/*
+ * Returns a seated row of this source with email whose user this read does
+ * not list at all, for an identity with no row of its own: an account
+ * deleted and created again, or replaced by another with the same address.
+ * Taking the row over keeps the person's seat, where unassigning it and
+ * adding a new row would put the person behind everyone waiting.  A row
+ * whose user is only missing from the directory for now is left alone.
+ */
+static struct member *find_relinkable_by_email(const struct planner *p, const char *email)
+{
+	for (size_t at = email_group_start(p, email);
+	     at < p->by_email_count && strcasecmp(p->by_email[at]->email, email) == 0; at++) {
+		struct member *member = p->by_email[at];
+
+		if (member->state == MEMBER_UNASSIGNED || member->drifted || !member->external_id ||
+		    member_adoptable(p, member) || p->marks[member_index(p, member)].claimed_by)
+			continue;
+		if (find_match(p, member->source, member->external_id) ||
+		    is_not_found_id(p, member->external_id))
+			continue;
+		return member;
+	}
+	return NULL;
 }
 
 static bool match_identity(struct planner *p, struct match *match)
@@ -595,6 +623,10 @@ static bool match_identity(struct planner *p, struct match *match)
 	}
 
 	match->member = by_id ? by_id : find_adoptable_by_email(p, identity->email);
+	if (!match->member && identity->email) {
+		match->member = find_relinkable_by_email(p, identity->email);
+		match->relinked = match->member != NULL;
+	}
 	match->adopted = !by_id && match->member;
 claim:
 	if (match->member)
@@ -748,6 +780,10 @@ static bool plan_attribute_update(struct planner *p, const struct match *match)
 
 	if (member->drifted)
 		reason = keep_text(p, "manual change reverted");
+	else if (match->relinked)
+		reason = keep_format(p, "%s user %s has the address of %s, which is no longer "
+				     "assigned: member linked to the new user", p->in->source_title,
+				     match->identity->external_id, member->external_id);
 	else if (match->adopted)
 		reason = keep_format(p, "existing member adopted by email; now managed by %s",
 				     p->in->source_title);

@@ -443,3 +443,26 @@ test_failed_write_records_no_counts() {
 		LIMIT 1")" "failed 0 0 0 0 0" "run row"
 	assert_eq "$(sql "SELECT count(*) FROM members")" 2 "members"
 }
+
+# An account deleted and created again with the same address keeps the
+# person's row and seat, instead of putting the person behind those waiting.
+test_recreated_account_keeps_seat() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=2 MAX_PERCENT=0 write_config
+	sync_ok
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = '00u0003'")" waiting "third"
+
+	edit_data 'del(.users[] | select(.id == "00u0001")) | .assignments.users -= ["00u0001"]
+		| .users += [{"id":"00u0009","login":"user0001@example.com",
+			      "email":"user0001@example.com","status":"ACTIVE"}]
+		| .assignments.users += ["00u0009"]'
+	sync_ok
+
+	assert_eq "$(sql "SELECT id || ' ' || external_id || ' ' || state FROM members ORDER BY id")" \
+		"$(printf '1 00u0009 active\n2 00u0002 active\n3 00u0003 waiting')" "members"
+	assert_eq "$(sql "SELECT op || ': ' || reason FROM events WHERE member_id = 1 ORDER BY id DESC
+		LIMIT 1")" \
+		"update: Okta user 00u0009 has the address of 00u0001, which is no longer assigned: member linked to the new user" \
+		"event"
+}

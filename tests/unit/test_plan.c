@@ -249,6 +249,66 @@ static void deactivated_frees_email(void **state)
 	assert_int_equal(entries[1].after.state, MEMBER_ACTIVE);
 }
 
+/* An account created again with the address of one that is gone keeps the person's seat. */
+static void recreated_account_keeps_seat(void **state)
+{
+	struct fixture *f = *state;
+	const struct plan_entry *e;
+
+	f->in.seats = 1;
+	add_active(f, "00u9", "ann@example.com");
+	add_active(f, "00u2", "cat@example.com");
+	add_member(f, 1, "okta", "00u1", "ann@example.com", MEMBER_ACTIVE, 100);
+	add_member(f, 2, "okta", "00u2", "cat@example.com", MEMBER_WAITING, 100);
+	build(f);
+
+	assert_int_equal(f->plan.count, 1);
+	e = &f->plan.entries[0];
+	assert_int_equal(e->op, PLAN_UPDATE);
+	assert_int_equal(e->before->id, 1);
+	assert_string_equal(e->after.external_id, "00u9");
+	assert_int_equal(e->after.state, MEMBER_ACTIVE);
+	assert_string_equal(e->reason, "Okta user 00u9 has the address of 00u1, which is no "
+			    "longer assigned: member linked to the new user");
+	assert_int_equal(f->plan.counts[PLAN_UNASSIGN], 0);
+}
+
+/* Returns the entry that writes a row for external_id, or NULL. */
+static const struct plan_entry *entry_for_id(const struct fixture *f, const char *external_id)
+{
+	for (size_t i = 0; i < f->plan.count; i++) {
+		const struct plan_entry *e = &f->plan.entries[i];
+
+		if (e->after.external_id && strcmp(e->after.external_id, external_id) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* A row whose user is still listed, or only missing from the directory for now, is not taken. */
+static void listed_account_not_relinked(void **state)
+{
+	struct fixture *f = *state;
+	const struct plan_entry *e;
+
+	add_active(f, "00u1", "ann.old@example.com");
+	add_active(f, "00u9", "ann@example.com");
+	add_member(f, 1, "okta", "00u1", "ann@example.com", MEMBER_ACTIVE, 100);
+	assert_int_equal(identity_set_add_not_found(&f->identities, "00u2"), RS_OK);
+	add_active(f, "00u8", "bob@example.com");
+	add_member(f, 2, "okta", "00u2", "bob@example.com", MEMBER_ACTIVE, 100);
+	build(f);
+
+	e = entry_for_id(f, "00u9");
+	assert_non_null(e);
+	assert_null(e->before);
+	e = entry_for_id(f, "00u1");
+	assert_non_null(e);
+	assert_int_equal(e->before->id, 1);
+	assert_null(entry_for_id(f, "00u8"));
+	assert_int_equal(f->plan.problem_count, 2);
+}
+
 static void seats_full_puts_rest_waiting(void **state)
 {
 	struct fixture *f = *state;
@@ -744,6 +804,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(invalid_email_keeps_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_status_keeps_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(deactivated_frees_email, setup, teardown),
+		cmocka_unit_test_setup_teardown(recreated_account_keeps_seat, setup, teardown),
+		cmocka_unit_test_setup_teardown(listed_account_not_relinked, setup, teardown),
 		cmocka_unit_test_setup_teardown(group_only_unassign_names_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_status_adds_no_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(conflicting_records_named, setup, teardown),
