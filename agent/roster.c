@@ -505,6 +505,22 @@ void roster_close(struct roster *roster)
 	free(roster);
 }
 
+/* Sets *found when the events hold a take-over. */
+static enum rs_err read_managed_before(struct roster *roster, bool *found)
+{
+	sqlite3_stmt *stmt = roster_stmt(roster, STMT_TAKE_OVER_EXISTS);
+	enum rs_err err = RS_OK;
+
+	if (!stmt)
+		return RS_ERR_IO;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*found = sqlite3_column_int(stmt, 0) != 0;
+	else
+		err = roster_sqlite_error(roster, "reading the events");
+	sqlite3_reset(stmt);
+	return err;
+}
+
 enum rs_err roster_team_get(struct roster *roster, struct roster_team *out)
 {
 	sqlite3_stmt *stmt = roster_stmt(roster, STMT_TEAM_GET);
@@ -535,6 +551,8 @@ enum rs_err roster_team_get(struct roster *roster, struct roster_team *out)
 		log_msg(LOG_ERROR, "roster %s: out of memory reading the team", roster->path);
 		err = RS_ERR_INTERNAL;
 	}
+	if (err == RS_OK && !team.source && team.released_at == 0)
+		err = read_managed_before(roster, &team.managed_before);
 	if (err != RS_OK) {
 		roster_team_release(&team);
 		return err;

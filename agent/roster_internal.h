@@ -14,6 +14,7 @@
 /* Statements prepared once per connection; their SQL is in roster_schema.c. */
 enum roster_stmt_id {
 	STMT_TEAM_GET = 0,
+	STMT_TAKE_OVER_EXISTS,
 	STMT_TEAM_UPSERT,
 	STMT_TEAM_RELEASE,
 	STMT_MEMBERS_ALL,

@@ -132,6 +132,8 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 	[STMT_TEAM_GET] =
 		"SELECT name, seats, source, org, app, managed_since, released_at"
 		" FROM team WHERE id = 1",
+	[STMT_TAKE_OVER_EXISTS] =
+		"SELECT EXISTS (SELECT 1 FROM events WHERE op = 'take_over')",
 	/* Writes nothing when the row already has these values. */
 	[STMT_TEAM_UPSERT] =
 		"INSERT INTO team (id, name, seats, source, org, app, managed_since)"

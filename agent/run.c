@@ -190,6 +190,15 @@ bool run_refusal(const struct roster_team *team, const struct config *config, ch
 		return true;
 	}
 
+	if (!team->source && team->managed_before) {
+		snprintf(buf, size, "the roster's team row names no IdP, but an IdP took the roster "
+			 "over and it was never released: the team row was changed outside "
+			 "rostersync; check the members, then run \"rostersync sync -c %s "
+			 "--take-over\" once to let %s manage it again", config->path,
+			 config_source_title(config->source));
+		return true;
+	}
+
 	if (team->source && !same_manager(team, config)) {
 		snprintf(buf, size, "the roster is managed by %s app %s at %s, but the config "
 			 "names %s app %s at %s; run once with --take-over to switch",

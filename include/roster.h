@@ -34,6 +34,12 @@ struct roster_team {
 	char *app;              /* app id of the managing source */
 	int64_t managed_since;  /* 0 when not managed */
 	int64_t released_at;    /* last `release`, 0 if never */
+	/*
+	 * An IdP took the roster over before, although source is NULL and it was
+	 * never released: the team row was changed outside rostersync.  Only
+	 * looked up when source is NULL and released_at is 0.
+	 */
+	bool managed_before;
 };
 
 struct roster_run {

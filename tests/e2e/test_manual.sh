@@ -314,3 +314,25 @@ test_take_over_without_operations_is_a_success() {
 	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
 		"no change" "outcome of the next run"
 }
+
+# A team row whose manager was cleared by hand (its trigger dropped first)
+# is not taken over silently: the events show that the roster is managed.
+test_cleared_team_source_needs_take_over() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	sqlite3 "$T/roster.db" "DROP TRIGGER team_managed_update;
+		UPDATE team SET source = NULL, managed_since = NULL;
+		INSERT INTO members (source, email, email_key, state, created_at, updated_at,
+			state_since) VALUES ('manual', 'x@example.com', 'x@example.com', 'active', 1, 1, 1)"
+
+	rs sync -c "$T/config.yaml"
+	assert_rc 77
+	assert_contains "$T/err" "the team row was changed outside rostersync"
+	assert_eq "$(sql "SELECT state FROM members WHERE email = 'x@example.com'")" active \
+		"the row added by hand before the take-over"
+
+	sync_ok --take-over
+	assert_eq "$(sql "SELECT source FROM team")" okta "manager after the take-over"
+}
