@@ -327,6 +327,8 @@ test_cleared_team_source_needs_take_over() {
 		INSERT INTO members (source, email, email_key, state, created_at, updated_at,
 			state_since) VALUES ('manual', 'x@example.com', 'x@example.com', 'active', 1, 1, 1)"
 
+	rs plan -c "$T/config.yaml"
+	assert_rc 77
 	rs sync -c "$T/config.yaml"
 	assert_rc 77
 	assert_contains "$T/err" "the team row was changed outside rostersync"
