@@ -279,7 +279,8 @@ static void print_seats(FILE *out, const struct report_status *s)
 	fprintf(out, "Seats:    %zu of %ld used", used, s->seats);
 	if (s->seats >= 0 && used > (size_t)s->seats && s->team->source)
 		fprintf(out, " (team.seats is lower than the seats in use: the next sync moves"
-			" %zu members to the waiting list, if the deletion threshold allows it)",
+			" up to %zu members to the waiting list, if the deletion threshold allows"
+			" it; members whose IdP data a sync skips keep their seats)",
 			used - (size_t)s->seats);
 	else if (s->seats >= 0 && used > (size_t)s->seats)
 		fprintf(out, " (team.seats is lower than the seats in use)");

@@ -84,7 +84,7 @@ test_lowered_seat_limit_lists_members_losing_seats() {
 	assert_contains "$T/out" "Members who would lose their seat:"
 	assert_contains "$T/err" "5 of 3 seats used now"
 	rs status -c "$T/config.yaml"
-	assert_contains "$T/out" "Seats:    5 of 3 used (team.seats is lower than the seats in use: the next sync moves 2 members to the waiting list"
+	assert_contains "$T/out" "Seats:    5 of 3 used (team.seats is lower than the seats in use: the next sync moves up to 2 members to the waiting list"
 }
 
 # Waiting members hold no seat, so their unassigns do not count.  When
