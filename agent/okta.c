@@ -634,8 +634,10 @@ static const char *oauth_error_hint(long status)
 {
 	if (status == 401)
 		return "Okta rejected the OAuth access token even after a new one was fetched: "
-		       "check that okta.oauth.client_id is the service app and that its public "
-		       "key is registered";
+		       "if earlier requests of this run succeeded, Okta stopped accepting its "
+		       "tokens before their expires_in ran out, so run again; otherwise check "
+		       "that okta.oauth.client_id is the service app and that its public key is "
+		       "registered";
 	return "the service app lacks permission: grant it the okta.apps.read, okta.users.read "
 	       "and okta.groups.read scopes (Okta API Scopes tab) and an admin role such as "
 	       "Read-only Administrator (Admin roles tab); scopes alone are not enough";

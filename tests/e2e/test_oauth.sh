@@ -202,6 +202,24 @@ test_okta_oauth_token_expires_mid_run() {
 	assert_contains "$T/err" "returned 401; sending it once more with new credentials"
 }
 
+# A run renews its token once: a second 401 fails the run with a message
+# that fits a token lifetime shorter than expires_in, as well as a wrong key.
+test_okta_oauth_second_expiry_explained() {
+	make_rsa_key okta
+	write_okta_oauth_data 1001 '{client_id: $client, public_key_pem: $pub, require_dpop: true,
+		token_lifetime: 2, expires_in: 3600}' \
+		'.faults = [{path: "/api/v1/apps/0oaapp1/users", page: 1, kind: "slow", delay_ms: 2500},
+			    {path: "/api/v1/apps/0oaapp1/users", page: 2, kind: "slow", delay_ms: 2500}]'
+	start_fake --data "$T/data.json"
+	SEATS=2000 write_okta_oauth_config
+	rs sync -c "$T/config.yaml"
+	register_sent_secrets
+
+	assert_rc 77
+	assert_contains "$T/err" "if earlier requests of this run succeeded, Okta stopped accepting its tokens before their expires_in ran out"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
+}
+
 test_okta_oauth_wrong_key() {
 	make_rsa_key okta
 	make_rsa_key other
