@@ -90,11 +90,17 @@ static void report_lock_error(const char *path, const char *roster_path, int err
 {
 	struct stat lock;
 
+	/*
+	 * A first run as root leaves the roster and its lock to root, and the
+	 * service user that runs next cannot open them: the fix gives the
+	 * roster's files (the lock, -wal, -shm) to the user that runs now.
+	 */
 	if (error == EACCES && stat(path, &lock) == 0) {
 		log_msg(LOG_ERROR, "cannot open the lock file %s: %s; it belongs to uid %u (mode "
-			"%03o), so give it the owner of the roster, e.g. \"chown --reference=%s "
-			"%s\"", path, strerror(error), (unsigned)lock.st_uid,
-			(unsigned)(lock.st_mode & 0777), roster_path, path);
+			"%03o), not to uid %u that runs this command, so give the roster and its "
+			"files to that user, e.g. \"chown %u:%u %s*\"", path, strerror(error),
+			(unsigned)lock.st_uid, (unsigned)(lock.st_mode & 0777), (unsigned)geteuid(),
+			(unsigned)geteuid(), (unsigned)getegid(), roster_path);
 		return;
 	}
 	log_msg(LOG_ERROR, "cannot create the lock file %s beside roster.path: %s; "
