@@ -1718,6 +1718,33 @@ static void check_okta_credentials(struct loader *loader)
 	check_one_of(loader, "okta", alternatives, "api_token_file, api_token_env or oauth");
 }
 
+/* Logs a warning at the key marked by index. */
+static void warn_at(const struct loader *loader, size_t index, const char *text)
+{
+	struct mark mark = loader->key_marks[index];
+
+	log_msg(LOG_WARN, "%s:%lu:%lu: %s", loader->file, mark.line, mark.column, text);
+}
+
+/*
+ * Warns about Graph keys that have no effect or mix two clouds: the
+ * assertion algorithm without a certificate, and a cloud that gives one URL
+ * while the config gives the other.
+ */
+static void warn_graph_overrides(const struct loader *loader)
+{
+	size_t algorithm = key_id("graph.assertion_algorithm");
+	size_t cloud = key_id("graph.cloud");
+
+	if (loader->seen[algorithm] && !loader->seen[key_id("graph.certificate_file")])
+		warn_at(loader, algorithm, "graph.assertion_algorithm: ignored, because only a "
+			"certificate (graph.certificate_file) signs an assertion");
+	if (loader->seen[cloud] && loader->seen[key_id("graph.login_url")] !=
+				   loader->seen[key_id("graph.graph_url")])
+		warn_at(loader, cloud, "graph.cloud: gives only the URL that the config does not "
+			"set; check that graph.login_url and graph.graph_url belong to one cloud");
+}
+
 static void check_graph_credentials(struct loader *loader)
 {
 	static const char *const alternatives[] = {
@@ -1734,6 +1761,7 @@ static void check_graph_credentials(struct loader *loader)
 			    "graph.certificate_file is missing; the private key is used with a certificate");
 	check_one_of(loader, "graph", alternatives,
 		     "client_secret_file, client_secret_env or certificate_file with private_key_file");
+	warn_graph_overrides(loader);
 }
 
 /* True when path ends in suffix. */

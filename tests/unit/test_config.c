@@ -321,6 +321,30 @@ static void test_unused_source_section_warns(void **state)
 	unlink(path);
 }
 
+static void test_graph_overrides_warn(void **state)
+{
+	struct config *config = NULL;
+	char path[64];
+	char expected[160];
+	char *log;
+
+	(void)state;
+	write_config(path, GRAPH_HEAD "  client_secret_env: SECRET\n"
+		     "  assertion_algorithm: RS256\n"
+		     "  cloud: usgov\n"
+		     "  login_url: https://login.microsoftonline.com\n" GRAPH_TAIL, 0600);
+	assert_int_equal(load_logged(path, &config, &log), RS_OK);
+	snprintf(expected, sizeof(expected), "warn: %s:8:3: graph.assertion_algorithm: ignored, "
+		 "because only a certificate", path);
+	assert_non_null(strstr(log, expected));
+	snprintf(expected, sizeof(expected), "warn: %s:9:3: graph.cloud: gives only the URL that "
+		 "the config does not set", path);
+	assert_non_null(strstr(log, expected));
+	config_free(config);
+	free(log);
+	unlink(path);
+}
+
 static void test_missing_config_file_named(void **state)
 {
 	const char *path = "/tmp/rostersync-test-no-such-config.yaml";
@@ -942,6 +966,7 @@ int main(void)
 		cmocka_unit_test(test_bounds_are_inclusive),
 		cmocka_unit_test(test_quoted_strings_accepted),
 		cmocka_unit_test(test_unused_source_section_warns),
+		cmocka_unit_test(test_graph_overrides_warn),
 		cmocka_unit_test(test_missing_config_file_named),
 		cmocka_unit_test(test_config_over_one_mebibyte),
 		cmocka_unit_test(test_problem_count_is_capped),
