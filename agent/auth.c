@@ -129,12 +129,14 @@ enum rs_err auth_new_api_token(const struct secret *token, struct auth **out)
 
 	*out = NULL;
 	if (len == 0) {
-		log_msg(LOG_ERROR, "the Okta API token is empty: check okta.api_token_file");
+		log_msg(LOG_ERROR, "the Okta API token is empty: check the source that the line "
+			"\"read the Okta API token from\" names");
 		return RS_ERR_CONFIG;
 	}
 	if (unsafe < len) {
 		log_msg(LOG_ERROR, "the Okta API token contains a space, control or non-ASCII "
-			"character at byte %zu: check okta.api_token_file", unsafe);
+			"character at byte %zu: check the source that the line \"read the Okta "
+			"API token from\" names", unsafe);
 		return RS_ERR_CONFIG;
 	}
 

@@ -149,8 +149,9 @@ static void okta_failed(struct checker *c, const char *what, const struct http_r
 			enum rs_err err)
 {
 	if (response->status == 401)
-		report(c, OUTCOME_FAIL, "token", "Okta rejected the credential: check "
-		       "okta.api_token_file or the okta.oauth client");
+		report(c, OUTCOME_FAIL, "token", "Okta rejected the credential: check the "
+		       "token or the okta.oauth client in the source that the credentials line "
+		       "names");
 	else if (response->status == 403)
 		report(c, OUTCOME_FAIL, "permission", "reading %s was denied: the API token's admin "
 		       "needs a role that can read apps, users and groups (Read-only "

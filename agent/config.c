@@ -2062,7 +2062,8 @@ enum rs_err config_load_secret(const struct config *config, struct secret **out)
 		*out = NULL;
 		return RS_ERR_CONFIG;
 	}
-	log_msg(LOG_DEBUG, "%s: read the %s from %s", config->path, lookup.what, source);
+	/* Names the source in every run, because a rejected credential is fixed there. */
+	log_msg(LOG_INFO, "%s: read the %s from %s", config->path, lookup.what, source);
 	return RS_OK;
 }
 

@@ -329,7 +329,13 @@ test_credential_named_after_other_instance_warns() {
 	assert_rc 0
 	assert_contains "$T/err" "\$CREDENTIALS_DIRECTORY ($T/creds) has no credential e2e.token"
 	assert_contains "$T/err" "set tenant: in $T/config.yaml to the instance name"
+	assert_contains "$T/err" "$T/config.yaml: read the Okta API token from okta.api_token_file ($T/token)"
 	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 2 "active members"
+
+	cp "$T/token" "$T/creds/e2e.token"
+	CREDENTIALS_DIRECTORY=$T/creds rs sync -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/err" "read the Okta API token from systemd credential e2e.token"
 }
 
 # SIGTERM (systemctl stop, a start timeout) during the read: the run stops
