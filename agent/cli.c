@@ -437,17 +437,26 @@ static enum rs_err open_roster(const struct config *config, struct roster **rost
 #define STATUS_RUNS 5
 #define STATUS_DRIFTS 10
 
+/* Fails when the roster file does not exist, for commands that must not create it. */
+static enum rs_err require_roster(const struct config *config)
+{
+	if (access(config->roster.path, F_OK) == 0)
+		return RS_OK;
+	log_msg(LOG_ERROR, "the roster %s does not exist yet: check roster.path in %s, "
+		"or run \"rostersync sync -c %s\" first", config->roster.path, config->path,
+		config->path);
+	return RS_ERR_IO;
+}
+
 /* Opens an existing roster for reading commands; a missing file is an error, not created. */
 static enum rs_err open_existing_roster(const struct config *config, struct roster **roster,
 					struct roster_team *team)
 {
+	enum rs_err err = require_roster(config);
+
 	memset(team, 0, sizeof(*team));
-	if (access(config->roster.path, F_OK) != 0) {
-		log_msg(LOG_ERROR, "the roster %s does not exist yet: check roster.path in %s, "
-			"or run \"rostersync sync -c %s\" first", config->roster.path, config->path,
-			config->path);
-		return RS_ERR_IO;
-	}
+	if (err != RS_OK)
+		return err;
 	return open_roster(config, roster, team);
 }
 
@@ -660,15 +669,18 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 {
 	struct roster *roster = NULL;
 	struct roster_team team;
-	char run_id[64], what[320];
+	char run_id[64], what[320], error[LOG_FIRST_ERROR_MAX + 64];
 	int64_t last_event = 0;
 	int lock_fd = -1;
-	enum rs_err err = run_lock(config, &lock_fd);
+	bool release = strcmp(command, "release") == 0;
+	/* A release of a roster that does not exist would only leave an empty file and a lock. */
+	enum rs_err err = release ? require_roster(config) : RS_OK;
 	struct roster_run record = { .id = run_id, .command = (char *)command, .source = "manual" };
 
 	memset(&team, 0, sizeof(team));
-	/* A release of a roster that does not exist would only create an empty file. */
-	if (err == RS_OK && strcmp(command, "release") == 0)
+	if (err == RS_OK)
+		err = run_lock(config, &lock_fd);
+	if (err == RS_OK && release)
 		err = open_existing_roster(config, &roster, &team);
 	else if (err == RS_OK)
 		err = open_roster(config, &roster, &team);
@@ -696,6 +708,7 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 	record.finished_at = time(NULL);
 	record.outcome = err == RS_OK ? "success" : "failed";
 	record.exit_status = err_exit_status(err);
+	record.error = (char *)run_error_text(err, error, sizeof(error));
 	roster_run_finish(roster, &record);
 out:
 	roster_team_release(&team);

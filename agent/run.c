@@ -605,7 +605,7 @@ static const char *run_outcome(const struct run *run, enum rs_err err)
 }
 
 /* The run record's error: the category, then the first error line of the run. */
-static const char *run_error(enum rs_err err, char *buf, size_t size)
+const char *run_error_text(enum rs_err err, char *buf, size_t size)
 {
 	const char *first = log_first_error();
 
@@ -630,7 +630,7 @@ static void record_finish(struct run *run, enum rs_err err, int64_t finished_at)
 		.exit_status = err_exit_status(err),
 		.skipped = (long)run->plan.problem_count,
 		.plan_id = run->plan.id[0] ? run->plan.id : NULL,
-		.error = (char *)run_error(err, error, sizeof(error)),
+		.error = (char *)run_error_text(err, error, sizeof(error)),
 	};
 
 	/* A failed run changed nothing, whatever its plan would have done. */

@@ -36,6 +36,12 @@ enum rs_err run_sync(const struct config *config, const struct run_options *opti
 enum rs_err run_lock(const struct config *config, int *fd);
 
 /*
+ * Returns the error column of a run that ended with err: its category, a
+ * colon and the first error line logged, in buf; NULL for RS_OK.
+ */
+const char *run_error_text(enum rs_err err, char *buf, size_t size);
+
+/*
  * Writes to buf why a sync of config would be refused on a roster whose
  * team is team, without --take-over: the roster was released, or another
  * source, org or app manages it.  Returns false when a sync may run.

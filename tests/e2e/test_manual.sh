@@ -133,6 +133,23 @@ test_members_add_explains_invalid_email() {
 	[ ! -s "$T/roster.db" ] || assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
 }
 
+# A manual command that fails is recorded with its error, as a sync is.
+test_failed_manual_change_records_error() {
+	users 1 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	rs release -c "$T/config.yaml"
+	rs members remove -c "$T/config.yaml" nobody@example.com
+	assert_rc 64
+
+	assert_eq "$(sql "SELECT outcome || ' ' || exit_status FROM runs WHERE command = 'members remove'")" \
+		"failed 64" "run row"
+	sql "SELECT error FROM runs WHERE command = 'members remove'" > "$T/run-error"
+	assert_contains "$T/run-error" "usage: "
+	assert_contains "$T/run-error" "nobody@example.com"
+}
+
 test_release_of_unmanaged_roster_changes_nothing() {
 	users 1 | write_users
 	start_fake --data "$T/data.json"
@@ -141,6 +158,7 @@ test_release_of_unmanaged_roster_changes_nothing() {
 	assert_rc 74
 	assert_contains "$T/err" "the roster $T/roster.db does not exist yet: check roster.path"
 	[ ! -e "$T/roster.db" ] || fail "release created the roster"
+	[ ! -e "$T/roster.db.lock" ] || fail "release left a lock file"
 
 	rs members add -c "$T/config.yaml" hand@example.com
 	rs release -c "$T/config.yaml"
