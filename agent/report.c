@@ -170,20 +170,39 @@ enum rs_err report_plan_json(FILE *out, const struct plan *plan, long seats)
 
 /* Members. */
 
+/*
+ * Cuts text to at most max bytes without splitting a UTF-8 character, and
+ * appends mark, which must fit in the bytes after max.
+ */
+static void cut_at_character(char *text, size_t max, const char *mark)
+{
+	size_t len = strlen(text);
+
+	if (len <= max)
+		return;
+	len = max;
+	while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+		len--;
+	strcpy(text + len, mark);
+}
+
 void report_members_table(FILE *out, const struct member_list *members)
 {
 	fprintf(out, "%-10s %-32s %-24s %-8s %s\n", "STATE", "EMAIL", "NAME", "SOURCE",
 		"EXTERNAL ID");
 	for (size_t i = 0; i < members->count; i++) {
 		const struct member *m = &members->items[i];
-		char name[256];
+		char name[2 * IDENTITY_MAX_TEXT + 8];
+		int len;
 
 		if (m->display_name)
-			snprintf(name, sizeof(name), "%s", m->display_name);
+			len = snprintf(name, sizeof(name), "%s", m->display_name);
 		else
-			snprintf(name, sizeof(name), "%s%s%s", m->given_name ? m->given_name : "",
-				 m->given_name && m->family_name ? " " : "",
-				 m->family_name ? m->family_name : "");
+			len = snprintf(name, sizeof(name), "%s%s%s", m->given_name ? m->given_name : "",
+				       m->given_name && m->family_name ? " " : "",
+				       m->family_name ? m->family_name : "");
+		if (len >= (int)sizeof(name))
+			cut_at_character(name, sizeof(name) - 4, "\xe2\x80\xa6");
 		fprintf(out, "%-10s ", member_state_name(m->state));
 		put_cell(out, or_dash(m->email), 32);
 		put_cell(out, or_dash(name), 24);

@@ -219,3 +219,21 @@ test_keylog_variable_is_ignored() {
 	assert_contains "$T/err" "ignoring SSLKEYLOGFILE so that TLS session keys are not written to disk"
 	[ ! -e "$T/keys.log" ] || fail "the key log file was created"
 }
+
+# A long name is listed whole and stays valid UTF-8: a cut in the middle
+# of a character would break every tool that reads the output.
+test_members_list_long_name_whole() {
+	name=$(python3 -c 'print("\u5c71" * 300)')
+	write_users ".users[0].displayName = \"$name\"" <<EOF2
+00u1 yamada@example.com ACTIVE
+EOF2
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	rs members list -c "$T/config.yaml"
+
+	assert_rc 0
+	assert_contains "$T/out" "$name"
+	python3 -c 'import sys; open(sys.argv[1], encoding="utf-8").read()' "$T/out" ||
+		fail "the output is not valid UTF-8"
+}
