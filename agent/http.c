@@ -521,7 +521,6 @@ static bool drive_siblings(struct http_client *client)
 }
 
 /* Sleeps seconds, in short turns while the transfers of siblings are under way. */
-/* Sleeps seconds, and lets the siblings' transfers go on meanwhile. */
 static void client_pause(struct http_client *client, double seconds)
 {
 	while (seconds > 0 && !stop_signal() && drive_siblings(client)) {
