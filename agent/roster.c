@@ -505,19 +505,30 @@ void roster_close(struct roster *roster)
 	free(roster);
 }
 
-/* Sets *found when the events hold a take-over. */
-static enum rs_err read_managed_before(struct roster *roster, bool *found)
+enum rs_err roster_stmt_int64(struct roster *roster, enum roster_stmt_id id,
+			      const char *operation, int64_t *value)
 {
-	sqlite3_stmt *stmt = roster_stmt(roster, STMT_TAKE_OVER_EXISTS);
+	sqlite3_stmt *stmt = roster_stmt(roster, id);
 	enum rs_err err = RS_OK;
 
 	if (!stmt)
 		return RS_ERR_IO;
 	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*found = sqlite3_column_int(stmt, 0) != 0;
+		*value = sqlite3_column_int64(stmt, 0);
 	else
-		err = roster_sqlite_error(roster, "reading the events");
+		err = roster_sqlite_error(roster, operation);
 	sqlite3_reset(stmt);
+	return err;
+}
+
+/* Sets *found when the events hold a take-over. */
+static enum rs_err read_managed_before(struct roster *roster, bool *found)
+{
+	int64_t exists = 0;
+	enum rs_err err = roster_stmt_int64(roster, STMT_TAKE_OVER_EXISTS, "reading the events",
+					    &exists);
+
+	*found = exists != 0;
 	return err;
 }
 

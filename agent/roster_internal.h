@@ -129,6 +129,10 @@ sqlite3_stmt *roster_stmt(struct roster *roster, enum roster_stmt_id id);
 /* Runs SQL without results through sqlite3_exec and logs operation when it fails. */
 enum rs_err roster_exec(struct roster *roster, const char *sql, const char *operation);
 
+/* Steps the prepared statement id, which returns one integer, into *value. */
+enum rs_err roster_stmt_int64(struct roster *roster, enum roster_stmt_id id,
+			      const char *operation, int64_t *value);
+
 /* Steps stmt once, expects SQLITE_DONE, and resets it. */
 enum rs_err roster_step_done(struct roster *roster, sqlite3_stmt *stmt, const char *operation);
 

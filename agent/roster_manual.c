@@ -63,17 +63,11 @@ static enum rs_err find_member(struct roster *roster, const char *email, struct 
 
 static enum rs_err count_active(struct roster *roster, long *count)
 {
-	sqlite3_stmt *stmt = roster_stmt(roster, STMT_ACTIVE_COUNT);
-	enum rs_err err = RS_OK;
+	int64_t value = 0;
+	enum rs_err err = roster_stmt_int64(roster, STMT_ACTIVE_COUNT, "counting active members",
+					    &value);
 
-	if (!stmt)
-		return RS_ERR_IO;
-
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		*count = (long)sqlite3_column_int64(stmt, 0);
-	else
-		err = roster_sqlite_error(roster, "counting active members");
-	sqlite3_reset(stmt);
+	*count = (long)value;
 	return err;
 }
 
