@@ -54,6 +54,7 @@ struct http_budget {
 	double waited;          /* seconds spent waiting to retry */
 	double pace_pending;    /* pause to take before the next request */
 	double pace_reset;      /* seconds until the limit resets, when pace_pending is cut */
+	const char *pace_cut_by; /* the setting that cut pace_pending */
 	long long pace_remaining;
 	long long pace_limit;   /* -1 when the server sent none */
 	struct http_client *clients[SHARED_CLIENTS_MAX]; /* the clients that share it */
@@ -927,28 +928,43 @@ static double requested_wait(const struct attempt *attempt)
 
 /*
  * Plans a pause when the response shows the rate limit nearly used up.  A
- * pause is not a retry, so it does not draw on http.retry_budget: a tenant
+ * pause that lasts until the limit resets is not a retry and does not draw
+ * on http.retry_budget, because the quota comes back after it: a tenant
  * whose read needs many rate-limit windows would otherwise fail every run.
- * Each pause is cut to http.max_wait.
+ * A pause cut to http.max_wait ends before the reset and may come again at
+ * the next request, so it counts against the budget and stops when the
+ * budget is spent.
  */
 static void schedule_pace(struct http_client *client, const struct http_response *response)
 {
+	struct http_budget *shared = client->shared;
 	double wait = http_pace_wait(response, time(NULL));
+	double budget_left = (double)client->options.retry_budget - shared->waited;
 	const char *limit = http_response_header(response, "X-Rate-Limit-Limit", 0);
 
-	client->shared->pace_pending = 0;
-	client->shared->pace_reset = 0;
+	shared->pace_pending = 0;
+	shared->pace_reset = 0;
 	if (wait < HTTP_MIN_WAIT)
 		return;
 	if (wait > (double)client->options.max_wait) {
-		client->shared->pace_reset = wait;
+		shared->pace_reset = wait;
+		shared->pace_cut_by = "http.max_wait";
 		wait = (double)client->options.max_wait;
 	}
+	if (shared->pace_reset > 0 && wait > budget_left) {
+		shared->pace_cut_by = "http.retry_budget";
+		wait = budget_left;
+	}
+	if (wait < HTTP_MIN_WAIT) {
+		log_msg(LOG_DEBUG, "rate limit nearly used, but the retry budget leaves no time "
+			"for a pause cut to http.max_wait");
+		return;
+	}
 
-	client->shared->pace_pending = wait;
-	client->shared->pace_remaining = strtoll(http_response_header(response, "X-Rate-Limit-Remaining", 0),
+	shared->pace_pending = wait;
+	shared->pace_remaining = strtoll(http_response_header(response, "X-Rate-Limit-Remaining", 0),
 					 NULL, 10);
-	client->shared->pace_limit = limit ? strtoll(limit, NULL, 10) : -1;
+	shared->pace_limit = limit ? strtoll(limit, NULL, 10) : -1;
 }
 
 static void take_pace(struct http_client *client)
@@ -966,14 +982,17 @@ static void take_pace(struct http_client *client)
 	else
 		snprintf(left, sizeof(left), "%lld", shared->pace_remaining);
 	if (shared->pace_reset > 0)
-		snprintf(until, sizeof(until), "(http.max_wait); it resets in %.1f s",
+		snprintf(until, sizeof(until), "(%s); it resets in %.1f s", shared->pace_cut_by,
 			 shared->pace_reset);
 	else
 		snprintf(until, sizeof(until), "until it resets");
 	log_msg(LOG_INFO, "rate limit nearly used (%s requests left); pausing %.1f s %s", left,
 		shared->pace_pending, until);
 
-	client_pause(client, shared->pace_pending);
+	if (shared->pace_reset > 0)
+		client_wait(client, shared->pace_pending);
+	else
+		client_pause(client, shared->pace_pending);
 	shared->pace_pending = 0;
 }
 
