@@ -121,7 +121,8 @@ static struct auth *auth_alloc(enum auth_kind kind, struct http_client *http)
 
 /* ---- creation ---- */
 
-enum rs_err auth_new_api_token(const struct secret *token, struct auth **out)
+enum rs_err auth_new_api_token(const struct secret *token, const char *source,
+			       struct auth **out)
 {
 	size_t len = secret_len(token);
 	size_t unsafe = find_header_unsafe(secret_value(token), len);
@@ -129,14 +130,12 @@ enum rs_err auth_new_api_token(const struct secret *token, struct auth **out)
 
 	*out = NULL;
 	if (len == 0) {
-		log_msg(LOG_ERROR, "the Okta API token is empty: check the source that the line "
-			"\"read the Okta API token from\" names");
+		log_msg(LOG_ERROR, "the Okta API token is empty: check %s", source);
 		return RS_ERR_CONFIG;
 	}
 	if (unsafe < len) {
 		log_msg(LOG_ERROR, "the Okta API token contains a space, control or non-ASCII "
-			"character at byte %zu: check the source that the line \"read the Okta "
-			"API token from\" names", unsafe);
+			"character at byte %zu: check %s", unsafe, source);
 		return RS_ERR_CONFIG;
 	}
 
@@ -334,6 +333,7 @@ static enum rs_err new_auth(const struct config *config, struct http_client *htt
 			    struct auth **out)
 {
 	struct secret *secret = NULL;
+	char source[4200];
 	enum rs_err err;
 
 	if (config->source == CONFIG_SOURCE_GRAPH)
@@ -341,9 +341,10 @@ static enum rs_err new_auth(const struct config *config, struct http_client *htt
 	if (config->okta.oauth.client_id != NULL)
 		return new_okta_oauth(config, http, out);
 
+	config_secret_source(config, source, sizeof(source));
 	err = config_load_secret(config, &secret);
 	if (err == RS_OK)
-		err = auth_new_api_token(secret, out);
+		err = auth_new_api_token(secret, source, out);
 	secret_free(secret);
 	return err;
 }

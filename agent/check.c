@@ -35,6 +35,7 @@ struct checker {
 	struct http_client *http;
 	enum rs_err first_error;   /* of the first failed check */
 	size_t failures;
+	char credential_source[4200]; /* where the credential is read, for messages */
 };
 
 static void report(struct checker *c, enum outcome outcome, const char *what,
@@ -77,6 +78,7 @@ static bool check_credential(struct checker *c)
 	struct http_options options;
 	enum rs_err err;
 
+	config_secret_source(c->config, c->credential_source, sizeof(c->credential_source));
 	source_http_options(c->config, &options);
 	err = http_client_new(&options, &c->http);
 	if (err == RS_OK)
@@ -88,7 +90,7 @@ static bool check_credential(struct checker *c)
 		fail(c, err);
 		return false;
 	}
-	report(c, OUTCOME_OK, "credentials", "read");
+	report(c, OUTCOME_OK, "credentials", "read from %s", c->credential_source);
 	return true;
 }
 
@@ -149,9 +151,8 @@ static void okta_failed(struct checker *c, const char *what, const struct http_r
 			enum rs_err err)
 {
 	if (response->status == 401)
-		report(c, OUTCOME_FAIL, "token", "Okta rejected the credential: check the "
-		       "token or the okta.oauth client in the source that the credentials line "
-		       "names");
+		report(c, OUTCOME_FAIL, "token", "Okta rejected the credential: check %s",
+		       c->credential_source);
 	else if (response->status == 403)
 		report(c, OUTCOME_FAIL, "permission", "reading %s was denied: the API token's admin "
 		       "needs a role that can read apps, users and groups (Read-only "
@@ -690,7 +691,7 @@ static void check_roster(struct checker *c)
 
 enum rs_err check_run(const struct config *config, FILE *out)
 {
-	struct checker c = { config, out, NULL, NULL, RS_OK, 0 };
+	struct checker c = { .config = config, .out = out, .first_error = RS_OK };
 
 	fprintf(out, "checking %s for tenant %s (%s)\n", config_source_title(config->source),
 		config->tenant, config->path);

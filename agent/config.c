@@ -2042,6 +2042,26 @@ static enum rs_err read_secret(const struct config *config, const struct secret_
 	return RS_ERR_CONFIG;
 }
 
+void config_secret_source(const struct config *config, char *buf, size_t size)
+{
+	struct secret_lookup lookup;
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char path[4200];
+
+	describe_secret(config, &lookup);
+	snprintf(path, sizeof(path), "%s/%s%s", dir ? dir : "", config->tenant ? config->tenant : "",
+		 lookup.credential_suffix);
+	if (dir && dir[0] && access(path, F_OK) == 0)
+		snprintf(buf, size, "systemd credential %s%s", config->tenant,
+			 lookup.credential_suffix);
+	else if (lookup.file)
+		snprintf(buf, size, "%s (%s)", lookup.file_key, lookup.file);
+	else if (lookup.env)
+		snprintf(buf, size, "%s (environment variable %s)", lookup.env_key, lookup.env);
+	else
+		snprintf(buf, size, "%s", lookup.file_key);
+}
+
 enum rs_err config_load_secret(const struct config *config, struct secret **out)
 {
 	struct secret_lookup lookup;

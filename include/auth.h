@@ -31,12 +31,14 @@ struct auth;
 enum rs_err auth_new(const struct config *config, struct http_client *http, struct auth **out);
 
 /*
- * Creates a static Okta API token credential from a copy of token.
- * Returns RS_ERR_CONFIG, with the byte offset logged but not the value,
- * when the token is empty or contains a byte that cannot go into a header
- * (space, control or non-ASCII).  *out is NULL on failure.
+ * Creates a static Okta API token credential from a copy of token, read
+ * from source (config_secret_source()).  Returns RS_ERR_CONFIG, with the
+ * byte offset and source logged but not the value, when the token is empty
+ * or contains a byte that cannot go into a header (space, control or
+ * non-ASCII).  *out is NULL on failure.
  */
-enum rs_err auth_new_api_token(const struct secret *token, struct auth **out);
+enum rs_err auth_new_api_token(const struct secret *token, const char *source,
+			       struct auth **out);
 
 void auth_free(struct auth *auth);
 

@@ -114,6 +114,13 @@ void config_free(struct config *config);
  */
 enum rs_err config_load_secret(const struct config *config, struct secret **out);
 
+/*
+ * Writes where config_load_secret() reads the credential, such as "systemd
+ * credential acme.token" or "okta.api_token_file (/etc/rostersync/acme.token)",
+ * for messages that tell where to fix it.  Reads no secret.
+ */
+void config_secret_source(const struct config *config, char *buf, size_t size);
+
 /* One row of the key table, for documentation and its tests. */
 struct config_key_info {
 	const char *path;          /* "sync.max_unassign" */

@@ -23,7 +23,7 @@ EOF
 	rs test -c "$T/config.yaml"
 
 	assert_rc 0
-	assert_contains "$T/out" "ok   credentials: read"
+	assert_contains "$T/out" "ok   credentials: read from okta.api_token_file ($T/token)"
 	assert_contains "$T/out" "ok   app: "
 	assert_contains "$T/out" "(0oaapp1), status ACTIVE"
 	assert_contains "$T/out" "ok   assignments: app users readable"
@@ -80,7 +80,7 @@ test_check_okta_bad_token_exits_77() {
 	rs test -c "$T/config.yaml"
 
 	assert_rc 77
-	assert_contains "$T/out" "FAIL token: Okta rejected the credential"
+	assert_contains "$T/out" "FAIL token: Okta rejected the credential: check okta.api_token_file ($T/token)"
 	assert_contains "$T/err" "E0000011"
 }
 

@@ -257,7 +257,7 @@ static void api_token_header(void **state)
 	char **headers = NULL;
 
 	(void)state;
-	assert_int_equal(auth_new_api_token(token, &auth), RS_OK);
+	assert_int_equal(auth_new_api_token(token, "okta.api_token_file (test)", &auth), RS_OK);
 	assert_int_equal(auth_headers(auth, "GET", "https://a.example/api/v1/apps", &headers), RS_OK);
 	assert_string_equal(headers[0], "Authorization: SSWS 00abc-DEF_123");
 	assert_null(headers[1]);
@@ -280,10 +280,10 @@ static void api_token_rejects_unsafe_bytes(void **state)
 		char *logged;
 
 		capture_start(&capture);
-		assert_int_equal(auth_new_api_token(token, &auth), RS_ERR_CONFIG);
+		assert_int_equal(auth_new_api_token(token, "okta.api_token_file (test)", &auth), RS_ERR_CONFIG);
 		logged = capture_stop(&capture);
 		assert_null(auth);
-		expect_logged(logged, "check the source that the line \"read the Okta API token from\" names");
+		expect_logged(logged, "check okta.api_token_file (test)");
 		if (tokens[i][0] != '\0')
 			assert_null(strstr(logged, tokens[i]));
 		free(logged);

@@ -801,7 +801,7 @@ static enum rs_err read_fixture_run(struct read_fixture *fixture, char **logged)
 	enum rs_err err;
 
 	capture_start(&capture);
-	err = auth_new_api_token(fixture->token, &auth);
+	err = auth_new_api_token(fixture->token, "okta.api_token_file (test)", &auth);
 	if (err == RS_OK)
 		err = okta_read(&fixture->config, auth, fixture->http, &fixture->set);
 	*logged = capture_stop(&capture);
