@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1774,6 +1775,43 @@ static bool ends_with(const char *path, const char *suffix)
 }
 
 /*
+ * Writes the path of path's directory without links or dot segments, then
+ * its last component, into out.  Returns false when the directory cannot
+ * be resolved (it does not exist yet).
+ */
+static bool resolve_parent(const char *path, char *out, size_t size)
+{
+	char *copy = strdup(path);
+	char *parent = NULL;
+	const char *name = strrchr(path, '/');
+	bool ok = false;
+
+	if (copy)
+		parent = realpath(dirname(copy), NULL);
+	if (parent) {
+		ok = (size_t)snprintf(out, size, "%s/%s", parent, name ? name + 1 : path) < size;
+		free(parent);
+	}
+	free(copy);
+	return ok;
+}
+
+/* True when a and b name one file: the same inode, or the same resolved path. */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa;
+	struct stat sb;
+	char ra[PATH_MAX + 256];
+	char rb[PATH_MAX + 256];
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	if (resolve_parent(a, ra, sizeof(ra)) && resolve_parent(b, rb, sizeof(rb)))
+		return strcmp(ra, rb) == 0;
+	return strcmp(a, b) == 0;
+}
+
+/*
  * Rejects a metrics textfile that could be another file of the agent:
  * every run replaces it, so a path copied from roster.path or the config
  * would destroy that file.  node_exporter's textfile collector reads only
@@ -1790,7 +1828,7 @@ static void check_metrics_textfile(struct loader *loader)
 		add_problem(loader, loader->key_marks[key], "metrics.textfile: \"%s\" does not end "
 			    "in .prom; node_exporter's textfile collector reads only *.prom files, "
 			    "and every run replaces this file", config->metrics.textfile);
-	else if (config->roster.path && strcmp(config->metrics.textfile, config->roster.path) == 0)
+	else if (config->roster.path && same_file(config->metrics.textfile, config->roster.path))
 		add_problem(loader, loader->key_marks[key], "metrics.textfile: \"%s\" is the roster "
 			    "file; every run replaces the textfile, so give it a path of its own",
 			    config->metrics.textfile);

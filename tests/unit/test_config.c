@@ -751,6 +751,10 @@ static const struct bad_config bad_configs[] = {
 	  HEAD OKTA TEAM "roster:\n  path: /var/lib/rostersync/acme.prom\n"
 	  "metrics:\n  textfile: /var/lib/rostersync/acme.prom\n", "11:3",
 	  "metrics.textfile: \"/var/lib/rostersync/acme.prom\" is the roster file", NULL, 0 },
+	{ "textfile is the roster by another path",
+	  HEAD OKTA TEAM "roster:\n  path: /tmp/rostersync-test-acme.prom\n"
+	  "metrics:\n  textfile: /tmp/./rostersync-test-acme.prom\n", "11:3",
+	  "metrics.textfile: \"/tmp/./rostersync-test-acme.prom\" is the roster file", NULL, 0 },
 	{ "empty section rejected", VALID "sync:\n", "10:6",
 	  "sync: the section is empty", NULL, 0 },
 	{ "integer above range", VALID "sync:\n  max_unassign_percent: 150\n", "11:25",
