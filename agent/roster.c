@@ -56,11 +56,34 @@ static const char *sqlite_error_hint(int code)
 	}
 }
 
+/*
+ * Logs a roster that cannot be opened.  A first run as root leaves the file
+ * to root, and the service user cannot open it afterwards.
+ */
+static void log_cannot_open(struct roster *roster, const char *operation)
+{
+	struct stat file;
+
+	if (stat(roster->path, &file) == 0 && file.st_uid != geteuid())
+		log_msg(LOG_ERROR, "roster %s: %s failed: %s; the file belongs to uid %u, not to "
+			"uid %u that runs this command, so give the roster and its files to that "
+			"user, e.g. \"chown %u:%u %s*\"", roster->path, operation,
+			sqlite3_errmsg(roster->db), (unsigned)file.st_uid, (unsigned)geteuid(),
+			(unsigned)geteuid(), (unsigned)getegid(), roster->path);
+	else
+		log_msg(LOG_ERROR, "roster %s: %s failed: %s; check that the directory of "
+			"roster.path exists and that the user running rostersync (uid %u) may "
+			"read and write the roster there", roster->path, operation,
+			sqlite3_errmsg(roster->db), (unsigned)geteuid());
+}
+
 enum rs_err roster_sqlite_error(struct roster *roster, const char *operation)
 {
 	int code = sqlite3_errcode(roster->db) & 0xff;
 
-	if (code == SQLITE_READONLY)
+	if (code == SQLITE_CANTOPEN)
+		log_cannot_open(roster, operation);
+	else if (code == SQLITE_READONLY)
 		log_msg(LOG_ERROR, "roster %s: %s failed: %s; the roster, its -wal and -shm files "
 			"and its directory must be writable by the user running rostersync (uid %u), "
 			"even to read it, because of the WAL journal: run the command as the roster's "

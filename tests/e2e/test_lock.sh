@@ -385,3 +385,22 @@ test_damaged_or_locked_roster_explained() {
 	assert_rc 74
 	assert_contains "$T/err" "malformed; the roster file is damaged: restore it from a backup"
 }
+
+# A roster file left to root, with a lock the service user may open, is
+# reported with its owner and the chown that fixes it.
+test_root_owned_roster_names_owner() {
+	service_user_setup 1
+	mkdir "$T/state"
+	chown 65534:65534 "$T/state"
+	sed -i "s#^  path: .*#  path: $T/state/roster.db#" "$T/config.yaml"
+	rs sync -c "$T/config.yaml"
+	assert_rc 0
+	chown 65534:65534 "$T/state/roster.db.lock"
+	chmod 0600 "$T/state/roster.db"
+	chown 0:0 "$T/state/roster.db"
+
+	rs_as_service_user sync -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/err" "the file belongs to uid 0, not to uid 65534 that runs this command"
+	assert_contains "$T/err" "chown 65534:65534 $T/state/roster.db*"
+}
