@@ -209,7 +209,7 @@ static bool same_text(const char *a, const char *b, bool ignore_case)
 	return ignore_case ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
 }
 
-const char identity_status_conflict[] = "listed twice with different data";
+const char identity_status_conflict[] = "listed more than once with different data";
 
 /* Logs how two records of one user disagree, naming only the fields that differ. */
 static void warn_conflict(const struct identity *keep, const struct identity *dup)
@@ -223,8 +223,9 @@ static void warn_conflict(const struct identity *keep, const struct identity *du
 	if (!same_text(keep->email, dup->email, true))
 		snprintf(email, sizeof(email), "%s email %s and %s", status[0] ? "," : "",
 			 keep->email ? keep->email : "(none)", dup->email ? dup->email : "(none)");
-	log_msg(LOG_WARN, "user %s is listed twice with different data:%s%s; its roster row, if "
-		"any, is kept as it is until the IdP agrees", keep->external_id, status, email);
+	log_msg(LOG_WARN, "user %s is listed more than once with different data:%s%s; its "
+		"roster row, if any, is kept as it is until the IdP agrees", keep->external_id,
+		status, email);
 }
 
 /*

@@ -483,9 +483,9 @@ static void conflicting_records_named(void **state)
 	assert_int_equal(f->plan.count, 0);
 	assert_int_equal(f->plan.problem_count, 2);
 	assert_non_null(strstr(f->plan.problems[0].message,
-			       "listed twice with different data in Okta: member kept as it is"));
+			       "listed more than once with different data in Okta: member kept as it is"));
 	assert_non_null(strstr(f->plan.problems[1].message,
-			       "listed twice with different data in Okta: not added to the roster "
+			       "listed more than once with different data in Okta: not added to the roster "
 			       "until the records agree"));
 	assert_null(strstr(f->plan.problems[1].message, "unknown status"));
 }
