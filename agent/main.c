@@ -3,7 +3,6 @@
  * exit status.
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +21,15 @@
  */
 static enum rs_err check_stdout(enum rs_err err)
 {
-	if (fflush(stdout) == 0 && !ferror(stdout))
+	int flushed = fflush(stdout);
+	int error = errno;
+
+	if (flushed == 0 && !ferror(stdout))
 		return err;
-	if (errno == EPIPE)
+	if (flushed != 0 && error == EPIPE)
 		return err;
-	log_msg(LOG_ERROR, "writing the output to stdout failed: %s", strerror(errno));
+	log_msg(LOG_ERROR, "writing the output to stdout failed: %s",
+		flushed != 0 ? strerror(error) : "a write error occurred earlier");
 	return err == RS_OK ? RS_ERR_IO : err;
 }
 
