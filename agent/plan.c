@@ -570,10 +570,10 @@ static bool email_taken(const struct planner *p, const struct member *seated,
 
 /*
  * Returns a seated row of this source with email whose user this read does
- * not list at all, for an identity with no row of its own: an account
- * deleted and created again, or replaced by another with the same address.
- * Taking the row over keeps the person's seat, where unassigning it and
- * adding a new row would put the person behind everyone waiting.  A row
+ * not list at all, for an identity with no row of its own.  Such a row
+ * belongs to an account deleted and created again, or replaced by another
+ * with the same address.  Taking the row over keeps the person's seat,
+ * where a new row would put the person behind everyone waiting.  A row
  * whose user is only missing from the directory for now is left alone.
  */
 static struct member *find_relinkable_by_email(const struct planner *p, const char *email)
@@ -1258,7 +1258,7 @@ bool plan_entry_loses_seat(const struct plan_entry *entry)
 	       entry->before->state == MEMBER_ACTIVE;
 }
 
-/* What the deletion threshold counts in a plan. */
+/* Seat losses of a plan, which the deletion threshold checks. */
 struct threshold_count {
 	size_t losses;      /* seats taken from active members */
 	size_t unassigns;   /* unassigns of active members */
@@ -1297,7 +1297,7 @@ static void describe_count(const struct threshold_count *count, char *out, size_
 
 /*
  * Trips the deletion threshold when the seat losses exceed either limit, or
- * when the IdP returned nobody for a roster with members to unassign.  A
+ * when the IdP returned no user for a roster with members to unassign.  A
  * seat loss is an active member unassigned or moved to the waiting list (a
  * lowered seat limit).  Unassigns of members whose account was suspended or
  * deactivated count like removals.  A waiting member unassigned held no

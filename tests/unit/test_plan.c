@@ -249,7 +249,7 @@ static void deactivated_frees_email(void **state)
 	assert_int_equal(entries[1].after.state, MEMBER_ACTIVE);
 }
 
-/* An account created again with the address of one that is gone keeps the person's seat. */
+/* A new account with the address of a deleted account keeps the person's seat. */
 static void recreated_account_keeps_seat(void **state)
 {
 	struct fixture *f = *state;
