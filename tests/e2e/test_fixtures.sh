@@ -62,3 +62,76 @@ test_recorded_error_bodies_are_reported() {
 		stop_fake
 	done
 }
+
+# Syncs the recorded expanded app user into a new roster, then stops the
+# fake so that the caller can serve another recording on the same port.
+sync_recorded_member() {
+	echo '[]' > "$T/no-groups.json"
+	replay_settings
+	start_fake --data "$T/data.json" \
+		--replay "$FIXTURES/okta/app_users_list_expand_user.body.json" \
+		--replay-path /api/v1/apps/0oaapp1/users \
+		--replay "$T/no-groups.json" --replay-path /api/v1/apps/0oaapp1/groups
+	write_config
+	sync_ok
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state = 'active'")" 1 "member"
+	stop_fake
+}
+
+# Writes each recorded response of the Okta recordings as one line of JSON:
+# {file, status, body}.  Body-only files take their status from a name
+# such as error_401_..., and 200 otherwise.
+okta_recorded_responses() {
+	local f status
+	for f in "$FIXTURES"/okta/*.exchange.json; do
+		jq -c --arg file "${f##*/}" \
+			'.interactions[].response | {file: $file, status, body}' "$f"
+	done
+	for f in "$FIXTURES"/okta/*.body.json; do
+		status=$(printf '%s\n' "${f##*/}" | sed -n 's/^error_\([0-9][0-9][0-9]\)_.*/\1/p')
+		jq -c --arg file "${f##*/}" --argjson status "${status:-200}" \
+			'{file: $file, status: $status, body: .}' "$f"
+	done
+}
+
+# Serves one recorded response as the app-user list on the port of the
+# first sync, and runs a sync that must fail and leave the roster as it was.
+sync_against_recording() {
+	local line=$1 digest=$2 file status
+	file=$(jq -r .file <<< "$line")
+	status=$(jq -r .status <<< "$line")
+	jq .body <<< "$line" > "$T/recorded.json"
+	FAKE_PORT=$PORT start_fake --data "$T/data.json" --replay "$T/recorded.json" \
+		--replay-status "$status" --replay-path /api/v1/apps/0oaapp1/users \
+		--replay "$T/no-groups.json" --replay-path /api/v1/apps/0oaapp1/groups
+	rs sync -c "$T/config.yaml"
+	stop_fake
+
+	[ "$RC" -ne 0 ] || fail "$file ($status) served as app users: the sync succeeded"
+	case $RC in
+	70 | 1[2-9][0-9] | 2[0-9][0-9]) fail "$file ($status): exit $RC: $(cat "$T/err")" ;;
+	esac
+	assert_eq "$(roster_digest)" "$digest" "roster after $file ($status)"
+}
+
+# Every recorded Okta error names its errorCode and changes nothing, and
+# every recorded list that is not an expanded app-user list is rejected
+# instead of being read as "nobody is assigned".
+test_every_okta_recording_is_handled() {
+	need_fixtures
+	local digest line code tried=0
+	sync_recorded_member
+	digest=$(roster_digest)
+
+	while IFS= read -r line; do
+		jq -e '(.status >= 400 and (.body | type == "object" and has("errorCode")))
+		       or (.status == 200 and (.body | type == "array" and length > 0)
+			   and (.body[0]._embedded.user | not))' <<< "$line" > /dev/null || continue
+		sync_against_recording "$line" "$digest"
+		code=$(jq -r '.body | objects | .errorCode' <<< "$line")
+		[ -z "$code" ] || assert_contains "$T/err" "$code"
+		tried=$((tried + 1))
+	done < <(okta_recorded_responses)
+	[ "$tried" -gt 0 ] || fail "no recorded Okta error or list was found in $FIXTURES/okta"
+	echo "REPORT: $tried recorded responses served as the app-user list, each refused"
+}

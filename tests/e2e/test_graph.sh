@@ -566,6 +566,81 @@ test_graph_replayed_error_body() {
 	assert_contains "$T/err" "Application.Read.All"
 }
 
+# Prints the HTTP status that Graph sends with an error code, or 400 for an
+# unknown code.
+graph_error_status() {
+	case $1 in
+	Authorization_RequestDenied) echo 403 ;;
+	Request_ResourceNotFound) echo 404 ;;
+	syncStateNotFound) echo 410 ;;
+	TooManyRequests) echo 429 ;;
+	*) echo 400 ;;
+	esac
+}
+
+# Restarts the fake on the port of the first sync, serving $1 with status
+# $2 to GETs of paths starting with $3 (or with an exchange file, to the
+# requests it records), runs a sync that must fail, and checks that the
+# roster is still $4 and that the error names $5.  $6 names the recording.
+sync_against_graph_recording() {
+	local body=$1 status=$2 path=$3 digest=$4 code=$5 name=$6
+	if [ -n "$path" ]; then
+		FAKE_PORT=$PORT start_fake --replay "$body" --replay-status "$status" \
+			--replay-path "$path"
+	else
+		FAKE_PORT=$PORT start_fake --replay "$body"
+	fi
+	rs sync -c "$T/config.yaml"
+	stop_fake
+
+	[ "$RC" -ne 0 ] || fail "$name: the sync succeeded"
+	case $RC in
+	70 | 1[2-9][0-9] | 2[0-9][0-9]) fail "$name: exit $RC: $(cat "$T/err")" ;;
+	esac
+	assert_contains "$T/err" "$code"
+	assert_eq "$(roster_digest)" "$digest" "roster after $name"
+}
+
+# Every recorded Graph error and token error, served in place of the
+# responses of a tenant synced before, fails the run with its code named and
+# leaves the roster as it was.
+test_graph_every_recorded_error_is_handled() {
+	[ -d "$FIXTURES/graph" ] ||
+		skip "recorded Graph responses not found at $FIXTURES (set ROSTERSYNC_FIXTURES)"
+	local f code digest tried=0
+	write_graph "$(jq -n --argjson u1 "$(graph_user u1 ada@contoso.example)" \
+		'{users: [$u1], assignments: [{principalId: "u1"}]}')"
+	start_graph
+	sync_ok
+	stop_fake
+	digest=$(roster_digest)
+
+	for f in "$FIXTURES"/graph/*.json; do
+		code=$(jq -r '.error | objects | .code // empty' "$f")
+		[ -n "$code" ] || continue
+		sync_against_graph_recording "$f" "$(graph_error_status "$code")" /v1.0/ \
+			"$digest" "$code" "${f##*/}"
+		tried=$((tried + 1))
+	done
+
+	TOKEN_PORT=$PORT write_graph_config
+	for f in "$FIXTURES"/graph/*.json; do
+		code=$(jq -r '.error | strings' "$f")
+		[ -n "$code" ] || continue
+		jq --argjson status "$([ "$code" = invalid_client ] && echo 401 || echo 400)" \
+			'{interactions: [{request: {method: "POST",
+					  uri: "/contoso.example/oauth2/v2.0/token"},
+				response: {status: $status,
+					   headers: {"Content-Type": ["application/json"]},
+					   body: .}}]}' "$f" > "$T/token-error.exchange.json"
+		sync_against_graph_recording "$T/token-error.exchange.json" "" "" "$digest" \
+			"$(jq -r '.error_codes[0] // empty | "AADSTS\(.)"' "$f")" "${f##*/}"
+		tried=$((tried + 1))
+	done
+	[ "$tried" -gt 0 ] || fail "no recorded Graph error was found in $FIXTURES/graph"
+	echo "REPORT: $tried recorded errors served in place of Graph's answers, each refused"
+}
+
 test_graph_synthetic_users() {
 	start_fake --synthetic 2500 --groups 5
 	start_token_server
