@@ -6,6 +6,7 @@
  * ../shared/fixtures/graph from the repository root).  A test that needs
  * them is skipped with a message when the directory is absent.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1229,6 +1230,109 @@ static void recorded_batch_step_errors(void **state)
 	free(body);
 }
 
+static enum rs_err count_user(void *context, const struct identity *user)
+{
+	size_t *count = context;
+
+	assert_non_null(user->external_id);
+	(*count)++;
+	return RS_OK;
+}
+
+static enum rs_err count_group(void *context, const char *id, const char *name)
+{
+	(void)context;
+	(void)name;
+	assert_non_null(id);
+	return RS_OK;
+}
+
+/* Fails unless the parser accepted the body or rejected it (protocol or permission). */
+static void expect_parsed_or_rejected(const char *name, const char *parser, enum rs_err err)
+{
+	if (err != RS_OK && err != RS_ERR_PROTOCOL && err != RS_ERR_PERMISSION)
+		fail_msg("%s: %s returned %s", name, parser, err_name(err));
+}
+
+/* Fails when the text scan found a next link that the parse did not find. */
+static void expect_same_link(const char *name, const char *scanned, const char *parsed)
+{
+	if (scanned != NULL && (parsed == NULL || strcmp(scanned, parsed) != 0))
+		fail_msg("%s: the scan found the next link %s, the parse %s", name, scanned,
+			 parsed ? parsed : "none");
+}
+
+/* Runs the page parsers on one recorded body. */
+static void parse_page_every_way(const char *name, const char *body, size_t len)
+{
+	size_t users = 0;
+	const struct graph_object_sink sink = { count_user, count_group, NULL, &users, NULL, NULL };
+	struct graph_assignment *items = NULL;
+	char *scanned = graph_scan_next_link(body, len);
+	char *next = NULL;
+	size_t count = 0;
+	enum rs_err err;
+
+	err = graph_parse_objects(name, body, len, true, &sink, &next);
+	expect_parsed_or_rejected(name, "graph_parse_objects", err);
+	if (err == RS_OK)
+		expect_same_link(name, scanned, next);
+	free(next);
+
+	next = NULL;
+	err = graph_parse_assignments(name, body, len, &items, &count, &next);
+	expect_parsed_or_rejected(name, "graph_parse_assignments", err);
+	if (err == RS_OK)
+		expect_same_link(name, scanned, next);
+	graph_assignments_free(items, count);
+	free(next);
+	free(scanned);
+}
+
+/*
+ * Every recorded Graph body, including those that the cases above do not
+ * name, goes through the page parsers, and an error body through the error
+ * parser, without a crash or an internal error.
+ */
+static void recorded_files_all_handled(void **state)
+{
+	const char *root = getenv("ROSTERSYNC_FIXTURES");
+	struct dirent *entry;
+	char path[4096];
+	size_t handled = 0;
+	DIR *dir;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/graph", root && *root ? root : "../shared/fixtures");
+	dir = opendir(path);
+	if (!dir) {
+		print_message("recorded Graph responses not found in %s: skipped\n", path);
+		skip();
+		return;
+	}
+	while ((entry = readdir(dir)) != NULL) {
+		size_t name_len = strlen(entry->d_name);
+		struct graph_error error;
+		struct capture capture;
+		size_t len;
+		char *body;
+
+		if (name_len < 5 || strcmp(entry->d_name + name_len - 5, ".json") != 0)
+			continue;
+		body = read_fixture(entry->d_name, &len);
+		assert_non_null(body);
+		capture_start(&capture);
+		parse_page_every_way(entry->d_name, body, len);
+		if (graph_parse_error(body, len, &error))
+			graph_error_release(&error);
+		free(capture_stop(&capture));
+		free(body);
+		handled++;
+	}
+	closedir(dir);
+	assert_true(handled > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1267,6 +1371,7 @@ int main(void)
 		cmocka_unit_test(recorded_error_bodies),
 		cmocka_unit_test(recorded_error_reports),
 		cmocka_unit_test(recorded_batch_step_errors),
+		cmocka_unit_test(recorded_files_all_handled),
 	};
 
 	log_configure(LOG_DEBUG, LOG_FORMAT_TEXT);
