@@ -1405,6 +1405,36 @@ static void log_group_tallies(const struct group_reader *groups)
 	}
 }
 
+/* App users named one by one in the warning about grants that were not found. */
+#define UNGRANTED_NAMED 5
+
+/*
+ * Warns about app users that are neither assigned directly (scope USER)
+ * nor listed by an assigned group: a scope that is missing or unknown, or
+ * GROUP when no group that this read listed contains the user.  Their
+ * members keep the provenance recorded before.
+ */
+static void warn_ungranted(const struct identity_set *set)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < set->count; i++) {
+		const struct identity *user = &set->items[i];
+
+		if (user->direct || user->group_count > 0)
+			continue;
+		if (count < UNGRANTED_NAMED)
+			log_msg(LOG_WARN, "app user %s (%s) is assigned neither directly (scope "
+				"USER) nor through an assigned group that lists the user; the "
+				"member keeps the groups recorded before", user->external_id,
+				user->user_name ? user->user_name : "no login");
+		count++;
+	}
+	if (count > UNGRANTED_NAMED)
+		log_msg(LOG_WARN, "%zu more app users are assigned neither directly nor through a "
+			"listed group", count - UNGRANTED_NAMED);
+}
+
 /* Finishes the group listings once the app-user list is complete. */
 static enum rs_err read_groups(const struct reader *reader)
 {
@@ -1414,8 +1444,10 @@ static enum rs_err read_groups(const struct reader *reader)
 
 	while (err == RS_OK && !done)
 		err = group_step(reader, &done);
-	if (err == RS_OK)
+	if (err == RS_OK) {
 		log_group_tallies(groups);
+		warn_ungranted(reader->set);
+	}
 	return err;
 }
 

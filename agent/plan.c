@@ -656,14 +656,19 @@ static char *provenance_text(struct planner *p, const struct identity *identity)
 /*
  * Points the fields of after at the IdP's attributes, which the identity
  * set keeps for the life of the plan.  An invalid email (possible only for
- * an inactive identity, which is not screened) leaves the stored one.
+ * an inactive identity, which is not screened) leaves the stored one.  An
+ * assignment that the IdP lists without saying how (no grant) leaves the
+ * stored provenance, which is NULL for a new member.
  */
 static bool apply_identity(struct planner *p, struct member *after, const struct identity *identity)
 {
-	char *provenance = provenance_text(p, identity);
+	if (identity->direct || identity->group_count > 0) {
+		char *provenance = provenance_text(p, identity);
 
-	if (!provenance)
-		return false;
+		if (!provenance)
+			return false;
+		after->provenance = provenance;
+	}
 	after->source = (char *)p->in->source;
 	after->external_id = identity->external_id;
 	if (identity_email_valid(identity->email))
@@ -672,7 +677,6 @@ static bool apply_identity(struct planner *p, struct member *after, const struct
 	after->given_name = identity->given_name;
 	after->family_name = identity->family_name;
 	after->display_name = identity->display_name;
-	after->provenance = provenance;
 	after->drifted = false;
 	return true;
 }

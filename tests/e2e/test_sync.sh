@@ -157,6 +157,30 @@ EOF
 	assert_eq "$(sql "SELECT count(*) FROM events WHERE op='unassign'")" 0 "unassign events"
 }
 
+# A member granted only through a group whose listing is gone keeps the
+# group it had: Okta still lists the app user with scope GROUP.
+test_unlabelled_grant_keeps_provenance() {
+	write_users '.groups=[{"id":"00g1","name":"Engineering","members":["00u2"]}]
+		| .assignments.groups=["00g1"]' <<EOF
+00u1 direct@example.com ACTIVE
+00u2 grouponly@example.com ACTIVE group-only
+EOF
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	assert_eq "$(sql "SELECT provenance FROM members WHERE external_id='00u2'")" \
+		"group:Engineering" "provenance after the first sync"
+
+	edit_data '.faults = [{"path": "/api/v1/groups/00g1/users", "kind": "status", "status": 404,
+		"errorCode": "E0000007", "errorSummary": "Not found: Resource not found: 00g1 (UserGroup)"}]'
+	sync_ok
+
+	assert_eq "$(sql "SELECT state || '|' || provenance FROM members WHERE external_id='00u2'")" \
+		"active|group:Engineering" "member whose group listing is gone"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'update'")" 0 "update events"
+	assert_contains "$T/err" "app user 00u2 (grouponly@example.com) is assigned neither directly"
+}
+
 test_waiting_list_order_and_promotion() {
 	users 12 | write_users
 	start_fake --data "$T/data.json"

@@ -676,6 +676,36 @@ static void group_only_assignment_names_group(void **state)
 			    "assigned to the app in Okta through group Engineering");
 }
 
+/* An identity listed as assigned, but neither directly nor through a group. */
+static void add_ungranted(struct fixture *f, const char *id, const char *email)
+{
+	struct identity identity = {
+		.external_id = (char *)id, .user_name = (char *)email, .email = (char *)email,
+		.given_name = "Given", .family_name = "Family", .status = "ACTIVE",
+		.activity = IDENTITY_ACTIVE, .direct = false,
+	};
+
+	assert_int_equal(identity_set_add(&f->identities, &identity), RS_OK);
+}
+
+static void ungranted_identity_keeps_provenance(void **state)
+{
+	struct fixture *f = *state;
+	const struct plan_entry *entry;
+
+	add_member(f, 1, "okta", "00u1", "ada@example.com", MEMBER_ACTIVE, 100);
+	add_ungranted(f, "00u1", "ada@example.com");
+	add_ungranted(f, "00u2", "bob@example.com");
+	build(f);
+
+	assert_int_equal(f->plan.count, 1);
+	entry = entry_for(f, "bob@example.com");
+	assert_non_null(entry);
+	assert_int_equal(entry->op, PLAN_ASSIGN);
+	assert_null(entry->after.provenance);
+	assert_string_equal(entry->reason, "assigned to the app in Okta");
+}
+
 static void suspended_with_bad_email_loses_seat(void **state)
 {
 	struct fixture *f = *state;
@@ -819,6 +849,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kept_waiting_member_gets_free_seat, setup, teardown),
 		cmocka_unit_test_setup_teardown(lowered_limit_moves_newest_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(group_only_assignment_names_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(ungranted_identity_keeps_provenance, setup, teardown),
 		cmocka_unit_test_setup_teardown(suspended_with_bad_email_loses_seat, setup, teardown),
 		cmocka_unit_test_setup_teardown(swapped_emails_are_two_updates, setup, teardown),
 		cmocka_unit_test_setup_teardown(departed_email_goes_to_new_row, setup, teardown),
