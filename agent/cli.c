@@ -545,6 +545,12 @@ static enum rs_err list_members(const struct config *config, const char *email, 
 		err = RS_ERR_USAGE;
 	} else if (err == RS_OK && json) {
 		err = report_members_json(stdout, &shown);
+	} else if (err == RS_OK && email) {
+		for (size_t i = 0; i < shown.count; i++) {
+			if (i > 0)
+				putchar('\n');
+			report_member_detail(stdout, &shown.items[i]);
+		}
 	} else if (err == RS_OK) {
 		report_members_table(stdout, &shown);
 	}

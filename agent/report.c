@@ -210,11 +210,38 @@ void report_members_table(FILE *out, const struct member_list *members)
 	}
 }
 
+/* Prints one labelled line of a member record; "-" for a missing value. */
+static void put_field(FILE *out, const char *label, const char *value)
+{
+	fprintf(out, "%-13s %s\n", label, or_dash(value));
+}
+
+void report_member_detail(FILE *out, const struct member *m)
+{
+	char since[32], created[32], updated[32];
+
+	format_time(m->state_since, since, sizeof(since));
+	format_time(m->created_at, created, sizeof(created));
+	format_time(m->updated_at, updated, sizeof(updated));
+	put_field(out, "email:", m->email);
+	fprintf(out, "%-13s %s since %s\n", "state:", member_state_name(m->state), since);
+	put_field(out, "given name:", m->given_name);
+	put_field(out, "family name:", m->family_name);
+	put_field(out, "display name:", m->display_name);
+	put_field(out, "login:", m->user_name);
+	put_field(out, "source:", m->source);
+	put_field(out, "external id:", m->external_id);
+	put_field(out, "provenance:", m->provenance);
+	put_field(out, "created:", created);
+	put_field(out, "updated:", updated);
+}
+
 static cJSON *member_json(const struct member *m)
 {
 	cJSON *item = cJSON_CreateObject();
-	char created[32], updated[32];
+	char since[32], created[32], updated[32];
 
+	format_time(m->state_since, since, sizeof(since));
 	format_time(m->created_at, created, sizeof(created));
 	format_time(m->updated_at, updated, sizeof(updated));
 	add_string_or_null(item, "email", m->email);
@@ -226,6 +253,7 @@ static cJSON *member_json(const struct member *m)
 	cJSON_AddStringToObject(item, "state", member_state_name(m->state));
 	add_string_or_null(item, "source", m->source);
 	add_string_or_null(item, "provenance", m->provenance);
+	cJSON_AddStringToObject(item, "state_since", since);
 	cJSON_AddStringToObject(item, "created_at", created);
 	cJSON_AddStringToObject(item, "updated_at", updated);
 	return item;

@@ -22,6 +22,9 @@ enum rs_err report_plan_json(FILE *out, const struct plan *plan, long seats);
 void report_members_table(FILE *out, const struct member_list *members);
 enum rs_err report_members_json(FILE *out, const struct member_list *members);
 
+/* Prints every stored field of one member, a labelled line each (members show). */
+void report_member_detail(FILE *out, const struct member *member);
+
 struct report_status {
 	const char *tenant;
 	const char *source;        /* configured source */

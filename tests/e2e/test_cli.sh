@@ -122,6 +122,39 @@ test_status_and_members_json() {
 	assert_contains "$T/out" "user0004@example.com"
 }
 
+# members show prints every stored field of the member, found whatever the
+# case of the address, and exits 64 for an address the roster lacks.
+test_members_show_whole_record() {
+	write_users '.groups=[{"id":"00g1","name":"Sales","members":["00u2"]}]
+		| .assignments.groups=["00g1"]' <<EOF
+00u1 ada@example.com
+00u2 bob@example.com ACTIVE group-only
+EOF
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+
+	rs members show -c "$T/config.yaml" BOB@Example.com
+	assert_rc 0
+	assert_eq "$(sed -n 's/^email: *//p' "$T/out")" "bob@example.com" "email line"
+	assert_eq "$(sed -n 's/^state: *//p' "$T/out")" \
+		"active since $(sql "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', state_since, 'unixepoch') FROM members WHERE external_id = '00u2'")" \
+		"state line"
+	assert_eq "$(sed -n 's/^provenance: *//p' "$T/out")" "group:Sales" "provenance line"
+	assert_eq "$(sed -n 's/^external id: *//p' "$T/out")" "00u2" "external id line"
+	assert_eq "$(sed -n 's/^display name: *//p' "$T/out")" "-" "missing display name"
+	assert_not_contains "$T/out" "ada@example.com"
+
+	rs members show -c "$T/config.yaml" bob@example.com --json
+	assert_rc 0
+	assert_eq "$(jq -r '[length, .[0].provenance, .[0].state_since != null] | join(",")' "$T/out")" \
+		"1,group:Sales,true" "JSON record"
+
+	rs members show -c "$T/config.yaml" cy@example.com
+	assert_rc 64
+	assert_contains "$T/err" "no member with email cy@example.com"
+}
+
 # Names and addresses with accents, combining marks, CJK and emoji must not
 # shift the columns after them.
 test_tables_align_non_ascii_text() {
