@@ -216,15 +216,27 @@ static void put_field(FILE *out, const char *label, const char *value)
 	fprintf(out, "%-13s %s\n", label, or_dash(value));
 }
 
+/* The three times of a member row in ISO 8601. */
+struct member_times {
+	char since[32];
+	char created[32];
+	char updated[32];
+};
+
+static void format_member_times(const struct member *m, struct member_times *times)
+{
+	format_time(m->state_since, times->since, sizeof(times->since));
+	format_time(m->created_at, times->created, sizeof(times->created));
+	format_time(m->updated_at, times->updated, sizeof(times->updated));
+}
+
 void report_member_detail(FILE *out, const struct member *m)
 {
-	char since[32], created[32], updated[32];
+	struct member_times times;
 
-	format_time(m->state_since, since, sizeof(since));
-	format_time(m->created_at, created, sizeof(created));
-	format_time(m->updated_at, updated, sizeof(updated));
+	format_member_times(m, &times);
 	put_field(out, "email:", m->email);
-	fprintf(out, "%-13s %s since %s\n", "state:", member_state_name(m->state), since);
+	fprintf(out, "%-13s %s since %s\n", "state:", member_state_name(m->state), times.since);
 	put_field(out, "given name:", m->given_name);
 	put_field(out, "family name:", m->family_name);
 	put_field(out, "display name:", m->display_name);
@@ -232,18 +244,16 @@ void report_member_detail(FILE *out, const struct member *m)
 	put_field(out, "source:", m->source);
 	put_field(out, "external id:", m->external_id);
 	put_field(out, "provenance:", m->provenance);
-	put_field(out, "created:", created);
-	put_field(out, "updated:", updated);
+	put_field(out, "created:", times.created);
+	put_field(out, "updated:", times.updated);
 }
 
 static cJSON *member_json(const struct member *m)
 {
 	cJSON *item = cJSON_CreateObject();
-	char since[32], created[32], updated[32];
+	struct member_times times;
 
-	format_time(m->state_since, since, sizeof(since));
-	format_time(m->created_at, created, sizeof(created));
-	format_time(m->updated_at, updated, sizeof(updated));
+	format_member_times(m, &times);
 	add_string_or_null(item, "email", m->email);
 	add_string_or_null(item, "external_id", m->external_id);
 	add_string_or_null(item, "user_name", m->user_name);
@@ -253,9 +263,9 @@ static cJSON *member_json(const struct member *m)
 	cJSON_AddStringToObject(item, "state", member_state_name(m->state));
 	add_string_or_null(item, "source", m->source);
 	add_string_or_null(item, "provenance", m->provenance);
-	cJSON_AddStringToObject(item, "state_since", since);
-	cJSON_AddStringToObject(item, "created_at", created);
-	cJSON_AddStringToObject(item, "updated_at", updated);
+	cJSON_AddStringToObject(item, "state_since", times.since);
+	cJSON_AddStringToObject(item, "created_at", times.created);
+	cJSON_AddStringToObject(item, "updated_at", times.updated);
 	return item;
 }
 

@@ -209,6 +209,18 @@ requests_to() {
 	grep -c "\"path\":\"$1" "$T/requests.log" || true
 }
 
+# Checks that the last rs run failed as a handled error (not 0, not 70 for
+# an internal error, not a signal) and left the roster digest at $2.  $1
+# names the case in the messages.
+assert_refused_unchanged() {
+	local name=$1 digest=$2
+	[ "$RC" -ne 0 ] || fail "$name: the sync succeeded"
+	case $RC in
+	70 | 1[2-9][0-9] | 2[0-9][0-9]) fail "$name: exit $RC: $(cat "$T/err")" ;;
+	esac
+	assert_eq "$(roster_digest)" "$digest" "roster after $name"
+}
+
 need_fixtures() {
 	[ -d "$FIXTURES/okta" ] ||
 		skip "recorded IdP responses not found at $FIXTURES (set ROSTERSYNC_FIXTURES)"
