@@ -678,15 +678,19 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 	char run_id[64], what[320], error[LOG_FIRST_ERROR_MAX + 64];
 	int64_t last_event = 0;
 	int lock_fd = -1;
-	bool release = strcmp(command, "release") == 0;
-	/* A release of a roster that does not exist would only leave an empty file and a lock. */
-	enum rs_err err = release ? require_roster(config) : RS_OK;
+	/*
+	 * Only members add may create the roster.  A release or a removal from
+	 * a roster that does not exist (roster.path mistyped) would only leave
+	 * an empty file and a lock.
+	 */
+	bool existing = strcmp(command, "members add") != 0;
+	enum rs_err err = existing ? require_roster(config) : RS_OK;
 	struct roster_run record = { .id = run_id, .command = (char *)command, .source = "manual" };
 
 	memset(&team, 0, sizeof(team));
 	if (err == RS_OK)
 		err = run_lock(config, &lock_fd);
-	if (err == RS_OK && release)
+	if (err == RS_OK && existing)
 		err = open_existing_roster(config, &roster, &team);
 	else if (err == RS_OK)
 		err = open_roster(config, &roster, &team);

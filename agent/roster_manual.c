@@ -393,7 +393,7 @@ static enum rs_err remove_in_transaction(struct roster *roster, const char *run_
 
 	if (!found) {
 		log_msg(LOG_ERROR, "roster %s: member %s not found; run \"rostersync members"
-			" list\" to see the members", roster->path, email);
+			" list -c CONFIG\" to see the members", roster->path, email);
 		return RS_ERR_USAGE;
 	}
 	if (stored.state == MEMBER_UNASSIGNED) {

@@ -159,6 +159,11 @@ test_release_of_unmanaged_roster_changes_nothing() {
 	assert_contains "$T/err" "the roster $T/roster.db does not exist yet: check roster.path"
 	[ ! -e "$T/roster.db" ] || fail "release created the roster"
 	[ ! -e "$T/roster.db.lock" ] || fail "release left a lock file"
+	rs members remove -c "$T/config.yaml" hand@example.com
+	assert_rc 74
+	assert_contains "$T/err" "the roster $T/roster.db does not exist yet: check roster.path"
+	[ ! -e "$T/roster.db" ] || fail "members remove created the roster"
+	[ ! -e "$T/roster.db.lock" ] || fail "members remove left a lock file"
 
 	rs members add -c "$T/config.yaml" hand@example.com
 	rs release -c "$T/config.yaml"
