@@ -19,6 +19,37 @@
 /* The table whose row marks a write as rostersync's (see the triggers below). */
 #define AGENT_WRITE_COLUMNS "(id INTEGER PRIMARY KEY CHECK (id = 1))"
 
+/* The columns and table constraints of members. */
+#define MEMBERS_TABLE_COLUMNS \
+	"(" \
+	" id INTEGER PRIMARY KEY AUTOINCREMENT," \
+	" source TEXT NOT NULL," \
+	" external_id TEXT," \
+	" email TEXT NOT NULL CHECK (email <> '')," \
+	" email_key TEXT NOT NULL CHECK (email_key = lower(email))," \
+	" user_name TEXT," \
+	" given_name TEXT," \
+	" family_name TEXT," \
+	" display_name TEXT," \
+	" provenance TEXT," \
+	" state TEXT NOT NULL CHECK (state IN ('active', 'waiting', 'unassigned'))," \
+	" created_at INTEGER NOT NULL," \
+	" updated_at INTEGER NOT NULL," \
+	" state_since INTEGER NOT NULL," \
+	" checksum INTEGER," \
+	" UNIQUE (source, external_id)" \
+	")"
+
+/*
+ * Two members holding seats (or waiting for one) never share an address.
+ * Unassigned rows are history and may repeat an address, so a departed
+ * person's address can be assigned to someone new.
+ */
+#define MEMBERS_EMAIL_INDEXES \
+	"CREATE UNIQUE INDEX members_email_key_seated ON members (email_key)" \
+	" WHERE state <> 'unassigned';" \
+	"CREATE INDEX members_email_key ON members (email_key);"
+
 static const char *const migrations[] = {
 	/* 0 -> 1: the first schema. */
 	"CREATE TABLE team ("
@@ -31,24 +62,7 @@ static const char *const migrations[] = {
 	" managed_since INTEGER,"
 	" released_at INTEGER"
 	");"
-	"CREATE TABLE members ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" source TEXT NOT NULL,"
-	" external_id TEXT,"
-	" email TEXT NOT NULL CHECK (email <> ''),"
-	" email_key TEXT NOT NULL CHECK (email_key = lower(email)),"
-	" user_name TEXT,"
-	" given_name TEXT,"
-	" family_name TEXT,"
-	" display_name TEXT,"
-	" provenance TEXT,"
-	" state TEXT NOT NULL CHECK (state IN ('active', 'waiting', 'unassigned')),"
-	" created_at INTEGER NOT NULL,"
-	" updated_at INTEGER NOT NULL,"
-	" state_since INTEGER NOT NULL,"
-	" checksum INTEGER,"
-	" UNIQUE (source, external_id)"
-	");"
+	"CREATE TABLE members " MEMBERS_TABLE_COLUMNS ";"
 	"CREATE TABLE events ("
 	" id INTEGER PRIMARY KEY,"
 	" run_id TEXT,"
@@ -62,14 +76,7 @@ static const char *const migrations[] = {
 	" after TEXT,"
 	" reason TEXT"
 	");"
-	/*
-	 * Two members holding seats (or waiting for one) never share an
-	 * address.  Unassigned rows are history and may repeat an address,
-	 * so a departed person's address can be assigned to someone new.
-	 */
-	"CREATE UNIQUE INDEX members_email_key_seated ON members (email_key)"
-	" WHERE state <> 'unassigned';"
-	"CREATE INDEX members_email_key ON members (email_key);"
+	MEMBERS_EMAIL_INDEXES
 	ROSTER_EVENTS_INDEX_CREATE ";"
 	"CREATE TABLE runs ("
 	" id TEXT PRIMARY KEY,"
@@ -99,6 +106,8 @@ static const char *const migrations[] = {
 	" at INTEGER NOT NULL"
 	");"
 	"CREATE TABLE agent_write " AGENT_WRITE_COLUMNS ";",
+	/* 1 -> 2: see rebuild_members_table(), which runs before this. */
+	"",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == ROSTER_SCHEMA_VERSION,
@@ -308,6 +317,108 @@ enum rs_err roster_schema_version(struct roster *roster, int *version)
 	return err;
 }
 
+/*
+ * Schema version 1 first had a UNIQUE constraint on members.email_key,
+ * which the unassigned rows of departed people broke as soon as their
+ * address came back on a new account.  SQLite cannot drop a column
+ * constraint, so the table is copied into one without it.  The copy keeps
+ * every row and id, the AUTOINCREMENT counter and the triggers.
+ */
+#define MEMBERS_REBUILD \
+	"CREATE TEMP TABLE members_sequence AS" \
+	" SELECT seq FROM sqlite_sequence WHERE name = 'members';" \
+	"CREATE TABLE members_rebuilt " MEMBERS_TABLE_COLUMNS ";" \
+	"INSERT INTO members_rebuilt (" MEMBER_COLUMNS ", email_key)" \
+	" SELECT " MEMBER_COLUMNS ", email_key FROM members;" \
+	"DROP TABLE members;" \
+	"ALTER TABLE members_rebuilt RENAME TO members;" \
+	"UPDATE sqlite_sequence SET seq = max(seq," \
+	" coalesce((SELECT max(seq) FROM temp.members_sequence), 0)) WHERE name = 'members';" \
+	"DROP TABLE temp.members_sequence;" \
+	MEMBERS_EMAIL_INDEXES
+
+/* Sets *old when the members table still has the UNIQUE email_key of early version 1. */
+static enum rs_err members_email_key_unique(struct roster *roster, bool *old)
+{
+	sqlite3_stmt *stmt = NULL;
+	enum rs_err err = RS_OK;
+	int rc;
+
+	*old = false;
+	rc = sqlite3_prepare_v2(roster->db, "SELECT sql FROM sqlite_master"
+				" WHERE type = 'table' AND name = 'members'", -1, &stmt, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const char *sql = (const char *)sqlite3_column_text(stmt, 0);
+
+		*old = sql && strstr(sql, "email_key TEXT NOT NULL UNIQUE") != NULL;
+	} else if (rc != SQLITE_DONE) {
+		err = roster_sqlite_error(roster, "reading the members table's schema");
+	}
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+/* Triggers on members that a rebuild can keep: rostersync's three and any of the owner's. */
+#define TRIGGER_SLOTS 16
+
+/* Copies the CREATE TRIGGER texts of the members table into sql (sqlite3_free each). */
+static enum rs_err members_trigger_sql(struct roster *roster, char **sql, size_t *count)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	*count = 0;
+	rc = sqlite3_prepare_v2(roster->db, "SELECT sql FROM sqlite_master"
+				" WHERE type = 'trigger' AND tbl_name = 'members'", -1, &stmt, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		rc = SQLITE_OK;
+		if (*count == TRIGGER_SLOTS) {
+			rc = SQLITE_FULL;
+			break;
+		}
+		sql[*count] = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(stmt, 0));
+		if (!sql[*count]) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		(*count)++;
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return RS_OK;
+
+	log_msg(LOG_ERROR, "roster %s: reading the triggers of the members table failed: %s",
+		roster->path, rc == SQLITE_FULL ? "more than 16 triggers" : sqlite3_errstr(rc));
+	return RS_ERR_IO;
+}
+
+/* Rebuilds members without the UNIQUE email_key when the table still has it. */
+static enum rs_err rebuild_members_table(struct roster *roster)
+{
+	char *triggers_sql[TRIGGER_SLOTS];
+	size_t trigger_count = 0;
+	bool old = false;
+	enum rs_err err = members_email_key_unique(roster, &old);
+
+	if (err != RS_OK || !old)
+		return err;
+
+	err = members_trigger_sql(roster, triggers_sql, &trigger_count);
+	if (err == RS_OK)
+		err = roster_exec(roster, MEMBERS_REBUILD, "rebuilding the members table");
+	for (size_t i = 0; i < trigger_count; i++) {
+		if (err == RS_OK)
+			err = roster_exec(roster, triggers_sql[i], "restoring a members trigger");
+		sqlite3_free(triggers_sql[i]);
+	}
+	if (err == RS_OK)
+		log_msg(LOG_INFO, "roster %s: members table rebuilt without the unique address of"
+			" every row, so that unassigned members may share an address", roster->path);
+	return err;
+}
+
 /* Applies migrations[from] and sets user_version to from + 1, in one transaction. */
 static enum rs_err migrate_step(struct roster *roster, int from)
 {
@@ -323,7 +434,10 @@ static enum rs_err migrate_step(struct roster *roster, int from)
 	err = roster_schema_version(roster, &current);
 	if (err == RS_OK && current == from) {
 		snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", from + 1);
-		err = roster_exec(roster, migrations[from], "migrating the schema");
+		if (from == 1)
+			err = rebuild_members_table(roster);
+		if (err == RS_OK)
+			err = roster_exec(roster, migrations[from], "migrating the schema");
 		if (err == RS_OK)
 			err = roster_exec(roster, set_version, "setting the schema version");
 	}
@@ -340,10 +454,31 @@ static enum rs_err migrate_step(struct roster *roster, int from)
 	return RS_OK;
 }
 
+/*
+ * Runs one step.  The members rebuild of step 1 drops a table that events
+ * reference, which SQLite allows only with foreign keys off, and that
+ * setting cannot change inside a transaction.  The copy keeps every id,
+ * so each reference still finds its row.
+ */
+static enum rs_err migrate_step_outside_keys(struct roster *roster, int from)
+{
+	enum rs_err err;
+
+	if (from != 1)
+		return migrate_step(roster, from);
+
+	err = roster_exec(roster, "PRAGMA foreign_keys = OFF", "setting foreign_keys");
+	if (err == RS_OK)
+		err = migrate_step(roster, from);
+	if (roster_exec(roster, "PRAGMA foreign_keys = ON", "setting foreign_keys") != RS_OK)
+		err = RS_ERR_IO;
+	return err;
+}
+
 enum rs_err roster_migrate(struct roster *roster, int version)
 {
 	for (int from = version; from < ROSTER_SCHEMA_VERSION; from++) {
-		enum rs_err err = migrate_step(roster, from);
+		enum rs_err err = migrate_step_outside_keys(roster, from);
 
 		if (err != RS_OK)
 			return err;

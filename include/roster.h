@@ -22,7 +22,7 @@
 #include "member.h"
 #include "plan.h"
 
-#define ROSTER_SCHEMA_VERSION 1
+#define ROSTER_SCHEMA_VERSION 2
 
 struct roster;
 

@@ -361,3 +361,58 @@ test_cleared_team_source_needs_take_over() {
 	sync_ok --take-over
 	assert_eq "$(sql "SELECT source FROM team")" okta "manager after the take-over"
 }
+
+# Rewrites the roster's members table into the shape of early schema
+# version 1: a UNIQUE email_key, no email indexes, the same triggers.
+make_early_version_1() {
+	sql "SELECT sql || ';' FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'members'" \
+		> "$T/triggers.sql"
+	sqlite3 "$T/roster.db" "BEGIN;
+		CREATE TABLE early (id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,
+		 external_id TEXT, email TEXT NOT NULL CHECK (email <> ''),
+		 email_key TEXT NOT NULL UNIQUE CHECK (email_key = lower(email)), user_name TEXT,
+		 given_name TEXT, family_name TEXT, display_name TEXT, provenance TEXT,
+		 state TEXT NOT NULL CHECK (state IN ('active', 'waiting', 'unassigned')),
+		 created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+		 state_since INTEGER NOT NULL, checksum INTEGER, UNIQUE (source, external_id));
+		INSERT INTO early SELECT id, source, external_id, email, email_key, user_name,
+		 given_name, family_name, display_name, provenance, state, created_at, updated_at,
+		 state_since, checksum FROM members;
+		DROP TABLE members;
+		ALTER TABLE early RENAME TO members;
+		$(cat "$T/triggers.sql")
+		PRAGMA user_version = 1;
+		COMMIT;" || fail "cannot rewrite the roster into the early shape"
+}
+
+# A roster whose members table still makes every address unique is
+# rebuilt, so that a new account may take the address of an unassigned
+# member, and keeps its rows, ids and triggers.
+test_early_schema_rebuilt() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	MAX_PERCENT=0 write_config
+	sync_ok
+	edit_data '.assignments.users -= ["00u0001"]'
+	sync_ok
+	make_early_version_1
+	before=$(sql "SELECT id, external_id, email, state FROM members ORDER BY id")
+	triggers=$(sql "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+
+	edit_data '.users += [{"id": "00u0009", "login": "user0001@example.com",
+		"email": "user0001@example.com", "firstName": "New", "lastName": "Account",
+		"status": "ACTIVE"}] | .assignments.users += ["00u0009"]'
+	sync_ok
+
+	assert_contains "$T/err" "schema migrated from version 1 to 2"
+	assert_contains "$T/err" "members table rebuilt"
+	assert_eq "$(sql "SELECT id, external_id, email, state FROM members WHERE id <= 3 ORDER BY id")" \
+		"$before" "rows kept by the rebuild"
+	assert_eq "$(sql "SELECT id || ' ' || state FROM members WHERE external_id = '00u0009'")" \
+		"4 active" "new account with the address of an unassigned member"
+	assert_eq "$(sql "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")" \
+		"$triggers" "triggers"
+	assert_not_contains "$T/err" "trigger"
+	assert_eq "$(sql "PRAGMA user_version")" 2 "schema version"
+	assert_eq "$(sql "PRAGMA integrity_check")" ok "integrity check"
+}
