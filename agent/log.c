@@ -70,6 +70,8 @@ static bool log_repeat_atexit;
 /* The secrets registered with log_add_secret(): pointers, never copies. */
 #define LOG_SECRETS_MAX 32
 #define LOG_REDACTED "[redacted]"
+/* The shortest text taken for a JWT: "eyJ" and the start of a JSON header. */
+#define LOG_JWT_MIN 20
 
 struct log_secret {
 	const char *value;
@@ -155,8 +157,35 @@ void log_forget_secret(const char *value)
 	}
 }
 
+static bool jwt_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.';
+}
+
+/*
+ * Returns the length of the JWT that text starts with, or 0.  A JWT's
+ * header is a JSON object, so its base64url text starts with "eyJ".  The
+ * run of base64url characters and dots after it is taken whole, so that a
+ * token cut short by an excerpt is redacted too.
+ */
+static size_t jwt_at(const char *text, size_t len)
+{
+	size_t n = 3;
+
+	if (len < LOG_JWT_MIN || memcmp(text, "eyJ", 3) != 0)
+		return 0;
+	while (n < len && jwt_char(text[n]))
+		n++;
+	return n >= LOG_JWT_MIN ? n : 0;
+}
+
 size_t log_secret_at(const char *text, size_t len)
 {
+	size_t jwt = jwt_at(text, len);
+
+	if (jwt > 0)
+		return jwt;
 	for (size_t i = 0; i < LOG_SECRETS_MAX; i++) {
 		const struct log_secret *secret = &log_secrets[i];
 

@@ -50,7 +50,9 @@ void log_forget_secret(const char *value);
 
 /*
  * Returns the length of the registered secret that text (of len bytes)
- * starts with, or 0 when it starts with none.
+ * starts with, or 0 when it starts with none.  Text shaped like a JWT
+ * (base64url from "eyJ" on) counts as a secret too: client assertions,
+ * DPoP proofs and JWT access tokens that a server echoes in an error body.
  */
 size_t log_secret_at(const char *text, size_t len);
 

@@ -236,6 +236,27 @@ test_okta_oauth_wrong_key() {
 	assert_eq "$(requests_to /api/v1/)" 0 "API requests"
 }
 
+# A token endpoint that echoes a JWT in its error (a client assertion or a
+# DPoP proof) does not get it into the log or the run record.
+test_okta_oauth_echoed_jwt_redacted() {
+	local jwt=eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJpc3MiOiIwb2FjbGllbnQifQ.c2lnbmF0dXJlYnl0ZXM
+	make_rsa_key okta
+	users 2 | write_users --rawfile pub "$T/okta.pub" --arg client "$OKTA_CLIENT_ID" \
+		--arg jwt "$jwt" '.oauth = {client_id: $client, public_key_pem: $pub}
+		| .faults = [{path: "/oauth2/v1/token", kind: "body", status: 400,
+			body: {error: "invalid_client",
+			       error_description: ("rejected client_assertion " + $jwt)}}]'
+	start_fake --data "$T/data.json"
+	write_okta_oauth_config "dpop: false"
+	rs sync -c "$T/config.yaml"
+	register_sent_secrets
+
+	assert_rc 77
+	assert_contains "$T/err" "rejected client_assertion [redacted]"
+	assert_not_contains "$T/err" "c2lnbmF0dXJlYnl0ZXM"
+	assert_eq "$(sql "SELECT instr(error, 'c2lnbmF0dXJl') FROM runs")" 0 "run error"
+}
+
 test_okta_oauth_missing_scope() {
 	make_rsa_key okta
 	write_okta_oauth_data 2 '{client_id: $client, public_key_pem: $pub,

@@ -62,6 +62,39 @@ static void test_text_line_format(void **state)
 	free(out);
 }
 
+/* Logs text at error level and returns what was written. */
+static char *logged_error(const char *text)
+{
+	struct capture capture;
+
+	capture_start(&capture);
+	log_msg(LOG_ERROR, "%s", text);
+	return capture_stop(&capture);
+}
+
+static void test_jwt_redacted_unregistered(void **state)
+{
+	static const char whole[] = "rejected assertion eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiIwb2Ex"
+				    "In0.c2lnbmF0dXJlLWJ5dGVz; check the key";
+	static const char cut[] = "error_description: \"bad proof eyJ0eXAiOiJkcG9wK2p3dCIsImFsZy";
+	static const char plain[] = "the word eyJ alone, and eyJhbGci short";
+	char *out;
+
+	(void)state;
+	out = logged_error(whole);
+	assert_non_null(strstr(out, "rejected assertion [redacted]; check the key"));
+	assert_null(strstr(out, "c2lnbmF0dXJl"));
+	free(out);
+
+	out = logged_error(cut);
+	assert_non_null(strstr(out, "bad proof [redacted]"));
+	free(out);
+
+	out = logged_error(plain);
+	assert_non_null(strstr(out, plain));
+	free(out);
+}
+
 static void test_secret_redacted_from_messages(void **state)
 {
 	struct capture capture;
@@ -390,6 +423,7 @@ int main(void)
 		cmocka_unit_test_setup(test_no_prefix_when_stream_differs, reset_log),
 		cmocka_unit_test_setup(test_level_names_round_trip, reset_log),
 		cmocka_unit_test_setup(test_secret_redacted_from_messages, reset_log),
+		cmocka_unit_test_setup(test_jwt_redacted_unregistered, reset_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
