@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "log.h"
@@ -162,6 +163,32 @@ static bool texts_differ(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
+/* Like texts_differ(), without regard to ASCII case. */
+static bool texts_differ_in_any_case(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a != b;
+	return strcasecmp(a, b) != 0;
+}
+
+/*
+ * Returns true when apply names another manager than team.  As in the
+ * check before the run, org URLs (host names, tenant ids) and Graph app
+ * ids compare in any letter case, so a config that only changes their case
+ * takes nothing over.
+ */
+static bool manager_changes(const struct roster_team *team, const struct roster_apply *apply)
+{
+	bool graph = strcmp(apply->source, "graph") == 0;
+
+	if (!team->source || strcmp(team->source, apply->source) != 0)
+		return true;
+	if (texts_differ_in_any_case(team->org, apply->org))
+		return true;
+	return graph ? texts_differ_in_any_case(team->app, apply->app) :
+		       texts_differ(team->app, apply->app);
+}
+
 /* Writes the take-over event: who managed the team before, who does now. */
 static enum rs_err record_take_over(struct roster *roster, const struct roster_apply *apply,
 				    const struct roster_team *before)
@@ -216,8 +243,7 @@ static enum rs_err update_team(struct roster *roster, const struct roster_apply 
 	err = roster_team_get(roster, &team);
 	if (err != RS_OK)
 		return err;
-	taking_over = !team.source || strcmp(team.source, apply->source) != 0 ||
-		      texts_differ(team.org, apply->org) || texts_differ(team.app, apply->app);
+	taking_over = manager_changes(&team, apply);
 
 	stmt = roster_stmt(roster, STMT_TEAM_UPSERT);
 	if (!stmt) {

@@ -415,11 +415,19 @@ test_graph_tenant_id_case_ignored() {
 	write_basic_graph
 	start_graph
 	sync_ok
+	since=$(sql "SELECT managed_since FROM team")
 	sed -i "s#tenant_id: contoso.example#tenant_id: Contoso.Example#" "$T/config.yaml"
 	sync_ok
 
 	assert_eq "$(sql "SELECT outcome FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1")" \
 		"no change" "outcome"
+
+	# A run that writes is no take-over either.
+	edit_data '.graph.assignments += [{principalId: "u5"}]'
+	sleep 1
+	sync_ok
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'take_over'")" 1 "take-over events"
+	assert_eq "$(sql "SELECT managed_since FROM team")" "$since" "managed since"
 }
 
 test_graph_forbidden_names_permission() {
