@@ -50,6 +50,7 @@ struct auth {
 	enum auth_kind kind;
 	struct http_client *http;      /* borrowed */
 	struct secret *secret;         /* the API token or the client secret */
+	char *secret_source;           /* where the client secret was read, or NULL */
 
 	/* The token request. */
 	enum oauth_server server;
@@ -258,6 +259,18 @@ out:
 }
 
 /* Sets up the client-credentials grant of the Microsoft identity platform. */
+/* Loads the Entra client secret and remembers where it was read, for token errors. */
+static enum rs_err load_client_secret(const struct config *config, struct auth *auth)
+{
+	char source[4200];
+
+	config_secret_source(config, source, sizeof(source));
+	auth->secret_source = strdup(source);
+	if (auth->secret_source == NULL)
+		return RS_ERR_INTERNAL;
+	return config_load_secret(config, &auth->secret);
+}
+
 static enum rs_err new_entra(const struct config *config, struct http_client *http,
 			     struct auth **out)
 {
@@ -284,7 +297,7 @@ static enum rs_err new_entra(const struct config *config, struct http_client *ht
 	if (certificate)
 		err = setup_certificate(config, auth);
 	else
-		err = config_load_secret(config, &auth->secret);
+		err = load_client_secret(config, auth);
 	if (err != RS_OK) {
 		auth_free(auth);
 		return err;
@@ -375,6 +388,7 @@ void auth_free(struct auth *auth)
 		return;
 	drop_token(auth);
 	secret_free(auth->secret);
+	free(auth->secret_source);
 	free(auth->token_url);
 	free(auth->client_id);
 	free(auth->scope);
@@ -590,7 +604,8 @@ static enum rs_err fetch_token(struct auth *auth)
 	if (response.status == 200)
 		err = accept_token(auth, &response);
 	else
-		err = oauth_report_error(auth->server, &response, auth->token_url);
+		err = oauth_report_error(auth->server, &response, auth->token_url,
+					 auth->secret_source);
 	release_token_response(&response);
 	return err;
 }

@@ -291,11 +291,12 @@ static const struct {
 	long code;
 	const char *hint;
 } entra_hints[] = {
-	{ 7000215, "the client secret is invalid: put the secret's Value, not its Secret ID, "
-		   "into graph.client_secret_file (the Value is shown only once, when the secret "
-		   "is created under Certificates & secrets)" },
+	{ 7000215, "the client secret is invalid: use the secret's Value, not its Secret ID "
+		   "(the Value is shown only once, when the secret is created under Certificates "
+		   "& secrets)" },
 	{ 7000222, "the client secret has expired: create a new one under Certificates & "
-		   "secrets in the app registration and update graph.client_secret_file" },
+		   "secrets in the app registration and put its Value where the config reads the "
+		   "secret" },
 	{ 700016, "the application was not found in the tenant: check graph.client_id (the "
 		  "Application (client) ID of the app registration) and graph.tenant_id" },
 	{ 90002, "the tenant was not found: check graph.tenant_id, and graph.cloud when the "
@@ -422,7 +423,7 @@ static void line_add_ids(struct log_line *line, const struct oauth_error *error)
 }
 
 enum rs_err oauth_report_error(enum oauth_server server, const struct http_response *response,
-			       const char *url)
+			       const char *url, const char *secret_source)
 {
 	struct log_line line = { "", 0 };
 	struct oauth_error error;
@@ -444,10 +445,12 @@ enum rs_err oauth_report_error(enum oauth_server server, const struct http_respo
 		log_line_add(&line, " with an empty body");
 	}
 	log_line_add(&line, "; %s", oauth_error_hint(server, &error));
+	err = oauth_error_result(&error);
+	if (secret_source != NULL && err == RS_ERR_PERMISSION)
+		log_line_add(&line, "; the client secret was read from %s", secret_source);
 	line_add_ids(&line, &error);
 
 	log_msg(LOG_ERROR, "%s", line.text);
-	err = oauth_error_result(&error);
 	oauth_error_release(&error);
 	return err;
 }

@@ -105,10 +105,12 @@ enum rs_err oauth_error_result(const struct oauth_error *error);
  * Logs one line for a failed token request to url: status, error, code,
  * description, hint, and the trace, correlation or request id.  A body
  * that is not an OAuth error is quoted by its first 200 printable bytes.
- * Returns oauth_error_result().
+ * secret_source, when not NULL, names where the client secret was read
+ * (config_secret_source()), and the line names it when the credentials
+ * were rejected.  Returns oauth_error_result().
  */
 enum rs_err oauth_report_error(enum oauth_server server, const struct http_response *response,
-			       const char *url);
+			       const char *url, const char *secret_source);
 
 /*
  * POSTs form to the token endpoint url, with the DPoP header when

@@ -347,8 +347,17 @@ test_graph_oauth_wrong_secret() {
 	assert_rc 77
 	assert_contains "$T/err" "returned 401 invalid_client: AADSTS7000215: Invalid client secret"
 	assert_contains "$T/err" "not its Secret ID"
+	assert_contains "$T/err" "the client secret was read from graph.client_secret_file ($T/secret)"
 	assert_contains "$T/err" "correlation id "
 	assert_eq "$(graph_requests /v1.0/)" 0 "Graph requests"
+
+	# The line names the variable when the secret came from one.
+	sed -i "s#^  client_secret_file: .*#  client_secret_env: E2E_GRAPH_SECRET#" "$T/config.yaml"
+	E2E_GRAPH_SECRET=wrong-secret-value rs sync -c "$T/config.yaml"
+	assert_rc 77
+	assert_contains "$T/err" \
+		"the client secret was read from graph.client_secret_env (environment variable E2E_GRAPH_SECRET)"
+	assert_not_contains "$T/err" "client_secret_file"
 }
 
 test_graph_oauth_certificate_ps256() {
