@@ -390,12 +390,15 @@ static bool has_code(const struct oauth_error *error, long code)
 
 enum rs_err oauth_error_result(const struct oauth_error *error)
 {
-	if (has_code(error, 90055) || error->status == 429)
+	if (has_code(error, 90055) || error->status == 429 ||
+	    (error->error != NULL && strcmp(error->error, "use_dpop_nonce") == 0))
 		return RS_ERR_TEMPFAIL;
 	if ((error->error != NULL && strcmp(error->error, "temporarily_unavailable") == 0) ||
 	    error->status >= 500)
 		return RS_ERR_UNAVAILABLE;
-	if (error->error != NULL && error->status >= 400 && error->status < 500)
+	/* A 401 is a rejection, also when a gateway answered it with a page of its own. */
+	if ((error->error != NULL && error->status >= 400 && error->status < 500) ||
+	    error->status == 401)
 		return RS_ERR_PERMISSION;
 	if (error->status == 404)
 		return RS_ERR_CONFIG;

@@ -586,6 +586,11 @@ static void graph_token_error_results(void **state)
 	logged = graph_token_error(400, "", RS_ERR_PROTOCOL);
 	expect_logged(logged, "returned 400 with an empty body");
 	free(logged);
+
+	/* A gateway's own page for a rejected request is still a rejection. */
+	logged = graph_token_error(401, "<html>401 Unauthorized</html>", RS_ERR_PERMISSION);
+	expect_logged(logged, "returned 401: \"<html>401 Unauthorized</html>\"");
+	free(logged);
 }
 
 /* ---- reading what was sent ---- */
@@ -1189,6 +1194,9 @@ static void okta_token_errors_explained(void **state)
 		char *body = NULL;
 		char *logged;
 		int status = cases[i].status;
+		/* A nonce asked for again is worth another run; the rest are rejections. */
+		enum rs_err expected = cases[i].body && strstr(cases[i].body, "use_dpop_nonce") ?
+				       RS_ERR_TEMPFAIL : RS_ERR_PERMISSION;
 
 		if (cases[i].file != NULL) {
 			if (!fixture_path("okta", cases[i].file, path, sizeof(path)))
@@ -1201,7 +1209,7 @@ static void okta_token_errors_explained(void **state)
 		capture_start(&capture);
 		assert_int_equal(auth_new(&fixture.config, fixture.http, &fixture.auth), RS_OK);
 		assert_int_equal(auth_headers(fixture.auth, "GET", "https://a.example/x", &headers),
-				 RS_ERR_PERMISSION);
+				 expected);
 		logged = capture_stop(&capture);
 		okta_fixture_stop(&fixture);
 		for (size_t j = 0; j < COUNT(cases[i].messages) && cases[i].messages[j]; j++)
