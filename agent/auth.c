@@ -799,8 +799,7 @@ bool auth_invalidate(struct auth *auth)
 	return true;
 }
 
-/* True when a WWW-Authenticate header of response carries error="use_dpop_nonce". */
-static bool challenge_asks_for_nonce(const struct http_response *response)
+bool auth_challenge_asks_for_nonce(const struct http_response *response)
 {
 	const char *value;
 
@@ -816,7 +815,7 @@ bool auth_handle_unauthorized(struct auth *auth, const struct http_response *res
 	char *previous = auth->api_nonce ? strdup(auth->api_nonce) : NULL;
 	bool new_nonce;
 
-	new_nonce = auth->dpop_bound && challenge_asks_for_nonce(response) &&
+	new_nonce = auth->dpop_bound && auth_challenge_asks_for_nonce(response) &&
 		    take_nonce(response, &auth->api_nonce) &&
 		    (previous == NULL || strcmp(previous, auth->api_nonce) != 0);
 	free(previous);

@@ -748,6 +748,12 @@ static enum rs_err report_error(const struct http_response *response, const char
 		log_line_add(&line, " [%s %.100s]", error.error_id ? "error id" : "request id",
 			 error.error_id ? error.error_id : request_id);
 
+	if (oauth && response->status == 401 && auth_challenge_asks_for_nonce(response)) {
+		log_msg(LOG_ERROR, "%s; Okta asked for a new DPoP nonce again after the request "
+			"was sent once more with one: run again later", line.text);
+		cJSON_Delete(root);
+		return RS_ERR_TEMPFAIL;
+	}
 	log_msg(LOG_ERROR, "%s; %s", line.text,
 		error_hint(response->status, error.code, url, oauth));
 	cJSON_Delete(root);

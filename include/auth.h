@@ -80,6 +80,9 @@ bool auth_invalidate(struct auth *auth);
  */
 bool auth_handle_unauthorized(struct auth *auth, const struct http_response *response);
 
+/* True when a WWW-Authenticate header of response carries DPoP error="use_dpop_nonce". */
+bool auth_challenge_asks_for_nonce(const struct http_response *response);
+
 /*
  * Returns a number that changes whenever the access token or the API's
  * DPoP nonce does.  A request that was signed under an older number and

@@ -119,6 +119,26 @@ test_okta_oauth_api_asks_nonce() {
 	assert_contains "$T/err" "the API asked for a DPoP nonce"
 }
 
+# An API request that Okta challenges for a nonce again after it was sent
+# once more with one ends the run with 75 and "run again later", not with
+# advice about the service app's key.
+test_okta_oauth_api_nonce_asked_again() {
+	make_rsa_key okta
+	write_okta_oauth_data 3 '{client_id: $client, public_key_pem: $pub, require_dpop: true}' \
+		'.faults = [{path: "/api/v1/apps/0oaapp1/users", count: 2, kind: "status", status: 401,
+			errorCode: "E0000011", errorSummary: "Invalid token provided",
+			headers: {"WWW-Authenticate": "DPoP error=\"use_dpop_nonce\"",
+				  "DPoP-Nonce": "nonce-xyz"}}]'
+	start_fake --data "$T/data.json"
+	write_okta_oauth_config
+	rs sync -c "$T/config.yaml"
+	register_sent_secrets
+
+	assert_rc 75
+	assert_contains "$T/err" "Okta asked for a new DPoP nonce again after the request was sent once more with one: run again later"
+	assert_not_contains "$T/err" "public key is registered"
+}
+
 # The values of one credential the agent sent, one per line: the DPoP
 # header ($1 = dpop) or the client assertion of the token form ($1 = assertion).
 sent_values() {
