@@ -324,6 +324,20 @@ static int compare_waiting(const void *a, const void *b)
 	return strcasecmp(or_dash(x->email), or_dash(y->email));
 }
 
+/* Counts the active members that source manages. */
+static size_t count_active_from(const struct member_list *members, const char *source)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < members->count; i++) {
+		const struct member *m = &members->items[i];
+
+		if (m->state == MEMBER_ACTIVE && m->source && strcmp(m->source, source) == 0)
+			count++;
+	}
+	return count;
+}
+
 /*
  * Prints the seats used of the limit in the config.  A limit lowered below
  * the seats in use takes effect with the next sync, and the line explains
@@ -332,15 +346,22 @@ static int compare_waiting(const void *a, const void *b)
 static void print_seats(FILE *out, const struct report_status *s)
 {
 	size_t used = count_state(s->members, MEMBER_ACTIVE);
+	size_t excess = s->seats >= 0 && used > (size_t)s->seats ? used - (size_t)s->seats : 0;
+	size_t managed = s->team->source ? count_active_from(s->members, s->team->source) : 0;
 
 	fprintf(out, "Seats:    %zu of %ld used", used, s->seats);
-	if (s->seats >= 0 && used > (size_t)s->seats && s->team->source)
+	if (excess > 0 && managed > 0)
 		fprintf(out, " (team.seats is lower than the seats in use: the next sync moves"
 			" up to %zu members to the waiting list, if the deletion threshold allows"
 			" it; members whose IdP data a sync skips keep their seats)",
-			used - (size_t)s->seats);
-	else if (s->seats >= 0 && used > (size_t)s->seats)
+			excess < managed ? excess : managed);
+	else if (excess > 0)
 		fprintf(out, " (team.seats is lower than the seats in use)");
+	if (excess > managed && s->team->source)
+		fprintf(out, "\n          %zu of them are held by members that the IdP does not"
+			" manage, such as manual members, and a sync with sync.unmanaged_members:"
+			" keep leaves those alone. Set it to unassign, or release the roster, remove"
+			" members by hand and sync with --take-over", used - managed);
 	fputc('\n', out);
 }
 

@@ -336,6 +336,25 @@ static void log_problems(const struct plan *plan)
 	}
 }
 
+/*
+ * Warns when the seats in use stay above team.seats after the plan: the
+ * members that hold them are not the IdP's (sync.unmanaged_members: keep
+ * leaves them alone), or their IdP data was skipped.
+ */
+static void warn_seats_over_limit(const struct run *run)
+{
+	long seats = run->config->team.seats;
+
+	if (seats < 0 || run->plan.seats_used <= (size_t)seats)
+		return;
+	log_msg(LOG_WARN, "%zu seats stay in use after this run, more than team.seats (%ld): "
+		"members that %s does not manage (manual members, with sync.unmanaged_members: "
+		"keep) and members whose data was skipped keep their seats, and everyone else "
+		"waits; set sync.unmanaged_members: unassign, or release the roster and remove "
+		"members by hand", run->plan.seats_used, seats,
+		config_source_title(run->config->source));
+}
+
 static enum rs_err read_and_plan(struct run *run)
 {
 	enum rs_err err;
@@ -356,8 +375,10 @@ static enum rs_err read_and_plan(struct run *run)
 		run->http.connections == 1 ? "connection" : "connections", run->http.bytes);
 
 	err = build_plan(run);
-	if (err == RS_OK)
+	if (err == RS_OK) {
 		log_problems(&run->plan);
+		warn_seats_over_limit(run);
+	}
 	if (err == RS_OK) {
 		run->missing_now = join_ids(run->identities.not_found,
 					    run->identities.not_found_count);

@@ -416,3 +416,24 @@ test_early_schema_rebuilt() {
 	assert_eq "$(sql "PRAGMA user_version")" 2 "schema version"
 	assert_eq "$(sql "PRAGMA integrity_check")" ok "integrity check"
 }
+
+# Manual members that a take-over keeps hold seats beyond a lowered limit:
+# the sync and status say so, instead of promising a move that no sync makes.
+test_kept_members_over_limit_explained() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=3 write_config
+	for who in ada bob cy; do
+		rs members add -c "$T/config.yaml" "$who@hand.example"
+		assert_rc 0
+	done
+	SEATS=1 write_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state = 'active'")" 3 "active members"
+	assert_contains "$T/err" "3 seats stay in use after this run, more than team.seats (1)"
+	rs status -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "3 of them are held by members that the IdP does not manage"
+	assert_not_contains "$T/out" "the next sync moves"
+}
