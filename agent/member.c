@@ -55,6 +55,8 @@ bool member_copy(struct member *dst, const struct member *src)
 		.updated_at = src->updated_at,
 		.state_since = src->state_since,
 		.drifted = src->drifted,
+		.state_restored = src->state_restored,
+		.row_state = src->row_state,
 	};
 	bool ok = copy_text(&copy.source, src->source) &&
 		  copy_text(&copy.external_id, src->external_id) &&

@@ -49,6 +49,85 @@ static enum rs_err read_members(struct roster *roster, bool managed, struct memb
 	return err;
 }
 
+/* The state that the newest event of a member wrote; "" before the first. */
+#define RECORDED_STATE_SQL \
+	"SELECT json_extract(after, '$.state') FROM events" \
+	" WHERE member_id = ?1 AND after IS NOT NULL ORDER BY id DESC LIMIT 1"
+/* When that state began: the newest event that moved the member into it. */
+#define RECORDED_SINCE_SQL \
+	"SELECT at FROM events WHERE member_id = ?1 AND json_extract(after, '$.state') = ?2" \
+	" AND (before IS NULL OR json_extract(before, '$.state') IS NOT ?2)" \
+	" ORDER BY id DESC LIMIT 1"
+
+/* Runs stmt bound to id (and state, when not NULL); *found is false without a row. */
+static int step_for_member(sqlite3_stmt *stmt, int64_t id, const char *state, bool *found)
+{
+	int rc;
+
+	sqlite3_reset(stmt);
+	if (sqlite3_bind_int64(stmt, 1, id) != SQLITE_OK ||
+	    (state && sqlite3_bind_text(stmt, 2, state, -1, SQLITE_TRANSIENT) != SQLITE_OK))
+		return SQLITE_ERROR;
+	rc = sqlite3_step(stmt);
+	*found = rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Restores one drifted member's state from its events, when they record one. */
+static int restore_state(sqlite3_stmt *state_stmt, sqlite3_stmt *since_stmt,
+			 struct member *member)
+{
+	enum member_state recorded;
+	char name[16];
+	bool found;
+	int rc = step_for_member(state_stmt, member->id, NULL, &found);
+
+	if (rc != SQLITE_OK || !found)
+		return rc;
+	snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(state_stmt, 0));
+	if (!member_state_parse(name, &recorded) || recorded == member->state)
+		return SQLITE_OK;
+
+	rc = step_for_member(since_stmt, member->id, name, &found);
+	if (rc != SQLITE_OK)
+		return rc;
+	member->row_state = member->state;
+	member->state = recorded;
+	if (found)
+		member->state_since = sqlite3_column_int64(since_stmt, 0);
+	member->state_restored = true;
+	log_msg(LOG_INFO, "member %s (row %lld) is %s in the roster, but rostersync last made it"
+		" %s: planning from %s", member->email ? member->email : "?",
+		(long long)member->id, member_state_name(member->row_state), name, name);
+	return SQLITE_OK;
+}
+
+enum rs_err roster_restore_drifted_states(struct roster *roster, struct member_list *members)
+{
+	sqlite3_stmt *state_stmt = NULL;
+	sqlite3_stmt *since_stmt = NULL;
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; rc == SQLITE_OK && i < members->count; i++) {
+		struct member *member = &members->items[i];
+
+		if (!member->drifted || member->id <= 0)
+			continue;
+		if (!state_stmt &&
+		    (rc = sqlite3_prepare_v2(roster->db, RECORDED_STATE_SQL, -1, &state_stmt,
+					     NULL)) == SQLITE_OK)
+			rc = sqlite3_prepare_v2(roster->db, RECORDED_SINCE_SQL, -1, &since_stmt,
+						NULL);
+		if (rc == SQLITE_OK)
+			rc = restore_state(state_stmt, since_stmt, member);
+	}
+	sqlite3_finalize(state_stmt);
+	sqlite3_finalize(since_stmt);
+	if (rc != SQLITE_OK)
+		return roster_sqlite_error(roster, "reading the recorded state of a changed member");
+	return RS_OK;
+}
+
 static void free_ids(char **ids, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
@@ -354,7 +433,10 @@ enum rs_err roster_member_insert(struct roster *roster, const struct member *mem
 	return RS_OK;
 }
 
-/* Overwrites row id with after.  state_since moves to now only when the state changes. */
+/*
+ * Overwrites row id with after.  state_since moves to now only when the
+ * row's state changes, or to the restored time of a drifted row.
+ */
 static enum rs_err update_member(struct roster *roster, int64_t id, const struct member *after,
 				 int64_t now)
 {
@@ -371,6 +453,8 @@ static enum rs_err update_member(struct roster *roster, int64_t id, const struct
 	     roster_bind_text(stmt, 10, member_state_name(after->state)) &&
 	     sqlite3_bind_int64(stmt, 11, now) == SQLITE_OK &&
 	     sqlite3_bind_int64(stmt, 12, roster_checksum_to_int64(member_checksum(after))) ==
+		     SQLITE_OK &&
+	     sqlite3_bind_int64(stmt, 13, after->state_restored ? after->state_since : now) ==
 		     SQLITE_OK;
 	if (!ok)
 		return roster_sqlite_error(roster, "binding a member update");
@@ -393,11 +477,12 @@ static enum rs_err update_member(struct roster *roster, int64_t id, const struct
 	return RS_OK;
 }
 
-/* Binds a member's JSON fields, the texts and then the state, from first. */
-static bool bind_member_json(sqlite3_stmt *stmt, int first, const struct member *member)
+/* Binds a member's JSON fields, the texts and then state, from first. */
+static bool bind_member_json(sqlite3_stmt *stmt, int first, const struct member *member,
+			     enum member_state state)
 {
 	return bind_member_texts(stmt, first, member) &&
-	       roster_bind_text(stmt, first + 8, member_state_name(member->state));
+	       roster_bind_text(stmt, first + 8, member_state_name(state));
 }
 
 /*
@@ -428,10 +513,12 @@ static enum rs_err record_entry(struct roster *roster, const struct roster_apply
 	     roster_bind_text(stmt, 6, external_id) &&
 	     roster_bind_text(stmt, 7, source) &&
 	     roster_bind_text(stmt, 8, entry->reason) &&
-	     bind_member_json(stmt, 19, &entry->after);
+	     bind_member_json(stmt, 19, &entry->after, entry->after.state);
+	/* The before object shows the row as it was, also its edited state. */
 	if (ok && entry->before)
 		ok = sqlite3_bind_int64(stmt, 9, entry->before->id) == SQLITE_OK &&
-		     bind_member_json(stmt, 10, entry->before);
+		     bind_member_json(stmt, 10, entry->before, entry->before->state_restored ?
+				      entry->before->row_state : entry->before->state);
 	if (!ok)
 		return roster_sqlite_error(roster, "binding an event");
 	return roster_step_done(roster, stmt, "writing an event");

@@ -168,7 +168,7 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 		"UPDATE members SET source = ?2, external_id = ?3, email = ?4,"
 		" email_key = lower(?4), user_name = ?5, given_name = ?6, family_name = ?7, display_name = ?8,"
 		" provenance = ?9,"
-		" state_since = CASE WHEN state = ?10 THEN state_since ELSE ?11 END,"
+		" state_since = CASE WHEN state = ?10 THEN state_since ELSE ?13 END,"
 		" state = ?10, updated_at = ?11, checksum = ?12"
 		" WHERE id = ?1",
 	/*

@@ -310,6 +310,8 @@ static enum rs_err build_plan(struct run *run)
 	if (run->roster)
 		err = roster_snapshot(run->roster, in.source, &run->members, &run->deleted_ids,
 				      &run->deleted_count);
+	if (err == RS_OK && run->roster && managed)
+		err = roster_restore_drifted_states(run->roster, &run->members);
 	if (err == RS_OK && run->roster)
 		err = roster_last_event_id(run->roster, &in.roster_version);
 	if (err == RS_OK && run->roster)

@@ -35,6 +35,12 @@ struct member {
 	int64_t updated_at;
 	int64_t state_since; /* when the current state began */
 	bool drifted;        /* row was changed outside rostersync (snapshot only) */
+	/*
+	 * The state and state_since above come from the roster's events, not
+	 * from the drifted row, whose state is row_state (snapshot only).
+	 */
+	bool state_restored;
+	enum member_state row_state;
 };
 
 /*

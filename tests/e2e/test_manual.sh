@@ -90,6 +90,67 @@ test_slipped_change_is_reverted() {
 	assert_eq "$(roster_digest)" "$before" "roster after the next run"
 }
 
+# Sets member $1's state to $2 past the triggers, as a hand edit would.
+edit_state_by_hand() {
+	sqlite3 "$T/roster.db" "
+		BEGIN;
+		INSERT INTO agent_write VALUES (1);
+		UPDATE members SET state = '$2' ${3:+, state_since = $3} WHERE external_id = '$1';
+		DELETE FROM agent_write;
+		COMMIT;" || fail "could not bypass the triggers for the test"
+}
+
+# A seat taken by editing a waiting member's state is given back: the
+# member waits again from the time it started waiting, and a freed seat
+# goes to whoever waited longest.
+test_seat_taken_by_hand_is_reverted() {
+	users 4 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=2 MAX_PERCENT=0 write_config
+	sync_ok
+	sleep 1
+	edit_data '.users += [{"id": "00u0005", "login": "user0005@example.com",
+		"email": "user0005@example.com", "firstName": "Dee", "lastName": "Five",
+		"status": "ACTIVE"}] | .assignments.users += ["00u0005"]'
+	sync_ok
+	waited=$(sql "SELECT state_since FROM members WHERE external_id = '00u0005'")
+	edit_state_by_hand 00u0005 active
+	edit_data '.assignments.users -= ["00u0001"]'
+	sync_ok
+
+	assert_eq "$(sql "SELECT external_id || ' ' || state FROM members ORDER BY external_id")" \
+		"$(printf '%s\n' '00u0001 unassigned' '00u0002 active' '00u0003 active' \
+			'00u0004 waiting' '00u0005 waiting')" "states"
+	assert_eq "$(sql "SELECT state_since FROM members WHERE external_id = '00u0005'")" \
+		"$waited" "waiting since"
+	assert_eq "$(sql "SELECT json_extract(before, '$.state') || ' ' ||
+		json_extract(after, '$.state') || ' ' || reason FROM events
+		WHERE external_id = '00u0005' ORDER BY id DESC LIMIT 1")" \
+		"active waiting manual change reverted" "revert event"
+	assert_contains "$T/err" "is active in the roster, but rostersync last made it waiting"
+	before=$(roster_digest)
+	sync_ok
+	assert_eq "$(roster_digest)" "$before" "roster after the next run"
+}
+
+# A seat given up by editing the state is taken back with its old time,
+# and is no seat loss for the deletion threshold.
+test_seat_given_up_by_hand_is_reverted() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=3 MAX_UNASSIGN=1 write_config
+	sync_ok
+	since=$(sql "SELECT state_since FROM members WHERE external_id = '00u0002'")
+	sleep 1
+	edit_state_by_hand 00u0002 waiting 0
+	sync_ok
+
+	assert_eq "$(sql "SELECT state || ' ' || state_since FROM members
+		WHERE external_id = '00u0002'")" "active $since" "restored seat"
+	assert_eq "$(sql "SELECT reason FROM events WHERE external_id = '00u0002'
+		ORDER BY id DESC LIMIT 1")" "manual change reverted" "revert reason"
+}
+
 # A row changed or deleted by hand whose IdP user is skipped cannot be
 # put back yet, so the warning about the skipped user names the change.
 test_skipped_user_names_hand_edit() {
