@@ -49,7 +49,7 @@ static enum rs_err read_members(struct roster *roster, bool managed, struct memb
 	return err;
 }
 
-/* The state that the newest event of a member wrote; "" before the first. */
+/* The state that the newest event of a member wrote; no row before its first event. */
 #define RECORDED_STATE_SQL \
 	"SELECT json_extract(after, '$.state') FROM events" \
 	" WHERE member_id = ?1 AND after IS NOT NULL ORDER BY id DESC LIMIT 1"
