@@ -475,6 +475,7 @@ static enum rs_err load_status(const struct config *config, struct roster *roste
 
 	status->tenant = config->tenant;
 	status->source = config_source_name(config->source);
+	status->team_name = config->team.name;
 	status->runs = *runs;
 	status->blocked_plan_id = *blocked && (*blocked)[0] ? *blocked : NULL;
 	status->blocked_detail = *detail;

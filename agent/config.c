@@ -1812,6 +1812,22 @@ static bool same_file(const char *a, const char *b)
 }
 
 /*
+ * Rejects an http.ca_file that cannot be read now, so that a mistyped path
+ * fails the config check and not only the first request.
+ */
+static void check_ca_file(struct loader *loader)
+{
+	const char *path = loader->config->http.ca_file;
+	size_t key = key_id("http.ca_file");
+
+	if (!loader->seen[key] || !path || access(path, R_OK) == 0)
+		return;
+	add_problem(loader, loader->key_marks[key], "http.ca_file: cannot read \"%s\": %s; give "
+		    "a PEM file of CA certificates that the user running rostersync can read",
+		    path, strerror(errno));
+}
+
+/*
  * Rejects a metrics textfile that could be another file of the agent:
  * every run replaces it, so a path copied from roster.path or the config
  * would destroy that file.  node_exporter's textfile collector reads only
@@ -1920,6 +1936,7 @@ static void apply_config(struct loader *loader, const struct node *root)
 	if (source_known)
 		warn_unused_section(loader);
 	check_metrics_textfile(loader);
+	check_ca_file(loader);
 	if (!derive_values(loader))
 		loader->out_of_memory = true;
 }
@@ -2148,7 +2165,7 @@ bool config_key_describe(size_t index, struct config_key_info *out)
 	out->default_text = spec->default_text;
 	out->min = spec->min;
 	out->max = spec->max;
-	out->required = spec->need == NEED_REQUIRED;
+	out->required = spec->need == NEED_REQUIRED || spec->need == NEED_WITH_PARENT;
 	return true;
 }
 

@@ -55,8 +55,10 @@ static void draw(void)
 	if (progress.shown && now - progress.last_draw_ns < PROGRESS_INTERVAL_NS)
 		return;
 
-	len = snprintf(line, sizeof(line), ERASE_LINE "reading %s: %ld requests, %ld users",
-		       progress.source, progress.requests, progress.users);
+	len = snprintf(line, sizeof(line), ERASE_LINE "reading %s: %ld %s, %ld %s",
+		       progress.source, progress.requests,
+		       progress.requests == 1 ? "request" : "requests", progress.users,
+		       progress.users == 1 ? "user" : "users");
 	if (len <= 0)
 		return;
 	write_text(line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);

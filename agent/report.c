@@ -420,7 +420,7 @@ void report_status_table(FILE *out, const struct report_status *s)
 
 	format_time(team->managed_since, since, sizeof(since));
 	fprintf(out, "Tenant:   %s\n", s->tenant);
-	fprintf(out, "Team:     %s\n", or_dash(team->name));
+	fprintf(out, "Team:     %s\n", or_dash(team->name ? team->name : s->team_name));
 	if (team->source)
 		fprintf(out, "Managed:  by %s app %s (%s) since %s\n", team->source,
 			or_dash(team->app), or_dash(team->org), since);

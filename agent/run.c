@@ -191,8 +191,10 @@ bool run_refusal(const struct roster_team *team, const struct config *config, ch
 {
 	if (!team->source && team->released_at > 0) {
 		snprintf(buf, size, "the roster was released to manual management; run "
-			 "\"rostersync sync -c %s --take-over\" once to let %s manage it again",
-			 config->path, config_source_title(config->source));
+			 "\"rostersync sync -c %s --take-over\" once to let %s manage it again "
+			 "(review its plan first with \"rostersync sync -c %s --take-over "
+			 "--dry-run\")", config->path, config_source_title(config->source),
+			 config->path);
 		return true;
 	}
 

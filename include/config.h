@@ -127,7 +127,7 @@ struct config_key_info {
 	const char *type;          /* "mapping", "string", "name", "integer", "boolean", ... */
 	const char *default_text;  /* NULL when there is no fixed default */
 	long min, max;             /* bounds of an integer, length of a name; else 0 */
-	bool required;             /* required whenever its source is used */
+	bool required;             /* required whenever its source (or parent mapping) is used */
 };
 
 /* Describes key number index, from 0; returns false past the last key. */

@@ -28,6 +28,7 @@ void report_member_detail(FILE *out, const struct member *member);
 struct report_status {
 	const char *tenant;
 	const char *source;        /* configured source */
+	const char *team_name;     /* team.name of the config, for a team row without one */
 	const struct roster_team *team;
 	const struct member_list *members;
 	const struct roster_run *runs; /* newest first */

@@ -227,6 +227,8 @@ test_release_of_unmanaged_roster_changes_nothing() {
 	[ ! -e "$T/roster.db.lock" ] || fail "members remove left a lock file"
 
 	rs members add -c "$T/config.yaml" hand@example.com
+	rs status -c "$T/config.yaml"
+	assert_contains "$T/out" "Team:     E2E Team"
 	rs release -c "$T/config.yaml"
 	assert_rc 0
 	assert_contains "$T/out" "no IdP has managed this roster yet, so there is nothing to release"
@@ -258,6 +260,9 @@ test_release_then_take_over() {
 	assert_contains "$T/err" "--take-over"
 	assert_eq "$(sql "SELECT outcome || '|' || exit_status FROM runs
 		ORDER BY started_at DESC, rowid DESC LIMIT 1")" "failed|77" "refused run"
+	rs plan -c "$T/config.yaml"
+	assert_rc 77
+	assert_contains "$T/err" "review its plan first with \"rostersync sync -c $T/config.yaml --take-over --dry-run\""
 	rs status -c "$T/config.yaml"
 	assert_contains "$T/out" "failed"
 
