@@ -165,8 +165,12 @@ static enum rs_err load_client_key(const struct config *config, const char *key_
 	return err;
 }
 
-/* Reads a certificate file of at most MAX_CERTIFICATE_FILE bytes. */
-static enum rs_err load_certificate(const char *path, struct jwt_certificate **out)
+/*
+ * Reads a certificate file of at most MAX_CERTIFICATE_FILE bytes, and keeps
+ * the certificate of key from it; *count is the number of certificates.
+ */
+static enum rs_err load_certificate(const char *path, const struct jwt_key *key,
+				    struct jwt_certificate **out, size_t *count)
 {
 	char name[4200];
 	char *text = NULL;
@@ -192,7 +196,7 @@ static enum rs_err load_certificate(const char *path, struct jwt_certificate **o
 		log_msg(LOG_ERROR, "%s: cannot read the certificate", name);
 		goto out;
 	}
-	err = jwt_certificate_from_pem(text, len, name, out);
+	err = jwt_certificate_for_key(text, len, name, key, out, count);
 
 out:
 	if (file != NULL)
@@ -226,23 +230,23 @@ static enum rs_err setup_certificate(const struct config *config, struct auth *a
 	const struct config_graph *graph = &config->graph;
 	struct jwt_certificate *certificate = NULL;
 	bool sha256 = graph->assertion_algorithm == CONFIG_ASSERTION_PS256;
+	size_t count = 0;
 	enum rs_err err;
 
-	err = load_certificate(graph->certificate_file, &certificate);
-	if (err == RS_OK)
-		err = load_client_key(config, "graph.private_key_file", &auth->client_key);
-	if (err != RS_OK)
-		goto out;
-
-	err = RS_ERR_CONFIG;
-	if (!jwt_key_is_rsa(auth->client_key)) {
+	err = load_client_key(config, "graph.private_key_file", &auth->client_key);
+	if (err == RS_OK && !jwt_key_is_rsa(auth->client_key)) {
 		log_msg(LOG_ERROR, "%s: graph.private_key_file is not an RSA key; Entra client "
 			"assertions are signed with PS256 or RS256", config->path);
-	} else if (!jwt_certificate_matches(certificate, auth->client_key)) {
+		err = RS_ERR_CONFIG;
+	}
+	if (err == RS_OK)
+		err = load_certificate(graph->certificate_file, auth->client_key, &certificate,
+				       &count);
+	if (err == RS_OK && certificate == NULL) {
 		log_msg(LOG_ERROR, "%s: graph.private_key_file is not the private key of "
-			"graph.certificate_file (%s)", config->path, graph->certificate_file);
-	} else {
-		err = RS_OK;
+			"graph.certificate_file (%s)%s", config->path, graph->certificate_file,
+			count > 1 ? ", nor of any other certificate in that file" : "");
+		err = RS_ERR_CONFIG;
 	}
 	if (err != RS_OK)
 		goto out;

@@ -509,34 +509,36 @@ out:
 
 /* ---- certificates ---- */
 
-enum rs_err jwt_certificate_from_pem(const char *pem, size_t len, const char *key_name,
-				     struct jwt_certificate **out)
+enum rs_err jwt_certificate_for_key(const char *pem, size_t len, const char *key_name,
+				    const struct jwt_key *key, struct jwt_certificate **out,
+				    size_t *count)
 {
-	char reason[256];
 	X509 *x509;
 	BIO *bio;
 
 	*out = NULL;
+	*count = 0;
 	if (len > INT_MAX)
 		return RS_ERR_CONFIG;
 	bio = BIO_new_mem_buf(pem, (int)len);
 	if (bio == NULL)
 		return RS_ERR_INTERNAL;
-	x509 = PEM_read_bio_X509(bio, NULL, no_password, NULL);
+	while (*out == NULL && (x509 = PEM_read_bio_X509(bio, NULL, no_password, NULL)) != NULL) {
+		(*count)++;
+		if (X509_check_private_key(x509, key->pkey) != 1 ||
+		    (*out = calloc(1, sizeof(**out))) == NULL) {
+			X509_free(x509);
+			continue;
+		}
+		(*out)->x509 = x509;
+	}
 	BIO_free(bio);
-	if (x509 == NULL) {
-		log_msg(LOG_ERROR, "%s: not a PEM certificate (%s); expected \"-----BEGIN "
-			"CERTIFICATE-----\"", key_name, openssl_reason(reason, sizeof(reason)));
-		return RS_ERR_CONFIG;
-	}
-
-	*out = calloc(1, sizeof(**out));
-	if (*out == NULL) {
-		X509_free(x509);
-		return RS_ERR_INTERNAL;
-	}
-	(*out)->x509 = x509;
-	return RS_OK;
+	ERR_clear_error();
+	if (*count > 0)
+		return RS_OK;
+	log_msg(LOG_ERROR, "%s: no PEM certificate found; expected \"-----BEGIN CERTIFICATE-----\"",
+		key_name);
+	return RS_ERR_CONFIG;
 }
 
 void jwt_certificate_free(struct jwt_certificate *certificate)
@@ -558,14 +560,6 @@ char *jwt_certificate_thumbprint(const struct jwt_certificate *certificate, bool
 		return NULL;
 	}
 	return jwt_base64url(digest, digest_len);
-}
-
-bool jwt_certificate_matches(const struct jwt_certificate *certificate, const struct jwt_key *key)
-{
-	bool matches = X509_check_private_key(certificate->x509, key->pkey) == 1;
-
-	ERR_clear_error();
-	return matches;
 }
 
 bool jwt_certificate_not_after(const struct jwt_certificate *certificate, time_t *out)

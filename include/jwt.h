@@ -112,9 +112,15 @@ enum rs_err jwt_dpop_proof(const struct jwt_key *key, const struct jwt_dpop *dpo
 
 struct jwt_certificate;
 
-/* Reads a PEM X.509 certificate; RS_ERR_CONFIG with a logged reason naming key_name. */
-enum rs_err jwt_certificate_from_pem(const char *pem, size_t len, const char *key_name,
-				     struct jwt_certificate **out);
+/*
+ * Reads the certificates of pem, a file that may hold a chain in any order,
+ * and keeps in *out the first whose public key is key's.  *out is NULL, with
+ * RS_OK, when none is; *count is the number of certificates read.
+ * RS_ERR_CONFIG, with a logged reason naming key_name, when there is none.
+ */
+enum rs_err jwt_certificate_for_key(const char *pem, size_t len, const char *key_name,
+				    const struct jwt_key *key, struct jwt_certificate **out,
+				    size_t *count);
 void jwt_certificate_free(struct jwt_certificate *certificate);
 
 /*
@@ -122,9 +128,6 @@ void jwt_certificate_free(struct jwt_certificate *certificate);
  * SHA-1 (the "x5t" value) digest of the certificate's DER encoding.
  */
 char *jwt_certificate_thumbprint(const struct jwt_certificate *certificate, bool sha256);
-
-/* True when key is the private key of the certificate's public key. */
-bool jwt_certificate_matches(const struct jwt_certificate *certificate, const struct jwt_key *key);
 
 /* The certificate's notAfter as epoch seconds; false when it cannot be read. */
 bool jwt_certificate_not_after(const struct jwt_certificate *certificate, time_t *out);

@@ -588,9 +588,13 @@ static void certificate_thumbprints(void **state)
 	char *expected;
 	char *actual;
 	time_t not_after;
+	size_t count = 0;
 
 	(void)state;
-	assert_int_equal(jwt_certificate_from_pem(pem, strlen(pem), "c", &certificate), RS_OK);
+	assert_int_equal(jwt_certificate_for_key(pem, strlen(pem), "c", key, &certificate, &count),
+			 RS_OK);
+	assert_non_null(certificate);
+	assert_int_equal(count, 1);
 
 	expected = expected_thumbprint(x509, EVP_sha256());
 	actual = jwt_certificate_thumbprint(certificate, true);
@@ -605,13 +609,16 @@ static void certificate_thumbprints(void **state)
 	free(expected);
 	free(actual);
 
-	assert_true(jwt_certificate_matches(certificate, key));
-	assert_false(jwt_certificate_matches(certificate, other_key));
 	assert_true(jwt_certificate_not_after(certificate, &not_after));
 	assert_true(not_after > time(NULL) + 29 * 86400);
 	assert_true(not_after <= time(NULL) + 30 * 86400);
 
 	jwt_certificate_free(certificate);
+	assert_int_equal(jwt_certificate_for_key(pem, strlen(pem), "c", other_key, &certificate,
+						 &count), RS_OK);
+	assert_null(certificate);
+	assert_int_equal(count, 1);
+
 	X509_free(x509);
 	free(pem);
 	jwt_key_free(key);
@@ -620,15 +627,60 @@ static void certificate_thumbprints(void **state)
 	EVP_PKEY_free(other);
 }
 
+/* A chain with the CA before the leaf still finds the leaf of the key. */
+static void certificate_found_in_chain(void **state)
+{
+	EVP_PKEY *leaf_pkey = rsa_2048();
+	EVP_PKEY *ca_pkey = rsa_2048();
+	struct jwt_key *key = load_key(leaf_pkey);
+	struct jwt_certificate *certificate = NULL;
+	X509 *leaf;
+	X509 *ca;
+	char *leaf_pem = certificate_pem(leaf_pkey, 30, &leaf);
+	char *ca_pem = certificate_pem(ca_pkey, 30, &ca);
+	char *chain = NULL;
+	char *expected = expected_thumbprint(leaf, EVP_sha256());
+	char *actual;
+	size_t count = 0;
+
+	(void)state;
+	assert_true(asprintf(&chain, "%s%s", ca_pem, leaf_pem) > 0);
+	assert_int_equal(jwt_certificate_for_key(chain, strlen(chain), "c", key, &certificate,
+						 &count), RS_OK);
+	assert_non_null(certificate);
+	assert_int_equal(count, 2);
+	actual = jwt_certificate_thumbprint(certificate, true);
+	assert_string_equal(actual, expected);
+
+	free(actual);
+	free(expected);
+	free(chain);
+	jwt_certificate_free(certificate);
+	X509_free(leaf);
+	X509_free(ca);
+	free(leaf_pem);
+	free(ca_pem);
+	jwt_key_free(key);
+	EVP_PKEY_free(leaf_pkey);
+	EVP_PKEY_free(ca_pkey);
+}
+
 static void certificate_rejects_garbage(void **state)
 {
 	struct jwt_certificate *certificate = NULL;
 	static const char text[] = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
 
+	EVP_PKEY *pkey = rsa_2048();
+	struct jwt_key *key = load_key(pkey);
+	size_t count = 0;
+
 	(void)state;
-	assert_int_equal(jwt_certificate_from_pem(text, strlen(text), "c", &certificate),
-			 RS_ERR_CONFIG);
+	assert_int_equal(jwt_certificate_for_key(text, strlen(text), "c", key, &certificate,
+						 &count), RS_ERR_CONFIG);
 	assert_null(certificate);
+	assert_int_equal(count, 0);
+	jwt_key_free(key);
+	EVP_PKEY_free(pkey);
 }
 
 int main(void)
@@ -646,6 +698,7 @@ int main(void)
 		cmocka_unit_test(dpop_proof_for_token_request),
 		cmocka_unit_test(dpop_needs_p256_key),
 		cmocka_unit_test(certificate_thumbprints),
+		cmocka_unit_test(certificate_found_in_chain),
 		cmocka_unit_test(certificate_rejects_garbage),
 	};
 
