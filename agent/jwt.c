@@ -188,9 +188,31 @@ static enum rs_err key_wrap(EVP_PKEY *pkey, bool rsa, struct jwt_key **out)
 	return RS_OK;
 }
 
+/*
+ * Writes into note a remark on what a PEM file that is no private key
+ * holds, such as "; the file holds a CERTIFICATE", or "" without a label.
+ */
+static const char *pem_label_note(const char *pem, size_t len, char *note, size_t size)
+{
+	const char *begin = memmem(pem, len, "-----BEGIN ", 11);
+	const char *label = begin ? begin + 11 : NULL;
+	const char *end = label ? memmem(label, len - (size_t)(label - pem), "-----", 5) : NULL;
+
+	note[0] = '\0';
+	if (end == NULL || end - label > 40)
+		return note;
+	snprintf(note, size, "; the file holds a %.*s", (int)(end - label), label);
+	for (char *c = note; *c; c++) {
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = '?';
+	}
+	return note;
+}
+
 enum rs_err jwt_key_from_pem(const char *pem, size_t len, const char *key_name, struct jwt_key **out)
 {
 	char reason[256];
+	char note[96];
 	EVP_PKEY *pkey = NULL;
 	BIO *bio;
 	bool rsa;
@@ -211,9 +233,10 @@ enum rs_err jwt_key_from_pem(const char *pem, size_t len, const char *key_name, 
 			log_msg(LOG_ERROR, "%s: the private key is encrypted; store it without a "
 				"passphrase in a file of mode 0600", key_name);
 		else
-			log_msg(LOG_ERROR, "%s: not a PEM private key (%s); expected \"-----BEGIN "
-				"PRIVATE KEY-----\" or \"-----BEGIN RSA PRIVATE KEY-----\"", key_name,
-				reason);
+			log_msg(LOG_ERROR, "%s: not a PEM private key (%s%s); expected \"-----BEGIN "
+				"PRIVATE KEY-----\", \"-----BEGIN RSA PRIVATE KEY-----\" or "
+				"\"-----BEGIN EC PRIVATE KEY-----\"", key_name, reason,
+				pem_label_note(pem, len, note, sizeof(note)));
 		return RS_ERR_CONFIG;
 	}
 

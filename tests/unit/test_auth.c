@@ -1300,9 +1300,18 @@ static void okta_bad_key_file(void **state)
 	capture_start(&capture);
 	assert_int_equal(auth_new(&fixture.config, fixture.http, &fixture.auth), RS_ERR_CONFIG);
 	logged = capture_stop(&capture);
-	okta_fixture_stop(&fixture);
 	expect_logged(logged, "okta.oauth.private_key_file: not a PEM private key");
 	free(logged);
+
+	/* A certificate in place of the key is named as such. */
+	write_file(fixture.key_path, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+	capture_start(&capture);
+	assert_int_equal(auth_new(&fixture.config, fixture.http, &fixture.auth), RS_ERR_CONFIG);
+	logged = capture_stop(&capture);
+	expect_logged(logged, "; the file holds a CERTIFICATE); expected");
+	expect_logged(logged, "\"-----BEGIN EC PRIVATE KEY-----\"");
+	free(logged);
+	okta_fixture_stop(&fixture);
 	EVP_PKEY_free(fixture.pkey);
 }
 
