@@ -103,7 +103,11 @@ static int open_secret_file(const char *path, enum secret_origin origin)
 	if (fd < 0) {
 		if (errno == ENOENT && origin == ORIGIN_CREDENTIAL)
 			return -2;
-		if (errno == ELOOP)
+		if (errno == ELOOP && origin == ORIGIN_CREDENTIAL)
+			log_msg(LOG_ERROR, "systemd credential %s is a symbolic link, which is not "
+				"followed: load the credential from the file itself "
+				"(LoadCredential=NAME:/path/to/the/file in the unit)", path);
+		else if (errno == ELOOP)
 			log_msg(LOG_ERROR, "secret file %s is a symbolic link, which is not followed: "
 				"point the config at the file itself", path);
 		else if (errno == ENOENT)

@@ -229,6 +229,7 @@ static void test_credentials_read_when_present(void **state)
 {
 	char dir[] = "/tmp/rostersync-test-creds-XXXXXX";
 	char path[128];
+	char link[128];
 	struct secret *secret = (struct secret *)1;
 	struct capture capture;
 	FILE *file;
@@ -259,7 +260,18 @@ static void test_credentials_read_when_present(void **state)
 	assert_int_equal(secret_from_credentials("other.token", &secret), RS_OK);
 	assert_null(secret);
 
+	/* A symbolic link is refused with advice for the unit, not the config. */
+	snprintf(link, sizeof(link), "%s/linked.token", dir);
+	assert_int_equal(symlink(path, link), 0);
+	capture_start(&capture);
+	assert_int_equal(secret_from_credentials("linked.token", &secret), RS_ERR_CONFIG);
+	log = capture_stop(&capture);
+	assert_non_null(strstr(log, "systemd credential"));
+	assert_non_null(strstr(log, "LoadCredential="));
+	free(log);
+
 	unsetenv("CREDENTIALS_DIRECTORY");
+	unlink(link);
 	unlink(path);
 	rmdir(dir);
 }
