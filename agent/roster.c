@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +57,22 @@ static const char *sqlite_error_hint(int code)
 	}
 }
 
+/* True when the directory of path is on a file system mounted read-only. */
+static bool on_read_only_file_system(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	struct statvfs info;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	return statvfs(dir, &info) == 0 && (info.f_flag & ST_RDONLY) != 0;
+}
+
 /*
  * Logs a roster that cannot be opened.  A first run as root leaves the file
  * to root, and the service user cannot open it afterwards.
@@ -64,7 +81,12 @@ static void log_cannot_open(struct roster *roster, const char *operation)
 {
 	struct stat file;
 
-	if (stat(roster->path, &file) == 0 && file.st_uid != geteuid())
+	if (on_read_only_file_system(roster->path))
+		log_msg(LOG_ERROR, "roster %s: %s failed: %s; the file system of the roster is "
+			"mounted read-only, and SQLite's WAL journal needs to write beside the "
+			"roster even to read it: put roster.path on a writable file system, or "
+			"read a copy", roster->path, operation, sqlite3_errmsg(roster->db));
+	else if (stat(roster->path, &file) == 0 && file.st_uid != geteuid())
 		log_msg(LOG_ERROR, "roster %s: %s failed: %s; the file belongs to uid %u, not to "
 			"uid %u that runs this command, so give the roster and its files to that "
 			"user, e.g. \"chown %u:%u %s*\"", roster->path, operation,
@@ -81,7 +103,8 @@ enum rs_err roster_sqlite_error(struct roster *roster, const char *operation)
 {
 	int code = sqlite3_errcode(roster->db) & 0xff;
 
-	if (code == SQLITE_CANTOPEN)
+	if (code == SQLITE_CANTOPEN || (code == SQLITE_READONLY &&
+					on_read_only_file_system(roster->path)))
 		log_cannot_open(roster, operation);
 	else if (code == SQLITE_READONLY)
 		log_msg(LOG_ERROR, "roster %s: %s failed: %s; the roster, its -wal and -shm files "

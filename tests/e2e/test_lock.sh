@@ -404,3 +404,26 @@ test_root_owned_roster_names_owner() {
 	assert_contains "$T/err" "the file belongs to uid 0, not to uid 65534 that runs this command"
 	assert_contains "$T/err" "chown 65534:65534 $T/state/roster.db*"
 }
+
+# A roster on a file system mounted read-only cannot be opened even to read
+# it, because of the WAL journal, and the error says why.  Needs root for
+# the read-only bind mount.
+test_read_only_mount_named() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	mkdir -p "$T/rw" "$T/ro"
+	write_config
+	sed -i "s|^  path: .*|  path: $T/ro/roster.db|" "$T/config.yaml"
+	mount --bind "$T/rw" "$T/ro" 2> /dev/null || skip "cannot bind-mount (needs root)"
+	trap 'umount "$T/ro" 2> /dev/null; stop_fake' EXIT
+	rs sync -c "$T/config.yaml"
+	assert_rc 0
+	mount -o remount,ro,bind "$T/ro" || fail "cannot remount read-only"
+
+	for command in status plan "members list"; do
+		rs $command -c "$T/config.yaml"
+		assert_rc 74
+		assert_contains "$T/err" "the file system of the roster is mounted read-only"
+	done
+	umount "$T/ro"
+}
