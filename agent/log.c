@@ -180,9 +180,9 @@ static size_t jwt_at(const char *text, size_t len)
 	return n >= LOG_JWT_MIN ? n : 0;
 }
 
-size_t log_secret_at(const char *text, size_t len)
+size_t log_secret_at(const char *text, size_t len, char before)
 {
-	size_t jwt = jwt_at(text, len);
+	size_t jwt = jwt_char(before) ? 0 : jwt_at(text, len);
 
 	if (jwt > 0)
 		return jwt;
@@ -203,7 +203,7 @@ static void redact(const char *msg, char *out, size_t size)
 	size_t n = 0;
 
 	for (size_t i = 0; i < len && n + 1 < size;) {
-		size_t secret = log_secret_at(msg + i, len - i);
+		size_t secret = log_secret_at(msg + i, len - i, i > 0 ? msg[i - 1] : '\0');
 
 		if (secret == 0) {
 			out[n++] = msg[i++];

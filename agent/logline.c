@@ -38,7 +38,7 @@ void log_line_add_excerpt(struct log_line *line, const char *body, size_t len)
 
 	while (i < n && out + sizeof(REDACTED) < sizeof(excerpt)) {
 		unsigned char c = (unsigned char)body[i];
-		size_t secret = log_secret_at(body + i, len - i);
+		size_t secret = log_secret_at(body + i, len - i, i > 0 ? body[i - 1] : '\0');
 
 		if (secret > 0) {
 			memcpy(excerpt + out, REDACTED, sizeof(REDACTED) - 1);

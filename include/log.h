@@ -53,8 +53,10 @@ void log_forget_secret(const char *value);
  * starts with, or 0 when it starts with none.  Text shaped like a JWT
  * (base64url from "eyJ" on) counts as a secret too: client assertions,
  * DPoP proofs and JWT access tokens that a server echoes in an error body.
+ * before is the character in front of text ('\0' at the start), so that a
+ * JWT is found only where a word begins, not inside an address.
  */
-size_t log_secret_at(const char *text, size_t len);
+size_t log_secret_at(const char *text, size_t len, char before);
 
 /* The maximum length in bytes of the message log_first_error() keeps. */
 #define LOG_FIRST_ERROR_MAX 400

@@ -77,7 +77,8 @@ static void test_jwt_redacted_unregistered(void **state)
 	static const char whole[] = "rejected assertion eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiIwb2Ex"
 				    "In0.c2lnbmF0dXJlLWJ5dGVz; check the key";
 	static const char cut[] = "error_description: \"bad proof eyJ0eXAiOiJkcG9wK2p3dCIsImFsZy";
-	static const char plain[] = "the word eyJ alone, and eyJhbGci short";
+	static const char plain[] = "the word eyJ alone, eyJhbGci short, and the address "
+				    "hockeyJerseysAndMoreGear.fan@example.com";
 	char *out;
 
 	(void)state;
