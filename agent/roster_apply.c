@@ -49,15 +49,17 @@ static enum rs_err read_members(struct roster *roster, bool managed, struct memb
 	return err;
 }
 
+/* The state in an event's JSON column; NULL when the JSON was damaged by hand. */
+#define EVENT_STATE(column) \
+	"(CASE WHEN json_valid(" column ") THEN json_extract(" column ", '$.state') END)"
 /* The state that the newest event of a member wrote; no row before its first event. */
 #define RECORDED_STATE_SQL \
-	"SELECT json_extract(after, '$.state') FROM events" \
+	"SELECT " EVENT_STATE("after") " FROM events" \
 	" WHERE member_id = ?1 AND after IS NOT NULL ORDER BY id DESC LIMIT 1"
 /* When that state began: the newest event that moved the member into it. */
 #define RECORDED_SINCE_SQL \
-	"SELECT at FROM events WHERE member_id = ?1 AND json_extract(after, '$.state') = ?2" \
-	" AND (before IS NULL OR json_extract(before, '$.state') IS NOT ?2)" \
-	" ORDER BY id DESC LIMIT 1"
+	"SELECT at FROM events WHERE member_id = ?1 AND " EVENT_STATE("after") " = ?2" \
+	" AND " EVENT_STATE("before") " IS NOT ?2 ORDER BY id DESC LIMIT 1"
 
 /* Runs stmt bound to id (and state, when not NULL); *found is false without a row. */
 static int step_for_member(sqlite3_stmt *stmt, int64_t id, const char *state, bool *found)
