@@ -262,7 +262,6 @@ out:
 	return err;
 }
 
-/* Sets up the client-credentials grant of the Microsoft identity platform. */
 /* Loads the Entra client secret and remembers where it was read, for token errors. */
 static enum rs_err load_client_secret(const struct config *config, struct auth *auth)
 {
@@ -275,6 +274,7 @@ static enum rs_err load_client_secret(const struct config *config, struct auth *
 	return config_load_secret(config, &auth->secret);
 }
 
+/* Sets up the client-credentials grant of the Microsoft identity platform. */
 static enum rs_err new_entra(const struct config *config, struct http_client *http,
 			     struct auth **out)
 {

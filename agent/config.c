@@ -1819,12 +1819,19 @@ static void check_ca_file(struct loader *loader)
 {
 	const char *path = loader->config->http.ca_file;
 	size_t key = key_id("http.ca_file");
+	struct stat info;
+	const char *problem = NULL;
 
-	if (!loader->seen[key] || !path || access(path, R_OK) == 0)
+	if (!loader->seen[key] || !path)
 		return;
-	add_problem(loader, loader->key_marks[key], "http.ca_file: cannot read \"%s\": %s; give "
-		    "a PEM file of CA certificates that the user running rostersync can read",
-		    path, strerror(errno));
+	if (access(path, R_OK) != 0)
+		problem = strerror(errno);
+	else if (stat(path, &info) == 0 && !S_ISREG(info.st_mode))
+		problem = "not a regular file";
+	if (problem)
+		add_problem(loader, loader->key_marks[key], "http.ca_file: cannot read \"%s\": "
+			    "%s; give a PEM file of CA certificates that the user running "
+			    "rostersync can read", path, problem);
 }
 
 /*

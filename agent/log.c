@@ -167,7 +167,8 @@ static bool jwt_char(char c)
  * Returns the length of the JWT that text starts with, or 0.  A JWT's
  * header is a JSON object, so its base64url text starts with "eyJ".  The
  * run of base64url characters and dots after it is taken whole, so that a
- * token cut short by an excerpt is redacted too.
+ * token that the server cut short is redacted too.  A run followed by "@"
+ * is the local part of an address, not a token.
  */
 static size_t jwt_at(const char *text, size_t len)
 {
@@ -177,6 +178,8 @@ static size_t jwt_at(const char *text, size_t len)
 		return 0;
 	while (n < len && jwt_char(text[n]))
 		n++;
+	if (n < len && text[n] == '@')
+		return 0;
 	return n >= LOG_JWT_MIN ? n : 0;
 }
 

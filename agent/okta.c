@@ -1431,9 +1431,9 @@ static void warn_ungranted(const struct identity_set *set)
 			continue;
 		if (count < UNGRANTED_NAMED)
 			log_msg(LOG_WARN, "app user %s (%s) is assigned neither directly (scope "
-				"USER) nor through an assigned group that lists the user; the "
-				"member keeps the groups recorded before", user->external_id,
-				user->user_name ? user->user_name : "no login");
+				"USER) nor through an assigned group that lists the user; a member "
+				"keeps the groups recorded before, and a new one gets none",
+				user->external_id, user->user_name ? user->user_name : "no login");
 		count++;
 	}
 	if (count > UNGRANTED_NAMED)

@@ -95,7 +95,7 @@ const char *oauth_error_hint(enum oauth_server server, const struct oauth_error 
 
 /*
  * Maps a token error to the run's result: RS_ERR_PERMISSION for rejected
- * credentials and consent and for any 401, RS_ERR_TEMPFAIL for throttling
+ * credentials and consent and for any 401 or 403, RS_ERR_TEMPFAIL for throttling
  * (AADSTS90055) and for a DPoP nonce asked for again, RS_ERR_UNAVAILABLE
  * for temporarily_unavailable and 5xx, RS_ERR_CONFIG for 404 (a wrong
  * login URL), RS_ERR_PROTOCOL for anything else.

@@ -673,11 +673,16 @@ test_unreadable_ca_file_exits_78() {
 	sed -i "s|org_url: .*|org_url: https://127.0.0.1:$RELAY_PORT|" "$T/config.yaml"
 	sed -i "s|^  max_retries: .*|&\n  ca_file: $T/missing.crt|" "$T/config.yaml"
 
-	# A file that is not there fails the config check.
+	# A file that is not there, or a directory, fails the config check.
 	rs sync -c "$T/config.yaml"
 	assert_rc 78
 	assert_log "http.ca_file: cannot read \"$T/missing.crt\": No such file or directory"
 	[ ! -e "$T/roster.db" ] || fail "a sync with an invalid config created the roster"
+	mkdir "$T/missing.crt"
+	rs sync -c "$T/config.yaml"
+	assert_rc 78
+	assert_log "http.ca_file: cannot read \"$T/missing.crt\": not a regular file"
+	rmdir "$T/missing.crt"
 
 	# A file that is there but holds no certificate fails the request.
 	echo "not a certificate" > "$T/missing.crt"

@@ -591,6 +591,9 @@ static void graph_token_error_results(void **state)
 	logged = graph_token_error(401, "<html>401 Unauthorized</html>", RS_ERR_PERMISSION);
 	expect_logged(logged, "returned 401: \"<html>401 Unauthorized</html>\"");
 	free(logged);
+	logged = graph_token_error(403, "<html>Forbidden</html>", RS_ERR_PERMISSION);
+	expect_logged(logged, "returned 403: \"<html>Forbidden</html>\"");
+	free(logged);
 }
 
 /* ---- reading what was sent ---- */

@@ -77,8 +77,9 @@ static void test_jwt_redacted_unregistered(void **state)
 	static const char whole[] = "rejected assertion eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiIwb2Ex"
 				    "In0.c2lnbmF0dXJlLWJ5dGVz; check the key";
 	static const char cut[] = "error_description: \"bad proof eyJ0eXAiOiJkcG9wK2p3dCIsImFsZy";
-	static const char plain[] = "the word eyJ alone, eyJhbGci short, and the address "
-				    "hockeyJerseysAndMoreGear.fan@example.com";
+	static const char plain[] = "the word eyJ alone, eyJhbGci short, and the addresses "
+				    "hockeyJerseysAndMoreGear.fan@example.com and "
+				    "eyJohnathan.Whitfield.Smith@example.com";
 	char *out;
 
 	(void)state;
