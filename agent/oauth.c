@@ -396,7 +396,7 @@ enum rs_err oauth_error_result(const struct oauth_error *error)
 	if ((error->error != NULL && strcmp(error->error, "temporarily_unavailable") == 0) ||
 	    error->status >= 500)
 		return RS_ERR_UNAVAILABLE;
-	/* 401 and 403 are rejections, also when a gateway answered with a page of its own. */
+	/* 401 and 403 are rejections, also when the body is a gateway's own page. */
 	if ((error->error != NULL && error->status >= 400 && error->status < 500) ||
 	    error->status == 401 || error->status == 403)
 		return RS_ERR_PERMISSION;

@@ -106,10 +106,10 @@ enum rs_err roster_snapshot(struct roster *roster, const char *source,
 			    char ***deleted_ids, size_t *deleted_count);
 
 /*
- * For each drifted member of members (a snapshot), takes the state that
- * rostersync last wrote from the events, and the time it began, when the
- * row's state differs from it: a seat taken or given up by editing the row
- * is not kept.  Sets state_restored and row_state on those members.
+ * Restores the state of each drifted member of members (a snapshot) whose
+ * row's state differs from the one rostersync last wrote.  The events give
+ * that state and the time it began, so a seat taken or given up by editing
+ * the row is not kept.  Sets state_restored and row_state on those members.
  */
 enum rs_err roster_restore_drifted_states(struct roster *roster, struct member_list *members);
 
