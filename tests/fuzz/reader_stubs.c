@@ -48,3 +48,9 @@ const char *oauth_error_hint(enum oauth_server server, const struct oauth_error 
 	(void)error;
 	abort();
 }
+
+bool auth_challenge_asks_for_nonce(const struct http_response *response)
+{
+	(void)response;
+	abort();
+}
