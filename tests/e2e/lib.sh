@@ -212,7 +212,7 @@ requests_to() {
 # Checks that the last rs run failed as a handled error (not 0, not 70 for
 # an internal error, not a signal) and left the roster digest at $2.  $1
 # names the case in the messages.
-assert_refused_unchanged() {
+assert_rejected_unchanged() {
 	local name=$1 digest=$2
 	[ "$RC" -ne 0 ] || fail "$name: the sync succeeded"
 	case $RC in

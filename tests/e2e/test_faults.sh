@@ -684,7 +684,7 @@ test_unreadable_ca_file_exits_78() {
 	assert_log "http.ca_file: cannot read \"$T/missing.crt\": not a regular file"
 	rmdir "$T/missing.crt"
 
-	# A file that is there but holds no certificate fails the request.
+	# A file that is there but contains no certificate fails the request.
 	echo "not a certificate" > "$T/missing.crt"
 	rs sync -c "$T/config.yaml"
 	assert_rc 78

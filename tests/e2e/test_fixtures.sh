@@ -107,7 +107,7 @@ sync_against_recording() {
 	rs sync -c "$T/config.yaml"
 	stop_fake
 
-	assert_refused_unchanged "$file ($status) served as app users" "$digest"
+	assert_rejected_unchanged "$file ($status) served as app users" "$digest"
 }
 
 # Every recorded Okta error names its errorCode and changes nothing, and

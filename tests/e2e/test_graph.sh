@@ -601,7 +601,7 @@ sync_against_graph_recording() {
 	rs sync -c "$T/config.yaml"
 	stop_fake
 
-	assert_refused_unchanged "$name" "$digest"
+	assert_rejected_unchanged "$name" "$digest"
 	assert_contains "$T/err" "$code"
 }
 

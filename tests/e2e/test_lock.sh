@@ -406,7 +406,7 @@ test_root_owned_roster_names_owner() {
 }
 
 # A roster on a file system mounted read-only cannot be opened even to read
-# it, because of the WAL journal, and the error says why.  Needs root for
+# it, because of the WAL journal, and the error names the cause.  Needs root for
 # the read-only bind mount.
 test_read_only_mount_named() {
 	users 2 | write_users

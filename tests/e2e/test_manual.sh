@@ -102,7 +102,7 @@ edit_state_by_hand() {
 
 # A seat taken by editing a waiting member's state is given back: the
 # member waits again from the time it started waiting, and a freed seat
-# goes to whoever waited longest.
+# goes to the member who waited longest.
 test_seat_taken_by_hand_is_reverted() {
 	users 4 | write_users
 	start_fake --data "$T/data.json"
@@ -483,14 +483,15 @@ test_early_schema_rebuilt() {
 	assert_eq "$(sql "PRAGMA integrity_check")" ok "integrity check"
 }
 
-# Manual members that a take-over keeps hold seats beyond a lowered limit:
-# the sync and status say so, instead of promising a move that no sync makes.
+# Manual members that a take-over keeps hold seats beyond a lowered limit.
+# The sync and status report it, instead of promising a move that no sync
+# makes.
 test_kept_members_over_limit_explained() {
 	users 2 | write_users
 	start_fake --data "$T/data.json"
 	SEATS=3 write_config
-	for who in ada bob cy; do
-		rs members add -c "$T/config.yaml" "$who@hand.example"
+	for name in ada bob cy; do
+		rs members add -c "$T/config.yaml" "$name@hand.example"
 		assert_rc 0
 	done
 	SEATS=1 write_config

@@ -122,7 +122,7 @@ test_okta_oauth_api_asks_nonce() {
 # An API request that Okta challenges for a nonce again after it was sent
 # once more with one ends the run with 75 and "run again later", not with
 # advice about the service app's key.
-test_okta_oauth_api_nonce_asked_again() {
+test_okta_oauth_api_nonce_requested_again() {
 	make_rsa_key okta
 	write_okta_oauth_data 3 '{client_id: $client, public_key_pem: $pub, require_dpop: true}' \
 		'.faults = [{path: "/api/v1/apps/0oaapp1/users", count: 2, kind: "status", status: 401,
