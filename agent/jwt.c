@@ -190,7 +190,8 @@ static enum rs_err key_wrap(EVP_PKEY *pkey, bool rsa, struct jwt_key **out)
 
 /*
  * Writes into note a remark on what a PEM file that is no private key
- * holds, such as "; the file holds a CERTIFICATE", or "" without a label.
+ * contains, such as "; the file contains a CERTIFICATE", or "" without a
+ * label.
  */
 static const char *pem_label_note(const char *pem, size_t len, char *note, size_t size)
 {
@@ -201,7 +202,7 @@ static const char *pem_label_note(const char *pem, size_t len, char *note, size_
 	note[0] = '\0';
 	if (end == NULL || end - label > 40)
 		return note;
-	snprintf(note, size, "; the file holds a %.*s", (int)(end - label), label);
+	snprintf(note, size, "; the file contains a %.*s", (int)(end - label), label);
 	for (char *c = note; *c; c++) {
 		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
 			*c = '?';
@@ -548,10 +549,16 @@ enum rs_err jwt_certificate_for_key(const char *pem, size_t len, const char *key
 		return RS_ERR_INTERNAL;
 	while (*out == NULL && (x509 = PEM_read_bio_X509(bio, NULL, no_password, NULL)) != NULL) {
 		(*count)++;
-		if (X509_check_private_key(x509, key->pkey) != 1 ||
-		    (*out = calloc(1, sizeof(**out))) == NULL) {
+		if (X509_check_private_key(x509, key->pkey) != 1) {
 			X509_free(x509);
 			continue;
+		}
+
+		*out = calloc(1, sizeof(**out));
+		if (*out == NULL) {
+			X509_free(x509);
+			BIO_free(bio);
+			return RS_ERR_INTERNAL;
 		}
 		(*out)->x509 = x509;
 	}

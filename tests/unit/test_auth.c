@@ -1311,7 +1311,7 @@ static void okta_bad_key_file(void **state)
 	capture_start(&capture);
 	assert_int_equal(auth_new(&fixture.config, fixture.http, &fixture.auth), RS_ERR_CONFIG);
 	logged = capture_stop(&capture);
-	expect_logged(logged, "; the file holds a CERTIFICATE); expected");
+	expect_logged(logged, "; the file contains a CERTIFICATE); expected");
 	expect_logged(logged, "\"-----BEGIN EC PRIVATE KEY-----\"");
 	free(logged);
 	okta_fixture_stop(&fixture);
