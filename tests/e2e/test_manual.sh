@@ -101,7 +101,7 @@ edit_state_by_hand() {
 }
 
 # A seat taken by editing a waiting member's state is given back: the
-# member waits again from the time it started waiting, and a freed seat
+# member waits again from the time of its wait event, and a freed seat
 # goes to the member who waited longest.
 test_seat_taken_by_hand_is_reverted() {
 	users 4 | write_users
@@ -113,7 +113,7 @@ test_seat_taken_by_hand_is_reverted() {
 		"email": "user0005@example.com", "firstName": "Dee", "lastName": "Five",
 		"status": "ACTIVE"}] | .assignments.users += ["00u0005"]'
 	sync_ok
-	waited=$(sql "SELECT state_since FROM members WHERE external_id = '00u0005'")
+	waited=$(sql "SELECT at FROM events WHERE external_id = '00u0005' AND op = 'wait'")
 	edit_state_by_hand 00u0005 active
 	edit_data '.assignments.users -= ["00u0001"]'
 	sync_ok
@@ -133,14 +133,14 @@ test_seat_taken_by_hand_is_reverted() {
 	assert_eq "$(roster_digest)" "$before" "roster after the next run"
 }
 
-# A seat given up by editing the state is taken back with its old time,
-# and is no seat loss for the deletion threshold.
+# A seat given up by editing the state is taken back with the time of its
+# assign event, and is no seat loss for the deletion threshold.
 test_seat_given_up_by_hand_is_reverted() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"
 	SEATS=3 MAX_UNASSIGN=1 write_config
 	sync_ok
-	since=$(sql "SELECT state_since FROM members WHERE external_id = '00u0002'")
+	since=$(sql "SELECT at FROM events WHERE external_id = '00u0002' AND op = 'assign'")
 	sleep 1
 	edit_state_by_hand 00u0002 waiting 0
 	sync_ok
