@@ -653,7 +653,8 @@ static bool check_roster_directory(struct checker *c, const char *path)
 
 /*
  * Checks that a sync may write the roster: that its directory is writable,
- * that it is not released and that no other source or app manages it.  A
+ * that the file is sound and writable with its -wal and -shm files, that it
+ * is not released and that no other source or app manages it.  A
  * roster that does not exist yet is fine, and it is not created here.
  */
 static void check_roster(struct checker *c)
@@ -662,6 +663,7 @@ static void check_roster(struct checker *c)
 	struct roster *roster = NULL;
 	struct roster_team team = { 0 };
 	char refusal[1024];
+	char problem[1024];
 	enum rs_err err;
 
 	if (!check_roster_directory(c, path))
@@ -675,9 +677,19 @@ static void check_roster(struct checker *c)
 	err = roster_open(path, &roster);
 	if (err == RS_OK)
 		err = roster_team_get(roster, &team);
+	if (err == RS_OK)
+		err = roster_integrity(roster, problem, sizeof(problem));
 	if (err != RS_OK) {
 		report(c, OUTCOME_FAIL, "roster", "%s cannot be read (see the error above)", path);
 		fail(c, err);
+	} else if (problem[0]) {
+		report(c, OUTCOME_FAIL, "roster", "%s fails SQLite's quick check (%s): restore it "
+		       "from a backup, as described under \"Backup and restore\" in docs/roster.md",
+		       path, problem);
+		fail(c, RS_ERR_IO);
+	} else if (roster_unwritable_file(path, problem, sizeof(problem))) {
+		report(c, OUTCOME_FAIL, "roster", "a sync cannot write the roster: %s", problem);
+		fail(c, RS_ERR_IO);
 	} else if (run_refusal(&team, c->config, refusal, sizeof(refusal))) {
 		report(c, OUTCOME_FAIL, "roster", "%s", refusal);
 		fail(c, RS_ERR_PERMISSION);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 
 #include "log.h"
 #include "roster_internal.h"
+#include "stop.h"
 
 #ifndef ROSTERSYNC_VERSION
 #define ROSTERSYNC_VERSION "unknown"
@@ -31,8 +33,29 @@
 
 /* How long a write waits for another connection's write lock. */
 #define ROSTER_BUSY_TIMEOUT_MS 5000
-/* Pause between two tries of a switch to WAL mode that SQLite rejected as busy. */
+/* Pause between two tries of a lock that another connection has taken. */
 #define ROSTER_RETRY_MS 20
+
+/*
+ * Waits for another connection's lock as sqlite3_busy_timeout() does, up to
+ * roster->busy_ms, and gives up at once when a signal requests a stop.
+ */
+static int busy_wait(void *context, int count)
+{
+	const struct roster *roster = context;
+
+	if (stop_signal() || count * ROSTER_RETRY_MS >= roster->busy_ms)
+		return 0;
+	usleep(ROSTER_RETRY_MS * 1000);
+	return !stop_signal();
+}
+
+/* Sets how long a statement waits for another connection's lock (0: it fails at once). */
+static void set_busy_wait(struct roster *roster, int ms)
+{
+	roster->busy_ms = ms;
+	sqlite3_busy_handler(roster->db, ms > 0 ? busy_wait : NULL, roster);
+}
 
 /* Returns what to do about a SQLite error of primary code code, "" when nothing helps. */
 static const char *sqlite_error_hint(int code)
@@ -57,6 +80,25 @@ static const char *sqlite_error_hint(int code)
 	}
 }
 
+/*
+ * Names the file size limit of the process (ulimit -f, LimitFSIZE=) after
+ * a failed write, because a write past it fails like a full disk.
+ */
+static const char *file_size_limit_hint(int code)
+{
+	static char hint[160];
+	struct rlimit limit;
+
+	if (code != SQLITE_FULL && code != SQLITE_IOERR)
+		return "";
+	if (getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+		return "";
+	snprintf(hint, sizeof(hint), ", and that the file size limit of this process (%llu bytes:"
+		 " ulimit -f, LimitFSIZE=) leaves room for the roster to grow",
+		 (unsigned long long)limit.rlim_cur);
+	return hint;
+}
+
 /* True when the directory of path is on a file system mounted read-only. */
 static bool on_read_only_file_system(const char *path)
 {
@@ -71,6 +113,48 @@ static bool on_read_only_file_system(const char *path)
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	return statvfs(dir, &info) == 0 && (info.f_flag & ST_RDONLY) != 0;
+}
+
+bool roster_unwritable_file(const char *path, char *out, size_t size)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char file[4096];
+	struct stat info;
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(file, sizeof(file), "%s%s", path, suffixes[i]);
+		if (stat(file, &info) != 0 || access(file, W_OK) == 0)
+			continue;
+		if (info.st_uid == geteuid())
+			snprintf(out, size, "%s has mode %03o, which does not let its owner, uid %u "
+				 "that runs this command, write it: run \"chmod 600 %s\"", file,
+				 (unsigned)(info.st_mode & 0777), (unsigned)info.st_uid, file);
+		else
+			snprintf(out, size, "%s belongs to uid %u (mode %03o), not to uid %u that "
+				 "runs this command: run the command as uid %u, for example with "
+				 "sudo -u, or give the roster and its files to this user", file,
+				 (unsigned)info.st_uid, (unsigned)(info.st_mode & 0777),
+				 (unsigned)geteuid(), (unsigned)info.st_uid);
+		return true;
+	}
+	return false;
+}
+
+/* Logs a write that SQLite refused because a file of the roster is read-only. */
+static void log_read_only(struct roster *roster, const char *operation)
+{
+	char problem[1024];
+
+	if (roster_unwritable_file(roster->path, problem, sizeof(problem))) {
+		log_msg(LOG_ERROR, "roster %s: %s failed: %s; %s", roster->path, operation,
+			sqlite3_errmsg(roster->db), problem);
+		return;
+	}
+	log_msg(LOG_ERROR, "roster %s: %s failed: %s; the roster, its -wal and -shm files "
+		"and its directory must be writable by the user running rostersync (uid %u), "
+		"even to read it, because of the WAL journal: run the command as the roster's "
+		"owner, for example with sudo -u", roster->path, operation,
+		sqlite3_errmsg(roster->db), (unsigned)geteuid());
 }
 
 /*
@@ -99,22 +183,29 @@ static void log_cannot_open(struct roster *roster, const char *operation)
 			sqlite3_errmsg(roster->db), (unsigned)geteuid());
 }
 
+/* Reports a wait for another connection's lock that a signal ended. */
+static enum rs_err log_stopped_while_busy(const struct roster *roster, const char *operation)
+{
+	log_msg(LOG_ERROR, "roster %s: %s stopped by %s while another connection held the "
+		"roster", roster->path, operation, stop_signal_name());
+	return RS_ERR_TEMPFAIL;
+}
+
 enum rs_err roster_sqlite_error(struct roster *roster, const char *operation)
 {
 	int code = sqlite3_errcode(roster->db) & 0xff;
 
+	if ((code == SQLITE_BUSY || code == SQLITE_LOCKED) && stop_signal())
+		return log_stopped_while_busy(roster, operation);
 	if (code == SQLITE_CANTOPEN || (code == SQLITE_READONLY &&
 					on_read_only_file_system(roster->path)))
 		log_cannot_open(roster, operation);
 	else if (code == SQLITE_READONLY)
-		log_msg(LOG_ERROR, "roster %s: %s failed: %s; the roster, its -wal and -shm files "
-			"and its directory must be writable by the user running rostersync (uid %u), "
-			"even to read it, because of the WAL journal: run the command as the roster's "
-			"owner, for example with sudo -u", roster->path, operation,
-			sqlite3_errmsg(roster->db), (unsigned)geteuid());
+		log_read_only(roster, operation);
 	else
-		log_msg(LOG_ERROR, "roster %s: %s failed: %s%s", roster->path, operation,
-			sqlite3_errmsg(roster->db), sqlite_error_hint(code));
+		log_msg(LOG_ERROR, "roster %s: %s failed: %s%s%s", roster->path, operation,
+			sqlite3_errmsg(roster->db), sqlite_error_hint(code),
+			file_size_limit_hint(code));
 
 	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
 		return RS_ERR_TEMPFAIL;
@@ -198,7 +289,7 @@ enum rs_err roster_write_begin(struct roster *roster, const char *operation)
 	if (sqlite3_exec(roster->db, begin, NULL, NULL, NULL) != SQLITE_OK) {
 		int code = sqlite3_errcode(roster->db) & 0xff;
 
-		if (code != SQLITE_BUSY)
+		if (code != SQLITE_BUSY || stop_signal())
 			return roster_sqlite_error(roster, "starting a write transaction");
 		log_msg(LOG_ERROR, "roster %s: %s failed: another connection held the write"
 			" lock for more than %d s; try again when it has finished",
@@ -316,13 +407,13 @@ static enum rs_err set_wal_mode(struct roster *roster, char *mode, size_t size)
 	int rc;
 
 	while ((rc = set_journal_mode(roster, "WAL", mode, size)) == SQLITE_BUSY &&
-	       waited < ROSTER_BUSY_TIMEOUT_MS) {
+	       waited < ROSTER_BUSY_TIMEOUT_MS && !stop_signal()) {
 		nanosleep(&pause, NULL);
 		waited += ROSTER_RETRY_MS;
 	}
 	if (rc == SQLITE_OK)
 		return RS_OK;
-	if (rc != SQLITE_BUSY)
+	if (rc != SQLITE_BUSY || stop_signal())
 		return roster_sqlite_error(roster, "setting journal_mode=WAL");
 
 	log_msg(LOG_ERROR, "roster %s: setting journal_mode=WAL failed: another connection kept"
@@ -378,10 +469,10 @@ bool roster_bulk_journal_enter(struct roster *roster)
 	bool switched;
 	int rc;
 
-	sqlite3_busy_timeout(roster->db, 0);
+	set_busy_wait(roster, 0);
 	rc = set_journal_mode(roster, "DELETE", mode, sizeof(mode));
 	switched = rc == SQLITE_OK && strcasecmp(mode, "delete") == 0;
-	sqlite3_busy_timeout(roster->db, ROSTER_BUSY_TIMEOUT_MS);
+	set_busy_wait(roster, ROSTER_BUSY_TIMEOUT_MS);
 
 	/*
 	 * SQLite's documentation of PRAGMA synchronous: with a rollback journal,
@@ -417,9 +508,9 @@ void roster_bulk_journal_leave(struct roster *roster)
 	 * the run by the busy timeout, and the next connection switches anyway.
 	 */
 	roster->bulk_journal = false;
-	sqlite3_busy_timeout(roster->db, 0);
+	set_busy_wait(roster, 0);
 	rc = set_journal_mode(roster, "WAL", mode, sizeof(mode));
-	sqlite3_busy_timeout(roster->db, ROSTER_BUSY_TIMEOUT_MS);
+	set_busy_wait(roster, ROSTER_BUSY_TIMEOUT_MS);
 	if (rc != SQLITE_OK)
 		log_msg(LOG_WARN, "roster %s: switching back to WAL mode after a large write failed:"
 			" %s; the next connection to open the roster switches it", roster->path,
@@ -470,7 +561,7 @@ static enum rs_err open_connection(struct roster *roster)
 		return roster_sqlite_error(roster, "opening");
 	}
 	sqlite3_extended_result_codes(roster->db, 1);
-	sqlite3_busy_timeout(roster->db, ROSTER_BUSY_TIMEOUT_MS);
+	set_busy_wait(roster, ROSTER_BUSY_TIMEOUT_MS);
 
 	err = roster_schema_version(roster, &version);
 	if (err != RS_OK)
@@ -645,6 +736,53 @@ enum rs_err roster_team_source(struct roster *roster, char **source)
 	return RS_OK;
 }
 
+enum rs_err roster_integrity(struct roster *roster, char *problem, size_t size)
+{
+	sqlite3_stmt *stmt = NULL;
+	const char *result;
+	int rc;
+
+	problem[0] = '\0';
+	if (sqlite3_prepare_v2(roster->db, "PRAGMA quick_check(1)", -1, &stmt, NULL) != SQLITE_OK)
+		return roster_sqlite_error(roster, "checking the file");
+	rc = sqlite3_step(stmt);
+	result = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) : NULL;
+	if (rc == SQLITE_ROW && (!result || strcmp(result, "ok") != 0))
+		snprintf(problem, size, "%s", result ? result : "no result");
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return RS_OK;
+	if ((sqlite3_errcode(roster->db) & 0xff) == SQLITE_CORRUPT) {
+		snprintf(problem, size, "%s", sqlite3_errmsg(roster->db));
+		return RS_OK;
+	}
+	return roster_sqlite_error(roster, "checking the file");
+}
+
+/*
+ * Logs a member whose state the CHECK constraint of the members table does
+ * not allow: a damaged page reads so, or a program wrote it with the
+ * constraint turned off.
+ */
+static void log_invalid_state(struct roster *roster, int64_t id, const char *state)
+{
+	char problem[512];
+
+	/* quick_check also reports the rows that break a CHECK constraint. */
+	if (roster_integrity(roster, problem, sizeof(problem)) == RS_OK && problem[0] &&
+	    strncmp(problem, "CHECK constraint", 16) != 0) {
+		log_msg(LOG_ERROR, "roster %s: the roster file is damaged (%s): restore it from a "
+			"backup, as described under \"Backup and restore\" in docs/roster.md",
+			roster->path, problem);
+		return;
+	}
+	log_msg(LOG_ERROR, "roster %s: member %lld has the state \"%s\", which the members "
+		"table does not allow (active, waiting or unassigned): another program wrote it "
+		"with CHECK constraints off; set the state of that row to one of the three, or "
+		"restore the roster from a backup", roster->path, (long long)id,
+		state ? state : "NULL");
+}
+
 /* Returns a text column, or NULL for SQL NULL; valid until the statement moves on. */
 static char *column_view(sqlite3_stmt *stmt, int column)
 {
@@ -674,8 +812,7 @@ enum rs_err roster_member_view(struct roster *roster, sqlite3_stmt *stmt, struct
 
 	/* The CHECK constraint allows only known states; this guards a changed schema. */
 	if (!member_state_parse(state, &member->state)) {
-		log_msg(LOG_ERROR, "roster %s: member %lld has an invalid state \"%s\"",
-			roster->path, (long long)member->id, state ? state : "NULL");
+		log_invalid_state(roster, member->id, state);
 		return RS_ERR_IO;
 	}
 	return RS_OK;

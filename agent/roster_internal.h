@@ -53,6 +53,7 @@ struct roster {
 	char *path;
 	sqlite3_stmt *stmts[STMT_COUNT];
 	bool bulk_journal;  /* in a rollback journal for one bulk write */
+	int busy_ms;        /* how long to wait for another connection's lock */
 };
 
 /*

@@ -148,6 +148,13 @@ enum rs_err run_lock(const struct config *config, int *fd_out)
 	own_like_roster(fd, config->roster.path);
 
 	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited++) {
+		if (stop_signal()) {
+			log_msg(LOG_ERROR, "stopped by %s while waiting for another rostersync run "
+				"of tenant %s, which holds %s", stop_signal_name(), config->tenant,
+				path);
+			close(fd);
+			return RS_ERR_TEMPFAIL;
+		}
 		if (errno != EWOULDBLOCK || waited >= RUN_LOCK_WAIT_SECONDS * 10) {
 			log_msg(LOG_ERROR,
 				"another rostersync run for tenant %s holds %s; waited %d s, "

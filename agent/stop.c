@@ -1,5 +1,5 @@
 /*
- * stop.c - records SIGTERM and SIGINT so that a run can end cleanly.
+ * stop.c - records SIGTERM, SIGINT and SIGHUP so that a run can end cleanly.
  */
 #include <signal.h>
 #include <string.h>
@@ -24,6 +24,14 @@ void stop_install(void)
 	action.sa_flags = 0;
 	sigaction(SIGTERM, &action, NULL);
 	sigaction(SIGINT, &action, NULL);
+	sigaction(SIGHUP, &action, NULL);
+
+	/*
+	 * A file size limit (ulimit -f) would kill the process in the middle
+	 * of a roster write, with no message.  Ignored, the write fails with
+	 * EFBIG, SQLite rolls the transaction back and the run reports it.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 int stop_signal(void)
@@ -33,7 +41,14 @@ int stop_signal(void)
 
 const char *stop_signal_name(void)
 {
-	return stop_requested == SIGINT ? "SIGINT" : "SIGTERM";
+	switch (stop_requested) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGHUP:
+		return "SIGHUP";
+	default:
+		return "SIGTERM";
+	}
 }
 
 void stop_reraise(void)

@@ -87,6 +87,22 @@ struct roster_apply {
  * reason; *out is NULL then.
  */
 enum rs_err roster_open(const char *path, struct roster **out);
+
+/*
+ * Finds the first of the roster at path and its -wal and -shm files that
+ * exists and that this process may not write, and writes into out which
+ * file it is, why, and the command that fixes it.  Returns false when all
+ * are writable.  SQLite fails every write when one of them is not, and a
+ * read-only command leaves -wal and -shm files with the roster's mode.
+ */
+bool roster_unwritable_file(const char *path, char *out, size_t size);
+
+/*
+ * Runs SQLite's quick check of the file.  Writes the first problem it finds
+ * into problem, or an empty string when the file is sound.  Returns an
+ * error only when the check itself could not run.
+ */
+enum rs_err roster_integrity(struct roster *roster, char *problem, size_t size);
 void roster_close(struct roster *roster);
 
 /* Fills *out with the team row; a roster with no team yet gives zeros. */

@@ -1,6 +1,7 @@
 /*
  * stop.h - a request to stop, from SIGTERM (systemctl stop, a start
- * timeout) or SIGINT (Ctrl-C).
+ * timeout), SIGINT (Ctrl-C) or SIGHUP (the terminal of a run by hand was
+ * closed).
  *
  * The handler only records the signal.  The HTTP client checks it while it
  * waits and ends the request under way; a sync checks it before it applies
@@ -12,13 +13,13 @@
 #ifndef ROSTERSYNC_STOP_H
 #define ROSTERSYNC_STOP_H
 
-/* Installs the handlers for SIGTERM and SIGINT. */
+/* Installs the handlers for SIGTERM, SIGINT and SIGHUP, and ignores SIGXFSZ. */
 void stop_install(void);
 
 /* The signal that requested the stop, or 0. */
 int stop_signal(void);
 
-/* "SIGTERM" or "SIGINT": the name of the signal that requested the stop. */
+/* "SIGTERM", "SIGINT" or "SIGHUP": the name of the signal that requested the stop. */
 const char *stop_signal_name(void);
 
 /* Ends the process by the signal that requested the stop; returns when none did. */

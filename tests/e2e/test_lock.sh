@@ -252,8 +252,35 @@ test_status_by_reader_without_write_access_explains() {
 
 	rs_as_service_user status -c "$T/config.yaml"
 	assert_rc 74
-	assert_contains "$T/err" "must be writable by the user running rostersync (uid 65534)"
-	assert_contains "$T/err" "run the command as the roster's owner"
+	assert_contains "$T/err" "$T/roster.db belongs to uid 0 (mode 644), not to uid 65534 that runs this command: run the command as uid 0"
+}
+
+# A read-only command on a roster of mode 0400 leaves -wal and -shm files
+# of that mode.  Once the roster is writable again, a sync names the -shm
+# file and the chmod that fixes it, and so does the test command.
+test_read_only_shm_file_named() {
+	service_user_setup 2
+	mkdir "$T/state"
+	chown 65534:65534 "$T/state"
+	sed -i "s#^  path: .*#  path: $T/state/roster.db#" "$T/config.yaml"
+	rs_as_service_user sync -c "$T/config.yaml"
+	assert_rc 0
+	chmod 400 "$T/state/roster.db"
+	rs_as_service_user status -c "$T/config.yaml"
+	assert_rc 0
+	[ -e "$T/state/roster.db-shm" ] || skip "SQLite left no -shm file after a read"
+	chmod 600 "$T/state/roster.db"
+
+	rs_as_service_user sync -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/err" "$T/state/roster.db-shm has mode 400, which does not let its owner, uid 65534 that runs this command, write it: run \"chmod 600 $T/state/roster.db-shm\""
+	rs_as_service_user test -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/out" "a sync cannot write the roster: $T/state/roster.db-shm has mode 400"
+
+	chmod 600 "$T/state/roster.db-shm" "$T/state/roster.db-wal"
+	rs_as_service_user sync -c "$T/config.yaml"
+	assert_rc 0
 }
 
 # Holds the write lock of the roster for $1 seconds, then ends the
@@ -386,6 +413,44 @@ test_damaged_or_locked_roster_explained() {
 	assert_contains "$T/err" "malformed; the roster file is damaged: restore it from a backup"
 }
 
+# A damaged page that SQLite reads without an error, so that a member row
+# comes back with no state, is reported as damage.  The test command runs
+# SQLite's quick check and fails too.
+test_damaged_page_found_by_quick_check() {
+	users 10 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	sqlite3 "$T/roster.db" "PRAGMA journal_mode = DELETE" > /dev/null
+	page=$(sqlite3 "$T/roster.db" "SELECT rootpage FROM sqlite_master WHERE name = 'members'")
+	printf 'GARBAGEGARBAGEGARBAGE%.0s' 1 2 3 4 5 6 |
+		dd of="$T/roster.db" bs=1 seek=$(( (page - 1) * 4096 + 8 )) conv=notrunc 2> /dev/null
+
+	rs test -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/out" "$T/roster.db fails SQLite's quick check ("
+	rs status -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/err" "the roster file is damaged"
+}
+
+# A state that the CHECK constraint forbids, written with the constraints
+# off, is named with the states allowed.
+test_forbidden_state_named() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	sqlite3 "$T/roster.db" "PRAGMA ignore_check_constraints = 1; DROP TRIGGER members_managed_update;
+		UPDATE members SET state = 'deleted' WHERE id = 2"
+	rs status -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/err" "member 2 has the state \"deleted\", which the members table does not allow (active, waiting or unassigned)"
+	rs test -c "$T/config.yaml"
+	assert_rc 74
+	assert_contains "$T/out" "$T/roster.db fails SQLite's quick check (CHECK constraint failed in members)"
+}
+
 # A roster file left to root, with a lock the service user may open, is
 # reported with its owner and the chown that fixes it.
 test_root_owned_roster_names_owner() {
@@ -426,4 +491,77 @@ test_read_only_mount_named() {
 		assert_contains "$T/err" "the file system of the roster is mounted read-only"
 	done
 	umount "$T/ro"
+}
+
+# Sends SIGTERM to the background run $BG_PID after 1 s, and checks that it
+# ended within 3 s of the signal, by the signal, with a message naming it.
+# $1 is a phrase of that message.
+stop_waiting_run() {
+	local rc=0 started
+
+	sleep 1
+	started=$(date +%s)
+	kill -TERM "$BG_PID"
+	wait "$BG_PID" || rc=$?
+	collect_background waiting
+
+	assert_eq "$rc" 143 "exit status (ended by SIGTERM)"
+	[ $(($(date +%s) - started)) -le 3 ] || fail "the run kept waiting after SIGTERM"
+	assert_contains "$T/waiting.err" "$1"
+}
+
+# SIGTERM ends the wait for another run's lock at once.
+test_sigterm_ends_lock_wait() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	flock -o "$T/roster.db.lock" sleep 30 &
+	holder=$!
+	wait_for_lock_held
+
+	sync_in_background waiting
+	stop_waiting_run "stopped by SIGTERM while waiting for another rostersync run of tenant e2e"
+	kill "$holder"
+	wait "$holder" 2> /dev/null
+}
+
+# SIGTERM ends the wait for a transaction of another program at once.
+test_sigterm_ends_busy_wait() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	edit_data '.assignments.users -= ["00u0001"]'
+	before=$(roster_digest)
+	hold_write_lock 8 wal
+
+	sync_in_background waiting
+	stop_waiting_run "stopped by SIGTERM while another connection held the roster"
+	wait "$HOLDER" || fail "the holder failed"
+	assert_eq "$(roster_digest)" "$before" "roster after the stopped run"
+}
+
+# A file size limit (ulimit -f) that stops the roster from growing fails the
+# write like a full disk: exit 74, a message that names the limit, and the
+# roster as it was.  The process is not killed by SIGXFSZ.
+test_file_size_limit_fails_write_cleanly() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	users 3000 | write_users
+	before=$(roster_digest)
+	limit_kib=$(( $(stat -c %s "$T/roster.db") / 1024 + 64 ))
+
+	rc=0
+	(ulimit -f "$limit_kib"; exec ${RS_WRAPPER:-} "$RS_BIN" sync -c "$T/config.yaml") \
+		> "$T/out" 2> "$T/err" || rc=$?
+	cat "$T/out" "$T/err" >> "$T/all-output"
+
+	assert_eq "$rc" 74 "exit status"
+	assert_contains "$T/err" "the file size limit of this process ($((limit_kib * 1024)) bytes"
+	assert_eq "$(roster_digest)" "$before" "roster after the failed write"
+	sync_ok
+	assert_eq "$(sql "SELECT count(*) FROM members")" 3000 "members once the limit is gone"
 }

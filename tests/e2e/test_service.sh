@@ -338,10 +338,10 @@ test_credential_named_after_other_instance_warns() {
 	assert_contains "$T/err" "read the Okta API token from systemd credential e2e.token"
 }
 
-# SIGTERM (systemctl stop, a start timeout) during the read: the run stops
-# at once, records itself as failed, writes the metrics, changes nothing,
-# and the process ends by the signal.
-test_sigterm_during_read_is_recorded() {
+# Sends signal $1 to a sync during the read: the run stops at once, records
+# itself as failed, writes the metrics, changes nothing, and the process
+# ends by the signal, with exit status $2 in a shell.
+stop_during_read() {
 	users 3 | write_users '.faults = [{"path":"/api/v1/apps/0oaapp1/users","kind":"slow","delay_ms":5000}]'
 	start_fake --data "$T/data.json"
 	write_metrics_config
@@ -353,16 +353,26 @@ test_sigterm_during_read_is_recorded() {
 	done
 	sleep 0.3
 	started=$(date +%s)
-	kill -TERM "$pid"
+	kill -"$1" "$pid"
 	rc=0
 	wait "$pid" || rc=$?
 	cat "$T/out" "$T/err" >> "$T/all-output"
 
-	assert_eq "$rc" 143 "exit status (killed by SIGTERM)"
+	assert_eq "$rc" "$2" "exit status (killed by SIG$1)"
 	[ $(($(date +%s) - started)) -le 3 ] || fail "the run did not stop at once"
-	assert_contains "$T/err" "stopped by SIGTERM"
+	assert_contains "$T/err" "stopped by SIG$1"
 	assert_eq "$(sql "SELECT outcome FROM runs")" failed "run outcome"
 	assert_eq "$(sql "SELECT finished_at IS NOT NULL FROM runs")" 1 "run finished"
 	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
 	assert_eq "$(prom_value 'rostersync_last_run_outcome{tenant="e2e",source="okta",outcome="failed"}')" 1 "failed outcome"
+}
+
+# SIGTERM: systemctl stop, or a start timeout.
+test_sigterm_during_read_is_recorded() {
+	stop_during_read TERM 143
+}
+
+# SIGHUP: the terminal of a run started by hand was closed.
+test_sighup_during_read_is_recorded() {
+	stop_during_read HUP 129
 }
