@@ -83,3 +83,32 @@ test_man8_documents_every_exit_status() {
 			fail "rostersync(8) EXIT STATUS has no entry for $status"
 	done < "$T/statuses"
 }
+
+# True while a program listens on the demo's port.
+demo_port_open() {
+	(exec 3<> /dev/tcp/127.0.0.1/18457) 2> /dev/null
+}
+
+# The demo of the README runs to its end, and stops its fake Okta also when
+# a signal ends it: SIGHUP here, as a closed terminal or pipe would.
+test_demo_runs_and_stops_its_fake() {
+	demo_port_open && skip "another program listens on 127.0.0.1:18457"
+	(cd "$ROOT" && BUILD=$BUILD sh scripts/demo) > "$T/demo.out" 2>&1 ||
+		fail "the demo failed: $(tail -n 5 "$T/demo.out")"
+	assert_contains "$T/demo.out" "The roster is $BUILD/demo/roster.db"
+
+	(cd "$ROOT" && exec env BUILD="$BUILD" sh scripts/demo) > "$T/demo2.out" 2>&1 &
+	demo=$!
+	for _ in $(seq 1 200); do
+		demo_port_open && break
+		sleep 0.01
+	done
+	kill -HUP "$demo" 2> /dev/null || skip "the demo ended before the signal"
+	wait "$demo" 2> /dev/null
+	for _ in $(seq 1 100); do
+		demo_port_open || break
+		sleep 0.05
+	done
+	demo_port_open && fail "the fake Okta of the demo still listens after SIGHUP"
+	true
+}
