@@ -183,6 +183,46 @@ static size_t jwt_at(const char *text, size_t len)
 	return n >= LOG_JWT_MIN ? n : 0;
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Returns the length of the copy of secret that text starts with, or 0.
+ * The copy may spell any byte as %XX, as a form body or URL encodes it, a
+ * space as "+", and any byte after a backslash, as a JSON string escapes
+ * "/" and quotes: a server that echoes a request body echoes the secret so.
+ */
+static size_t encoded_secret_at(const char *text, size_t len, const struct log_secret *secret)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < secret->len; i++) {
+		char c = secret->value[i];
+
+		if (n < len && text[n] == c)
+			n++;
+		else if (n + 2 < len && text[n] == '%' && hex_value(text[n + 1]) >= 0 &&
+			 hex_value(text[n + 2]) >= 0 &&
+			 (char)(hex_value(text[n + 1]) * 16 + hex_value(text[n + 2])) == c)
+			n += 3;
+		else if (n < len && c == ' ' && text[n] == '+')
+			n++;
+		else if (n + 1 < len && text[n] == '\\' && text[n + 1] == c)
+			n += 2;
+		else
+			return 0;
+	}
+	return n;
+}
+
 size_t log_secret_at(const char *text, size_t len, char before)
 {
 	size_t jwt = jwt_char(before) ? 0 : jwt_at(text, len);
@@ -192,9 +232,14 @@ size_t log_secret_at(const char *text, size_t len, char before)
 	for (size_t i = 0; i < LOG_SECRETS_MAX; i++) {
 		const struct log_secret *secret = &log_secrets[i];
 
-		if (secret->value != NULL && secret->len <= len &&
-		    memcmp(text, secret->value, secret->len) == 0)
-			return secret->len;
+		size_t n;
+
+		if (secret->value == NULL || (text[0] != secret->value[0] && text[0] != '%' &&
+					      text[0] != '+' && text[0] != '\\'))
+			continue;
+		n = encoded_secret_at(text, len, secret);
+		if (n > 0)
+			return n;
 	}
 	return 0;
 }

@@ -50,7 +50,8 @@ void log_forget_secret(const char *value);
 
 /*
  * Returns the length of the registered secret that text (of len bytes)
- * starts with, or 0 when it starts with none.  Text shaped like a JWT
+ * starts with, or 0 when it starts with none.  The secret may be percent-
+ * encoded or JSON-escaped in text, as in an echoed request body.  Text shaped like a JWT
  * (base64url from "eyJ" on) counts as a secret too: client assertions,
  * DPoP proofs and JWT access tokens that a server echoes in an error body.
  * before is the character in front of text ('\0' at the start), so that a

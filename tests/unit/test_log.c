@@ -121,6 +121,36 @@ static void test_secret_redacted_from_messages(void **state)
 	free(out);
 }
 
+/* Each echoed spelling of the secret, and the log line expected for it. */
+static const struct {
+	const char *echo;
+	const char *expected;
+} encoded_secret_cases[] = {
+	{ "client_secret=Zx8Q~abc%2Bdef%2Fghi%3Djkl%26mno&grant", "client_secret=[redacted]&grant" },
+	{ "client_secret=Zx8Q~abc%2bdef%2fghi%3djkl%26mno", "client_secret=[redacted]" },
+	{ "\"secret\":\"Zx8Q~abc+def\\/ghi=jkl&mno\"", "\"secret\":\"[redacted]\"" },
+	{ "%5Ax8Q~abc+def/ghi=jkl&mno", "[redacted]" },
+	{ "Zx8Q~abc%2Bdef%2Fghi%3Djkl%26mnp", "Zx8Q~abc%2Bdef%2Fghi%3Djkl%26mnp" },
+};
+
+static void test_encoded_secret_redacted(void **state)
+{
+	struct capture capture;
+	char secret[] = "Zx8Q~abc+def/ghi=jkl&mno";
+	char *out;
+
+	(void)state;
+	log_add_secret(secret, strlen(secret));
+	for (size_t i = 0; i < sizeof(encoded_secret_cases) / sizeof(encoded_secret_cases[0]); i++) {
+		capture_start(&capture);
+		log_msg(LOG_ERROR, "echo: %s", encoded_secret_cases[i].echo);
+		out = capture_stop(&capture);
+		assert_non_null(strstr(out, encoded_secret_cases[i].expected));
+		free(out);
+	}
+	log_forget_secret(secret);
+}
+
 static void test_text_line_without_tenant(void **state)
 {
 	struct capture capture;
@@ -425,6 +455,7 @@ int main(void)
 		cmocka_unit_test_setup(test_no_prefix_when_stream_differs, reset_log),
 		cmocka_unit_test_setup(test_level_names_round_trip, reset_log),
 		cmocka_unit_test_setup(test_secret_redacted_from_messages, reset_log),
+		cmocka_unit_test_setup(test_encoded_secret_redacted, reset_log),
 		cmocka_unit_test_setup(test_jwt_redacted_unregistered, reset_log),
 	};
 
