@@ -3,9 +3,12 @@
  * exit status.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -13,6 +16,14 @@
 #include "error.h"
 #include "log.h"
 #include "stop.h"
+
+/* True when stdout is a pipe whose reader has closed it. */
+static bool reader_gone(void)
+{
+	struct pollfd out = { .fd = STDOUT_FILENO, .events = 0 };
+
+	return poll(&out, 1, 0) == 1 && (out.revents & POLLERR) != 0;
+}
 
 /*
  * Fails a command whose output did not reach stdout (a full disk, a closed
@@ -26,7 +37,7 @@ static enum rs_err check_stdout(enum rs_err err)
 
 	if (flushed == 0 && !ferror(stdout))
 		return err;
-	if (flushed != 0 && error == EPIPE)
+	if ((flushed != 0 && error == EPIPE) || reader_gone())
 		return err;
 	log_msg(LOG_ERROR, "writing the output to stdout failed: %s",
 		flushed != 0 ? strerror(error) : "a write error occurred earlier");

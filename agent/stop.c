@@ -32,6 +32,13 @@ void stop_install(void)
 	 * EFBIG, SQLite rolls the transaction back and the run reports it.
 	 */
 	signal(SIGXFSZ, SIG_IGN);
+
+	/*
+	 * A reader of the output that went away ("2>&1 | head -1") would kill
+	 * a sync before it records its run.  Ignored, writes fail with EPIPE,
+	 * and the log and the output are lost but the run goes on.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 }
 
 int stop_signal(void)

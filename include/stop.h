@@ -13,7 +13,7 @@
 #ifndef ROSTERSYNC_STOP_H
 #define ROSTERSYNC_STOP_H
 
-/* Installs the handlers for SIGTERM, SIGINT and SIGHUP, and ignores SIGXFSZ. */
+/* Installs the handlers for SIGTERM, SIGINT and SIGHUP, and ignores SIGXFSZ and SIGPIPE. */
 void stop_install(void);
 
 /* The signal that requested the stop, or 0. */

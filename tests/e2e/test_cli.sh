@@ -242,6 +242,28 @@ test_unwritable_output_exits_74() {
 	assert_contains "$T/err" "writing the output to stdout failed: No space left on device"
 }
 
+# A reader that closes the pipe early does not stop a sync before it records
+# its run, and a command whose output it cut short ends without an error.
+test_closed_output_pipe_keeps_run() {
+	users 40 | write_users
+	start_fake --data "$T/data.json" --latency-ms 300
+	write_config
+
+	# The first line comes at once, and the next ones after the fake's delay,
+	# when head has gone.
+	${RS_WRAPPER:-} "$RS_BIN" sync -c "$T/config.yaml" 2>&1 | head -n 1 > /dev/null
+	rc=${PIPESTATUS[0]}
+	assert_eq "$rc" 0 "exit status of sync"
+	assert_eq "$(sql "SELECT outcome FROM runs")" success "outcome of the run"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 40 "members"
+
+	rc=0
+	${RS_WRAPPER:-} "$RS_BIN" members list -c "$T/config.yaml" 2> "$T/err" | head -n 1 > /dev/null
+	rc=${PIPESTATUS[0]}
+	assert_eq "$rc" 0 "exit status of members list"
+	assert_not_contains "$T/err" "writing the output to stdout failed"
+}
+
 test_keylog_variable_is_ignored() {
 	users 1 | write_users
 	start_fake --data "$T/data.json"
