@@ -407,6 +407,8 @@ const char *identity_email_problem(const char *text)
 		return "a dot starts it or stands next to the @, or two dots stand in a row";
 	if (at - text > 64)
 		return "the part before the @ is longer than 64 bytes";
+	if (strcasecmp(dot, ".invalid") == 0)
+		return "its domain ends with .invalid, which no mail can reach (RFC 2606)";
 	return domain_hyphen_problem(at + 1);
 }
 

@@ -276,6 +276,31 @@ EOF
 	assert_contains "$T/err" "invalid email address \"not-an-email\" in Okta (it has no @): correct it there"
 }
 
+# An address on the reserved .invalid domain, such as the one a sync gives a
+# member for a moment while two members swap addresses, is skipped, and the
+# swap goes through.
+test_reserved_invalid_domain_skipped() {
+	write_users <<EOF
+00u1 one@example.com ACTIVE
+00u2 two@example.com ACTIVE
+EOF
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	id=$(sql "SELECT id FROM members WHERE external_id = '00u1'")
+	edit_data "(.users[] | select(.id==\"00u1\")).email=\"two@example.com\"
+		| (.users[] | select(.id==\"00u2\")).email=\"one@example.com\"
+		| .users += [{\"id\":\"00u3\",\"login\":\"x\",
+			\"email\":\"member-$id@email-change.invalid\",\"status\":\"ACTIVE\"}]
+		| .assignments.users += [\"00u3\"]"
+	sync_ok
+
+	assert_eq "$(sql "SELECT group_concat(external_id || ' ' || email, ', ') FROM
+		(SELECT * FROM members ORDER BY external_id)")" \
+		"00u1 two@example.com, 00u2 one@example.com" "members"
+	assert_contains "$T/err" "its domain ends with .invalid, which no mail can reach"
+}
+
 test_plan_and_dry_run_match_sync() {
 	users 6 | write_users
 	start_fake --data "$T/data.json"

@@ -91,6 +91,9 @@ static void email_problem_names_the_reason(void **state)
 		  "the part before the @ is longer than 64 bytes" },
 		{ "ada\xe2\x80\x8b@example.com", "it holds a character that prints as nothing, such "
 		  "as a zero-width space" },
+		{ "member-7@email-change.INVALID", "its domain ends with .invalid, which no mail can "
+		  "reach (RFC 2606)" },
+		{ "ada@invalid.example.com", NULL },
 	};
 
 	(void)state;
