@@ -237,6 +237,23 @@ static bool takes_value(const char *arg)
 	return false;
 }
 
+/* True when text is an option of rostersync ("--json", "--given-name=x", "-c"). */
+static bool is_option(const char *text)
+{
+	if (strcmp(text, "-c") == 0 || strcmp(text, "-h") == 0)
+		return true;
+	if (strncmp(text, "--", 2) != 0)
+		return false;
+	for (const struct option *o = long_options; o->name; o++) {
+		size_t len = strlen(o->name);
+
+		if (strncmp(text + 2, o->name, len) == 0 &&
+		    (text[2 + len] == '\0' || text[2 + len] == '='))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Reports the option that getopt_long() rejected.  last is the argument it
  * read last: the rejected long option, but for a short option inside a
@@ -297,6 +314,9 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 			return usage_error(command, "option --%s given twice; give it once",
 					   option_name(option));
 		seen[option] = true;
+		if (optarg && is_option(optarg))
+			return usage_error(command, "option --%s needs a value, but the next argument "
+					   "is the option %s", option_name(option), optarg);
 		if (store_option(command, option, args) != RS_OK)
 			return usage_error(command, "option not accepted by this command: --%s",
 					   option_name(option));

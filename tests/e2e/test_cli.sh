@@ -32,7 +32,13 @@ test_usage_errors_exit_64() {
 	assert_contains "$T/err" "option not accepted by this command: --given-name"
 	rs sync --approve -c x.yaml
 	assert_rc 64
-	assert_contains "$T/err" "--approve needs a plan id, not \"-c\""
+	assert_contains "$T/err" "option --approve needs a value, but the next argument is the option -c"
+	rs members add -c x.yaml y@example.com --given-name --family-name Lee
+	assert_rc 64
+	assert_contains "$T/err" "option --given-name needs a value, but the next argument is the option --family-name"
+	rs status -c --json
+	assert_rc 64
+	assert_contains "$T/err" "option --config needs a value, but the next argument is the option --json"
 }
 
 test_version_and_help() {
