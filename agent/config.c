@@ -1736,14 +1736,23 @@ static void warn_graph_overrides(const struct loader *loader)
 {
 	size_t algorithm = key_id("graph.assertion_algorithm");
 	size_t cloud = key_id("graph.cloud");
+	size_t login = key_id("graph.login_url");
+	size_t graph = key_id("graph.graph_url");
 
 	if (loader->seen[algorithm] && !loader->seen[key_id("graph.certificate_file")])
 		warn_at(loader, algorithm, "graph.assertion_algorithm: ignored, because only a "
 			"certificate (graph.certificate_file) signs an assertion");
-	if (loader->seen[cloud] && loader->seen[key_id("graph.login_url")] !=
-				   loader->seen[key_id("graph.graph_url")])
+	if (loader->seen[login] == loader->seen[graph])
+		return;
+	if (loader->seen[cloud])
 		warn_at(loader, cloud, "graph.cloud: gives only the URL that the config does not "
 			"set; check that graph.login_url and graph.graph_url belong to one cloud");
+	else if (loader->seen[login])
+		warn_at(loader, login, "graph.login_url: given without graph.graph_url, which comes "
+			"from graph.cloud (global); check that both belong to one cloud, or give both");
+	else
+		warn_at(loader, graph, "graph.graph_url: given without graph.login_url, which comes "
+			"from graph.cloud (global); check that both belong to one cloud, or give both");
 }
 
 static void check_graph_credentials(struct loader *loader)

@@ -325,7 +325,7 @@ static void test_graph_overrides_warn(void **state)
 {
 	struct config *config = NULL;
 	char path[64];
-	char expected[160];
+	char expected[200];
 	char *log;
 
 	(void)state;
@@ -339,6 +339,15 @@ static void test_graph_overrides_warn(void **state)
 	assert_non_null(strstr(log, expected));
 	snprintf(expected, sizeof(expected), "warn: %s:9:3: graph.cloud: gives only the URL that "
 		 "the config does not set", path);
+	assert_non_null(strstr(log, expected));
+	config_free(config);
+	free(log);
+
+	write_config(path, GRAPH_HEAD "  client_secret_env: SECRET\n"
+		     "  graph_url: https://graph.microsoft.us\n" GRAPH_TAIL, 0600);
+	assert_int_equal(load_logged(path, &config, &log), RS_OK);
+	snprintf(expected, sizeof(expected), "warn: %s:8:3: graph.graph_url: given without "
+		 "graph.login_url, which comes from graph.cloud (global)", path);
 	assert_non_null(strstr(log, expected));
 	config_free(config);
 	free(log);
