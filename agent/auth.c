@@ -134,9 +134,16 @@ enum rs_err auth_new_api_token(const struct secret *token, const char *source,
 		log_msg(LOG_ERROR, "the Okta API token is empty: check %s", source);
 		return RS_ERR_CONFIG;
 	}
+	if (len > 5 && strncasecmp(secret_value(token), "SSWS ", 5) == 0) {
+		log_msg(LOG_ERROR, "the Okta API token starts with \"SSWS \", the scheme of the "
+			"Authorization header: remove it from %s, which holds the token alone",
+			source);
+		return RS_ERR_CONFIG;
+	}
 	if (unsafe < len) {
 		log_msg(LOG_ERROR, "the Okta API token contains a space, control or non-ASCII "
-			"character at byte %zu: check %s", unsafe, source);
+			"character at byte %zu of %zu: check %s, and remove any space or line break "
+			"around or inside the token", unsafe, len, source);
 		return RS_ERR_CONFIG;
 	}
 

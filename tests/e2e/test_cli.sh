@@ -106,6 +106,22 @@ test_missing_token_is_config_error() {
 	assert_contains "$T/err" "token"
 }
 
+# A token file that holds the header's "SSWS " scheme, or a space inside the
+# token, is named with what to remove.
+test_token_file_with_scheme_named() {
+	PORT=1 write_config
+	printf 'SSWS 00abcdefghijklmnop\n' > "$T/token"
+	rs sync -c "$T/config.yaml"
+	assert_rc 78
+	assert_contains "$T/err" "the Okta API token starts with \"SSWS \", the scheme of the Authorization header: remove it from okta.api_token_file"
+
+	printf '00abcdefghij klmnop\n' > "$T/token"
+	rs sync -c "$T/config.yaml"
+	assert_rc 78
+	assert_contains "$T/err" "character at byte 12 of 19"
+	assert_contains "$T/err" "remove any space or line break around or inside the token"
+}
+
 test_status_and_members_json() {
 	users 4 | write_users
 	start_fake --data "$T/data.json"
