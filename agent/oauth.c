@@ -354,8 +354,31 @@ static const struct {
 	  "service app is active" },
 };
 
+/*
+ * True when an error description speaks of the assertion's times, which a
+ * clock that is off makes wrong: "not within its valid time range",
+ * "expired", "issued in the future".
+ */
+static bool describes_time(const char *description)
+{
+	static const char *const phrases[] = {
+		"time range", "expir", "in the future", "issued at", "clock",
+	};
+
+	for (size_t i = 0; description && i < sizeof(phrases) / sizeof(phrases[0]); i++) {
+		if (strcasestr(description, phrases[i]))
+			return true;
+	}
+	return false;
+}
+
 const char *oauth_error_hint(enum oauth_server server, const struct oauth_error *error)
 {
+	if (server == OAUTH_SERVER_OKTA && error->error != NULL &&
+	    strcmp(error->error, "invalid_client") == 0 && describes_time(error->description))
+		return "Okta found the times in the client assertion wrong: check that this "
+		       "machine's clock is correct (timedatectl, NTP)";
+
 	if (server == OAUTH_SERVER_ENTRA) {
 		for (size_t i = 0; i < error->code_count; i++) {
 			for (size_t j = 0; j < sizeof(entra_hints) / sizeof(entra_hints[0]); j++) {

@@ -277,6 +277,25 @@ test_okta_oauth_echoed_jwt_redacted() {
 	assert_eq "$(sql "SELECT instr(error, 'c2lnbmF0dXJl') FROM runs")" 0 "run error"
 }
 
+# An assertion that Okta finds outside its valid time range points at the
+# clock of this machine.
+test_okta_oauth_clock_skew_named() {
+	make_rsa_key okta
+	users 2 | write_users --rawfile pub "$T/okta.pub" --arg client "$OKTA_CLIENT_ID" \
+		'.oauth = {client_id: $client, public_key_pem: $pub}
+		| .faults = [{path: "/oauth2/v1/token", kind: "body", status: 401,
+			body: {error: "invalid_client",
+			       error_description: "Client assertion is not within its valid time range."}}]'
+	start_fake --data "$T/data.json"
+	write_okta_oauth_config "dpop: false"
+	rs sync -c "$T/config.yaml"
+	register_sent_secrets
+
+	assert_rc 77
+	assert_contains "$T/err" "check that this machine's clock is correct (timedatectl, NTP)"
+	assert_not_contains "$T/err" "that the public key of okta.oauth.private_key_file is registered"
+}
+
 test_okta_oauth_missing_scope() {
 	make_rsa_key okta
 	write_okta_oauth_data 2 '{client_id: $client, public_key_pem: $pub,
