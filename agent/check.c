@@ -693,6 +693,11 @@ static void check_roster(struct checker *c)
 	} else if (run_refusal(&team, c->config, refusal, sizeof(refusal))) {
 		report(c, OUTCOME_FAIL, "roster", "%s", refusal);
 		fail(c, RS_ERR_PERMISSION);
+	} else if (team.source && roster_agent_write_left(roster)) {
+		report(c, OUTCOME_WARN, "roster", "%s can be synced from %s, but a row in its "
+		       "agent_write table, written outside rostersync, lets manual changes past the "
+		       "triggers; the next sync deletes it", path,
+		       config_source_title(c->config->source));
 	} else {
 		report(c, OUTCOME_OK, "roster", "%s can be synced from %s", path,
 		       config_source_title(c->config->source));

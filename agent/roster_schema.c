@@ -622,6 +622,35 @@ static enum rs_err count_damaged_triggers(struct roster *roster, const char *sou
 }
 
 /*
+ * Deletes a row that another program left in agent_write: while it exists,
+ * the triggers let every manual change through.  rostersync's own row never
+ * outlives its transaction, and this run holds the lock.
+ */
+static enum rs_err clear_agent_write(struct roster *roster)
+{
+	enum rs_err err = roster_exec(roster, "DELETE FROM agent_write",
+				      "clearing the agent_write table");
+
+	if (err == RS_OK && sqlite3_changes(roster->db) > 0)
+		log_msg(LOG_WARN, "roster %s: the agent_write table held a row written outside "
+			"rostersync, which let manual changes past the triggers; deleted it",
+			roster->path);
+	return err;
+}
+
+bool roster_agent_write_left(struct roster *roster)
+{
+	sqlite3_stmt *stmt = NULL;
+	bool left = false;
+
+	if (sqlite3_prepare_v2(roster->db, "SELECT 1 FROM agent_write LIMIT 1", -1, &stmt,
+			       NULL) == SQLITE_OK)
+		left = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_finalize(stmt);
+	return left;
+}
+
+/*
  * Creates the agent_write table again when it was dropped: without it,
  * every write of rostersync fails.  One statement, so it needs no
  * transaction of its own.
@@ -637,7 +666,7 @@ static enum rs_err restore_agent_write(struct roster *roster)
 	rc = sqlite3_step(stmt);
 	sqlite3_reset(stmt);
 	if (rc == SQLITE_ROW)
-		return RS_OK;
+		return clear_agent_write(roster);
 	if (rc != SQLITE_DONE)
 		return roster_sqlite_error(roster, "looking for the agent_write table");
 

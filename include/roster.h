@@ -140,12 +140,20 @@ enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply
 /*
  * Creates again, in a transaction of its own, the triggers that block
  * manual changes when one of them is missing or altered, and the
- * agent_write table when it was dropped, and logs a warning for each.
+ * agent_write table when it was dropped.  Deletes a row that another
+ * program left in agent_write.  Logs a warning for each.
  * A sync calls it before it reads the IdP, so that a run that writes
  * nothing (a failed read, a plan past the deletion threshold) repairs them
  * too.
  */
 enum rs_err roster_triggers_repair(struct roster *roster, const char *source_title);
+
+/*
+ * True when the agent_write table holds a row outside a write of
+ * rostersync, which turns the triggers off.  roster_triggers_repair()
+ * deletes it.
+ */
+bool roster_agent_write_left(struct roster *roster);
 
 /* Records the start and the end of a run (each its own short transaction). */
 enum rs_err roster_run_start(struct roster *roster, const char *run_id,

@@ -65,6 +65,27 @@ test_unchanged_sync_restores_triggers() {
 	assert_eq "$(sql "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")" 5 "triggers"
 }
 
+# A row left in agent_write turns the triggers off.  The test command warns,
+# and a sync that changes nothing deletes it.
+test_leftover_agent_write_row_deleted() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	sqlite3 "$T/roster.db" "INSERT INTO agent_write VALUES (1)" || fail "could not insert the row"
+
+	rs test -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "a row in its agent_write table, written outside rostersync, lets manual changes past the triggers"
+	sync_ok
+	assert_contains "$T/err" "the agent_write table held a row written outside rostersync"
+	assert_eq "$(sql "SELECT count(*) FROM agent_write")" 0 "rows in agent_write"
+	if sqlite3 "$T/roster.db" "DELETE FROM members WHERE id=1" 2> "$T/sqlite.err"; then
+		fail "the sqlite3 shell could delete a member after the sync"
+	fi
+	assert_contains "$T/sqlite.err" "managed by Okta"
+}
+
 test_slipped_change_is_reverted() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"
