@@ -502,6 +502,7 @@ static enum rs_err load_status(const struct config *config, struct roster *roste
 	status->drifts = *drifts;
 	status->seats = config->team.seats;
 	status->now = time(NULL);
+	status->lock_held = run_lock_held(config);
 	return err;
 }
 

@@ -16,6 +16,8 @@
  * exit status, and showing 0 would read as a success.
  */
 #define RUN_UNFINISHED "unfinished (still running, or killed before it ended)"
+/* The same while no command holds the tenant lock: the run cannot be running. */
+#define RUN_ABANDONED "unfinished (ended without a record: killed, or the machine stopped)"
 
 /* Waiting members that the text status lists; more are counted in one line. */
 #define REPORT_WAITING_SHOWN 20
@@ -301,7 +303,8 @@ static void print_runs(FILE *out, const struct report_status *s)
 
 		format_time(r->started_at, started, sizeof(started));
 		if (!r->finished_at) {
-			fprintf(out, "  %s  %-13s %s\n", started, or_dash(r->command), RUN_UNFINISHED);
+			fprintf(out, "  %s  %-13s %s\n", started, or_dash(r->command),
+				s->lock_held ? RUN_UNFINISHED : RUN_ABANDONED);
 			continue;
 		}
 		fprintf(out, "  %s  %-13s %-10s exit %-3d assign %ld, update %ld, unassign %ld, "

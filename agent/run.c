@@ -173,6 +173,21 @@ enum rs_err run_lock(const struct config *config, int *fd_out)
 	return RS_OK;
 }
 
+bool run_lock_held(const struct config *config)
+{
+	char path[4096];
+	bool held;
+	int fd;
+
+	lock_path(config->roster.path, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
 /*
  * Whether the roster's record of its manager names the app and org of the
  * config.  Host names, Entra tenant ids and Graph app ids (GUIDs) do not

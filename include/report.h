@@ -9,6 +9,7 @@
 #ifndef ROSTERSYNC_REPORT_H
 #define ROSTERSYNC_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include "error.h"
 #include "member.h"
@@ -39,6 +40,7 @@ struct report_status {
 	size_t drift_count;
 	long seats;
 	long long now;
+	bool lock_held;            /* a command holds the tenant lock (run_lock_held()) */
 };
 
 void report_status_table(FILE *out, const struct report_status *status);

@@ -36,6 +36,12 @@ enum rs_err run_sync(const struct config *config, const struct run_options *opti
 enum rs_err run_lock(const struct config *config, int *fd);
 
 /*
+ * True when a command holds the tenant lock now.  A run without an end
+ * time while nobody holds it was killed, or the machine stopped.
+ */
+bool run_lock_held(const struct config *config);
+
+/*
  * Returns the error column of a run that ended with err: its category, a
  * colon and the first error line logged, in buf; NULL for RS_OK.
  */

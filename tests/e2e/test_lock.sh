@@ -132,12 +132,18 @@ test_killed_run_leaves_no_lock() {
 	killed_pid=$BG_PID
 	wait_for_lock_held
 	wait_for_run_record
+	rs status -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "unfinished (still running, or killed before it ended)"
 	kill -KILL "$killed_pid"
 	wait "$killed_pid" 2> /dev/null
 	collect_background killed
 
 	[ -e "$T/roster.db.lock" ] || fail "the lock file is gone"
 	lock_is_free || fail "the lock is still held after its holder was killed"
+	rs status -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "unfinished (ended without a record: killed, or the machine stopped)"
 	stop_fake
 	start_fake --data "$T/data.json"
 	sed -i "s|org_url: .*|org_url: http://127.0.0.1:$PORT|" "$T/config.yaml"
