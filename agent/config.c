@@ -1410,11 +1410,22 @@ static bool check_okta_org_url(struct loader *loader, const struct key_spec *spe
 static bool check_roster_path(struct loader *loader, const struct key_spec *spec,
 			      const char *value, struct mark mark)
 {
+	struct stat info;
+
 	if (strcmp(value, ":memory:") == 0 || strncasecmp(value, "file:", 5) == 0) {
 		add_problem(loader, mark, "%s: \"%s\" is not a file path: SQLite would read it as %s; "
 			    "give the path of the roster file, such as "
 			    "/var/lib/rostersync/acme.db", spec->path, value,
 			    value[0] == ':' ? "an in-memory database" : "a URI");
+		return false;
+	}
+
+	/* Checked here, before a command creates the lock file beside it. */
+	if (stat(value, &info) == 0 && !S_ISREG(info.st_mode)) {
+		add_problem(loader, mark, "%s: \"%s\" is %s, not a roster file; give the path of "
+			    "the roster file, such as /var/lib/rostersync/acme.db (the first sync "
+			    "creates it)", spec->path, value, S_ISDIR(info.st_mode) ? "a directory" :
+			    "a device or other special file");
 		return false;
 	}
 	return true;
@@ -1849,6 +1860,28 @@ static void check_ca_file(struct loader *loader)
  * would destroy that file.  node_exporter's textfile collector reads only
  * files whose names end in .prom, so the rule costs nothing.
  */
+/*
+ * Rejects a textfile path whose directory is missing, or that names a
+ * directory: no run could write the metrics, and the alerts that read them
+ * would see a stale file.
+ */
+static void check_metrics_place(struct loader *loader, size_t key, const char *path)
+{
+	char *copy = strdup(path);
+	const char *dir = copy ? dirname(copy) : NULL;
+	struct stat info;
+
+	if (dir && (stat(dir, &info) != 0 || !S_ISDIR(info.st_mode)))
+		add_problem(loader, loader->key_marks[key], "metrics.textfile: the directory \"%s\" "
+			    "of \"%s\" does not exist; create it (node_exporter's "
+			    "--collector.textfile.directory) or fix the path", dir, path);
+	else if (stat(path, &info) == 0 && S_ISDIR(info.st_mode))
+		add_problem(loader, loader->key_marks[key], "metrics.textfile: \"%s\" is a "
+			    "directory; give the path of a file in it, such as %s/rostersync.prom",
+			    path, path);
+	free(copy);
+}
+
 static void check_metrics_textfile(struct loader *loader)
 {
 	const struct config *config = loader->config;
@@ -1864,6 +1897,8 @@ static void check_metrics_textfile(struct loader *loader)
 		add_problem(loader, loader->key_marks[key], "metrics.textfile: \"%s\" is the roster "
 			    "file; every run replaces the textfile, so give it a path of its own",
 			    config->metrics.textfile);
+	else
+		check_metrics_place(loader, key, config->metrics.textfile);
 }
 
 static void warn_unused_section(struct loader *loader)

@@ -74,10 +74,48 @@ test_metrics_when_lock_is_held() {
 
 test_metrics_write_failure_keeps_exit_status() {
 	users 2 | write_users
-	start_fake --data "$T/data.json"
-	write_config "metrics:" "  textfile: $T/missing-dir/rostersync-e2e.prom"
-	sync_ok
-	assert_contains "$T/err" "metrics textfile $T/missing-dir/rostersync-e2e.prom not written"
+	start_fake --data "$T/data.json" --latency-ms 500
+	mkdir "$T/prom"
+	write_config "metrics:" "  textfile: $T/prom/rostersync-e2e.prom"
+
+	# The directory goes away after the config check, while the run reads.
+	${RS_WRAPPER:-} "$RS_BIN" sync -c "$T/config.yaml" > "$T/out" 2> "$T/err" &
+	pid=$!
+	sleep 0.3
+	rmdir "$T/prom"
+	RC=0
+	wait "$pid" || RC=$?
+	cat "$T/out" "$T/err" >> "$T/all-output"
+
+	assert_rc 0
+	assert_contains "$T/err" "metrics textfile $T/prom/rostersync-e2e.prom not written"
+}
+
+# A textfile whose directory is missing, or that names a directory, fails
+# the config check, so that the metrics do not go stale unnoticed.
+test_metrics_textfile_place_checked() {
+	PORT=1 write_config "metrics:" "  textfile: $T/missing-dir/rostersync-e2e.prom"
+	rs sync -c "$T/config.yaml"
+	assert_rc 78
+	assert_contains "$T/err" "metrics.textfile: the directory \"$T/missing-dir\" of \"$T/missing-dir/rostersync-e2e.prom\" does not exist"
+
+	mkdir "$T/dir.prom"
+	PORT=1 write_config "metrics:" "  textfile: $T/dir.prom"
+	rs sync -c "$T/config.yaml"
+	assert_rc 78
+	assert_contains "$T/err" "metrics.textfile: \"$T/dir.prom\" is a directory"
+}
+
+# A roster.path that names a directory or a device fails the config check,
+# before any lock file is created beside it.
+test_special_roster_path_rejected() {
+	mkdir "$T/rosterdir"
+	PORT=1 write_config
+	sed -i "s#^  path: .*#  path: $T/rosterdir#" "$T/config.yaml"
+	rs sync -c "$T/config.yaml"
+	assert_rc 78
+	assert_contains "$T/err" "roster.path: \"$T/rosterdir\" is a directory, not a roster file"
+	[ ! -e "$T/rosterdir.lock" ] || fail "a lock file was created beside the directory"
 }
 
 test_status_json_contract_and_drift() {
