@@ -118,7 +118,7 @@ static void test_full_okta_config_loads(void **state)
 		"  format: json\n"
 		"  level: debug\n"
 		"metrics:\n"
-		"  textfile: /var/lib/prometheus/node-exporter/rostersync-acme.prom\n");
+		"  textfile: /tmp/rostersync-acme.prom\n");
 
 	assert_string_equal(config->tenant, "acme");
 	assert_int_equal(config->source, CONFIG_SOURCE_OKTA);
@@ -144,7 +144,7 @@ static void test_full_okta_config_loads(void **state)
 	assert_int_equal(config->log.format, LOG_FORMAT_JSON);
 	assert_int_equal(config->log.level, LOG_DEBUG);
 	assert_string_equal(config->metrics.textfile,
-			    "/var/lib/prometheus/node-exporter/rostersync-acme.prom");
+			    "/tmp/rostersync-acme.prom");
 	assert_string_equal(config_source_name(config->source), "okta");
 	assert_string_equal(config_source_title(config->source), "Okta");
 	assert_string_equal(config_source_org(config), "https://acme.okta.com");
@@ -296,10 +296,10 @@ static void test_quoted_strings_accepted(void **state)
 	(void)state;
 	config = load_valid("tenant: 'acme'\n" OKTA TEAM ROSTER
 		"log:\n  level: \"warn\"\n"
-		"metrics:\n  textfile: \"/var/lib/x #1.prom\"\n");
+		"metrics:\n  textfile: \"/tmp/x #1.prom\"\n");
 	assert_string_equal(config->tenant, "acme");
 	assert_int_equal(config->log.level, LOG_WARN);
-	assert_string_equal(config->metrics.textfile, "/var/lib/x #1.prom");
+	assert_string_equal(config->metrics.textfile, "/tmp/x #1.prom");
 	config_free(config);
 }
 
