@@ -564,6 +564,9 @@ static enum rs_err list_members(const struct config *config, const char *email, 
 	if (err == RS_OK && email && shown.count == 0) {
 		log_msg(LOG_ERROR, "no member with email %s in the roster %s", email,
 			config->roster.path);
+		/* An empty array, so that a script parses the output of every run. */
+		if (json)
+			report_members_json(stdout, &shown);
 		err = RS_ERR_USAGE;
 	} else if (err == RS_OK && json) {
 		err = report_members_json(stdout, &shown);

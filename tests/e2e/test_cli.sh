@@ -175,6 +175,9 @@ EOF
 	rs members show -c "$T/config.yaml" cy@example.com
 	assert_rc 64
 	assert_contains "$T/err" "no member with email cy@example.com"
+	rs members show -c "$T/config.yaml" cy@example.com --json
+	assert_rc 64
+	assert_eq "$(jq -c . "$T/out")" "[]" "JSON output without a match"
 }
 
 # Names and addresses with accents, combining marks, CJK and emoji must not
