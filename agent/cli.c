@@ -98,15 +98,17 @@ static void print_usage(FILE *out)
 	fprintf(out, "usage: rostersync COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < COMMAND_COUNT; i++)
 		fprintf(out, "  rostersync %s\n", commands[i].usage);
-	fprintf(out, "  rostersync version\n  rostersync help\n\n"
+	fprintf(out, "  rostersync version          (also --version)\n"
+		"  rostersync help [COMMAND]   (help config-keys lists the config keys)\n\n"
 		"  -c, --config FILE   the tenant's YAML config\n"
 		"      --json          print JSON instead of a table\n"
 		"      --dry-run       print the plan and change nothing\n"
 		"      --approve ID    apply a plan that the deletion threshold stopped, once\n"
 		"      --take-over     let the IdP manage a roster that was released\n\n"
 		"Exit status: 0 ok, 64 usage, 65 deletion threshold, 69 IdP unavailable,\n"
-		"74 roster file error, 75 temporary failure, 76 IdP answer not understood,\n"
-		"77 permission denied or roster managed, 78 invalid config.\n"
+		"70 internal error, 74 roster file error, 75 temporary failure,\n"
+		"76 IdP answer not understood, 77 permission denied or roster managed,\n"
+		"78 invalid config.\n"
 		"See rostersync(8) and rostersync.yaml(5).\n");
 }
 
@@ -122,8 +124,8 @@ static enum rs_err print_version(void)
 /*
  * Prints the config key table, one key per line with tab-separated fields:
  * path, type, default ("-" when none), bounds ("-" when none) and
- * "required" or "optional".  Not in the usage: it is for the documentation
- * tests, so that they check the man page against the program itself.
+ * "required" or "optional".  The documentation tests read it, so that they
+ * check the man page against the program itself.
  */
 static enum rs_err print_config_keys(void)
 {
@@ -273,6 +275,16 @@ static enum rs_err option_error(const struct cli_command *command, const char *l
 	return usage_error(command, "invalid option: %s", last);
 }
 
+/* Prints the usage of every members command. */
+static enum rs_err print_members_help(void)
+{
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		if (strncmp(commands[i].name, "members ", 8) == 0)
+			printf("usage: rostersync %s\n", commands[i].usage);
+	}
+	return RS_OK;
+}
+
 /* Prints the usage of the command that argv names ("sync", "members add"). */
 static enum rs_err print_command_help(int argc, char **argv)
 {
@@ -373,6 +385,10 @@ enum rs_err cli_main(int argc, char **argv)
 		return RS_ERR_USAGE;
 	}
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		if (argc == 3 && (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {
+			printf("usage: rostersync version\n");
+			return RS_OK;
+		}
 		if (argc > 2) {
 			fprintf(stderr, "rostersync: version takes no options or arguments: %s\n",
 				argv[2]);
@@ -380,8 +396,20 @@ enum rs_err cli_main(int argc, char **argv)
 		}
 		return print_version();
 	}
-	if (strcmp(argv[1], "help") == 0 && argc == 3 && strcmp(argv[2], "config-keys") == 0)
-		return print_config_keys();
+	if (strcmp(argv[1], "help") == 0 && argc >= 3 && strcmp(argv[2], "config-keys") == 0) {
+		if (argc == 3)
+			return print_config_keys();
+		fprintf(stderr, "rostersync: help config-keys takes no arguments; remove \"%s\"\n",
+			argv[3]);
+		return RS_ERR_USAGE;
+	}
+	if (strcmp(argv[1], "help") == 0 && argc == 3 &&
+	    (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {
+		print_usage(stdout);
+		return RS_OK;
+	}
+	if (strcmp(argv[1], "help") == 0 && argc == 3 && strcmp(argv[2], "members") == 0)
+		return print_members_help();
 	if (strcmp(argv[1], "help") == 0 && argc > 2)
 		return print_command_help(argc - 2, argv + 2);
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
