@@ -320,8 +320,9 @@ static enum rs_err finish_get(struct reader *reader, const struct listing *listi
 /*
  * Collects the page of url and counts it when its status is 200.  A 404 on
  * any page of a listing that allows it sets not_found, because a group
- * deleted while its pages are read returns 404 on the next one.  Any other
- * status is logged and returned as an error.
+ * deleted while its pages are read returns 404 on the next one.  A 404 on a
+ * later page of another listing is temporary, because the listing worked a
+ * moment ago.  Any other status is logged and returned as an error.
  */
 static enum rs_err collect_page(struct reader *reader, struct listing *listing,
 				const char *url, struct http_response *response)
@@ -334,6 +335,12 @@ static enum rs_err collect_page(struct reader *reader, struct listing *listing,
 		listing->not_found = true;
 		graph_report_error(response, "GET", url, NULL);
 		return RS_OK;
+	}
+	if (response->status == 404 && listing->pages > 0) {
+		log_msg(LOG_ERROR, "%s page %ld returned 404 after page 1 was read: the listing "
+			"was deleted or its next link expired during the read; run again",
+			listing->name, listing->pages + 1);
+		return RS_ERR_TEMPFAIL;
 	}
 	if (response->status != 200)
 		return graph_report_error(response, "GET", url, listing->permission);

@@ -996,6 +996,7 @@ static enum rs_err finish_get(const struct reader *reader, const struct cursor *
 /*
  * Collects the page that the cursor's start_get() began.  Any status but
  * 200 is an error, except a 404 on the first page of a listing that allows it.
+ * A 404 after the first page is temporary: the same URL worked a moment ago.
  */
 static enum rs_err collect_page(const struct reader *reader, struct cursor *cursor,
 				struct http_response *response)
@@ -1013,6 +1014,12 @@ static enum rs_err collect_page(const struct reader *reader, struct cursor *curs
 		log_msg(LOG_ERROR, "%s page %ld returned 404: the group was deleted during the "
 			"read; run again, and the next run reads without it", listing->name,
 			listing->pages + 1);
+		return RS_ERR_TEMPFAIL;
+	}
+	if (response->status == 404 && listing->pages > 0) {
+		log_msg(LOG_ERROR, "%s page %ld returned 404 after page 1 was read: the listing "
+			"was deleted or its paging cursor expired during the read; run again",
+			listing->name, listing->pages + 1);
 		return RS_ERR_TEMPFAIL;
 	}
 	if (response->status != 200)

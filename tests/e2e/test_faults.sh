@@ -483,6 +483,14 @@ test_malformed_link_header_exits_76() {
 	expect_failed_read 76 "app users page 1: malformed Link header \".* \\| http://127.0.0.1:$PORT/x; rel=next\": each link must be <URL> without spaces"
 }
 
+# A 404 on a later page of the app's users, after page 1 of the same app
+# was read, is temporary: the app or the cursor went away during the read.
+test_404_on_page_two_exits_75() {
+	synced_roster
+	inject "[{\"path\":\"$APP_USERS\",\"page\":2,\"kind\":\"status\",\"status\":404}]"
+	expect_failed_read 75 "page 2 returned 404 after page 1 was read: the listing was deleted or its paging cursor expired during the read; run again"
+}
+
 # ---- credentials and permissions ----
 
 test_401_on_page_two_exits_77() {

@@ -142,6 +142,21 @@ test_graph_group_gone_on_page_two() {
 	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
 }
 
+# A 404 on a later page of the app's assignments, after page 1 was read, is
+# temporary (75), not a wrong app id (78).
+test_graph_assignments_gone_on_page_two() {
+	write_basic_graph
+	edit_data '.graph.page_size_max = 2 |
+		.faults = [{path: "/v1.0/servicePrincipals/'"$GRAPH_SP_ID"'/appRoleAssignedTo",
+			page: 2, kind: "status", status: 404}]'
+	start_graph
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 75
+	assert_contains "$T/err" "page 2 returned 404 after page 1 was read"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
+}
+
 test_graph_disabled_account_unassigned() {
 	write_basic_graph
 	start_graph
