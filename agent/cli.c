@@ -641,6 +641,20 @@ static enum rs_err refuse_managed(const struct config *config, const struct rost
 }
 
 /*
+ * Explains that the team row no longer names the IdP that took the roster
+ * over, while no release was recorded: another program changed it.
+ */
+static enum rs_err refuse_changed_team(const struct config *config, const char *what)
+{
+	log_msg(LOG_ERROR, "cannot %s: the roster's team row names no IdP, but an IdP took the "
+		"roster over and it was never released, so the team row was changed outside "
+		"rostersync; run \"rostersync sync -c %s --take-over\" to let the IdP manage it "
+		"again, and then \"rostersync release -c %s\" to manage it by hand", what,
+		config->path, config->path);
+	return RS_ERR_PERMISSION;
+}
+
+/*
  * Returns a copy of a name typed on the command line without the
  * bidirectional overrides that the IdP's names lose too (NULL stays NULL).
  * Sets *failed when out of memory.
@@ -752,6 +766,9 @@ static enum rs_err manual_change(const struct config *config, const struct cli_a
 		 args->email ? args->email : "");
 	if (err == RS_OK && team.source && strcmp(command, "release") != 0)
 		err = refuse_managed(config, &team, what);
+	if (err == RS_OK && !team.source && !team.released_at && team.managed_before &&
+	    strcmp(command, "release") != 0)
+		err = refuse_changed_team(config, what);
 	if (err == RS_OK)
 		err = roster_run_start(roster, run_id, command, "manual", time(NULL));
 	if (err == RS_OK)

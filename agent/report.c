@@ -427,6 +427,10 @@ void report_status_table(FILE *out, const struct report_status *s)
 	if (team->source)
 		fprintf(out, "Managed:  by %s app %s (%s) since %s\n", team->source,
 			or_dash(team->app), or_dash(team->org), since);
+	else if (!team->released_at && team->managed_before)
+		fprintf(out, "Managed:  none recorded, but an IdP took the roster over and it was "
+			"never released: the team row was changed outside rostersync (a sync "
+			"exits 77 until it runs with --take-over)\n");
 	else
 		fprintf(out, "Managed:  by hand%s\n",
 			team->released_at ? " (released from IdP management)" : "");

@@ -86,6 +86,30 @@ test_leftover_agent_write_row_deleted() {
 	assert_contains "$T/sqlite.err" "managed by Okta"
 }
 
+# A team row deleted outside rostersync, with no release recorded: status
+# says so, and the manual commands refuse as sync does.
+test_deleted_team_row_refused_everywhere() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	sqlite3 "$T/roster.db" "DROP TRIGGER team_managed_delete; DELETE FROM team" ||
+		fail "could not delete the team row"
+	before=$(roster_digest)
+
+	rs status -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "the team row was changed outside rostersync"
+	rs members add -c "$T/config.yaml" hand@example.com
+	assert_rc 77
+	assert_contains "$T/err" "cannot add hand@example.com: the roster's team row names no IdP"
+	rs members remove -c "$T/config.yaml" user0001@example.com
+	assert_rc 77
+	rs sync -c "$T/config.yaml"
+	assert_rc 77
+	assert_eq "$(roster_digest)" "$before" "roster"
+}
+
 test_slipped_change_is_reverted() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"
