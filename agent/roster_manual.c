@@ -514,6 +514,8 @@ static enum rs_err release_in_transaction(struct roster *roster, const char *run
 	if (err == RS_OK)
 		err = roster_state_write(roster, ROSTER_STATE_BLOCKED_PLAN, "", now);
 	if (err == RS_OK)
+		err = roster_state_write(roster, ROSTER_STATE_BLOCKED_DETAIL, "", now);
+	if (err == RS_OK)
 		err = record_release(roster, run_id, &team, now);
 	*released = err == RS_OK;
 out:

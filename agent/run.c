@@ -480,8 +480,10 @@ static enum rs_err apply_plan(struct run *run, const char *approved_id)
 	}
 
 	if (roster_state_get(run->roster, ROSTER_STATE_BLOCKED_PLAN, &blocked) == RS_OK &&
-	    blocked && blocked[0])
+	    blocked && blocked[0]) {
 		roster_state_set(run->roster, ROSTER_STATE_BLOCKED_PLAN, "");
+		roster_state_set(run->roster, ROSTER_STATE_BLOCKED_DETAIL, "");
+	}
 	free(blocked);
 	return RS_OK;
 }

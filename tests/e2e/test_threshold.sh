@@ -184,6 +184,9 @@ test_approval_writes_approve_event() {
 		"events of the approving run (3 unassigns and the approval)"
 	assert_eq "$(sql "SELECT plan_id FROM runs WHERE id = '$run_id'")" "$PLAN_ID" \
 		"plan id of the approving run"
+	assert_eq "$(sql "SELECT group_concat(value, '|') FROM sync_state
+		WHERE key IN ('blocked_plan_id', 'blocked_plan_detail')")" "|" \
+		"blocked plan and its detail once approved"
 }
 
 # An approval is for a plan past the threshold: on a plan within it, the
