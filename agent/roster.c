@@ -571,6 +571,12 @@ static enum rs_err open_connection(struct roster *roster)
 		if (err != RS_OK)
 			return err;
 	}
+	if (version < 0) {
+		log_msg(LOG_ERROR, "roster %s: schema version %d (PRAGMA user_version) is not one "
+			"that rostersync writes: another program changed it; restore the roster "
+			"from a backup", roster->path, version);
+		return RS_ERR_IO;
+	}
 	if (version > ROSTER_SCHEMA_VERSION) {
 		log_msg(LOG_ERROR, "roster %s: schema version %d is newer than version %d, the"
 			" newest that rostersync %s knows; upgrade rostersync",

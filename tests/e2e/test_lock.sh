@@ -571,3 +571,19 @@ test_file_size_limit_fails_write_cleanly() {
 	sync_ok
 	assert_eq "$(sql "SELECT count(*) FROM members")" 3000 "members once the limit is gone"
 }
+
+# A schema version that rostersync never writes, newer or negative, is
+# named, and the roster is left as it is.
+test_unknown_schema_version_named() {
+	users 2 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	for version in 99 -1; do
+		sqlite3 "$T/roster.db" "PRAGMA user_version = $version"
+		rs status -c "$T/config.yaml"
+		assert_rc 74
+		assert_contains "$T/err" "schema version $version"
+		assert_eq "$(sql "PRAGMA user_version")" "$version" "schema version after the refusal"
+	done
+}
