@@ -583,7 +583,7 @@ static enum rs_err list_members(const struct config *config, const char *email, 
 	for (size_t i = 0; err == RS_OK && i < members.count; i++) {
 		const struct member *m = &members.items[i];
 
-		if (email && (!m->email || strcasecmp(m->email, email) != 0))
+		if (email && (!m->email || identity_email_compare(m->email, email) != 0))
 			continue;
 		if (!member_list_add(&shown, m))
 			err = RS_ERR_INTERNAL;

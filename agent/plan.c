@@ -160,7 +160,7 @@ static int compare_member_email(const void *a, const void *b)
 {
 	const struct member *x = *(struct member *const *)a;
 	const struct member *y = *(struct member *const *)b;
-	int order = strcasecmp(x->email, y->email);
+	int order = identity_email_compare(x->email, y->email);
 	bool x_seated = x->state != MEMBER_UNASSIGNED;
 	bool y_seated = y->state != MEMBER_UNASSIGNED;
 
@@ -218,12 +218,12 @@ static size_t email_group_start(const struct planner *p, const char *email)
 	while (low < high) {
 		size_t mid = low + (high - low) / 2;
 
-		if (strcasecmp(p->by_email[mid]->email, email) < 0)
+		if (identity_email_compare(p->by_email[mid]->email, email) < 0)
 			low = mid + 1;
 		else
 			high = mid;
 	}
-	if (low < p->by_email_count && strcasecmp(p->by_email[low]->email, email) == 0)
+	if (low < p->by_email_count && identity_email_compare(p->by_email[low]->email, email) == 0)
 		return low;
 	return p->by_email_count;
 }
@@ -252,7 +252,7 @@ static bool member_adoptable(const struct planner *p, const struct member *membe
 static struct member *find_adoptable_by_email(const struct planner *p, const char *email)
 {
 	for (size_t at = email_group_start(p, email);
-	     at < p->by_email_count && strcasecmp(p->by_email[at]->email, email) == 0; at++) {
+	     at < p->by_email_count && identity_email_compare(p->by_email[at]->email, email) == 0; at++) {
 		struct member *member = p->by_email[at];
 
 		if (member_adoptable(p, member) && !p->marks[member_index(p, member)].claimed_by)
@@ -438,7 +438,7 @@ static int compare_match_email(const void *a, const void *b)
 {
 	const struct match *x = *(struct match *const *)a;
 	const struct match *y = *(struct match *const *)b;
-	int order = strcasecmp(x->identity->email, y->identity->email);
+	int order = identity_email_compare(x->identity->email, y->identity->email);
 
 	return order ? order : strcmp(x->identity->external_id, y->identity->external_id);
 }
@@ -454,7 +454,7 @@ static int email_claim_rank(const struct planner *p, const struct match *match)
 
 	if (!member)
 		return 3;
-	if (!member->email || strcasecmp(member->email, match->identity->email) != 0)
+	if (!member->email || identity_email_compare(member->email, match->identity->email) != 0)
 		return 2;
 	return member->state == MEMBER_UNASSIGNED ? 1 : 0;
 }
@@ -503,7 +503,7 @@ static bool screen_email_conflicts(struct planner *p)
 		size_t end = start + 1;
 
 		while (end < count &&
-		       strcasecmp(sorted[start]->identity->email, sorted[end]->identity->email) == 0)
+		       identity_email_compare(sorted[start]->identity->email, sorted[end]->identity->email) == 0)
 			end++;
 		if (end - start > 1)
 			ok = resolve_email_group(p, &sorted[start], end - start);
@@ -565,7 +565,7 @@ static bool email_taken(const struct planner *p, const struct member *seated,
 		return true;
 	if (other->identity->activity == IDENTITY_INACTIVE)
 		return false;
-	return !other->identity->email || strcasecmp(other->identity->email, email) == 0;
+	return !other->identity->email || identity_email_compare(other->identity->email, email) == 0;
 }
 
 /*
@@ -579,7 +579,7 @@ static bool email_taken(const struct planner *p, const struct member *seated,
 static struct member *find_relinkable_by_email(const struct planner *p, const char *email)
 {
 	for (size_t at = email_group_start(p, email);
-	     at < p->by_email_count && strcasecmp(p->by_email[at]->email, email) == 0; at++) {
+	     at < p->by_email_count && identity_email_compare(p->by_email[at]->email, email) == 0; at++) {
 		struct member *member = p->by_email[at];
 
 		if (member->state == MEMBER_UNASSIGNED || member->drifted || !member->external_id ||
@@ -989,7 +989,7 @@ static int compare_candidates(const void *a, const void *b)
 	if (x->waiting && x->waiting_since != y->waiting_since)
 		return x->waiting_since < y->waiting_since ? -1 : 1;
 
-	order = strcasecmp(x->email, y->email);
+	order = identity_email_compare(x->email, y->email);
 	return order ? order : strcmp(x->external_id, y->external_id);
 }
 
@@ -1202,7 +1202,7 @@ static int compare_entries(const void *a, const void *b)
 
 	if (order)
 		return order;
-	order = strcasecmp(x->after.email ? x->after.email : "", y->after.email ? y->after.email : "");
+	order = identity_email_compare(x->after.email ? x->after.email : "", y->after.email ? y->after.email : "");
 	if (order)
 		return order;
 	order = compare_text(x->after.external_id, y->after.external_id);

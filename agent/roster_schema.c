@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "identity.h"
 #include "log.h"
 #include "roster_internal.h"
 
@@ -179,8 +180,11 @@ const char *const roster_stmt_sql[STMT_COUNT] = {
 	[STMT_MEMBER_PARK_EMAIL] =
 		"UPDATE members SET email = 'member-' || id || '@email-change.invalid',"
 		" email_key = 'member-' || id || '@email-change.invalid' WHERE id = ?1",
+	/* lower() folds ASCII only; an address with other letters is compared in C. */
 	[STMT_MEMBER_BY_EMAIL] =
 		"SELECT " MEMBER_COLUMNS " FROM members WHERE email_key = lower(?1)"
+		" OR (?1 GLOB ('*[^' || char(1) || '-' || char(127) || ']*')"
+		" AND rostersync_same_email(email, ?1))"
 		" ORDER BY state = 'unassigned', updated_at DESC, id DESC LIMIT 1",
 	/* The member a free seat goes to: waiting longest, then by email. */
 	[STMT_MEMBER_LONGEST_WAITING] =
@@ -758,14 +762,35 @@ static void checksum_function(sqlite3_context *context, int argc, sqlite3_value 
 	sqlite3_result_int64(context, roster_checksum_to_int64(member_checksum(&member)));
 }
 
+/*
+ * rostersync_same_email(a, b): 1 when identity_email_compare() finds the
+ * two addresses equal, which folds the letters of more scripts than
+ * lower() does; NULL when either is NULL.
+ */
+static void same_email_function(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	const char *a = (const char *)sqlite3_value_text(argv[0]);
+	const char *b = (const char *)sqlite3_value_text(argv[1]);
+
+	(void)argc;
+	if (!a || !b) {
+		sqlite3_result_null(context);
+		return;
+	}
+	sqlite3_result_int(context, identity_email_compare(a, b) == 0);
+}
+
 enum rs_err roster_functions_register(struct roster *roster)
 {
-	/* SQLITE_DIRECTONLY keeps it out of triggers and views that a file could bring. */
-	int rc = sqlite3_create_function_v2(roster->db, "rostersync_checksum", 9,
-					    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
-					    NULL, checksum_function, NULL, NULL, NULL);
+	/* SQLITE_DIRECTONLY keeps them out of triggers and views that a file could bring. */
+	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
+	int rc = sqlite3_create_function_v2(roster->db, "rostersync_checksum", 9, flags, NULL,
+					    checksum_function, NULL, NULL, NULL);
 
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(roster->db, "rostersync_same_email", 2, flags, NULL,
+						same_email_function, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return roster_sqlite_error(roster, "registering rostersync_checksum()");
+		return roster_sqlite_error(roster, "registering the SQL functions of rostersync");
 	return RS_OK;
 }

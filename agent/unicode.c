@@ -171,3 +171,55 @@ size_t unicode_width(const char *text)
 	}
 	return width;
 }
+
+/*
+ * Lower-cases code in the scripts of most names: Latin-1, Latin Extended-A,
+ * Greek and Cyrillic.  Other characters are returned unchanged.
+ */
+uint32_t unicode_lower(uint32_t code)
+{
+	if (code < 0x80)
+		return code >= 'A' && code <= 'Z' ? code + 0x20 : code;
+	if (code >= 0xC0 && code <= 0xDE && code != 0xD7)
+		return code + 0x20;
+	if (code == 0x178)
+		return 0xFF;
+	if ((code >= 0x100 && code <= 0x12F) || (code >= 0x132 && code <= 0x137) ||
+	    (code >= 0x14A && code <= 0x177))
+		return code | 1;
+	if ((code >= 0x139 && code <= 0x148) || (code >= 0x179 && code <= 0x17E))
+		return (code & 1) ? code + 1 : code;
+	if (code >= 0x391 && code <= 0x3AB && code != 0x3A2)
+		return code + 0x20;
+	if (code >= 0x410 && code <= 0x42F)
+		return code + 0x20;
+	if (code >= 0x400 && code <= 0x40F)
+		return code + 0x50;
+	return code;
+}
+
+/* Reads the character at *p, lower-cased, and moves *p past it; an invalid byte reads as itself. */
+static uint32_t next_lower(const char **p)
+{
+	uint32_t code;
+	size_t len = unicode_decode(*p, &code);
+
+	if (len == 0) {
+		code = (unsigned char)**p;
+		len = 1;
+	}
+	*p += len;
+	return unicode_lower(code);
+}
+
+int unicode_compare_lower(const char *a, const char *b)
+{
+	while (*a && *b) {
+		uint32_t x = next_lower(&a);
+		uint32_t y = next_lower(&b);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return (*a != '\0') - (*b != '\0');
+}

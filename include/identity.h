@@ -124,7 +124,10 @@ bool identity_email_valid(const char *text);
  */
 const char *identity_email_problem(const char *text);
 
-/* Compares two addresses case-insensitively (ASCII), like strcasecmp. */
+/*
+ * Compares two addresses case-insensitively, like strcasecmp(), with the
+ * letters of Latin-1, Latin Extended-A, Greek and Cyrillic folded too.
+ */
 int identity_email_compare(const char *a, const char *b);
 
 /*

@@ -49,4 +49,18 @@ const char *unicode_trim(const char *text, const char **end);
  */
 size_t unicode_width(const char *text);
 
+/*
+ * Returns the lower-case form of code for the scripts of most names
+ * (Latin-1, Latin Extended-A, Greek, Cyrillic), and code itself for the
+ * other characters.
+ */
+uint32_t unicode_lower(uint32_t code);
+
+/*
+ * Compares a and b character by character after unicode_lower(), like
+ * strcasecmp() with those scripts folded too.  Bytes that are not valid
+ * UTF-8 compare as themselves.
+ */
+int unicode_compare_lower(const char *a, const char *b);
+
 #endif

@@ -219,6 +219,33 @@ test_manual_member_adopted_by_email() {
 		"okta|00u0002|user0002@example.com" "adopted member"
 }
 
+# Addresses that differ only in the case of accented, Greek or Cyrillic
+# letters are one person: the IdP user adopts the manual member, and a
+# manual add of the same person is refused.  An address written with a
+# combining accent (NFD) is skipped.
+test_accented_email_case_is_one_person() {
+	write_users '.users[0].email = "\u00c5SA@EXAMPLE.COM"
+		| .users[1].email = "jo\u0308rg@example.com"' <<EOF
+00u1 placeholder1@example.com ACTIVE
+00u2 placeholder2@example.com ACTIVE
+00u3 user3@example.com ACTIVE
+EOF
+	start_fake --data "$T/data.json"
+	write_config
+	rs members add -c "$T/config.yaml" "$(printf '\303\245sa@example.com')" --given-name Hand
+	assert_rc 0
+	rs members add -c "$T/config.yaml" "$(printf '\303\205SA@example.com')"
+	assert_rc 64
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members")" 2 "member rows"
+	assert_eq "$(sql "SELECT source || ' ' || external_id FROM members WHERE id = 1")" \
+		"okta 00u1" "adopted member"
+	assert_contains "$T/err" "written as two characters (Unicode NFD)"
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE external_id = '00u2'")" 0 \
+		"member with a decomposed address"
+}
+
 test_shared_email_is_a_conflict() {
 	write_users <<EOF
 00u1 same@example.com ACTIVE

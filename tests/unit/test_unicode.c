@@ -102,6 +102,46 @@ static void trim_dup_drops_pasted_blanks(void **state)
 	assert_null(identity_trim_dup("\xef\xbb\xbf\xc2\xa0"));
 }
 
+static void email_compare_folds_case(void **state)
+{
+	static const struct {
+		const char *a;
+		const char *b;
+		int sign;
+	} cases[] = {
+		{ "ADA@EXAMPLE.COM", "ada@example.com", 0 },
+		{ "\xc3\x85SA@EXAMPLE.COM", "\xc3\xa5sa@example.com", 0 },         /* Åsa, åsa */
+		{ "J\xc3\x96RG@EX\xc3\x84MPLE.COM", "j\xc3\xb6rg@ex\xc3\xa4mple.com", 0 },
+		{ "\xc5\x81UKASZ@X.PL", "\xc5\x82ukasz@x.pl", 0 },               /* Łukasz */
+		{ "\xc5\xbd" "ANA@X.CZ", "\xc5\xbe" "ana@x.cz", 0 },                   /* Žana */
+		{ "\xc5\xb8@X.FR", "\xc3\xbf@x.fr", 0 },                          /* Ÿ, ÿ */
+		{ "\xce\x91\xce\xa9@X.GR", "\xce\xb1\xcf\x89@x.gr", 0 },         /* ΑΩ, αω */
+		{ "\xd0\x90\xd0\xaf@X.RU", "\xd0\xb0\xd1\x8f@x.ru", 0 },         /* АЯ, ая */
+		{ "\xd0\x81@X.RU", "\xd1\x91@x.ru", 0 },                           /* Ё, ё */
+		{ "\xc3\x97@x.com", "\xc3\xb7@x.com", -1 },                        /* × is no letter */
+		{ "ada@example.com", "adam@example.com", -1 },
+		{ "b@example.com", "A@example.com", 1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int order = unicode_compare_lower(cases[i].a, cases[i].b);
+
+		assert_int_equal((order > 0) - (order < 0), cases[i].sign);
+		order = unicode_compare_lower(cases[i].b, cases[i].a);
+		assert_int_equal((order > 0) - (order < 0), -cases[i].sign);
+	}
+}
+
+static void email_with_combining_accent_is_invalid(void **state)
+{
+	(void)state;
+	assert_string_equal(identity_email_problem("jo\xcc\x88rg@example.com"),
+			    "it holds a combining accent, so an accented letter is written as two "
+			    "characters (Unicode NFD); write it as one character (NFC)");
+	assert_null(identity_email_problem("j\xc3\xb6rg@example.com"));
+}
+
 static void width_counts_terminal_columns(void **state)
 {
 	(void)state;
@@ -123,6 +163,8 @@ int main(void)
 		cmocka_unit_test(email_with_invisible_character_is_invalid),
 		cmocka_unit_test(trim_dup_drops_pasted_blanks),
 		cmocka_unit_test(width_counts_terminal_columns),
+		cmocka_unit_test(email_compare_folds_case),
+		cmocka_unit_test(email_with_combining_accent_is_invalid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
