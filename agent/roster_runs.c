@@ -391,3 +391,22 @@ enum rs_err roster_last_event_id(struct roster *roster, int64_t *id)
 	sqlite3_finalize(stmt);
 	return err;
 }
+
+enum rs_err roster_last_event_time(struct roster *roster, int64_t *at)
+{
+	static const char sql[] = "SELECT at FROM events ORDER BY id DESC LIMIT 1";
+	sqlite3_stmt *stmt;
+	enum rs_err err = prepare_once(roster, sql, &stmt, "reading the time of the last event");
+	int rc;
+
+	*at = 0;
+	if (err != RS_OK)
+		return err;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*at = sqlite3_column_int64(stmt, 0);
+	else if (rc != SQLITE_DONE)
+		err = roster_sqlite_error(roster, "reading the time of the last event");
+	sqlite3_finalize(stmt);
+	return err;
+}

@@ -50,6 +50,7 @@ struct run {
 	struct plan plan;
 	int lock_fd;
 	int64_t started_at;
+	int64_t clock_floor;           /* time of the roster's newest event; see run_now() */
 	struct timespec started_clock; /* CLOCK_MONOTONIC, for the duration */
 	bool recording;      /* a run row was started and must be finished */
 	const char *outcome;
@@ -311,6 +312,33 @@ static enum rs_err load_missing_before(struct run *run)
 	return RS_OK;
 }
 
+/*
+ * Reads the time of the roster's newest event into run->clock_floor, and
+ * warns when this machine's clock is behind it.  Waiting members are served
+ * by the time they started waiting, so a clock set back would let a later
+ * arrival wait "longer" than those before it.
+ */
+static enum rs_err keep_clock_after_events(struct run *run)
+{
+	enum rs_err err = roster_last_event_time(run->roster, &run->clock_floor);
+	int64_t now = time(NULL);
+
+	if (err == RS_OK && now < run->clock_floor)
+		log_msg(LOG_WARN, "this machine's clock is %lld s behind the newest event of the "
+			"roster; this run records that event's time instead, so that the waiting "
+			"list keeps its order: check the clock (timedatectl, NTP)",
+			(long long)(run->clock_floor - now));
+	return err;
+}
+
+/* The time of this run's changes: now, but never before the newest event. */
+static int64_t run_now(const struct run *run)
+{
+	int64_t now = time(NULL);
+
+	return now < run->clock_floor ? run->clock_floor : now;
+}
+
 static enum rs_err build_plan(struct run *run)
 {
 	const struct config *config = run->config;
@@ -338,6 +366,9 @@ static enum rs_err build_plan(struct run *run)
 		err = roster_restore_drifted_states(run->roster, &run->members);
 	if (err == RS_OK && run->roster)
 		err = roster_last_event_id(run->roster, &in.roster_version);
+	if (err == RS_OK && run->roster)
+		err = keep_clock_after_events(run);
+	in.now = run_now(run);
 	if (err == RS_OK && run->roster)
 		err = load_missing_before(run);
 	if (err != RS_OK)
@@ -456,7 +487,7 @@ static enum rs_err apply_plan(struct run *run, const char *approved_id)
 		.team_name = config->team.name,
 		.seats = config->team.seats,
 		.approved_plan_id = approved_id,
-		.now = time(NULL),
+		.now = run_now(run),
 	};
 	struct roster_state_entry missing = { ROSTER_STATE_USERS_MISSING, run->missing_now };
 	bool missing_changed = strcmp(run->missing_now,

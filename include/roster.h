@@ -231,6 +231,9 @@ enum rs_err roster_state_set(struct roster *roster, const char *key, const char 
  */
 enum rs_err roster_last_event_id(struct roster *roster, int64_t *id);
 
+/* The time of the newest event (Unix seconds), 0 for none. */
+enum rs_err roster_last_event_time(struct roster *roster, int64_t *at);
+
 /* True when plan_id was approved and applied before. */
 enum rs_err roster_approval_used(struct roster *roster, const char *plan_id, bool *used);
 

@@ -399,6 +399,33 @@ test_groups_read_between_app_user_pages() {
 
 # The text status lists the first 20 waiting members in the order they get
 # a seat and counts the rest; status --json lists every one.
+# A clock set back behind the roster's newest event does not let a later
+# arrival pass those already waiting: the run records that event's time.
+# Here the events and the waiting member are moved an hour ahead instead.
+test_clock_set_back_keeps_waiting_order() {
+	users 4 | write_users
+	edit_data '.assignments.users -= ["00u0004"]'
+	start_fake --data "$T/data.json"
+	SEATS=2 MAX_PERCENT=0 write_config
+	sync_ok
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = '00u0003'")" waiting \
+		"third member"
+	sqlite3 "$T/roster.db" "DROP TRIGGER members_managed_update;
+		UPDATE members SET state_since = state_since + 3600 WHERE state = 'waiting';
+		UPDATE events SET at = at + 3600" || fail "could not move the times"
+
+	edit_data '.assignments.users += ["00u0004"]'
+	sync_ok
+	assert_contains "$T/err" "this machine's clock is"
+	assert_contains "$T/err" "s behind the newest event of the roster"
+	edit_data '.assignments.users -= ["00u0001"]'
+	sync_ok
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = '00u0003'")" active \
+		"the member who waited first"
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = '00u0004'")" waiting \
+		"the member who came later"
+}
+
 test_status_caps_waiting_list() {
 	users 30 | write_users
 	start_fake --data "$T/data.json"
