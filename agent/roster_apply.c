@@ -104,10 +104,73 @@ static int restore_state(sqlite3_stmt *state_stmt, sqlite3_stmt *since_stmt,
 	return SQLITE_OK;
 }
 
+/* The source and external id that the newest event of a member wrote. */
+#define RECORDED_ID_SQL \
+	"SELECT json_extract(after, '$.source'), json_extract(after, '$.external_id')" \
+	" FROM events WHERE member_id = ?1 AND after IS NOT NULL AND json_valid(after)" \
+	" ORDER BY id DESC LIMIT 1"
+/* Whether another row holds that source and external id. */
+#define ID_TAKEN_SQL \
+	"SELECT 1 FROM members WHERE source = ?1 AND external_id = ?2 AND id <> ?3"
+
+/* True when another row than id holds source and external_id. */
+static int id_taken(sqlite3_stmt *stmt, const char *source, const char *external_id, int64_t id,
+		    bool *taken)
+{
+	int rc;
+
+	sqlite3_reset(stmt);
+	if (sqlite3_bind_text(stmt, 1, source, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(stmt, 2, external_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 3, id) != SQLITE_OK)
+		return SQLITE_ERROR;
+	rc = sqlite3_step(stmt);
+	*taken = rc == SQLITE_ROW;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/*
+ * Restores the source and external id of a drifted IdP member from its
+ * newest event when another program changed them, so that the plan finds
+ * the member by its IdP user and puts the row back, instead of adding a
+ * second row for the same person.  Skipped when another row holds them.
+ */
+static int restore_id(sqlite3_stmt *id_stmt, sqlite3_stmt *taken_stmt,
+		      struct member_list *members, struct member *member)
+{
+	char source[16], external_id[IDENTITY_MAX_ID + 1];
+	bool found, taken = false;
+	int rc = step_for_member(id_stmt, member->id, NULL, &found);
+
+	if (rc != SQLITE_OK || !found || sqlite3_column_type(id_stmt, 1) != SQLITE_TEXT ||
+	    sqlite3_column_bytes(id_stmt, 1) > IDENTITY_MAX_ID ||
+	    sqlite3_column_bytes(id_stmt, 0) >= (int)sizeof(source))
+		return rc;
+	snprintf(source, sizeof(source), "%s", (const char *)sqlite3_column_text(id_stmt, 0));
+	snprintf(external_id, sizeof(external_id), "%s",
+		 (const char *)sqlite3_column_text(id_stmt, 1));
+	if (member->source && member->external_id && strcmp(member->source, source) == 0 &&
+	    strcmp(member->external_id, external_id) == 0)
+		return SQLITE_OK;
+
+	rc = id_taken(taken_stmt, source, external_id, member->id, &taken);
+	if (rc != SQLITE_OK || taken)
+		return rc;
+	log_msg(LOG_INFO, "member %s (row %lld) has the external id %s in the roster, but "
+		"rostersync last wrote %s: planning from %s", member->email ? member->email : "?",
+		(long long)member->id, member->external_id ? member->external_id : "(none)",
+		external_id, external_id);
+	member->source = strpool_dup(&members->strings, source);
+	member->external_id = strpool_dup(&members->strings, external_id);
+	return member->source && member->external_id ? SQLITE_OK : SQLITE_NOMEM;
+}
+
 enum rs_err roster_restore_drifted_states(struct roster *roster, struct member_list *members)
 {
 	sqlite3_stmt *state_stmt = NULL;
 	sqlite3_stmt *since_stmt = NULL;
+	sqlite3_stmt *id_stmt = NULL;
+	sqlite3_stmt *taken_stmt = NULL;
 	int rc = SQLITE_OK;
 
 	for (size_t i = 0; rc == SQLITE_OK && i < members->count; i++) {
@@ -115,16 +178,25 @@ enum rs_err roster_restore_drifted_states(struct roster *roster, struct member_l
 
 		if (!member->drifted || member->id <= 0)
 			continue;
-		if (!state_stmt &&
-		    (rc = sqlite3_prepare_v2(roster->db, RECORDED_STATE_SQL, -1, &state_stmt,
-					     NULL)) == SQLITE_OK)
-			rc = sqlite3_prepare_v2(roster->db, RECORDED_SINCE_SQL, -1, &since_stmt,
-						NULL);
+		if (!state_stmt) {
+			rc = sqlite3_prepare_v2(roster->db, RECORDED_STATE_SQL, -1, &state_stmt, NULL);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_prepare_v2(roster->db, RECORDED_SINCE_SQL, -1,
+							&since_stmt, NULL);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_prepare_v2(roster->db, RECORDED_ID_SQL, -1, &id_stmt, NULL);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_prepare_v2(roster->db, ID_TAKEN_SQL, -1, &taken_stmt, NULL);
+		}
 		if (rc == SQLITE_OK)
 			rc = restore_state(state_stmt, since_stmt, member);
+		if (rc == SQLITE_OK)
+			rc = restore_id(id_stmt, taken_stmt, members, member);
 	}
 	sqlite3_finalize(state_stmt);
 	sqlite3_finalize(since_stmt);
+	sqlite3_finalize(id_stmt);
+	sqlite3_finalize(taken_stmt);
 	if (rc != SQLITE_OK)
 		return roster_sqlite_error(roster, "reading the recorded state of a changed member");
 	return RS_OK;

@@ -126,6 +126,8 @@ enum rs_err roster_snapshot(struct roster *roster, const char *source,
  * row's state differs from the one rostersync last wrote.  The events give
  * that state and the time it began, so a seat taken or given up by editing
  * the row is not kept.  Sets state_restored and row_state on those members.
+ * Also restores a changed source and external id, unless another row holds
+ * the recorded ones, so that the plan puts the row back in place.
  */
 enum rs_err roster_restore_drifted_states(struct roster *roster, struct member_list *members);
 

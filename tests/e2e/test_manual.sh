@@ -110,6 +110,27 @@ test_deleted_team_row_refused_everywhere() {
 	assert_eq "$(roster_digest)" "$before" "roster"
 }
 
+# An external id changed by hand is put back on the same row, so the person
+# keeps one row and its history.
+test_edited_external_id_restored() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	write_config
+	sync_ok
+	id=$(sql "SELECT id FROM members WHERE external_id = '00u0002'")
+	sqlite3 "$T/roster.db" "DROP TRIGGER members_managed_update;
+		UPDATE members SET external_id = '00uXXX' WHERE id = $id" ||
+		fail "could not edit the row"
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members")" 3 "member rows"
+	assert_eq "$(sql "SELECT external_id || ' ' || state FROM members WHERE id = $id")" \
+		"00u0002 active" "the edited row"
+	assert_contains "$T/err" "has the external id 00uXXX in the roster, but rostersync last wrote 00u0002"
+	assert_eq "$(sql "SELECT reason FROM events WHERE member_id = $id ORDER BY id DESC LIMIT 1")" \
+		"manual change reverted" "reason of the repair"
+}
+
 test_slipped_change_is_reverted() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"
