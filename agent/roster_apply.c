@@ -109,11 +109,11 @@ static int restore_state(sqlite3_stmt *state_stmt, sqlite3_stmt *since_stmt,
 	"SELECT json_extract(after, '$.source'), json_extract(after, '$.external_id')" \
 	" FROM events WHERE member_id = ?1 AND after IS NOT NULL AND json_valid(after)" \
 	" ORDER BY id DESC LIMIT 1"
-/* Whether another row holds that source and external id. */
+/* Whether another row has that source and external id. */
 #define ID_TAKEN_SQL \
 	"SELECT 1 FROM members WHERE source = ?1 AND external_id = ?2 AND id <> ?3"
 
-/* True when another row than id holds source and external_id. */
+/* Sets *taken when a row other than id has source and external_id. */
 static int id_taken(sqlite3_stmt *stmt, const char *source, const char *external_id, int64_t id,
 		    bool *taken)
 {
@@ -131,15 +131,15 @@ static int id_taken(sqlite3_stmt *stmt, const char *source, const char *external
 
 /*
  * Restores the source and external id of a drifted IdP member from its
- * newest event when another program changed them, so that the plan finds
- * the member by its IdP user and puts the row back, instead of adding a
- * second row for the same person.  Skipped when another row holds them.
+ * newest event when another program changed them.  The plan then finds the
+ * member by its IdP user and puts the row back, instead of adding a second
+ * row for the same person.  Skipped when another row has them.
  */
 static int restore_id(sqlite3_stmt *id_stmt, sqlite3_stmt *taken_stmt,
 		      struct member_list *members, struct member *member)
 {
 	char source[16], external_id[IDENTITY_MAX_ID + 1];
-	bool found, taken = false;
+	bool found, in_use = false;
 	int rc = step_for_member(id_stmt, member->id, NULL, &found);
 
 	if (rc != SQLITE_OK || !found || sqlite3_column_type(id_stmt, 1) != SQLITE_TEXT ||
@@ -153,8 +153,8 @@ static int restore_id(sqlite3_stmt *id_stmt, sqlite3_stmt *taken_stmt,
 	    strcmp(member->external_id, external_id) == 0)
 		return SQLITE_OK;
 
-	rc = id_taken(taken_stmt, source, external_id, member->id, &taken);
-	if (rc != SQLITE_OK || taken)
+	rc = id_taken(taken_stmt, source, external_id, member->id, &in_use);
+	if (rc != SQLITE_OK || in_use)
 		return rc;
 	log_msg(LOG_INFO, "member %s (row %lld) has the external id %s in the roster, but "
 		"rostersync last wrote %s: planning from %s", member->email ? member->email : "?",
