@@ -329,6 +329,9 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 		if (optarg && is_option(optarg))
 			return usage_error(command, "option --%s needs a value, but the next argument "
 					   "is the option %s", option_name(option), optarg);
+		if (optarg && !optarg[0])
+			return usage_error(command, "option --%s needs a value, not an empty string",
+					   option_name(option));
 		if (store_option(command, option, args) != RS_OK)
 			return usage_error(command, "option not accepted by this command: --%s",
 					   option_name(option));
@@ -341,7 +344,7 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 				   " digits that the blocked sync printed", args->approve_id);
 	if (optind < argc)
 		return usage_error(command, "unexpected argument: %s", argv[optind]);
-	if (command->needs_email && !args->email)
+	if (command->needs_email && (!args->email || !args->email[0]))
 		return usage_error(command, "missing EMAIL");
 	if (!args->config_path)
 		return usage_error(command, "missing -c FILE (the tenant's config)");

@@ -1046,7 +1046,7 @@ static enum rs_err handle_page(struct cursor *cursor, const struct http_response
 		err = page_log_note(&cursor->pages, where, listing->pages, &ids,
 				    cursor->url != NULL, "Okta");
 	if (err == RS_OK)
-		log_msg(LOG_DEBUG, "%s: %zu items", where, items);
+		log_msg(LOG_DEBUG, "%s: %zu %s", where, items, items == 1 ? "item" : "items");
 	return err;
 }
 

@@ -36,6 +36,12 @@ test_usage_errors_exit_64() {
 	rs members add -c x.yaml y@example.com --given-name --family-name Lee
 	assert_rc 64
 	assert_contains "$T/err" "option --given-name needs a value, but the next argument is the option --family-name"
+	rs status -c ""
+	assert_rc 64
+	assert_contains "$T/err" "option --config needs a value, not an empty string"
+	rs members add -c x.yaml ""
+	assert_rc 64
+	assert_contains "$T/err" "missing EMAIL"
 	rs status -c --json
 	assert_rc 64
 	assert_contains "$T/err" "option --config needs a value, but the next argument is the option --json"
