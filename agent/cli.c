@@ -352,8 +352,10 @@ static enum rs_err parse_options(const struct cli_command *command, int argc, ch
 		return usage_error(command, "invalid plan id \"%s\": use the 16 hex digits that "
 				   "the blocked sync printed", args->approve_id);
 	if (!name_valid(args->given_name) || !name_valid(args->family_name))
-		return usage_error(command, "invalid name: use at most %d bytes of UTF-8 text "
-				   "without control characters", IDENTITY_MAX_TEXT);
+		return usage_error(command, "invalid value of --%s: use at most %d bytes of UTF-8 "
+				   "text without control characters",
+				   name_valid(args->given_name) ? "family-name" : "given-name",
+				   IDENTITY_MAX_TEXT);
 	if (args->approve_id && args->dry_run)
 		return usage_error(command, "--approve and --dry-run exclude each other");
 	if (args->json && strcmp(command->name, "sync") == 0 && !args->dry_run)

@@ -42,6 +42,9 @@ test_usage_errors_exit_64() {
 	rs members add -c x.yaml ""
 	assert_rc 64
 	assert_contains "$T/err" "missing EMAIL"
+	rs members add -c x.yaml y@example.com --family-name "$(printf 'a\tb')"
+	assert_rc 64
+	assert_contains "$T/err" "invalid value of --family-name"
 	rs status -c --json
 	assert_rc 64
 	assert_contains "$T/err" "option --config needs a value, but the next argument is the option --json"
