@@ -10,7 +10,7 @@
  *      attributes in $select, so that group members need no further request;
  *   4. the directly assigned users that no group listing returned: in
  *      $batch requests of 20, or by listing the tenant's users when that
- *      takes fewer requests.
+ *      takes fewer requests, and then by $batch those the listing missed.
  * Pages are parsed by graph_parse.c one at a time.  A listing requests its
  * next page before it parses the current one (read_listing()), so at most
  * two pages are in memory.  The first request that finally fails ends the
@@ -1196,6 +1196,15 @@ static enum rs_err on_tenant_users_page(struct reader *reader, void *context, co
 	return graph_parse_objects(where, page->body, page->body_len, true, &sink, next_link);
 }
 
+static size_t unlisted_count(const struct reader *reader)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < reader->direct_count; i++)
+		count += reader->direct_pending[i];
+	return count;
+}
+
 static enum rs_err read_users_by_listing(struct reader *reader, size_t count)
 {
 	struct listing listing = { "users of the tenant", PERMISSION_USERS, on_tenant_users_page,
@@ -1209,10 +1218,42 @@ static enum rs_err read_users_by_listing(struct reader *reader, size_t count)
 	err = read_listing(reader, &listing, url);
 	free(url);
 	if (err == RS_OK)
-		log_msg(LOG_INFO, "read %zu directly assigned %s by listing the tenant's users: "
-			"%ld %s", count, plural(count, "user", "users"), listing.pages,
+		log_msg(LOG_INFO, "read %zu of %zu directly assigned users by listing the tenant's "
+			"users: %ld %s", count - unlisted_count(reader), count, listing.pages,
 			plural((size_t)listing.pages, "page", "pages"));
 	return err;
+}
+
+/*
+ * Collects into pending the directly assigned users that the reads so far
+ * did not return, and returns how many there are.
+ */
+static size_t collect_unlisted(const struct reader *reader, const char **pending)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < reader->direct_count; i++) {
+		if (reader->direct_pending[i])
+			pending[count++] = reader->direct[i];
+	}
+	return count;
+}
+
+/*
+ * Reads by id the users that the listing of the tenant did not return.  A
+ * listing can miss users (a replica behind, a page lost on the way), so a
+ * user counts as deleted only after a 404 for its id, as with $batch alone.
+ */
+static enum rs_err read_unlisted_users(struct reader *reader, const char **pending)
+{
+	size_t count = collect_unlisted(reader, pending);
+
+	if (count == 0)
+		return RS_OK;
+	log_msg(LOG_INFO, "the listing of the tenant's users did not return %zu directly "
+		"assigned %s; reading %s by id", count, plural(count, "user", "users"),
+		count == 1 ? "it" : "them");
+	return read_users_by_batch(reader, pending, count);
 }
 
 /*
@@ -1265,11 +1306,11 @@ static enum rs_err choose_listing(struct reader *reader, size_t count, bool *lis
 /*
  * Records each pending user that the read did not return, and warns about
  * it.  Such a user was deleted while its assignment is still listed, so the
- * plan unassigns its member.  A user read by $batch counts as not found
- * only after a 404 for it.  Any other gap fails the read, because nothing
- * shows that the user is gone.
+ * plan unassigns its member.  A user counts as not found only after a 404
+ * for its id.  Any other gap fails the read, because nothing shows that the
+ * user is gone.
  */
-static enum rs_err check_users_not_found(const struct reader *reader, bool listing)
+static enum rs_err check_users_not_found(const struct reader *reader)
 {
 	size_t missing = 0;
 	enum rs_err err = RS_OK;
@@ -1279,7 +1320,7 @@ static enum rs_err check_users_not_found(const struct reader *reader, bool listi
 
 		if (!reader->direct_pending[i])
 			continue;
-		if (!listing && !strmap_get(&reader->deleted_users, id, NULL)) {
+		if (!strmap_get(&reader->deleted_users, id, NULL)) {
 			log_msg(LOG_ERROR, "user %s is assigned to the app, but no $batch response "
 				"returned it or a 404 for it", id);
 			return RS_ERR_PROTOCOL;
@@ -1316,11 +1357,14 @@ static enum rs_err read_direct_users(struct reader *reader)
 	}
 	if (err == RS_OK && count > 0)
 		err = choose_listing(reader, count, &listing);
-	if (err == RS_OK && count > 0)
-		err = listing ? read_users_by_listing(reader, count) :
-		      read_users_by_batch(reader, pending, count);
+	if (err == RS_OK && count > 0 && listing)
+		err = read_users_by_listing(reader, count);
+	if (err == RS_OK && count > 0 && listing)
+		err = read_unlisted_users(reader, pending);
+	else if (err == RS_OK && count > 0)
+		err = read_users_by_batch(reader, pending, count);
 	if (err == RS_OK)
-		err = check_users_not_found(reader, listing);
+		err = check_users_not_found(reader);
 	free(pending);
 	return err;
 }
