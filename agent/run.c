@@ -44,7 +44,8 @@ struct run {
 	char **deleted_ids;
 	size_t deleted_count;
 	char *missing_before_text;     /* ROSTER_STATE_USERS_MISSING as the run found it */
-	char **missing_before;         /* its ids, pointing into missing_before_text */
+	char *missing_before_ids;      /* a copy of it, cut into the ids */
+	char **missing_before;         /* its ids, pointing into missing_before_ids */
 	size_t missing_before_count;
 	char *missing_now;             /* the ids this read found missing, in the same form */
 	struct plan plan;
@@ -296,10 +297,12 @@ static enum rs_err load_missing_before(struct run *run)
 
 	for (const char *c = run->missing_before_text; c; c = strchr(c + 1, '\n'))
 		count++;
+	/* Cut a copy: apply_plan() compares the whole text with this run's list. */
+	run->missing_before_ids = strdup(run->missing_before_text);
 	run->missing_before = calloc(count, sizeof(*run->missing_before));
-	if (!run->missing_before)
+	if (!run->missing_before || !run->missing_before_ids)
 		return RS_ERR_INTERNAL;
-	for (char *id = run->missing_before_text; id; ) {
+	for (char *id = run->missing_before_ids; id; ) {
 		char *end = strchr(id, '\n');
 
 		if (end)
@@ -783,6 +786,7 @@ static void run_release(struct run *run)
 		free(run->deleted_ids[i]);
 	free(run->deleted_ids);
 	free(run->missing_before);
+	free(run->missing_before_ids);
 	free(run->missing_before_text);
 	free(run->missing_now);
 	identity_set_release(&run->identities);

@@ -271,6 +271,37 @@ test_graph_user_missing_once_keeps_seat() {
 	assert_eq "$(sql "SELECT count(*) FROM events")" "$events" "events"
 }
 
+# The list of missing users is stored whole after each applied run: a user
+# found again leaves it, so a later single miss of that user costs no seat.
+# u1 and u3 are assigned directly, and read by id.
+test_graph_user_found_again_leaves_missing_list() {
+	write_basic_graph
+	start_graph
+	SEATS=10 MAX_PERCENT=0 write_graph_config
+	sync_ok
+	missing_users() {
+		edit_data "(.graph.assignments[] | select(.principalId == \"u1\" or .principalId == \"u3\"))
+			+= {principalType: \"User\"} | .faults = [$1]"
+	}
+	gone='{"path":"/v1.0/users/u1","kind":"status","status":404}'
+	gone2='{"path":"/v1.0/users/u3","kind":"status","status":404}'
+
+	missing_users "$gone,$gone2"
+	sync_ok
+	assert_eq "$(sql "SELECT replace(value, char(10), ',') FROM sync_state WHERE key = 'users_missing'")" \
+		"u1,u3" "missing after the first miss"
+	missing_users "$gone"
+	sync_ok
+	assert_eq "$(sql "SELECT value FROM sync_state WHERE key = 'users_missing'")" u1 \
+		"missing once u3 is back"
+	missing_users "$gone,$gone2"
+	sync_ok
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = 'u3'")" active \
+		"u3 after one more miss"
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = 'u1'")" unassigned \
+		"u1 after three misses"
+}
+
 test_graph_missing_group_exits_69() {
 	write_basic_graph
 	start_graph
