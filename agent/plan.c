@@ -255,7 +255,9 @@ static struct member *find_adoptable_by_email(const struct planner *p, const cha
 	     at < p->by_email_count && identity_email_compare(p->by_email[at]->email, email) == 0; at++) {
 		struct member *member = p->by_email[at];
 
-		if (member_adoptable(p, member) && !p->marks[member_index(p, member)].claimed_by)
+		/* A row written past the triggers is reverted, never adopted. */
+		if (member_adoptable(p, member) && !member->drifted &&
+		    !p->marks[member_index(p, member)].claimed_by)
 			return member;
 	}
 	return NULL;

@@ -131,6 +131,33 @@ test_edited_external_id_restored() {
 		"manual change reverted" "reason of the repair"
 }
 
+# A seated row inserted past the triggers with the address of a newly
+# assigned user is reverted, not adopted: the new user waits behind those
+# who waited longer, and nobody loses a seat.
+test_inserted_row_not_adopted() {
+	users 4 | write_users
+	edit_data '.assignments.users -= ["00u0004"]'
+	start_fake --data "$T/data.json"
+	SEATS=2 MAX_PERCENT=0 write_config
+	sync_ok
+	edit_data '.assignments.users += ["00u0004"]'
+	sqlite3 "$T/roster.db" "BEGIN; INSERT INTO agent_write VALUES (1);
+		INSERT INTO members (source, external_id, email, email_key, state, created_at,
+			updated_at, state_since)
+		VALUES ('manual', NULL, 'user0004@example.com', 'user0004@example.com', 'active',
+			1, 1, 1);
+		DELETE FROM agent_write; COMMIT" || fail "could not insert the row"
+	sync_ok
+
+	assert_eq "$(sql "SELECT group_concat(external_id || ' ' || state, ', ') FROM
+		(SELECT * FROM members WHERE source = 'okta' ORDER BY external_id)")" \
+		"00u0001 active, 00u0002 active, 00u0003 waiting, 00u0004 waiting" "okta members"
+	assert_eq "$(sql "SELECT state FROM members WHERE source = 'manual'")" unassigned \
+		"the inserted row"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'wait' AND external_id = '00u0002'")" 0 \
+		"events moving a seated member to the waiting list"
+}
+
 test_slipped_change_is_reverted() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"
