@@ -808,6 +808,9 @@ struct candidate {
 	const char *external_id;
 	int64_t waiting_since;
 	bool waiting;
+	bool restored;          /* its row was deleted outside rostersync */
+	enum member_state restored_state; /* what the events recorded for that row */
+	int64_t restored_since;
 };
 
 /*
@@ -1009,6 +1012,15 @@ static bool give_kept_seat(struct planner *p, struct candidate *c)
 	return true;
 }
 
+/* When the state of c after the plan began: now, or the recorded time of a restored row. */
+static int64_t candidate_since(const struct planner *p, const struct candidate *c,
+			       enum member_state state)
+{
+	if (c->restored && c->restored_state == state && c->restored_since > 0)
+		return c->restored_since;
+	return p->in->now;
+}
+
 static bool give_seat(struct planner *p, struct candidate *c)
 {
 	struct match *match = c->match;
@@ -1021,7 +1033,7 @@ static bool give_seat(struct planner *p, struct candidate *c)
 	if (!entry || !apply_identity(p, &entry->after, match->identity))
 		return false;
 	entry->after.state = MEMBER_ACTIVE;
-	entry->after.state_since = p->in->now;
+	entry->after.state_since = candidate_since(p, c, MEMBER_ACTIVE);
 	if (!match->member)
 		entry->after.created_at = p->in->now;
 	p->plan->seats_used++;
@@ -1035,16 +1047,16 @@ static bool deny_seat(struct planner *p, struct candidate *c)
 
 	if (c->kept)
 		return true;
-	if (c->waiting)
+	if (c->waiting && !c->restored)
 		return plan_attribute_update(p, match);
 
-	entry = add_entry(p, PLAN_WAIT, match->member,
+	entry = add_entry(p, PLAN_WAIT, match->member, c->restored ? assign_reason(p, match) :
 			  keep_format(p, "no free seat: %zu of %ld seats used", p->plan->seats_used,
 				      p->in->seats));
 	if (!entry || !apply_identity(p, &entry->after, match->identity))
 		return false;
 	entry->after.state = MEMBER_WAITING;
-	entry->after.state_since = p->in->now;
+	entry->after.state_since = candidate_since(p, c, MEMBER_WAITING);
 	if (!match->member)
 		entry->after.created_at = p->in->now;
 	return true;
@@ -1132,6 +1144,46 @@ static void add_new_candidates(struct planner *p, struct candidate *candidates, 
 }
 
 /*
+ * Fills *c for an identity whose row was deleted outside rostersync while
+ * it held a seat or waited for one, and returns true.  A seat holder comes
+ * first among the candidates, because its seat is the one the deletion
+ * freed; a waiting member keeps its place in the line.
+ */
+static bool restored_candidate(const struct planner *p, struct match *match,
+			       struct candidate *c)
+{
+	const struct plan_input *in = p->in;
+	const char *id = match->identity->external_id;
+	size_t low = 0, high = in->deleted_count;
+
+	if (!in->deleted_states || !in->deleted_since)
+		return false;
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+
+		if (strcmp(in->deleted_ids[mid], id) < 0)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	if (low == in->deleted_count || strcmp(in->deleted_ids[low], id) != 0 ||
+	    in->deleted_states[low] == MEMBER_UNASSIGNED)
+		return false;
+
+	*c = (struct candidate){
+		.match = match,
+		.email = match->identity->email,
+		.external_id = id,
+		.waiting = true,
+		.waiting_since = in->deleted_states[low] == MEMBER_ACTIVE ? 0 : in->deleted_since[low],
+		.restored = true,
+		.restored_state = in->deleted_states[low],
+		.restored_since = in->deleted_since[low],
+	};
+	return true;
+}
+
+/*
  * Sorts every identity into: inactive (unassign or nothing), staying on its
  * seat (maybe an update), or a seat candidate.  Unclaimed active members
  * that stay (manual ones) hold their seats too.
@@ -1166,6 +1218,8 @@ static bool plan_identities(struct planner *p)
 				.waiting = true,
 				.waiting_since = member->state_since,
 			};
+		} else if (!member && restored_candidate(p, match, &candidates[candidate_count])) {
+			candidate_count++;
 		} else {
 			match->new_candidate = true;
 		}

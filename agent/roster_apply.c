@@ -202,6 +202,75 @@ enum rs_err roster_restore_drifted_states(struct roster *roster, struct member_l
 	return RS_OK;
 }
 
+/* The member and state of the newest event that names an external id. */
+#define NEWEST_EVENT_SQL \
+	"SELECT member_id, " EVENT_STATE("after") " FROM events" \
+	" WHERE source = ?1 AND external_id = ?2 AND after IS NOT NULL ORDER BY id DESC LIMIT 1"
+#define ROW_EXISTS_SQL "SELECT 1 FROM members WHERE id = ?1"
+
+/*
+ * Reads what the events recorded of deleted id: its state and since when,
+ * when the member row of its newest event no longer exists.
+ */
+static int read_deleted_state(sqlite3_stmt *newest, sqlite3_stmt *exists, sqlite3_stmt *since,
+			      const char *source, const char *id, enum member_state *state,
+			      int64_t *state_since)
+{
+	char name[16];
+	int64_t member_id;
+	bool found;
+	int rc;
+
+	*state = MEMBER_UNASSIGNED;
+	sqlite3_reset(newest);
+	if (sqlite3_bind_text(newest, 1, source, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(newest, 2, id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+		return SQLITE_ERROR;
+	rc = sqlite3_step(newest);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	member_id = sqlite3_column_int64(newest, 0);
+	snprintf(name, sizeof(name), "%s", sqlite3_column_text(newest, 1) ?
+		 (const char *)sqlite3_column_text(newest, 1) : "");
+
+	rc = step_for_member(exists, member_id, NULL, &found);
+	if (rc != SQLITE_OK || found || !member_state_parse(name, state)) {
+		*state = MEMBER_UNASSIGNED;
+		return rc;
+	}
+	rc = step_for_member(since, member_id, name, &found);
+	*state_since = found ? sqlite3_column_int64(since, 0) : 0;
+	return rc;
+}
+
+enum rs_err roster_deleted_states(struct roster *roster, const char *source, char *const *ids,
+				  size_t count, enum member_state *states, int64_t *since)
+{
+	sqlite3_stmt *newest = NULL, *exists = NULL, *since_stmt = NULL;
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; i < count; i++) {
+		states[i] = MEMBER_UNASSIGNED;
+		since[i] = 0;
+	}
+	if (count == 0)
+		return RS_OK;
+	rc = sqlite3_prepare_v2(roster->db, NEWEST_EVENT_SQL, -1, &newest, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(roster->db, ROW_EXISTS_SQL, -1, &exists, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(roster->db, RECORDED_SINCE_SQL, -1, &since_stmt, NULL);
+	for (size_t i = 0; rc == SQLITE_OK && i < count; i++)
+		rc = read_deleted_state(newest, exists, since_stmt, source, ids[i], &states[i],
+					&since[i]);
+	sqlite3_finalize(newest);
+	sqlite3_finalize(exists);
+	sqlite3_finalize(since_stmt);
+	if (rc != SQLITE_OK)
+		return roster_sqlite_error(roster, "reading the recorded state of a deleted member");
+	return RS_OK;
+}
+
 static void free_ids(char **ids, size_t count)
 {
 	for (size_t i = 0; i < count; i++)

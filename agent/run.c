@@ -43,6 +43,8 @@ struct run {
 	struct member_list members;
 	char **deleted_ids;
 	size_t deleted_count;
+	enum member_state *deleted_states; /* see plan_input */
+	int64_t *deleted_since;
 	char *missing_before_text;     /* ROSTER_STATE_USERS_MISSING as the run found it */
 	char *missing_before_ids;      /* a copy of it, cut into the ids */
 	char **missing_before;         /* its ids, pointing into missing_before_ids */
@@ -342,6 +344,19 @@ static int64_t run_now(const struct run *run)
 	return now < run->clock_floor ? run->clock_floor : now;
 }
 
+/* Reads what the events recorded of the member rows deleted outside rostersync. */
+static enum rs_err load_deleted_states(struct run *run, const char *source)
+{
+	if (run->deleted_count == 0)
+		return RS_OK;
+	run->deleted_states = calloc(run->deleted_count, sizeof(*run->deleted_states));
+	run->deleted_since = calloc(run->deleted_count, sizeof(*run->deleted_since));
+	if (!run->deleted_states || !run->deleted_since)
+		return RS_ERR_INTERNAL;
+	return roster_deleted_states(run->roster, source, run->deleted_ids, run->deleted_count,
+				     run->deleted_states, run->deleted_since);
+}
+
 static enum rs_err build_plan(struct run *run)
 {
 	const struct config *config = run->config;
@@ -367,6 +382,8 @@ static enum rs_err build_plan(struct run *run)
 				      &run->deleted_count);
 	if (err == RS_OK && run->roster && managed)
 		err = roster_restore_drifted_states(run->roster, &run->members);
+	if (err == RS_OK && run->roster && managed)
+		err = load_deleted_states(run, in.source);
 	if (err == RS_OK && run->roster)
 		err = roster_last_event_id(run->roster, &in.roster_version);
 	if (err == RS_OK && run->roster)
@@ -379,6 +396,8 @@ static enum rs_err build_plan(struct run *run)
 
 	in.deleted_ids = run->deleted_ids;
 	in.deleted_count = run->deleted_count;
+	in.deleted_states = run->deleted_states;
+	in.deleted_since = run->deleted_since;
 	in.missing_before = run->missing_before;
 	in.missing_before_count = run->missing_before_count;
 	err = plan_build(&in, &run->plan);
@@ -785,6 +804,8 @@ static void run_release(struct run *run)
 	for (size_t i = 0; i < run->deleted_count; i++)
 		free(run->deleted_ids[i]);
 	free(run->deleted_ids);
+	free(run->deleted_states);
+	free(run->deleted_since);
 	free(run->missing_before);
 	free(run->missing_before_ids);
 	free(run->missing_before_text);

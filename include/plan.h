@@ -35,6 +35,14 @@ struct plan_input {
 	char *const *deleted_ids;  /* sorted ids the roster once held, now gone */
 	size_t deleted_count;
 	/*
+	 * Parallel to deleted_ids, or NULL: the state and its start that the
+	 * events recorded for a row deleted outside rostersync
+	 * (roster_deleted_states()).  Such a person gets the seat or the place
+	 * in the waiting list back; MEMBER_UNASSIGNED restores nothing.
+	 */
+	const enum member_state *deleted_states;
+	const int64_t *deleted_since;
+	/*
 	 * Sorted ids that the previous applied run also found assigned but
 	 * missing from the directory.  A member whose user is missing now is
 	 * unassigned only when its id is here, so that one read that misses a

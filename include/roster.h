@@ -132,6 +132,16 @@ enum rs_err roster_snapshot(struct roster *roster, const char *source,
 enum rs_err roster_restore_drifted_states(struct roster *roster, struct member_list *members);
 
 /*
+ * For each of the count deleted ids of roster_snapshot(), sets states[i]
+ * and since[i] to the state that the newest event of the id recorded and
+ * when it began, when the member row of that event was deleted outside
+ * rostersync.  The state is MEMBER_UNASSIGNED otherwise, as for a row that
+ * a sync linked to the new id of a user created again.
+ */
+enum rs_err roster_deleted_states(struct roster *roster, const char *source, char *const *ids,
+				  size_t count, enum member_state *states, int64_t *since);
+
+/*
  * Applies every entry of the plan, one event each, marks the team as
  * managed by source (taking it over when needed) and records the approval,
  * all in one transaction.  On any failure the transaction is rolled back

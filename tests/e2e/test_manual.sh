@@ -158,6 +158,40 @@ test_inserted_row_not_adopted() {
 		"events moving a seated member to the waiting list"
 }
 
+# A row deleted outside rostersync comes back with what the events recorded:
+# a seat holder keeps the seat, and a waiting member keeps its place in the
+# line, instead of the seat going to the next in line.
+test_deleted_rows_keep_seat_and_place() {
+	users 4 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=2 MAX_PERCENT=0 write_config
+	sync_ok
+	edit_data '.users += [{"id":"00u0005","login":"x","email":"user0005@example.com",
+		"status":"ACTIVE"}] | .assignments.users += ["00u0005"]'
+	sleep 1.1
+	sync_ok
+	since3=$(sql "SELECT state_since FROM members WHERE external_id = '00u0003'")
+	sqlite3 "$T/roster.db" "DROP TRIGGER members_managed_delete;
+		DELETE FROM members WHERE external_id IN ('00u0001', '00u0003')" ||
+		fail "could not delete the rows"
+	sync_ok
+
+	assert_eq "$(sql "SELECT group_concat(external_id || ' ' || state, ', ') FROM
+		(SELECT * FROM members ORDER BY external_id)")" \
+		"00u0001 active, 00u0002 active, 00u0003 waiting, 00u0004 waiting, 00u0005 waiting" \
+		"members"
+	assert_eq "$(sql "SELECT state_since FROM members WHERE external_id = '00u0003'")" "$since3" \
+		"waiting since"
+	assert_eq "$(sql "SELECT count(*) FROM events WHERE reason =
+		'manual change reverted: member row was deleted outside rostersync'")" 2 \
+		"events of the restored rows"
+
+	edit_data '.assignments.users -= ["00u0002"]'
+	sync_ok
+	assert_eq "$(sql "SELECT state FROM members WHERE external_id = '00u0003'")" active \
+		"the member who waited longest"
+}
+
 test_slipped_change_is_reverted() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"
