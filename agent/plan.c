@@ -787,9 +787,10 @@ static bool plan_attribute_update(struct planner *p, const struct match *match)
 	if (member->drifted)
 		reason = keep_text(p, "manual change reverted");
 	else if (match->relinked)
-		reason = keep_format(p, "%s user %s has the address of %s, which is no longer "
-				     "assigned: member linked to the new user", p->in->source_title,
-				     match->identity->external_id, member->external_id);
+		reason = keep_format(p, "%s user %s has the address of the member linked to user "
+				     "%s, which is no longer assigned: member linked to the new user",
+				     p->in->source_title, match->identity->external_id,
+				     member->external_id);
 	else if (match->adopted)
 		reason = keep_format(p, "existing member adopted by email; now managed by %s",
 				     p->in->source_title);

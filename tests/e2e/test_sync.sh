@@ -566,6 +566,6 @@ test_recreated_account_keeps_seat() {
 		"$(printf '1 00u0009 active\n2 00u0002 active\n3 00u0003 waiting')" "members"
 	assert_eq "$(sql "SELECT op || ': ' || reason FROM events WHERE member_id = 1 ORDER BY id DESC
 		LIMIT 1")" \
-		"update: Okta user 00u0009 has the address of 00u0001, which is no longer assigned: member linked to the new user" \
+		"update: Okta user 00u0009 has the address of the member linked to user 00u0001, which is no longer assigned: member linked to the new user" \
 		"event"
 }

@@ -268,8 +268,8 @@ static void recreated_account_keeps_seat(void **state)
 	assert_int_equal(e->before->id, 1);
 	assert_string_equal(e->after.external_id, "00u9");
 	assert_int_equal(e->after.state, MEMBER_ACTIVE);
-	assert_string_equal(e->reason, "Okta user 00u9 has the address of 00u1, which is no "
-			    "longer assigned: member linked to the new user");
+	assert_string_equal(e->reason, "Okta user 00u9 has the address of the member linked to "
+			    "user 00u1, which is no longer assigned: member linked to the new user");
 	assert_int_equal(f->plan.counts[PLAN_UNASSIGN], 0);
 }
 
