@@ -247,7 +247,36 @@ struct listing {
 	long pages;
 	struct lane *lane;       /* where its pages are requested; NULL for reader->main */
 	bool first_started;      /* the first page is already under way on the lane */
+	const char *first_url;   /* set by read_listing(): every next link keeps its path */
 };
+
+/* Returns the path of url, after its origin, or "" when it has none. */
+static const char *url_path(const char *url, size_t *len)
+{
+	const char *scheme_end = strstr(url, "://");
+	const char *path = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+
+	if (!path) {
+		*len = 0;
+		return "";
+	}
+	*len = strcspn(path, "?#");
+	return path;
+}
+
+/*
+ * True when next has the path of the listing's first page.  Graph's next
+ * link only adds a $skiptoken to the query, so a link to another path (a
+ * proxy's rewrite) would mix other objects into the listing.
+ */
+static bool same_listing_path(const struct listing *listing, const char *next)
+{
+	size_t first_len, next_len;
+	const char *first = url_path(listing->first_url, &first_len);
+	const char *path = url_path(next, &next_len);
+
+	return first_len > 0 && first_len == next_len && strncasecmp(first, path, first_len) == 0;
+}
 
 static struct lane *listing_lane(struct reader *reader, const struct listing *listing)
 {
@@ -262,6 +291,10 @@ static enum rs_err check_next_link(const struct reader *reader, const struct lis
 		log_msg(LOG_ERROR, "%s page %ld: rejected the @odata.nextLink %.300s because it is "
 			"not on %s", listing->name, listing->pages, *next,
 			reader->config->graph.graph_url);
+	} else if (!same_listing_path(listing, *next)) {
+		log_msg(LOG_ERROR, "%s page %ld: rejected the @odata.nextLink %.300s because its "
+			"path differs from the listing's, %.300s", listing->name, listing->pages,
+			*next, listing->first_url);
 	} else if (strmap_get(followed, *next, NULL)) {
 		log_msg(LOG_ERROR, "%s page %ld: repeated @odata.nextLink %.300s", listing->name,
 			listing->pages, *next);
@@ -386,7 +419,7 @@ static char *prefetch_next(struct reader *reader, const struct listing *listing,
 
 	if (link && (listing->pages >= GRAPH_MAX_PAGES ||
 		     !http_same_origin(reader->config->graph.graph_url, link) ||
-		     strmap_get(followed, link, NULL) ||
+		     !same_listing_path(listing, link) || strmap_get(followed, link, NULL) ||
 		     start_get(reader, listing, link) != RS_OK)) {
 		free(link);
 		link = NULL;
@@ -441,6 +474,7 @@ static enum rs_err read_listing(struct reader *reader, struct listing *listing,
 	char *url = strdup(first_url);
 	enum rs_err err = RS_ERR_INTERNAL;
 
+	listing->first_url = first_url;
 	if (url)
 		err = listing->first_started ? RS_OK : start_get(reader, listing, url);
 
@@ -714,7 +748,7 @@ static char *assignments_url(const struct reader *reader, const char *sp_id, lon
 static enum rs_err read_assignments(struct reader *reader, const char *sp_id)
 {
 	struct listing listing = { "app role assignments", PERMISSION_APPS, on_assignments_page,
-				   NULL, NULL, false, false, 0, NULL, false };
+				   NULL, NULL, false, false, 0, NULL, false, NULL };
 	char *url = assignments_url(reader, sp_id, GRAPH_PAGE_SIZE);
 	enum rs_err err;
 
@@ -856,7 +890,7 @@ static enum rs_err read_group_members(struct reader *reader, size_t index,
 	struct member_context members = { reader, index, nested_seen, 0, 0 };
 	char name[IDENTITY_MAX_TEXT + 400];
 	struct listing listing = { name, PERMISSION_MEMBERS, on_members_page, &members, NULL,
-				   true, false, 0, &reader->member_lanes[index % GROUP_LANES], true };
+				   true, false, 0, &reader->member_lanes[index % GROUP_LANES], true, NULL };
 	char *url = members_url(reader, reader->groups[index].id, GRAPH_PAGE_SIZE);
 	enum rs_err err;
 
@@ -1208,7 +1242,7 @@ static size_t unlisted_count(const struct reader *reader)
 static enum rs_err read_users_by_listing(struct reader *reader, size_t count)
 {
 	struct listing listing = { "users of the tenant", PERMISSION_USERS, on_tenant_users_page,
-				   NULL, NULL, false, false, 0, NULL, false };
+				   NULL, NULL, false, false, 0, NULL, false, NULL };
 	char *url = build_url(reader, "/users?$select=", NULL,
 			      GRAPH_USER_SELECT "&$top=" STRINGIFY(GRAPH_PAGE_SIZE));
 	enum rs_err err;

@@ -157,6 +157,22 @@ test_graph_assignments_gone_on_page_two() {
 	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
 }
 
+# An @odata.nextLink on the Graph host but with another path than the
+# listing's is rejected, so objects of another listing never count as
+# members of a group.
+test_graph_next_link_to_other_path_rejected() {
+	write_basic_graph
+	start_graph
+	edit_data --arg next "http://127.0.0.1:$PORT/v1.0/users?\$top=999" \
+		'.faults = [{path: "/v1.0/groups/g-sales/members", kind: "body",
+			body: {value: [], "@odata.nextLink": $next}}]'
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 76
+	assert_contains "$T/err" "because its path differs from the listing's"
+	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
+}
+
 test_graph_disabled_account_unassigned() {
 	write_basic_graph
 	start_graph
