@@ -30,6 +30,7 @@
 #include "graph.h"
 #include "json_arena.h"
 #include "log.h"
+#include "stop.h"
 #include "strmap.h"
 
 #define STRINGIFY_VALUE(x) #x
@@ -1303,6 +1304,13 @@ static bool count_tenant_users(struct reader *reader, long long *count, enum rs_
 	bool counted = false;
 
 	*err = url ? send_request(reader, &request, &response) : RS_ERR_INTERNAL;
+	if ((*err == RS_ERR_TEMPFAIL || *err == RS_ERR_UNAVAILABLE) && !stop_signal()) {
+		log_msg(LOG_WARN, "counting the tenant's users failed (see above), so the assigned "
+			"users are read by id");
+		*err = RS_OK;
+		free(url);
+		return false;
+	}
 	if (*err == RS_OK && response.status == 200)
 		counted = graph_parse_count(response.body, response.body_len, count) == RS_OK;
 	if (*err == RS_OK && response.status != 200)

@@ -622,6 +622,24 @@ test_graph_users_missing_from_listing_read_by_id() {
 	assert_eq "$(graph_requests '/v1.0/$batch' POST)" 1 "batch requests"
 }
 
+# A count of the tenant's users that keeps failing only costs the choice of
+# the tenant listing: the assigned users are read by id.
+test_graph_failed_count_falls_back_to_batch() {
+	write_graph "$(jq -n '{
+		users: [range(1; 61) | {id: ("u" + (. | tostring)), userPrincipalName: "x@contoso.example",
+			mail: ("user\(.)@contoso.example"), accountEnabled: true}],
+		assignments: [range(1; 51) | {principalId: ("u" + (. | tostring))}]}')"
+	edit_data '.faults = [{path: "/v1.0/users", method: "GET", count: 2, kind: "status",
+		status: 503}]'
+	start_graph
+	SEATS=200 MAX_RETRIES=1 write_graph_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT count(*) FROM members WHERE state='active'")" 50 "active members"
+	assert_contains "$T/err" "counting the tenant's users failed (see above), so the assigned users are read by id"
+	assert_eq "$(graph_requests '/v1.0/$batch' POST)" 3 "batch requests"
+}
+
 # When the tenant's users are listed, a user who is not assigned is not
 # read, so a field the agent would reject (a number for givenName) does not
 # fail the run.  A tab pasted into an assigned user's name becomes a space.
