@@ -384,13 +384,14 @@ void graph_assignments_free(struct graph_assignment *items, size_t count)
 	free(items);
 }
 
+/* Graph sends "User", "Group", "ServicePrincipal"; any letter case is read alike. */
 static enum graph_principal_type principal_type(const char *type)
 {
-	if (strcmp(type, "User") == 0)
+	if (strcasecmp(type, "User") == 0)
 		return GRAPH_PRINCIPAL_USER;
-	if (strcmp(type, "Group") == 0)
+	if (strcasecmp(type, "Group") == 0)
 		return GRAPH_PRINCIPAL_GROUP;
-	if (strcmp(type, "ServicePrincipal") == 0)
+	if (strcasecmp(type, "ServicePrincipal") == 0)
 		return GRAPH_PRINCIPAL_SERVICE_PRINCIPAL;
 	return GRAPH_PRINCIPAL_OTHER;
 }

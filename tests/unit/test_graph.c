@@ -267,7 +267,9 @@ static void assignments_principal_types(void **state)
 		" \"principalDisplayName\":\" Sales \"},"
 		"{\"id\":\"a3\",\"principalId\":\"s1\",\"principalType\":\"ServicePrincipal\"},"
 		"{\"id\":\"a4\",\"principalId\":\"x1\",\"principalType\":\"Device\","
-		" \"principalDisplayName\":null}],"
+		" \"principalDisplayName\":null},"
+		"{\"id\":\"a5\",\"principalId\":\"u2\",\"principalType\":\"user\"},"
+		"{\"id\":\"a6\",\"principalId\":\"g2\",\"principalType\":\"GROUP\"}],"
 		"\"@odata.nextLink\":\"https://graph.microsoft.com/v1.0/servicePrincipals/sp/"
 		"appRoleAssignedTo?$top=999&$skiptoken=abc\"}";
 	struct graph_assignment *items = NULL;
@@ -277,7 +279,7 @@ static void assignments_principal_types(void **state)
 	(void)state;
 	assert_int_equal(graph_parse_assignments("page 1", json, strlen(json), &items, &count,
 						 &next), RS_OK);
-	assert_int_equal(count, 4);
+	assert_int_equal(count, 6);
 	expect_text("principal 0", items[0].principal_id, "u1");
 	expect_text("assignment id 3", items[3].id, "a4");
 	assert_int_equal(items[0].type, GRAPH_PRINCIPAL_USER);
@@ -287,6 +289,8 @@ static void assignments_principal_types(void **state)
 	assert_int_equal(items[2].type, GRAPH_PRINCIPAL_SERVICE_PRINCIPAL);
 	assert_null(items[2].display_name);
 	assert_int_equal(items[3].type, GRAPH_PRINCIPAL_OTHER);
+	assert_int_equal(items[4].type, GRAPH_PRINCIPAL_USER);
+	assert_int_equal(items[5].type, GRAPH_PRINCIPAL_GROUP);
 	expect_text("next link", next,
 		    "https://graph.microsoft.com/v1.0/servicePrincipals/sp/appRoleAssignedTo"
 		    "?$top=999&$skiptoken=abc");
