@@ -96,6 +96,7 @@ struct reader {
 	size_t skipped[GRAPH_PRINCIPAL_OTHER + 1];
 	size_t nested_ignored;
 	size_t other_members;   /* devices, contacts, service principals in groups */
+	long group_pages;       /* pages of group members read so far */
 	long requests;
 	struct json_arena arena; /* memory for the tree of one listing page */
 };
@@ -376,9 +377,19 @@ static enum rs_err collect_page(struct reader *reader, struct listing *listing,
 			listing->name, listing->pages + 1);
 		return RS_ERR_TEMPFAIL;
 	}
+	if (response->status == 403 && listing->allow_not_found && reader->group_pages > 0) {
+		graph_report_error(response, "GET", url, NULL);
+		log_msg(LOG_ERROR, "%s returned 403 while the members of other groups were read: "
+			"the group's membership is probably hidden; grant the application "
+			"permission Member.Read.Hidden with admin consent, or assign the app to its "
+			"members another way", listing->name);
+		return RS_ERR_PERMISSION;
+	}
 	if (response->status != 200)
 		return graph_report_error(response, "GET", url, listing->permission);
 	listing->pages++;
+	if (listing->allow_not_found)
+		reader->group_pages++;
 	return RS_OK;
 }
 

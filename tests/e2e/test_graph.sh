@@ -173,6 +173,25 @@ test_graph_next_link_to_other_path_rejected() {
 	assert_eq "$(sql "SELECT count(*) FROM members")" 0 "members"
 }
 
+# A 403 on the members of one group, after other groups were read, points at
+# hidden membership rather than at a permission the app evidently has.
+test_graph_hidden_group_membership_named() {
+	write_graph "$(jq -n \
+		--argjson u1 "$(graph_user u1 ada@contoso.example)" \
+		--argjson u2 "$(graph_user u2 bob@contoso.example)" \
+		'{users: [$u1, $u2],
+		  groups: [{id: "g-open", displayName: "Open", members: ["u1"]},
+			   {id: "g-hidden", displayName: "Hidden", members: ["u2"]}],
+		  assignments: [{principalId: "g-open"}, {principalId: "g-hidden"}]}')"
+	edit_data '.faults = [{path: "/v1.0/groups/g-hidden/members", kind: "status", status: 403}]'
+	start_graph
+	rs sync -c "$T/config.yaml"
+
+	assert_rc 77
+	assert_contains "$T/err" "members of group Hidden (g-hidden) returned 403 while the members of other groups were read"
+	assert_contains "$T/err" "Member.Read.Hidden"
+}
+
 test_graph_disabled_account_unassigned() {
 	write_basic_graph
 	start_graph
