@@ -139,6 +139,8 @@ static bool check_okta_org_url(struct loader *loader, const struct key_spec *spe
 			       const char *value, struct mark mark);
 static bool check_roster_path(struct loader *loader, const struct key_spec *spec,
 			      const char *value, struct mark mark);
+static bool check_tenant_id(struct loader *loader, const struct key_spec *spec,
+			    const char *value, struct mark mark);
 
 static const char *const source_words[] = { "okta", "graph", NULL };
 static const char *const unmanaged_words[] = { "keep", "unassign", NULL };
@@ -185,7 +187,8 @@ static const struct key_spec config_keys[] = {
 	  "true", 0, 0, NULL, NULL },
 
 	{ "graph", KEY_SECTION, NEED_REQUIRED, 0, NULL, 0, 0, NULL, NULL },
-	{ "graph.tenant_id", KEY_NAME, NEED_REQUIRED, FIELD(graph.tenant_id), NULL, 1, 253, NULL, NULL },
+	{ "graph.tenant_id", KEY_NAME, NEED_REQUIRED, FIELD(graph.tenant_id), NULL, 1, 253, NULL,
+	  check_tenant_id },
 	{ "graph.client_id", KEY_NAME, NEED_REQUIRED, FIELD(graph.client_id), NULL, 1, 128, NULL, NULL },
 	{ "graph.client_secret_file", KEY_STRING, NEED_OPTIONAL, FIELD(graph.client_secret_file),
 	  NULL, 0, 0, NULL, NULL },
@@ -1396,6 +1399,27 @@ static bool check_okta_org_url(struct loader *loader, const struct key_spec *spe
 			add_problem(loader, mark, "%s: %s is the admin console; use the org URL "
 				    "without -admin (https://%.*s%s)", spec->path, value,
 				    (int)(first_dot - 6 - host), host, first_dot);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Rejects Entra's multi-tenant aliases: a token for an app's own permissions
+ * (client credentials) needs the one tenant whose directory is read.
+ */
+static bool check_tenant_id(struct loader *loader, const struct key_spec *spec,
+			    const char *value, struct mark mark)
+{
+	static const char *const aliases[] = { "common", "organizations", "consumers", NULL };
+
+	for (size_t i = 0; aliases[i]; i++) {
+		if (strcasecmp(value, aliases[i]) == 0) {
+			add_problem(loader, mark, "%s: \"%s\" is an alias for many tenants, which the "
+				    "client credentials grant does not accept; give the tenant's id "
+				    "(a GUID) or its domain, such as contoso.onmicrosoft.com",
+				    spec->path, value);
 			return false;
 		}
 	}

@@ -870,6 +870,10 @@ static const struct bad_config bad_configs[] = {
 	  "tenant: contoso\nsource: graph\ngraph:\n  client_id: c\n  app_id: a\n"
 	  "  client_secret_env: S\n" GRAPH_TAIL, "3:1",
 	  "graph.tenant_id is missing; add tenant_id: under graph:", NULL, 0 },
+	{ "graph multi-tenant alias rejected",
+	  "tenant: contoso\nsource: graph\ngraph:\n  tenant_id: Organizations\n  client_id: c\n"
+	  "  app_id: a\n  client_secret_env: S\n" GRAPH_TAIL, "4:14",
+	  "graph.tenant_id: \"Organizations\" is an alias for many tenants", NULL, 0 },
 	{ "graph certificate without key rejected",
 	  GRAPH_HEAD "  certificate_file: /etc/rostersync/contoso.crt\n" GRAPH_TAIL, "7:3",
 	  "graph.certificate_file: graph.private_key_file is missing; a certificate needs its "
