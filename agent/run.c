@@ -234,11 +234,17 @@ bool run_refusal(const struct roster_team *team, const struct config *config, ch
 	}
 
 	if (team->source && !same_manager(team, config)) {
+		bool same_app = team->app && strcmp(team->source, "graph") == 0 &&
+				config->source == CONFIG_SOURCE_GRAPH &&
+				strcasecmp(team->app, config_source_app(config)) == 0;
+
 		snprintf(buf, size, "the roster is managed by %s app %s at %s, but the config "
-			 "names %s app %s at %s; run once with --take-over to switch",
+			 "names %s app %s at %s; run once with --take-over to switch%s",
 			 team->source, team->app ? team->app : "?", team->org ? team->org : "?",
 			 config_source_name(config->source), config_source_app(config),
-			 config_source_org(config));
+			 config_source_org(config), same_app ? " (when both name one tenant, by "
+			 "its GUID and by a domain, --take-over keeps every member and its seat)" :
+			 "");
 		return true;
 	}
 	return false;

@@ -509,6 +509,13 @@ test_graph_tenant_id_case_ignored() {
 	sync_ok
 	assert_eq "$(sql "SELECT count(*) FROM events WHERE op = 'take_over'")" 1 "take-over events"
 	assert_eq "$(sql "SELECT managed_since FROM team")" "$since" "managed since"
+
+	# Another form of the tenant id needs a take-over, which the message explains.
+	sed -i "s#tenant_id: Contoso.Example#tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47#" \
+		"$T/config.yaml"
+	rs sync -c "$T/config.yaml"
+	assert_rc 77
+	assert_contains "$T/err" "when both name one tenant, by its GUID and by a domain, --take-over keeps every member and its seat"
 }
 
 test_graph_forbidden_names_permission() {
