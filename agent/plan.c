@@ -1013,6 +1013,12 @@ static bool give_kept_seat(struct planner *p, struct candidate *c)
 	return true;
 }
 
+/* The words a wait reason adds when the row was a manual member adopted by email. */
+static const char *adoption_note(const struct match *match)
+{
+	return match->adopted ? "; existing member adopted by email" : "";
+}
+
 /* When the state of c after the plan began: now, or the recorded time of a restored row. */
 static int64_t candidate_since(const struct planner *p, const struct candidate *c,
 			       enum member_state state)
@@ -1052,8 +1058,8 @@ static bool deny_seat(struct planner *p, struct candidate *c)
 		return plan_attribute_update(p, match);
 
 	entry = add_entry(p, PLAN_WAIT, match->member, c->restored ? assign_reason(p, match) :
-			  keep_format(p, "no free seat: %zu of %ld seats used", p->plan->seats_used,
-				      p->in->seats));
+			  keep_format(p, "no free seat: %zu of %ld seats used%s", p->plan->seats_used,
+				      p->in->seats, adoption_note(match)));
 	if (!entry || !apply_identity(p, &entry->after, match->identity))
 		return false;
 	entry->after.state = MEMBER_WAITING;
@@ -1100,8 +1106,9 @@ static bool demote_over_limit(struct planner *p, struct match **staying, size_t 
 
 	for (size_t i = 0; i < count && excess > 0; i++, excess--) {
 		struct plan_entry *entry = add_entry(p, PLAN_WAIT, staying[i]->member,
-						     keep_format(p, "seat limit lowered to %ld",
-								 p->in->seats));
+						     keep_format(p, "seat limit lowered to %ld%s",
+								 p->in->seats,
+								 adoption_note(staying[i])));
 
 		if (!entry || !apply_identity(p, &entry->after, staying[i]->identity))
 			return false;

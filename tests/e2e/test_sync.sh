@@ -246,6 +246,26 @@ EOF
 		"member with a decomposed address"
 }
 
+# A manual member adopted by email in the run that also moves it to the
+# waiting list has a reason that names the adoption.
+test_adopted_member_demoted_reason_names_adoption() {
+	users 3 | write_users
+	start_fake --data "$T/data.json"
+	SEATS=3 MAX_PERCENT=0 write_config
+	for n in 1 2 3; do
+		rs members add -c "$T/config.yaml" "user000$n@example.com"
+		assert_rc 0
+		sleep 1.1
+	done
+	SEATS=2 MAX_PERCENT=0 write_config
+	sync_ok
+
+	assert_eq "$(sql "SELECT source || ' ' || state FROM members WHERE email = 'user0003@example.com'")" \
+		"okta waiting" "the newest seat"
+	assert_eq "$(sql "SELECT reason FROM events WHERE email = 'user0003@example.com' AND op = 'wait'")" \
+		"seat limit lowered to 2; existing member adopted by email" "reason"
+}
+
 test_shared_email_is_a_conflict() {
 	write_users <<EOF
 00u1 same@example.com ACTIVE
