@@ -1152,6 +1152,29 @@ static void add_new_candidates(struct planner *p, struct candidate *candidates, 
 }
 
 /*
+ * Reports an inactive identity without a row of its own whose address a
+ * seated manual member has.  Inactive identities are matched by id only,
+ * because an address can belong to a new person by now, so the manual
+ * member keeps its seat; the report lets an admin check whether it is the
+ * same person.
+ */
+static bool note_inactive_namesake(struct planner *p, const struct match *match)
+{
+	const struct identity *identity = match->identity;
+	const struct member *seated = identity->email ?
+				      find_seated_by_email(p, identity->email) : NULL;
+
+	if (!seated || !member_adoptable(p, seated) || seated->state != MEMBER_ACTIVE)
+		return true;
+	return add_problem(p, identity,
+			   format_text("%s in %s, while the member %s, which the IdP does not "
+				       "manage, holds a seat with the same address; if it is the "
+				       "same person, remove that member (release the roster first)",
+				       inactive_words(identity->status), p->in->source_title,
+				       seated->email));
+}
+
+/*
  * Fills *c for an identity whose row was deleted outside rostersync while
  * it held a seat or waited for one, and returns true.  A seat holder comes
  * first among the candidates, because its seat is the one the deletion
@@ -1215,6 +1238,8 @@ static bool plan_identities(struct planner *p)
 				ok = plan_attribute_update(p, match);
 			else if (member)
 				ok = plan_inactive(p, match);
+			else
+				ok = note_inactive_namesake(p, match);
 		} else if (member && member->state == MEMBER_ACTIVE) {
 			staying[staying_count++] = match;
 			p->plan->seats_used++;

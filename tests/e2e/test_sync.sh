@@ -266,6 +266,22 @@ test_adopted_member_demoted_reason_names_adoption() {
 		"seat limit lowered to 2; existing member adopted by email" "reason"
 }
 
+# A suspended IdP user is matched by its id only, so a manual member with
+# its address keeps the seat; the sync says so, for an admin to check.
+test_suspended_namesake_of_manual_member_reported() {
+	users 3 | write_users
+	edit_data '(.users[] | select(.id == "00u0001")).status = "SUSPENDED"'
+	start_fake --data "$T/data.json"
+	SEATS=2 MAX_PERCENT=0 write_config
+	rs members add -c "$T/config.yaml" user0001@example.com
+	assert_rc 0
+	sync_ok
+
+	assert_eq "$(sql "SELECT source || ' ' || state FROM members WHERE email = 'user0001@example.com'")" \
+		"manual active" "the manual member"
+	assert_contains "$T/err" "user 00u0001 skipped: user suspended in Okta, while the member user0001@example.com, which the IdP does not manage, holds a seat with the same address"
+}
+
 test_shared_email_is_a_conflict() {
 	write_users <<EOF
 00u1 same@example.com ACTIVE
