@@ -226,8 +226,8 @@ static enum rs_err send_request(struct reader *reader, const struct request *req
 
 	if (err == RS_OK && response->status == 401 &&
 	    auth_handle_unauthorized(reader->auth, response)) {
-		log_msg(LOG_INFO, "%s %.*s returned 401: fetching a new access token and trying "
-			"once more", request->method, (int)strcspn(request->url, "?"), request->url);
+		log_msg(LOG_INFO, "%s %.*s returned 401: trying once more with a new access token",
+			request->method, (int)strcspn(request->url, "?"), request->url);
 		http_response_release(response);
 		err = send_once(reader, reader->http, request, response);
 	}
@@ -346,8 +346,8 @@ static enum rs_err finish_get(struct reader *reader, const struct listing *listi
 	    !auth_handle_unauthorized(reader->auth, response))
 		return err;
 
-	log_msg(LOG_INFO, "GET %.*s returned 401: fetching a new access token and trying once "
-		"more", (int)strcspn(url, "?"), url);
+	log_msg(LOG_INFO, "GET %.*s returned 401: trying once more with a new access token",
+		(int)strcspn(url, "?"), url);
 	http_response_release(response);
 	return send_once(reader, lane->http, &request, response);
 }
