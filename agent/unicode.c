@@ -214,12 +214,25 @@ static uint32_t next_lower(const char **p)
 
 int unicode_compare_lower(const char *a, const char *b)
 {
-	while (*a && *b) {
-		uint32_t x = next_lower(&a);
-		uint32_t y = next_lower(&b);
+	for (;;) {
+		uint32_t x = (unsigned char)*a;
+		uint32_t y = (unsigned char)*b;
 
+		/* ASCII, nearly every address, without decoding; the order is the same. */
+		if (x < 0x80 && y < 0x80) {
+			x = x >= 'A' && x <= 'Z' ? x + 0x20 : x;
+			y = y >= 'A' && y <= 'Z' ? y + 0x20 : y;
+			if (x != y)
+				return x < y ? -1 : 1;
+			if (x == 0)
+				return 0;
+			a++;
+			b++;
+			continue;
+		}
+		x = next_lower(&a);
+		y = next_lower(&b);
 		if (x != y)
 			return x < y ? -1 : 1;
 	}
-	return (*a != '\0') - (*b != '\0');
 }
