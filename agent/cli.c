@@ -536,6 +536,7 @@ static enum rs_err load_status(const struct config *config, struct roster *roste
 	status->seats = config->team.seats;
 	status->now = time(NULL);
 	status->lock_held = run_lock_held(config);
+	status->agent_write_left = status->team->source && roster_agent_write_left(roster);
 	return err;
 }
 

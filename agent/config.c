@@ -141,6 +141,7 @@ static bool check_roster_path(struct loader *loader, const struct key_spec *spec
 			      const char *value, struct mark mark);
 static bool check_tenant_id(struct loader *loader, const struct key_spec *spec,
 			    const char *value, struct mark mark);
+static bool same_file(const char *a, const char *b);
 
 static const char *const source_words[] = { "okta", "graph", NULL };
 static const char *const unmanaged_words[] = { "keep", "unassign", NULL };
@@ -1445,6 +1446,11 @@ static bool check_roster_path(struct loader *loader, const struct key_spec *spec
 	}
 
 	/* Checked here, before a command creates the lock file beside it. */
+	if (same_file(value, loader->file)) {
+		add_problem(loader, mark, "%s: \"%s\" is this config file; give the path of the "
+			    "roster file, such as /var/lib/rostersync/acme.db", spec->path, value);
+		return false;
+	}
 	if (stat(value, &info) == 0 && !S_ISREG(info.st_mode)) {
 		add_problem(loader, mark, "%s: \"%s\" is %s, not a roster file; give the path of "
 			    "the roster file, such as /var/lib/rostersync/acme.db (the first sync "

@@ -738,14 +738,17 @@ static void log_assignment_counts(const struct reader *reader, long pages)
 		pages, plural((size_t)pages, "page", "pages"), reader->direct_count,
 		plural(reader->direct_count, "user", "users"), groups,
 		plural(groups, "group", "groups"));
-	if (reader->skipped[GRAPH_PRINCIPAL_SERVICE_PRINCIPAL] || reader->skipped[GRAPH_PRINCIPAL_OTHER])
-		log_msg(LOG_INFO, "skipped %zu service %s and %zu %s of other types assigned to "
-			"the app, because only users hold seats",
-			reader->skipped[GRAPH_PRINCIPAL_SERVICE_PRINCIPAL],
+	if (reader->skipped[GRAPH_PRINCIPAL_SERVICE_PRINCIPAL])
+		log_msg(LOG_INFO, "skipped %zu service %s assigned to the app, because only users "
+			"hold seats", reader->skipped[GRAPH_PRINCIPAL_SERVICE_PRINCIPAL],
 			plural(reader->skipped[GRAPH_PRINCIPAL_SERVICE_PRINCIPAL], "principal",
-			       "principals"),
-			reader->skipped[GRAPH_PRINCIPAL_OTHER],
-			plural(reader->skipped[GRAPH_PRINCIPAL_OTHER], "principal", "principals"));
+			       "principals"));
+	/* Graph documents User, Group and ServicePrincipal only. */
+	if (reader->skipped[GRAPH_PRINCIPAL_OTHER])
+		log_msg(LOG_WARN, "skipped %zu %s whose principalType is not User, Group or "
+			"ServicePrincipal; their principals get no seat, and a member they held "
+			"is unassigned", reader->skipped[GRAPH_PRINCIPAL_OTHER],
+			plural(reader->skipped[GRAPH_PRINCIPAL_OTHER], "assignment", "assignments"));
 }
 
 static char *assignments_url(const struct reader *reader, const char *sp_id, long top)

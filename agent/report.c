@@ -441,6 +441,9 @@ void report_status_table(FILE *out, const struct report_status *s)
 	if (s->blocked_plan_id)
 		fprintf(out, "Blocked:  plan %s awaits approval (%s)\n", s->blocked_plan_id,
 			or_dash(s->blocked_detail));
+	if (s->agent_write_left)
+		fprintf(out, "Warning:  a row in the agent_write table, written outside rostersync, "
+			"lets manual changes past the triggers; the next sync deletes it\n");
 	print_drifts(out, s);
 	print_runs(out, s);
 }

@@ -755,6 +755,11 @@ enum rs_err roster_integrity(struct roster *roster, char *problem, size_t size)
 	result = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) : NULL;
 	if (rc == SQLITE_ROW && (!result || strcmp(result, "ok") != 0))
 		snprintf(problem, size, "%s", result ? result : "no result");
+	/* The check may report several problems, one per line: keep them on one. */
+	for (char *c = problem; *c; c++) {
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
+	}
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_ROW)
 		return RS_OK;

@@ -41,6 +41,7 @@ struct report_status {
 	long seats;
 	long long now;
 	bool lock_held;            /* a command holds the tenant lock (run_lock_held()) */
+	bool agent_write_left;     /* roster_agent_write_left() while managed */
 };
 
 void report_status_table(FILE *out, const struct report_status *status);

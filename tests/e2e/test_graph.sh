@@ -243,7 +243,14 @@ test_graph_service_principal_skipped() {
 	sync_ok
 
 	assert_eq "$(sql "SELECT count(*) FROM members")" 4 "member rows"
-	assert_contains "$T/err" "skipped 1 service principal and 0 principals of other types"
+	assert_contains "$T/err" "skipped 1 service principal assigned to the app, because only users hold seats"
+	assert_not_contains "$T/err" "whose principalType is not User"
+
+	# A principalType that Graph does not document is warned about.
+	edit_data '(.graph.assignments[] | select(.principalId == "u3")) += {principalType: "Robot"}'
+	sync_ok
+	assert_contains "$T/err" "warn"
+	assert_contains "$T/err" "skipped 1 assignment whose principalType is not User, Group or ServicePrincipal"
 }
 
 test_graph_deleted_principals_handled() {

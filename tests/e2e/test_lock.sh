@@ -435,6 +435,8 @@ test_damaged_page_found_by_quick_check() {
 	rs test -c "$T/config.yaml"
 	assert_rc 74
 	assert_contains "$T/out" "$T/roster.db fails SQLite's quick check ("
+	grep "fails SQLite's quick check" "$T/out" | grep -q "Backup and restore" ||
+		fail "the quick check result broke the line"
 	rs status -c "$T/config.yaml"
 	assert_rc 74
 	assert_contains "$T/err" "the roster file is damaged"

@@ -77,6 +77,9 @@ test_leftover_agent_write_row_deleted() {
 	rs test -c "$T/config.yaml"
 	assert_rc 0
 	assert_contains "$T/out" "a row in its agent_write table, written outside rostersync, lets manual changes past the triggers"
+	rs status -c "$T/config.yaml"
+	assert_rc 0
+	assert_contains "$T/out" "Warning:  a row in the agent_write table, written outside rostersync"
 	sync_ok
 	assert_contains "$T/err" "the agent_write table held a row written outside rostersync"
 	assert_eq "$(sql "SELECT count(*) FROM agent_write")" 0 "rows in agent_write"

@@ -116,6 +116,12 @@ test_special_roster_path_rejected() {
 	assert_rc 78
 	assert_contains "$T/err" "roster.path: \"$T/rosterdir\" is a directory, not a roster file"
 	[ ! -e "$T/rosterdir.lock" ] || fail "a lock file was created beside the directory"
+
+	sed -i "s#^  path: .*#  path: $T/config.yaml#" "$T/config.yaml"
+	rs sync -c "$T/config.yaml"
+	assert_rc 78
+	assert_contains "$T/err" "roster.path: \"$T/config.yaml\" is this config file"
+	[ ! -e "$T/config.yaml.lock" ] || fail "a lock file was created beside the config"
 }
 
 test_status_json_contract_and_drift() {
