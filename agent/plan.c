@@ -252,7 +252,8 @@ static bool member_adoptable(const struct planner *p, const struct member *membe
 static struct member *find_adoptable_by_email(const struct planner *p, const char *email)
 {
 	for (size_t at = email_group_start(p, email);
-	     at < p->by_email_count && identity_email_compare(p->by_email[at]->email, email) == 0; at++) {
+	     at < p->by_email_count &&
+	     identity_email_compare(p->by_email[at]->email, email) == 0; at++) {
 		struct member *member = p->by_email[at];
 
 		/* A row written past the triggers is reverted, never adopted. */
@@ -581,7 +582,8 @@ static bool email_taken(const struct planner *p, const struct member *seated,
 static struct member *find_relinkable_by_email(const struct planner *p, const char *email)
 {
 	for (size_t at = email_group_start(p, email);
-	     at < p->by_email_count && identity_email_compare(p->by_email[at]->email, email) == 0; at++) {
+	     at < p->by_email_count &&
+	     identity_email_compare(p->by_email[at]->email, email) == 0; at++) {
 		struct member *member = p->by_email[at];
 
 		if (member->state == MEMBER_UNASSIGNED || member->drifted || !member->external_id ||
@@ -1291,7 +1293,8 @@ static int compare_entries(const void *a, const void *b)
 
 	if (order)
 		return order;
-	order = identity_email_compare(x->after.email ? x->after.email : "", y->after.email ? y->after.email : "");
+	order = identity_email_compare(x->after.email ? x->after.email : "",
+				       y->after.email ? y->after.email : "");
 	if (order)
 		return order;
 	order = compare_text(x->after.external_id, y->after.external_id);
