@@ -78,10 +78,14 @@ test_metrics_write_failure_keeps_exit_status() {
 	mkdir "$T/prom"
 	write_config "metrics:" "  textfile: $T/prom/rostersync-e2e.prom"
 
-	# The directory goes away after the config check, while the run reads.
+	# The directory goes away after the config check, while the run reads:
+	# the run record exists, and the fake holds each response 500 ms.
 	${RS_WRAPPER:-} "$RS_BIN" sync -c "$T/config.yaml" > "$T/out" 2> "$T/err" &
 	pid=$!
-	sleep 0.3
+	for _ in $(seq 1 200); do
+		[ -s "$T/roster.db" ] && [ "$(sql "SELECT count(*) FROM runs" 2> /dev/null)" = 1 ] && break
+		sleep 0.05
+	done
 	rmdir "$T/prom"
 	RC=0
 	wait "$pid" || RC=$?
