@@ -196,9 +196,9 @@ static int hex_value(char c)
 
 /*
  * Returns the length of the copy of secret that text starts with, or 0.
- * The copy may spell any byte as %XX, as a form body or URL encodes it, a
- * space as "+", and any byte after a backslash, as a JSON string escapes
- * "/" and quotes: a server that echoes a request body echoes the secret so.
+ * A server that echoes a request body echoes the secret encoded as that body
+ * was: any byte as %XX (a form body or URL), a space as "+", and any byte
+ * after a backslash (a JSON string escapes "/" and quotes).
  */
 static size_t encoded_secret_at(const char *text, size_t len, const struct log_secret *secret)
 {

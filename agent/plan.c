@@ -1156,9 +1156,9 @@ static void add_new_candidates(struct planner *p, struct candidate *candidates, 
 /*
  * Reports an inactive identity without a row of its own whose address a
  * seated manual member has.  Inactive identities are matched by id only,
- * because an address can belong to a new person by now, so the manual
- * member keeps its seat; the report lets an admin check whether it is the
- * same person.
+ * because an address can belong to a new person by now.  So the manual
+ * member keeps its seat, and the report lets an admin check whether it is
+ * the same person.
  */
 static bool note_inactive_namesake(struct planner *p, const struct match *match)
 {
@@ -1180,7 +1180,7 @@ static bool note_inactive_namesake(struct planner *p, const struct match *match)
  * Fills *c for an identity whose row was deleted outside rostersync while
  * it held a seat or waited for one, and returns true.  A seat holder comes
  * first among the candidates, because its seat is the one the deletion
- * freed; a waiting member keeps its place in the line.
+ * freed.  A waiting member keeps its place in the line.
  */
 static bool restored_candidate(const struct planner *p, struct match *match,
 			       struct candidate *c)

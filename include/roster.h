@@ -126,7 +126,7 @@ enum rs_err roster_snapshot(struct roster *roster, const char *source,
  * row's state differs from the one rostersync last wrote.  The events give
  * that state and the time it began, so a seat taken or given up by editing
  * the row is not kept.  Sets state_restored and row_state on those members.
- * Also restores a changed source and external id, unless another row holds
+ * Also restores a changed source and external id, unless another row has
  * the recorded ones, so that the plan puts the row back in place.
  */
 enum rs_err roster_restore_drifted_states(struct roster *roster, struct member_list *members);
@@ -161,7 +161,7 @@ enum rs_err roster_apply(struct roster *roster, const struct roster_apply *apply
 enum rs_err roster_triggers_repair(struct roster *roster, const char *source_title);
 
 /*
- * True when the agent_write table holds a row outside a write of
+ * True when the agent_write table contains a row outside a write of
  * rostersync, which turns the triggers off.  roster_triggers_repair()
  * deletes it.
  */

@@ -36,8 +36,8 @@ enum rs_err run_sync(const struct config *config, const struct run_options *opti
 enum rs_err run_lock(const struct config *config, int *fd);
 
 /*
- * True when a command holds the tenant lock now.  A run without an end
- * time while nobody holds it was killed, or the machine stopped.
+ * True when a command has the tenant lock now.  A run without an end time
+ * while no command has the lock was killed, or the machine stopped.
  */
 bool run_lock_held(const struct config *config);
 

@@ -86,6 +86,17 @@ users() {
 	done
 }
 
+# Waits until a run record exists: the run is then past its start.
+wait_for_run_record() {
+	for _ in $(seq 1 200); do
+		if [ -s "$T/roster.db" ] && [ "$(sql "SELECT count(*) FROM runs" 2> /dev/null)" = 1 ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "the run recorded no start within 10 s"
+}
+
 start_fake() {
 	rm -f "$T/port"
 	"$FAKE_BIN" --port "${FAKE_PORT:-0}" --port-file "$T/port" --log "$T/requests.log" "$@" \

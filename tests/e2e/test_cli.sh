@@ -115,7 +115,7 @@ test_missing_token_is_config_error() {
 	assert_contains "$T/err" "token"
 }
 
-# A token file that holds the header's "SSWS " scheme, or a space inside the
+# A token file that contains the header's "SSWS " scheme, or a space inside the
 # token, is named with what to remove.
 test_token_file_with_scheme_named() {
 	PORT=1 write_config

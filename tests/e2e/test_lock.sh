@@ -26,17 +26,6 @@ wait_for_lock_held() {
 	fail "no run took the lock within 10 s"
 }
 
-# Waits until a run record exists: the run is then past its start.
-wait_for_run_record() {
-	for _ in $(seq 1 200); do
-		if [ -s "$T/roster.db" ] && [ "$(sql "SELECT count(*) FROM runs" 2> /dev/null)" = 1 ]; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	fail "the run recorded no start within 10 s"
-}
-
 lock_is_free() {
 	flock -n "$T/roster.db.lock" true
 }

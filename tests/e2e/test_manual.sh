@@ -90,8 +90,8 @@ test_leftover_agent_write_row_deleted() {
 }
 
 # A team row deleted outside rostersync, with no release recorded: status
-# says so, and the manual commands refuse as sync does.
-test_deleted_team_row_refused_everywhere() {
+# explains it, and the manual commands reject changes as sync does.
+test_deleted_team_row_rejected() {
 	users 3 | write_users
 	start_fake --data "$T/data.json"
 	write_config
@@ -136,7 +136,7 @@ test_edited_external_id_restored() {
 
 # A seated row inserted past the triggers with the address of a newly
 # assigned user is reverted, not adopted: the new user waits behind those
-# who waited longer, and nobody loses a seat.
+# who waited longer, and no member loses a seat.
 test_inserted_row_not_adopted() {
 	users 4 | write_users
 	edit_data '.assignments.users -= ["00u0004"]'

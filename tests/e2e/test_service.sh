@@ -79,13 +79,10 @@ test_metrics_write_failure_keeps_exit_status() {
 	write_config "metrics:" "  textfile: $T/prom/rostersync-e2e.prom"
 
 	# The directory goes away after the config check, while the run reads:
-	# the run record exists, and the fake holds each response 500 ms.
+	# the run record exists, and the fake delays each response by 500 ms.
 	${RS_WRAPPER:-} "$RS_BIN" sync -c "$T/config.yaml" > "$T/out" 2> "$T/err" &
 	pid=$!
-	for _ in $(seq 1 200); do
-		[ -s "$T/roster.db" ] && [ "$(sql "SELECT count(*) FROM runs" 2> /dev/null)" = 1 ] && break
-		sleep 0.05
-	done
+	wait_for_run_record
 	rmdir "$T/prom"
 	RC=0
 	wait "$pid" || RC=$?
@@ -395,10 +392,7 @@ stop_during_read() {
 	write_metrics_config
 	${RS_WRAPPER:-} "$RS_BIN" sync -c "$T/config.yaml" > "$T/out" 2> "$T/err" &
 	pid=$!
-	for _ in $(seq 1 100); do
-		[ -e "$T/roster.db" ] && [ "$(sql "SELECT count(*) FROM runs")" = 1 ] && break
-		sleep 0.05
-	done
+	wait_for_run_record
 	sleep 0.3
 	started=$(date +%s)
 	kill -"$1" "$pid"

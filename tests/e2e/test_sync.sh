@@ -267,7 +267,7 @@ test_adopted_member_demoted_reason_names_adoption() {
 }
 
 # A suspended IdP user is matched by its id only, so a manual member with
-# its address keeps the seat; the sync says so, for an admin to check.
+# its address keeps the seat.  The sync warns, for an admin to check.
 test_suspended_namesake_of_manual_member_reported() {
 	users 3 | write_users
 	edit_data '(.users[] | select(.id == "00u0001")).status = "SUSPENDED"'
